@@ -1,0 +1,36 @@
+# The two commands a new user needs: `make up` (platform on a local kind cluster)
+# and `make test` (the whole test suite). Everything else supports those.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PACKAGES := operator bot_image
+
+.PHONY: help venv test lint bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+venv: $(BIN)/python  ## Create .venv with every package and the pinned test tools
+	$(BIN)/pip install -q $(foreach p,$(PACKAGES),-r $(p)/requirements.txt) -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps $(foreach p,$(PACKAGES),-e ./$(p))
+	$(BIN)/pip check
+	@$(BIN)/pip list 2>/dev/null | grep -iE '^(aiogram|pydantic|kopf|kubernetes)' 
+
+test: venv  ## Run the whole test suite (real PostgreSQL, real Redis, emulated Kubernetes API)
+	$(BIN)/pytest
+
+lint: venv  ## ruff over the tree, mypy over each package
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check operator bot_image tests
+	$(foreach p,$(PACKAGES),cd $(p) && ../$(BIN)/mypy --config-file ../pyproject.toml . && cd .. &&) true
+	$(BIN)/mypy --config-file pyproject.toml tests
+
+bench: venv  ## Run the benchmarks under tests/bench and print their tables
+	$(BIN)/pytest tests/bench --run-bench -p no:randomly -q -s
+
+clean:  ## Remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""Fixtures shared by every component's tests.
+
+Session-scoped real servers (PostgreSQL, Redis) and the emulated Kubernetes API;
+each test isolates itself with its own client ids, schemas and namespaces.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import port_for
+import pytest
+from pytest_redis import factories as redis_factories
+
+from harness.kube import EmulatedCluster, KubeClient
+from harness.postgres import PgServer, start_postgres
+from harness.redis import ADMIN_PASSWORD, RedisServer
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-bench", action="store_true", help="run the benchmarks under tests/bench")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run_bench = config.getoption("--run-bench")
+    skip_bench = pytest.mark.skip(reason="benchmark: run with `make bench`")
+    for item in items:
+        if "bench" in item.keywords and not run_bench:
+            item.add_marker(skip_bench)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    base = Path(tempfile.mkdtemp(prefix="booking-pg-"))
+    os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user must reach its data directory
+    port = port_for.select_random()
+    executor = start_postgres(base, port)
+    try:
+        yield PgServer(host="127.0.0.1", port=port, superuser=executor.user, password=executor.password or "")
+    finally:
+        executor.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+redis_proc = redis_factories.redis_proc(password=ADMIN_PASSWORD, port=None)
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_proc: object) -> RedisServer:
+    return RedisServer(host=redis_proc.host, port=redis_proc.port, password=ADMIN_PASSWORD)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatedCluster]:
+    cluster = EmulatedCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture()
+async def kube(kube_cluster: EmulatedCluster) -> AsyncIterator[KubeClient]:
+    client = KubeClient(kube_cluster.url)
+    try:
+        yield client
+    finally:
+        await client.close()

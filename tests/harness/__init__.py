@@ -1,0 +1,1 @@
+"""Test harness shared by every component: real PostgreSQL, real Redis, emulated Kubernetes."""
