@@ -1,0 +1,1 @@
+"""The YooKassa webhook service and the sales bot."""
