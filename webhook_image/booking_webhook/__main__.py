@@ -1,0 +1,51 @@
+"""`python -m booking_webhook` serves the webhook; `python -m booking_webhook salesbot` runs the sales bot."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from booking_webhook.core.config import ConfigError, load_settings
+from booking_webhook.core.logging import configure_logging
+
+USAGE = "usage: python -m booking_webhook [serve|salesbot]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else "serve"
+    if command not in ("serve", "salesbot"):
+        sys.stderr.write(USAGE + "\n")
+        return 2
+    try:
+        settings = load_settings()
+        if command == "salesbot" and settings.sales_bot_token is None:
+            raise ConfigError("invalid configuration: SALES_BOT_TOKEN is required for the sales bot")
+    except ConfigError as exc:
+        sys.stderr.write(f"booking-webhook: {exc}\n")
+        return 2
+    configure_logging()
+    if command == "salesbot":
+        from booking_webhook.salesbot.app import run_sales_bot
+
+        asyncio.run(run_sales_bot(settings))
+        return 0
+
+    import uvicorn
+
+    from booking_webhook.main import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is interpreted by sources.py, against WEBHOOK_TRUSTED_PROXIES
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

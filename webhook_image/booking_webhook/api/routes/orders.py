@@ -1,0 +1,82 @@
+"""The return page: where YooKassa sends the buyer back, showing the order's progress.
+
+`GET /pay/return/{token}` serves a static page that polls `GET /api/orders/{token}`. The
+token is a random value made per checkout (not the checkout id), so an order's page cannot
+be found by guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse
+
+from booking_webhook.api.deps import ServicesDep
+from booking_webhook.kube import KubeError, KubeUnavailable
+
+router = APIRouter()
+CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def _page() -> str:
+    return resources.files("booking_webhook").joinpath("static/return.html").read_text(encoding="utf-8")
+
+
+@router.get("/pay/return/{token}", response_class=HTMLResponse)
+async def return_page(token: str) -> HTMLResponse:
+    if not TOKEN_RE.fullmatch(token):
+        raise HTTPException(status_code=404)
+    return HTMLResponse(
+        _page(),
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": CSP,
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+@router.get("/api/orders/{token}")
+async def order_status(token: str, services: ServicesDep) -> dict[str, Any]:
+    if not TOKEN_RE.fullmatch(token):
+        raise HTTPException(status_code=404)
+    checkout = await services.store.checkout_by_return_token(token)
+    if checkout is None:
+        raise HTTPException(status_code=404)
+    order: dict[str, Any] = {
+        "companyName": checkout.company_name,
+        "plan": checkout.plan,
+        "amount": f"{checkout.amount:.2f}",
+        "currency": checkout.currency,
+        "kind": checkout.kind,
+        "stage": "awaiting_payment",
+    }
+    if checkout.status == "canceled":
+        order["stage"] = "canceled"
+        return order
+    if checkout.status != "applied":
+        return order
+    order["stage"] = "paid"
+    try:
+        tenant = await services.kube.get_tenant(checkout.tenant_name)
+    except (KubeUnavailable, KubeError):
+        return order
+    if tenant is None:
+        return order
+    status = tenant.get("status") or {}
+    order["paidUntil"] = (tenant.get("spec") or {}).get("paidUntil")
+    order["phase"] = status.get("phase") or "Pending"
+    username = status.get("botUsername")
+    if status.get("phase") == "Ready" and username:
+        order["stage"] = "ready"
+        order["botUsername"] = username
+        order["botLink"] = f"https://t.me/{username}"
+    elif status.get("phase") == "Failed":
+        order["stage"] = "failed"
+    else:
+        order["stage"] = "creating"
+    return order

@@ -1,0 +1,49 @@
+"""The FastAPI application: wiring only. Domain logic lives in plain modules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from booking_webhook.api.routes import health, orders, webhook
+from booking_webhook.core.config import Settings, get_settings
+from booking_webhook.kube import Kube
+from booking_webhook.metrics import Metrics
+from booking_webhook.notifications import Services
+from booking_webhook.ratelimit import RateLimiter
+from booking_webhook.store import Store
+from booking_webhook.yookassa_api import YooKassaClient
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; `settings` (tests) overrides the environment everywhere."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = settings or get_settings()
+        store = await Store.connect(current.database_url.get_secret_value())
+        kube = await Kube.connect(current.tenant_namespace, current.kubeconfig)
+        yookassa = YooKassaClient(
+            current.yookassa_api_url,
+            current.yookassa_shop_id,
+            current.yookassa_secret_key.get_secret_value(),
+            current.yookassa_timeout,
+        )
+        app.state.services = Services(store=store, kube=kube, yookassa=yookassa, metrics=Metrics())
+        app.state.rate_limiter = RateLimiter(current.rate_limit_per_second, current.rate_limit_burst)
+        try:
+            yield
+        finally:
+            await yookassa.close()
+            await kube.close()
+            await store.close()
+
+    app = FastAPI(title="booking-webhook", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    if settings is not None:
+        app.dependency_overrides[get_settings] = lambda: settings
+    app.include_router(webhook.router)
+    app.include_router(health.router)
+    app.include_router(orders.router)
+    return app

@@ -1,0 +1,151 @@
+"""What a YooKassa notification means for us, confirmed against the API.
+
+The notification body only tells us *which* object to look at; everything we act on comes
+from fetching that object from the YooKassa API with our own credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from booking_webhook.core.logging import log_event
+from booking_webhook.kube import Kube
+from booking_webhook.metrics import Metrics
+from booking_webhook.store import Checkout, Store
+from booking_webhook.tenants import ConfirmedPayment, Outcome, PaymentRejected, apply_payment
+from booking_webhook.yookassa_api import PaymentNotFound, YooKassaClient
+
+log = logging.getLogger(__name__)
+
+PAYMENT_SUCCEEDED = "payment.succeeded"
+PAYMENT_CANCELED = "payment.canceled"
+REFUND_SUCCEEDED = "refund.succeeded"
+HANDLED_EVENTS = frozenset({PAYMENT_SUCCEEDED, PAYMENT_CANCELED, REFUND_SUCCEEDED})
+FINAL_OUTCOMES = frozenset({"created", "extended", "duplicate", "canceled", "refunded", "rejected"})
+
+
+class Rejected(Exception):
+    """The notification does not hold up against the API: acknowledge it and do nothing."""
+
+
+@dataclass
+class Services:
+    store: Store
+    kube: Kube
+    yookassa: YooKassaClient
+    metrics: Metrics
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+async def _our_checkout(services: Services, payment: dict[str, Any]) -> Checkout:
+    metadata = payment.get("metadata") or {}
+    try:
+        checkout_id = uuid.UUID(str(metadata.get("checkout_id")))
+    except ValueError:
+        raise Rejected("payment has no checkout of ours") from None
+    checkout = await services.store.checkout(checkout_id)
+    if checkout is None:
+        raise Rejected("payment names an unknown checkout")
+    if checkout.payment_id not in (None, payment.get("id")):
+        raise Rejected("checkout belongs to another payment")
+    return checkout
+
+
+async def _fetch_payment(services: Services, payment_id: str) -> dict[str, Any]:
+    try:
+        return await services.yookassa.get_payment(payment_id)
+    except PaymentNotFound:
+        raise Rejected("payment unknown to the YooKassa API") from None
+
+
+async def process(services: Services, event: str, object_id: str) -> str:
+    """Return the outcome; raise a transient error (Kube/YooKassa unavailable) to be retried."""
+    try:
+        if event == PAYMENT_SUCCEEDED:
+            return await _payment_succeeded(services, object_id)
+        if event == PAYMENT_CANCELED:
+            return await _payment_canceled(services, object_id)
+        if event == REFUND_SUCCEEDED:
+            return await _refund_succeeded(services, object_id)
+    except (Rejected, PaymentRejected) as exc:
+        log_event(
+            log,
+            "notification rejected",
+            logging.WARNING,
+            notification_event=event,
+            object_id=object_id,
+            reason=str(exc),
+        )
+        return "rejected"
+    return "ignored"
+
+
+async def _payment_succeeded(services: Services, payment_id: str) -> str:
+    payment = await _fetch_payment(services, payment_id)
+    if payment.get("status") != "succeeded" or payment.get("paid") is False:
+        raise Rejected(f"payment status is {payment.get('status')!r}, not 'succeeded'")
+    checkout = await _our_checkout(services, payment)
+    metadata = payment.get("metadata") or {}
+    amount = payment.get("amount") or {}
+    if metadata.get("plan") != checkout.plan:
+        raise Rejected("payment plan differs from its checkout")
+    if _decimal(amount.get("value")) != checkout.amount or amount.get("currency") != checkout.currency:
+        raise Rejected("payment amount or currency differs from the plan's price")
+    confirmed = ConfirmedPayment(
+        id=str(payment["id"]),
+        plan=checkout.plan,
+        days=checkout.days,
+        amount=f"{checkout.amount:.2f}",
+        currency=checkout.currency,
+    )
+    outcome = await apply_payment(services.kube, checkout, confirmed)
+    if checkout.payment_id is None:
+        await services.store.attach_payment(checkout.id, confirmed.id, None)
+    await services.store.set_checkout_status(checkout.id, "applied")
+    if outcome is Outcome.CREATED:
+        services.metrics.tenants_created.inc()
+    elif outcome is Outcome.EXTENDED:
+        services.metrics.tenants_extended.inc()
+    return outcome.value
+
+
+async def _payment_canceled(services: Services, payment_id: str) -> str:
+    payment = await _fetch_payment(services, payment_id)
+    if payment.get("status") != "canceled":
+        raise Rejected(f"payment status is {payment.get('status')!r}, not 'canceled'")
+    checkout = await _our_checkout(services, payment)
+    if checkout.status != "applied":
+        reason = str((payment.get("cancellation_details") or {}).get("reason") or "canceled")[:100]
+        await services.store.set_checkout_status(checkout.id, "canceled", reason)
+    return "canceled"
+
+
+async def _refund_succeeded(services: Services, refund_id: str) -> str:
+    try:
+        refund = await services.yookassa.get_refund(refund_id)
+    except PaymentNotFound:
+        raise Rejected("refund unknown to the YooKassa API") from None
+    if refund.get("status") != "succeeded":
+        raise Rejected(f"refund status is {refund.get('status')!r}")
+    payment = await _fetch_payment(services, str(refund.get("payment_id") or ""))
+    checkout = await _our_checkout(services, payment)
+    amount = refund.get("amount") or {}
+    value = _decimal(amount.get("value"))
+    if value is None:
+        raise Rejected("refund has no amount")
+    if await services.store.record_refund(
+        refund_id, str(payment["id"]), checkout.id, value, str(amount.get("currency") or "")
+    ):
+        services.metrics.refunds.inc()
+        log_event(log, "refund recorded", refund_id=refund_id, payment_id=payment["id"], amount=str(value))
+    return "refunded"

@@ -1,0 +1,321 @@
+"""The platform's own tables (schema `platform`): checkouts, accepted notifications, refunds.
+
+Tenant roles cannot use this schema. Every statement is parameterised; the only identifiers
+are constants of this module.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE SCHEMA IF NOT EXISTS platform;
+    REVOKE ALL ON SCHEMA platform FROM PUBLIC;
+    CREATE TABLE IF NOT EXISTS platform.checkouts (
+        id uuid PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('new', 'renewal')),
+        telegram_user_id bigint NOT NULL,
+        chat_id bigint NOT NULL,
+        plan text NOT NULL,
+        days integer NOT NULL CHECK (days BETWEEN 1 AND 3660),
+        amount numeric(12, 2) NOT NULL,
+        currency text NOT NULL,
+        company_name text NOT NULL,
+        client_id text NOT NULL,
+        tenant_name text NOT NULL,
+        token_secret_name text,
+        receipt_email text,
+        idempotence_key uuid NOT NULL UNIQUE,
+        return_token text NOT NULL UNIQUE,
+        payment_id text UNIQUE,
+        confirmation_url text,
+        status text NOT NULL DEFAULT 'created',
+        status_message text,
+        refunded_amount numeric(12, 2) NOT NULL DEFAULT 0,
+        ready_notified_at timestamptz,
+        canceled_notified_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS checkouts_new_client_id ON platform.checkouts (client_id)
+        WHERE kind = 'new';
+    CREATE INDEX IF NOT EXISTS checkouts_owner ON platform.checkouts (telegram_user_id, created_at);
+    CREATE TABLE IF NOT EXISTS platform.notifications (
+        id bigserial PRIMARY KEY,
+        event text NOT NULL,
+        object_id text NOT NULL,
+        source_ip inet,
+        body jsonb NOT NULL,
+        deliveries integer NOT NULL DEFAULT 1,
+        outcome text NOT NULL DEFAULT 'received',
+        error text,
+        first_received_at timestamptz NOT NULL DEFAULT now(),
+        last_received_at timestamptz NOT NULL DEFAULT now(),
+        processed_at timestamptz,
+        UNIQUE (event, object_id)
+    );
+    CREATE TABLE IF NOT EXISTS platform.refunds (
+        id text PRIMARY KEY,
+        payment_id text NOT NULL,
+        checkout_id uuid REFERENCES platform.checkouts (id),
+        amount numeric(12, 2) NOT NULL,
+        currency text NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now()
+    );
+    """,
+)
+
+MIGRATION_LOCK = 0x426F6F6B  # pg_advisory_lock key: one migrator at a time
+
+CHECKOUT_COLUMNS = (
+    "id, kind, telegram_user_id, chat_id, plan, days, amount, currency, company_name, client_id, "
+    "tenant_name, token_secret_name, receipt_email, idempotence_key, return_token, payment_id, "
+    "confirmation_url, status, status_message, refunded_amount, created_at"
+)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    id: uuid.UUID
+    kind: str
+    telegram_user_id: int
+    chat_id: int
+    plan: str
+    days: int
+    amount: Decimal
+    currency: str
+    company_name: str
+    client_id: str
+    tenant_name: str
+    token_secret_name: str | None
+    receipt_email: str | None
+    idempotence_key: uuid.UUID
+    return_token: str
+    payment_id: str | None
+    confirmation_url: str | None
+    status: str
+    status_message: str | None
+    refunded_amount: Decimal
+    created_at: datetime.datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Checkout:
+        return cls(**dict(row))
+
+
+async def migrate(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            "CREATE SCHEMA IF NOT EXISTS platform;"
+            "CREATE TABLE IF NOT EXISTS platform.schema_migrations"
+            " (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM platform.schema_migrations")}
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO platform.schema_migrations (version) VALUES ($1)", version)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+class Store:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, min_size: int = 1, max_size: int = 10) -> Store:
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=10)
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    # --- notifications ---
+    async def record_notification(
+        self, event: str, object_id: str, source_ip: str | None, body: dict[str, Any]
+    ) -> tuple[int, str]:
+        row = await self.pool.fetchrow(
+            """
+            INSERT INTO platform.notifications (event, object_id, source_ip, body)
+            VALUES ($1, $2, $3::inet, $4::jsonb)
+            ON CONFLICT (event, object_id) DO UPDATE
+                SET deliveries = platform.notifications.deliveries + 1, last_received_at = now()
+            RETURNING id, outcome
+            """,
+            event,
+            object_id,
+            source_ip,
+            json.dumps(body),
+        )
+        assert row is not None
+        return int(row["id"]), str(row["outcome"])
+
+    async def finish_notification(self, notification_id: int, outcome: str, error: str | None = None) -> None:
+        await self.pool.execute(
+            "UPDATE platform.notifications SET outcome = $2, error = $3, processed_at = now() WHERE id = $1",
+            notification_id,
+            outcome,
+            error,
+        )
+
+    async def unfinished_notifications(
+        self, older_than_seconds: float, limit: int = 50
+    ) -> list[asyncpg.Record]:
+        return list(
+            await self.pool.fetch(
+                """
+                SELECT id, event, object_id FROM platform.notifications
+                WHERE outcome IN ('received', 'retry')
+                  AND last_received_at < now() - make_interval(secs => $1)
+                ORDER BY id LIMIT $2
+                """,
+                older_than_seconds,
+                limit,
+            )
+        )
+
+    # --- checkouts ---
+    async def create_checkout(self, **fields: Any) -> Checkout:
+        columns = ", ".join(fields)
+        placeholders = ", ".join(f"${i}" for i in range(1, len(fields) + 1))
+        row = await self.pool.fetchrow(
+            f"INSERT INTO platform.checkouts ({columns}) VALUES ({placeholders})"  # noqa: S608 - constant names
+            f" RETURNING {CHECKOUT_COLUMNS}",
+            *fields.values(),
+        )
+        assert row is not None
+        return Checkout.from_row(row)
+
+    async def checkout(self, checkout_id: uuid.UUID) -> Checkout | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts WHERE id = $1",  # noqa: S608
+            checkout_id,
+        )
+        return Checkout.from_row(row) if row else None
+
+    async def checkout_by_return_token(self, token: str) -> Checkout | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts WHERE return_token = $1",  # noqa: S608
+            token,
+        )
+        return Checkout.from_row(row) if row else None
+
+    async def client_id_taken(self, client_id: str) -> bool:
+        return bool(
+            await self.pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM platform.checkouts WHERE client_id = $1)", client_id
+            )
+        )
+
+    async def attach_payment(
+        self, checkout_id: uuid.UUID, payment_id: str, confirmation_url: str | None
+    ) -> None:
+        await self.pool.execute(
+            """
+            UPDATE platform.checkouts
+            SET payment_id = $2, confirmation_url = $3, status = 'pending', updated_at = now()
+            WHERE id = $1 AND (payment_id IS NULL OR payment_id = $2)
+            """,
+            checkout_id,
+            payment_id,
+            confirmation_url,
+        )
+
+    async def set_checkout_status(
+        self, checkout_id: uuid.UUID, status: str, message: str | None = None
+    ) -> None:
+        await self.pool.execute(
+            "UPDATE platform.checkouts SET status = $2, status_message = $3, updated_at = now()"
+            " WHERE id = $1",
+            checkout_id,
+            status,
+            message,
+        )
+
+    async def owner_tenants(self, telegram_user_id: int) -> list[Checkout]:
+        """The owner's tenants: the newest applied 'new' checkout of each tenant."""
+        rows = await self.pool.fetch(
+            f"SELECT DISTINCT ON (tenant_name) {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
+            " WHERE telegram_user_id = $1 AND kind = 'new' AND status = 'applied'"
+            " ORDER BY tenant_name, created_at DESC",
+            telegram_user_id,
+        )
+        return [Checkout.from_row(r) for r in rows]
+
+    async def latest_checkout(self, telegram_user_id: int) -> Checkout | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts WHERE telegram_user_id = $1"  # noqa: S608
+            " ORDER BY created_at DESC LIMIT 1",
+            telegram_user_id,
+        )
+        return Checkout.from_row(row) if row else None
+
+    async def checkouts_awaiting_ready_message(self) -> list[Checkout]:
+        rows = await self.pool.fetch(
+            f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
+            " WHERE status = 'applied' AND ready_notified_at IS NULL ORDER BY created_at LIMIT 100"
+        )
+        return [Checkout.from_row(r) for r in rows]
+
+    async def checkouts_awaiting_cancel_message(self) -> list[Checkout]:
+        rows = await self.pool.fetch(
+            f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
+            " WHERE status = 'canceled' AND canceled_notified_at IS NULL ORDER BY created_at LIMIT 100"
+        )
+        return [Checkout.from_row(r) for r in rows]
+
+    async def mark_ready_notified(self, checkout_id: uuid.UUID) -> bool:
+        done = await self.pool.execute(
+            "UPDATE platform.checkouts SET ready_notified_at = now()"
+            " WHERE id = $1 AND ready_notified_at IS NULL",
+            checkout_id,
+        )
+        return bool(done == "UPDATE 1")
+
+    async def mark_cancel_notified(self, checkout_id: uuid.UUID) -> bool:
+        done = await self.pool.execute(
+            "UPDATE platform.checkouts SET canceled_notified_at = now()"
+            " WHERE id = $1 AND canceled_notified_at IS NULL",
+            checkout_id,
+        )
+        return bool(done == "UPDATE 1")
+
+    # --- refunds ---
+    async def record_refund(
+        self, refund_id: str, payment_id: str, checkout_id: uuid.UUID | None, amount: Decimal, currency: str
+    ) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                "INSERT INTO platform.refunds (id, payment_id, checkout_id, amount, currency)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING true",
+                refund_id,
+                payment_id,
+                checkout_id,
+                amount,
+                currency,
+            )
+            if inserted and checkout_id is not None:
+                await conn.execute(
+                    "UPDATE platform.checkouts SET refunded_amount = refunded_amount + $2, updated_at = now()"
+                    " WHERE id = $1",
+                    checkout_id,
+                    amount,
+                )
+            return bool(inserted)

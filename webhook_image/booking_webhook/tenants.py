@@ -1,0 +1,166 @@
+"""Applying a confirmed payment to a BookingTenant, exactly once.
+
+The payment id is written into `spec.payments` in the same write as its effect: the create
+of a new tenant, or one merge patch that extends `spec.paidUntil` and carries
+`metadata.resourceVersion` (a 409 means someone else wrote first: re-read, and stop if the
+payment is already there). No separate bookkeeping step can be split from the effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import enum
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from booking_webhook.core.logging import log_event
+from booking_webhook.kube import Kube, KubeConflict, KubeError, KubeUnavailable
+from booking_webhook.store import Checkout
+
+log = logging.getLogger(__name__)
+
+MAX_PAYMENTS = 1000  # the CRD's maxItems for spec.payments
+MAX_CONFLICT_RETRIES = 20
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"
+    EXTENDED = "extended"
+    DUPLICATE = "duplicate"
+
+
+class PaymentRejected(Exception):
+    """The payment cannot be applied (wrong owner, tenant gone): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class ConfirmedPayment:
+    id: str
+    plan: str
+    days: int
+    amount: str
+    currency: str
+
+
+def rfc3339(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def payment_entry(payment: ConfirmedPayment, now: datetime.datetime) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "plan": payment.plan,
+        "days": payment.days,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "appliedAt": rfc3339(now),
+    }
+
+
+def tenant_manifest(checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime) -> dict[str, Any]:
+    """A new BookingTenant per docs/contracts.md; the token stays in its Secret."""
+    paid_until = now + datetime.timedelta(days=payment.days)
+    return {
+        "apiVersion": "bookingsaas.dev/v1alpha1",
+        "kind": "BookingTenant",
+        "metadata": {
+            "name": checkout.tenant_name,
+            "labels": {
+                "app.kubernetes.io/managed-by": "booking-webhook",
+                "bookingsaas.dev/client-id": checkout.client_id,
+            },
+            "annotations": {"bookingsaas.dev/checkout-id": str(checkout.id)},
+        },
+        "spec": {
+            "clientId": checkout.client_id,
+            "companyName": checkout.company_name[:128],
+            "ownerTelegramId": checkout.telegram_user_id,
+            "botTokenSecretRef": {"name": checkout.token_secret_name, "key": "token"},
+            "plan": payment.plan,
+            "paidUntil": rfc3339(paid_until),
+            "deletionPolicy": "Retain",
+            "payments": [payment_entry(payment, now)],
+        },
+    }
+
+
+def extended_paid_until(current: str | None, days: int, now: datetime.datetime) -> str | None:
+    """Renewal adds the plan's days to the later of now and the current end; absent stays absent."""
+    if current is None:
+        return None
+    base = parse_rfc3339(current) or now
+    return rfc3339(max(base, now) + datetime.timedelta(days=days))
+
+
+async def apply_payment(
+    kube: Kube, checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime | None = None
+) -> Outcome:
+    now = now or datetime.datetime.now(tz=datetime.UTC)
+    if checkout.kind == "new":
+        existing = await kube.get_tenant(checkout.tenant_name)
+        if existing is None:
+            try:
+                created = await kube.create_tenant(tenant_manifest(checkout, payment, now))
+            except KubeConflict:
+                pass  # a concurrent delivery created it first; the payment check below decides
+            else:
+                await _adopt_token_secret(kube, checkout, created)
+                log_event(log, "tenant created", tenant=checkout.tenant_name, payment_id=payment.id)
+                return Outcome.CREATED
+    return await _extend(kube, checkout, payment, now)
+
+
+async def _extend(
+    kube: Kube, checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime
+) -> Outcome:
+    for attempt in range(MAX_CONFLICT_RETRIES):
+        tenant = await kube.get_tenant(checkout.tenant_name)
+        if tenant is None:
+            raise PaymentRejected(f"tenant {checkout.tenant_name} does not exist")
+        spec = tenant.get("spec") or {}
+        payments = [p for p in (spec.get("payments") or []) if isinstance(p, dict)]
+        if any(p.get("id") == payment.id for p in payments):
+            return Outcome.DUPLICATE
+        owner = spec.get("ownerTelegramId")
+        if owner is not None and int(owner) != checkout.telegram_user_id:
+            raise PaymentRejected(f"tenant {checkout.tenant_name} belongs to another owner")
+        payments = [*payments, payment_entry(payment, now)][-MAX_PAYMENTS:]
+        spec_patch: dict[str, Any] = {"payments": payments, "plan": payment.plan}
+        paid_until = extended_paid_until(spec.get("paidUntil"), payment.days, now)
+        if paid_until is not None:
+            spec_patch["paidUntil"] = paid_until
+        patch = {"metadata": {"resourceVersion": tenant["metadata"]["resourceVersion"]}, "spec": spec_patch}
+        try:
+            await kube.merge_patch_tenant(checkout.tenant_name, patch)
+        except KubeConflict:
+            await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - jitter
+            continue
+        log_event(
+            log, "tenant extended", tenant=checkout.tenant_name, payment_id=payment.id, paid_until=paid_until
+        )
+        return Outcome.EXTENDED
+    raise KubeUnavailable("too many resourceVersion conflicts")
+
+
+async def _adopt_token_secret(kube: Kube, checkout: Checkout, tenant: dict[str, Any]) -> None:
+    if not checkout.token_secret_name:
+        return
+    try:
+        await kube.adopt_secret(checkout.token_secret_name, tenant)
+    except (KubeError, KubeUnavailable, KubeConflict) as exc:  # best effort: the tenant is what matters
+        log_event(
+            log, "token secret not adopted", logging.WARNING, tenant=checkout.tenant_name, error=str(exc)
+        )

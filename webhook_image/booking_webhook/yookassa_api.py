@@ -1,0 +1,90 @@
+"""A small async client for the two YooKassa API calls this service makes.
+
+Why not the `yookassa` SDK for these calls: it is synchronous (requests), sets no socket
+timeout (its `timeout` setting is a retry back-off), keeps its credentials in process-wide
+class attributes, and turns a connection error into an AttributeError. A hanging API would
+park worker threads forever (a thread cannot be cancelled) and starve the default
+executor. aiohttp with a total timeout gives a bounded, cancellable call on the event loop.
+The SDK is still used for what is pure and local: building and validating payment requests.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+
+class YooKassaError(Exception):
+    """The API refused the request (a 4xx other than 404/429): retrying will not help."""
+
+
+class YooKassaUnavailable(YooKassaError):
+    """Timeout, connection error, 5xx or 429: try again later."""
+
+
+class PaymentNotFound(YooKassaError):
+    """The API does not know this object."""
+
+
+class YooKassaClient:
+    def __init__(self, api_url: str, shop_id: str, secret_key: str, timeout: float) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._auth = aiohttp.BasicAuth(shop_id, secret_key)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                auth=self._auth, timeout=self._timeout, headers={"Accept": "application/json"}
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        url = f"{self.api_url}{path}"
+        try:
+            async with self._client().request(method, url, json=body, headers=headers) as resp:
+                if resp.status == 404:
+                    raise PaymentNotFound(path)
+                if resp.status == 429 or resp.status >= 500:
+                    raise YooKassaUnavailable(f"{method} {path}: HTTP {resp.status}")
+                if resp.status >= 400:
+                    text = (await resp.text())[:200]
+                    raise YooKassaError(f"{method} {path}: HTTP {resp.status}: {text}")
+                data = await resp.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise YooKassaUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+        except ValueError as exc:  # not JSON
+            raise YooKassaUnavailable(f"{method} {path}: unreadable response") from exc
+        if not isinstance(data, dict):
+            raise YooKassaUnavailable(f"{method} {path}: unexpected response")
+        return data
+
+    async def create_payment(self, request: dict[str, Any], idempotence_key: str) -> dict[str, Any]:
+        return await self._request("POST", "/payments", request, {"Idempotence-Key": idempotence_key})
+
+    async def get_payment(self, payment_id: str) -> dict[str, Any]:
+        return await self._request("GET", f"/payments/{_safe_id(payment_id)}")
+
+    async def get_refund(self, refund_id: str) -> dict[str, Any]:
+        return await self._request("GET", f"/refunds/{_safe_id(refund_id)}")
+
+
+def _safe_id(value: str) -> str:
+    if not value or len(value) > 64 or not all(c.isalnum() or c in "-_" for c in value):
+        raise PaymentNotFound("malformed object id")
+    return value
