@@ -1,0 +1,112 @@
+"""The operator's settings: one object, read once from the environment at startup."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable operator; the message says why in one line."""
+
+
+class OperatorSettings(BaseSettings):
+    """Every knob of the operator, with its environment variable name and default."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # Admin connection used for provisioning: a role with CREATEROLE and CREATE on the
+    # database (no superuser needed). Never given to a tenant.
+    operator_database_url: SecretStr
+    # Admin connection to Redis (ACL SETUSER/DELUSER, SCAN/UNLINK on deletion).
+    operator_redis_url: SecretStr
+    # The booking bot image every tenant runs unless its spec overrides it.
+    bot_image: str = Field(min_length=1)
+    bot_image_pull_policy: str = "IfNotPresent"
+
+    # What the bots are told: where Postgres/Redis are as seen from tenant pods.
+    # Default: the host/port/database of OPERATOR_DATABASE_URL / OPERATOR_REDIS_URL.
+    tenant_database_host: str | None = None
+    tenant_database_port: int | None = None
+    tenant_database_name: str | None = None
+    # Appended to every tenant DATABASE_URL as ?sslmode=..., when set (e.g. "require").
+    tenant_database_sslmode: str | None = None
+    # Redis URL (without credentials) the bots use; the tenant's ACL user is injected.
+    tenant_redis_url: str | None = None
+    # "auto": per-tenant ACL users when the server supports ACLs; "off": prefix-only isolation.
+    redis_acl: str = "auto"
+    # Per-tenant Postgres connection limit (the bot pool's max plus the migration job).
+    tenant_connection_limit: int = Field(default=4, ge=1, le=100)
+
+    # Where to watch BookingTenants: empty = the whole cluster.
+    watch_namespace: str = ""
+    # Full reconcile of every tenant (drift repair) at least this often, seconds.
+    resync_interval: float = Field(default=300.0, gt=0)
+    # How often each tenant's deadline (paidUntil) is checked locally, seconds.
+    deadline_check_interval: float = Field(default=15.0, gt=0)
+
+    # Bot API server for getMe and for the bots (empty = Telegram's public one).
+    telegram_api_url: str = ""
+    # Ask Telegram (getMe) for the bot's @username and to validate its token.
+    telegram_check_tokens: bool = True
+
+    # Operational endpoints.
+    liveness_port: int = Field(default=8080, ge=0, le=65535)
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
+    log_format: str = "json"
+    log_level: str = "INFO"
+
+    @field_validator("operator_database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: SecretStr) -> SecretStr:
+        if urlsplit(value.get_secret_value()).scheme not in {"postgresql", "postgres"}:
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("operator_redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr) -> SecretStr:
+        if urlsplit(value.get_secret_value()).scheme not in {"redis", "rediss"}:
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("redis_acl")
+    @classmethod
+    def _acl_mode(cls, value: str) -> str:
+        if value not in {"auto", "off"}:
+            raise ValueError("must be 'auto' or 'off'")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in {"json", "plain"}:
+            raise ValueError("must be 'json' or 'plain'")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_tenant_endpoints(self) -> OperatorSettings:
+        db = urlsplit(self.operator_database_url.get_secret_value())
+        self.tenant_database_host = self.tenant_database_host or db.hostname or "localhost"
+        self.tenant_database_port = self.tenant_database_port or db.port or 5432
+        self.tenant_database_name = self.tenant_database_name or db.path.lstrip("/") or "postgres"
+        if not self.tenant_redis_url:
+            r = urlsplit(self.operator_redis_url.get_secret_value())
+            host = r.hostname or "localhost"
+            self.tenant_redis_url = f"{r.scheme}://{host}:{r.port or 6379}/0"
+        return self
+
+
+@lru_cache
+def get_settings() -> OperatorSettings:
+    """Load settings once; a ConfigError names the first offending variable."""
+    try:
+        return OperatorSettings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        problem = "is required" if first["type"] == "missing" else first["msg"]
+        raise ConfigError(f"{name} {problem}") from None

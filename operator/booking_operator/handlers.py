@@ -1,0 +1,231 @@
+"""The wiring module: every kopf decorator of the operator, and nothing else of substance.
+
+Handlers are thin: they take the per-tenant lock and call `reconcile`/`retire`,
+then publish the outcome (status, events, metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import Any, cast
+
+import asyncpg
+import kopf
+import redis.asyncio as aioredis
+
+from booking_operator import database, manifests, metrics, subscription
+from booking_operator.config import get_settings
+from booking_operator.kube import BOOKINGTENANTS, Kube, KubeError
+from booking_operator.reconcile import DB_ERRORS, Outcome, Platform, now_utc, reconcile, retire
+from booking_operator.status import same_status
+from booking_operator.telegram import TelegramClient
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+GROUP, VERSION, PLURAL = "bookingsaas.dev", "v1alpha1", "bookingtenants"
+OURS = {manifests.MANAGED_BY: manifests.MANAGED_BY_VALUE}
+
+
+@kopf.on.startup()
+async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_: Any) -> None:
+    cfg = get_settings()
+    settings.persistence.finalizer = "bookingsaas.dev/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="bookingsaas.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="bookingsaas.dev", key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING  # our own events are posted explicitly
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
+    pg = await asyncpg.create_pool(
+        cfg.operator_database_url.get_secret_value(),
+        min_size=0,
+        max_size=5,
+        max_inactive_connection_lifetime=60,
+        command_timeout=30,
+        timeout=10,
+    )
+    memo.platform = Platform(
+        settings=cfg,
+        kube=await Kube.connect(),
+        pg=pg,
+        redis=aioredis.from_url(
+            cfg.operator_redis_url.get_secret_value(), socket_timeout=10, socket_connect_timeout=5
+        ),
+        telegram=TelegramClient(cfg.telegram_api_url),
+    )
+    try:
+        async with pg.acquire() as conn:
+            for problem in await database.harden_database(conn):
+                logger.warning(problem)
+    except DB_ERRORS as exc:
+        logger.warning(f"PostgreSQL not reachable at startup; tenants will wait for it: {type(exc).__name__}")
+    metrics.serve(cfg.metrics_port)
+
+
+@kopf.on.cleanup()
+async def stop(memo: Any, **_: Any) -> None:
+    platform: Platform = memo.platform
+    await platform.telegram.close()
+    await platform.redis.aclose()
+    await platform.kube.close()
+    await asyncio.wait_for(platform.pg.close(), timeout=10)
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL)
+async def reconcile_tenant(
+    body: kopf.Body, patch: kopf.Patch, memo: Any, uid: str, logger: Logger, **_: Any
+) -> None:
+    platform: Platform = memo.platform
+    outcome = await _run(platform, body, uid, "event", logger)
+    patch.status.update(outcome.status)
+    if outcome.retry_after is not None:
+        raise kopf.TemporaryError(outcome.status.get("message", "retrying"), delay=outcome.retry_after)
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)
+async def keep_converged(
+    stopped: kopf.DaemonStopped, body: kopf.Body, memo: Any, uid: str, logger: Logger, **_: Any
+) -> None:
+    """Resync (drift repair) every RESYNC_INTERVAL, and act on paidUntil the moment it passes."""
+    platform: Platform = memo.platform
+    cfg = platform.settings
+    next_resync = time.monotonic() + random.uniform(0.5, 1.0) * cfg.resync_interval  # noqa: S311 - jitter
+    while not stopped:
+        spec = body.get("spec") or {}
+        phase = (body.get("status") or {}).get("phase")
+        expired = subscription.is_expired(spec, now_utc())
+        deadline_crossed = (expired and phase in ("Ready", "Provisioning")) or (
+            not expired and phase == "Expired"
+        )
+        retry_due = phase == "Provisioning" and platform.phases.get(uid) == "Provisioning"
+        if deadline_crossed or time.monotonic() >= next_resync or retry_due:
+            if body.get("metadata", {}).get("deletionTimestamp"):
+                return
+            await _run_and_report(
+                platform, body, uid, "resync" if not deadline_crossed else "deadline", logger
+            )
+            next_resync = time.monotonic() + cfg.resync_interval
+        delay = cfg.deadline_check_interval
+        remaining = subscription.seconds_until_expiry(spec, now_utc())
+        if remaining is not None and 0 < remaining < delay:
+            delay = remaining + 0.05
+        await stopped.wait(delay)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=OURS)
+async def bot_deployment_changed(type: str, body: kopf.Body, memo: Any, logger: Logger, **_: Any) -> None:
+    """A bot Deployment was deleted, edited by hand, or became (un)available: re-reconcile its tenant."""
+    if not type:  # the initial listing (type None): the resync covers it
+        return
+    platform: Platform = memo.platform
+    owner = next(
+        (
+            r
+            for r in body.get("metadata", {}).get("ownerReferences") or []
+            if r.get("kind") == "BookingTenant"
+        ),
+        None,
+    )
+    if owner is None:
+        return
+    uid = owner.get("uid", "")
+    wanted = platform.desired.get(uid, {}).get("deployment")
+    available = int((body.get("status") or {}).get("availableReplicas") or 0)
+    phase = platform.phases.get(uid)
+    readiness_changed = (available >= 1 and phase == "Provisioning") or (available == 0 and phase == "Ready")
+    drifted = wanted is not None and not manifests.is_subset(_without_meta_noise(wanted), body)
+    if type != "DELETED" and not readiness_changed and not drifted:
+        return
+    namespace = body["metadata"]["namespace"]
+    try:
+        parent = await platform.kube.get(BOOKINGTENANTS, namespace, owner["name"])
+    except KubeError as exc:
+        logger.warning(f"cannot read BookingTenant {owner['name']}: {exc}")
+        return
+    if parent is None or parent["metadata"].get("deletionTimestamp"):
+        return
+    if type == "DELETED" or drifted:
+        kopf.event(
+            cast(kopf.Body, parent),
+            type="Normal",
+            reason="DeploymentRestored",
+            message="bot Deployment changed by hand",
+        )
+    await _run_and_report(platform, parent, uid, "child", logger)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def delete_tenant(body: kopf.Body, memo: Any, uid: str, retry: int, logger: Logger, **_: Any) -> None:
+    platform: Platform = memo.platform
+    policy = (body.get("spec") or {}).get("deletionPolicy") or "Retain"
+    meta = body["metadata"]
+    with contextlib.suppress(KubeError):  # best effort: the finalizer work below is what matters
+        await platform.kube.patch(
+            BOOKINGTENANTS, meta["namespace"], meta["name"], {"status": {"phase": "Deleting"}}, sub="status"
+        )
+    async with platform.lock(uid):
+        try:
+            summary = await retire(platform, body, logger, retry=retry)
+        except kopf.TemporaryError as exc:
+            kopf.warn(body, reason="DeletionDelayed", message=str(exc))
+            raise
+    kopf.info(body, reason="Deleted", message=summary)
+    logger.info(summary)
+    metrics.DELETIONS.labels(policy=policy).inc()
+    platform.forget(uid)
+    metrics.record_phases(platform.phases.values())
+
+
+@kopf.on.probe(id="tenants")
+def tenants_known(memo: Any, **_: Any) -> int:
+    platform: Platform | None = getattr(memo, "platform", None)
+    return len(platform.phases) if platform else 0
+
+
+async def _run(platform: Platform, body: Mapping[str, Any], uid: str, trigger: str, logger: Any) -> Outcome:
+    started = time.perf_counter()
+    async with platform.lock(uid):
+        outcome = await reconcile(platform, body, logger)
+    metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
+    phase = outcome.status.get("phase", "Pending")
+    result = "retry" if outcome.retry_after is not None else phase.lower()
+    metrics.RECONCILES.labels(trigger=trigger, outcome=result).inc()
+    platform.phases[uid] = phase
+    metrics.record_phases(platform.phases.values())
+    for kind, reason, message in outcome.events:
+        kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message)
+    if outcome.status.get("phase") != (body.get("status") or {}).get("phase"):
+        logger.info(f"phase {phase}: {outcome.status.get('message', '')}")
+    return outcome
+
+
+async def _run_and_report(
+    platform: Platform, body: Mapping[str, Any], uid: str, trigger: str, logger: Any
+) -> None:
+    """Reconcile outside a kopf event handler, writing status through the status subresource."""
+    outcome = await _run(platform, body, uid, trigger, logger)
+    if same_status(body.get("status"), outcome.status):
+        return
+    meta = body["metadata"]
+    try:
+        await platform.kube.patch(
+            BOOKINGTENANTS, meta["namespace"], meta["name"], {"status": outcome.status}, sub="status"
+        )
+    except KubeError as exc:
+        logger.warning(f"cannot write status: {exc}")
+
+
+def _without_meta_noise(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a Deployment the operator owns, for comparing with what the server holds."""
+    return {
+        "metadata": {"labels": manifest["metadata"].get("labels", {})},
+        "spec": manifest.get("spec", {}),
+    }

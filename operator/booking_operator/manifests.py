@@ -1,0 +1,235 @@
+"""The children of a BookingTenant as plain Kubernetes manifests (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from booking_operator.config import OperatorSettings
+from booking_operator.identifiers import validate_client_id
+from booking_operator.redis_acl import acl_username, key_prefix
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "booking-operator"
+CLIENT_ID_LABEL = "bookingsaas.dev/client-id"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+APPLIED_ANNOTATION = "bookingsaas.dev/credentials-applied"
+CONFIG_HASH_ANNOTATION = "bookingsaas.dev/config-hash"
+
+BOT_UID = 10001
+HEALTH_PORT = 8080
+DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "20m", "memory": "64Mi"},
+    "limits": {"cpu": "250m", "memory": "128Mi"},
+}
+
+# Secret keys holding the generated passwords; the URLs are derived from them.
+DB_PASSWORD_KEY = "DATABASE_PASSWORD"  # noqa: S105 - a key name, not a password
+REDIS_PASSWORD_KEY = "REDIS_PASSWORD"  # noqa: S105 - a key name, not a password
+
+
+def secret_name(name: str) -> str:
+    return f"{name}-credentials"
+
+
+def deployment_name(name: str) -> str:
+    return f"{name}-bot"
+
+
+def labels(name: str, client_id: str, component: str | None = None) -> dict[str, str]:
+    result = {
+        MANAGED_BY: MANAGED_BY_VALUE,
+        CLIENT_ID_LABEL: client_id,
+        INSTANCE_LABEL: name,
+        "app.kubernetes.io/name": "booking-bot",
+    }
+    if component:
+        result["app.kubernetes.io/component"] = component
+    return result
+
+
+def database_url(settings: OperatorSettings, client_id: str, password: str) -> str:
+    url = (
+        f"postgresql://{client_id}:{quote(password, safe='')}@{settings.tenant_database_host}:"
+        f"{settings.tenant_database_port}/{settings.tenant_database_name}"
+    )
+    if settings.tenant_database_sslmode:
+        url += f"?sslmode={settings.tenant_database_sslmode}"
+    return url
+
+
+def redis_url(settings: OperatorSettings, client_id: str, password: str | None) -> str:
+    base = settings.tenant_redis_url or ""
+    if password is None:
+        return base
+    scheme, rest = base.split("://", 1)
+    return f"{scheme}://{acl_username(client_id)}:{quote(password, safe='')}@{rest}"
+
+
+def secret_data(
+    settings: OperatorSettings, client_id: str, db_password: str, redis_password: str | None
+) -> dict[str, str]:
+    """Plain values (the caller base64-encodes): the contract's four keys plus the raw passwords."""
+    data = {
+        "CLIENT_ID": client_id,
+        "REDIS_KEY_PREFIX": key_prefix(client_id),
+        "DATABASE_URL": database_url(settings, client_id, db_password),
+        "REDIS_URL": redis_url(settings, client_id, redis_password),
+        DB_PASSWORD_KEY: db_password,
+    }
+    if redis_password is not None:
+        data[REDIS_PASSWORD_KEY] = redis_password
+    return data
+
+
+def encode(data: Mapping[str, str]) -> dict[str, str]:
+    return {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+
+
+def decode(data: Mapping[str, str] | None) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in (data or {}).items()}
+
+
+def secret(
+    name: str, namespace: str, client_id: str, data: Mapping[str, str], applied: str
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": secret_name(name),
+            "namespace": namespace,
+            "labels": labels(name, client_id, "credentials"),
+            "annotations": {APPLIED_ANNOTATION: applied},
+        },
+        "type": "Opaque",
+        "data": encode(data),
+    }
+
+
+def config_hash(data: Mapping[str, str]) -> str:
+    """Changes when the Secret's content does, so the bot pod restarts onto new credentials."""
+    return hashlib.sha256(json.dumps(dict(sorted(data.items()))).encode()).hexdigest()[:16]
+
+
+def deployment(
+    settings: OperatorSettings,
+    name: str,
+    namespace: str,
+    spec: Mapping[str, Any],
+    *,
+    replicas: int,
+    secret_hash: str,
+) -> dict[str, Any]:
+    """One replica at most (Telegram allows one getUpdates poller per token), recreated, never rolled."""
+    client_id = validate_client_id(spec["clientId"])
+    token_ref = spec["botTokenSecretRef"]
+    bot = spec.get("bot") or {}
+    admins = ",".join(str(int(a)) for a in spec.get("admins") or [])
+    env: list[dict[str, Any]] = [
+        {
+            "name": "BOT_TOKEN",
+            "valueFrom": {
+                "secretKeyRef": {"name": token_ref["name"], "key": token_ref.get("key") or "token"}
+            },
+        },
+        {"name": "BUSINESS_NAME", "value": str(spec.get("companyName", ""))},
+        {"name": "TENANT_TIMEZONE", "value": str(spec.get("timezone") or "Europe/Moscow")},
+        {"name": "DEFAULT_LANGUAGE", "value": str(spec.get("language") or "ru")},
+        {"name": "OWNER_TELEGRAM_ID", "value": str(spec.get("ownerTelegramId") or "")},
+        {"name": "ADMIN_TELEGRAM_IDS", "value": admins},
+        {"name": "HEALTH_PORT", "value": str(HEALTH_PORT)},
+    ]
+    if settings.telegram_api_url:
+        env.append({"name": "TELEGRAM_API_URL", "value": settings.telegram_api_url})
+    security = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": BOT_UID,
+        "runAsGroup": BOT_UID,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    resources = bot.get("resources") or DEFAULT_RESOURCES
+    image = bot.get("image") or settings.bot_image
+    env_from = [{"secretRef": {"name": secret_name(name)}}]
+    probe = {"httpGet": {"path": "/healthz", "port": "health"}, "periodSeconds": 20, "timeoutSeconds": 3}
+    pod_labels = labels(name, client_id, "bot")
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": deployment_name(name),
+            "namespace": namespace,
+            "labels": pod_labels,
+        },
+        "spec": {
+            "replicas": replicas,
+            "strategy": {"type": "Recreate"},
+            "revisionHistoryLimit": 2,
+            "selector": {"matchLabels": {INSTANCE_LABEL: name, CLIENT_ID_LABEL: client_id}},
+            "template": {
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {CONFIG_HASH_ANNOTATION: secret_hash},
+                },
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": 30,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": BOT_UID,
+                        "runAsGroup": BOT_UID,
+                        "fsGroup": BOT_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "initContainers": [
+                        {
+                            "name": "migrate",
+                            "image": image,
+                            "imagePullPolicy": settings.bot_image_pull_policy,
+                            "command": ["python", "-m", "booking_bot", "migrate"],
+                            "envFrom": env_from,
+                            "resources": resources,
+                            "securityContext": security,
+                        }
+                    ],
+                    "containers": [
+                        {
+                            "name": "bot",
+                            "image": image,
+                            "imagePullPolicy": settings.bot_image_pull_policy,
+                            "command": ["python", "-m", "booking_bot"],
+                            "envFrom": env_from,
+                            "env": env,
+                            "ports": [{"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"}],
+                            "livenessProbe": {**probe, "initialDelaySeconds": 20},
+                            "readinessProbe": {**probe, "initialDelaySeconds": 3},
+                            "resources": resources,
+                            "securityContext": security,
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - a private emptyDir
+                        }
+                    ],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def is_subset(wanted: Any, actual: Any) -> bool:
+    """True when every field we set is present with our value (servers add defaults; that's fine)."""
+    if isinstance(wanted, Mapping):
+        return isinstance(actual, Mapping) and all(is_subset(v, actual.get(k)) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return (
+            isinstance(actual, list)
+            and len(wanted) == len(actual)
+            and all(is_subset(w, a) for w, a in zip(wanted, actual, strict=True))
+        )
+    return bool(wanted == actual)
