@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.crd_schema import BOOKINGTENANT_CRD, REPO_ROOT, apply_defaults, validate
+from harness.crd_schema import BOOKINGTENANT_CRD, REPO_ROOT, CrdSchema, apply_defaults, validate
 
 SAMPLE: Path = REPO_ROOT / "crds" / "tenant.yaml"
 CONTRACTS: Path = REPO_ROOT / "docs" / "contracts.md"
@@ -599,3 +599,65 @@ def test_the_root_schema_leaves_metadata_to_the_api_server() -> None:
     # The API server refuses a CRD whose root `metadata` node says anything beyond `type: object`
     # (even a description); the CEL rule on metadata.name works without declaring it.
     assert SCHEMA["properties"].get("metadata", {"type": "object"}) == {"type": "object"}
+
+
+# --- the harness on other schemas (it is shared by every component's tests) ------------------
+
+
+def widget_crd(spec_schema: dict[str, Any]) -> CrdSchema:
+    """A one-version CRD around ``spec_schema``, to exercise the harness beyond BookingTenant."""
+    root = {"type": "object", "properties": {"spec": spec_schema}}
+    version = {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": root}}
+    return CrdSchema({"spec": {"versions": [version]}})
+
+
+FROZEN_SIZE = {
+    "type": "integer",
+    "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "frozen"}],
+}
+ITEM = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": {"type": "string"}, "size": FROZEN_SIZE},
+}
+
+
+def test_a_transition_rule_in_a_list_map_item_compares_the_old_item_with_the_same_key() -> None:
+    items = {
+        "type": "array",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["name"],
+        "items": ITEM,
+    }
+    crd = widget_crd({"type": "object", "properties": {"items": items}})
+    old = {"spec": {"items": [{"name": "a", "size": 1}, {"name": "b", "size": 2}]}}
+    reordered = {
+        "spec": {"items": [{"name": "b", "size": 2}, {"name": "a", "size": 1}, {"name": "c", "size": 9}]}
+    }
+    assert crd.validate(reordered, old) == []
+    resized = {"spec": {"items": [{"name": "a", "size": 5}]}}
+    assert crd.validate(resized, old) == ["spec.items[0].size: Invalid value: frozen"]
+
+
+def test_a_transition_rule_in_an_atomic_list_item_is_not_evaluated() -> None:
+    crd = widget_crd({"type": "object", "properties": {"items": {"type": "array", "items": ITEM}}})
+    old = {"spec": {"items": [{"name": "a", "size": 1}]}}
+    assert crd.validate({"spec": {"items": [{"name": "a", "size": 5}]}}, old) == []
+
+
+def test_null_is_accepted_only_where_the_schema_is_nullable() -> None:
+    props = {"maybe": {"type": "string", "nullable": True}, "never": {"type": "string", "default": "d"}}
+    crd = widget_crd({"type": "object", "properties": props})
+    assert crd.apply_defaults({"spec": {"maybe": None, "never": None}}) == {
+        "spec": {"maybe": None, "never": "d"}
+    }
+    assert crd.validate({"spec": {"maybe": None, "never": None}}) == []
+
+
+def test_a_rule_that_cannot_be_evaluated_is_reported_not_raised() -> None:
+    rule = {"rule": "self.missing == 1", "message": "never shown"}
+    crd = widget_crd(
+        {"type": "object", "properties": {"a": {"type": "string"}}, "x-kubernetes-validations": [rule]}
+    )
+    (error,) = crd.validate({"spec": {"a": "x"}})
+    assert error.startswith("spec: Invalid value: evaluation error")
