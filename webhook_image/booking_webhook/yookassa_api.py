@@ -10,6 +10,7 @@ The SDK is still used for what is pure and local: building and validating paymen
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
@@ -33,15 +34,14 @@ class PaymentNotFound(YooKassaError):
 class YooKassaClient:
     def __init__(self, api_url: str, shop_id: str, secret_key: str, timeout: float) -> None:
         self.api_url = api_url.rstrip("/")
-        self._auth = aiohttp.BasicAuth(shop_id, secret_key)
+        credentials = base64.b64encode(f"{shop_id}:{secret_key}".encode()).decode()
+        self._headers = {"Accept": "application/json", "Authorization": f"Basic {credentials}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                auth=self._auth, timeout=self._timeout, headers={"Accept": "application/json"}
-            )
+            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
         return self._session
 
     async def close(self) -> None:
