@@ -87,18 +87,28 @@ class FakeYooKassa:
         return refund_id
 
     def add_payment(
-        self, value: str, currency: str = "RUB", status: str = "succeeded", metadata: dict[str, str] | None = None
+        self,
+        value: str,
+        currency: str = "RUB",
+        status: str = "succeeded",
+        metadata: dict[str, str] | None = None,
     ) -> str:
         """A payment the shop's own code never created (for forged notifications)."""
         payment_id = str(uuid.uuid4())
-        self.payments[payment_id] = self._payment(payment_id, {"value": value, "currency": currency}, metadata or {})
+        self.payments[payment_id] = self._payment(
+            payment_id, {"value": value, "currency": currency}, metadata or {}
+        )
         self.payments[payment_id].update(status=status, paid=status == "succeeded")
         return payment_id
 
     def notification(self, event: str, object_id: str) -> dict[str, Any]:
         """The body YooKassa would POST for `event` about `object_id`."""
         obj = self.refunds.get(object_id) if event.startswith("refund.") else self.payments.get(object_id)
-        return {"type": "notification", "event": event, "object": copy.deepcopy(obj) if obj else {"id": object_id}}
+        return {
+            "type": "notification",
+            "event": event,
+            "object": copy.deepcopy(obj) if obj else {"id": object_id},
+        }
 
     def payment_for_checkout(self, checkout_id: str) -> dict[str, Any]:
         for payment in self.payments.values():
@@ -123,7 +133,8 @@ class FakeYooKassa:
     @staticmethod
     def _error(status: int, code: str, description: str) -> aiohttp.web.Response:
         return aiohttp.web.json_response(
-            {"type": "error", "id": str(uuid.uuid4()), "code": code, "description": description}, status=status
+            {"type": "error", "id": str(uuid.uuid4()), "code": code, "description": description},
+            status=status,
         )
 
     def _payment(self, payment_id: str, amount: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:

@@ -41,12 +41,14 @@ def webhook_dsn(pg_server: PgServer) -> str:
         if not exists:
             conn.execute(f"CREATE ROLE {WEBHOOK_ROLE} LOGIN PASSWORD '{WEBHOOK_PASSWORD}'")
             conn.execute(f"CREATE DATABASE {WEBHOOK_DB} OWNER {WEBHOOK_ROLE}")
-    return pg_server.dsn(user=WEBHOOK_ROLE, password=WEBHOOK_PASSWORD, dbname=WEBHOOK_DB)
+    dsn: str = pg_server.dsn(user=WEBHOOK_ROLE, password=WEBHOOK_PASSWORD, dbname=WEBHOOK_DB)
+    return dsn
 
 
 @pytest.fixture(scope="session")
 def kubeconfig(kube_cluster: EmulatedCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return kube_cluster.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config")
+    path: Path = kube_cluster.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config")
+    return path
 
 
 @pytest.fixture()
@@ -176,11 +178,20 @@ class Platform:
     owner_ids: list[int] = field(default_factory=list)
 
     async def new_checkout(
-        self, plan: str = "1m", owner: int = 123456789, company: str = "Test Company", token: str | None = None
+        self,
+        plan: str = "1m",
+        owner: int = 123456789,
+        company: str = "Test Company",
+        token: str | None = None,
     ) -> tuple[Checkout, str]:
         buyer = Buyer(telegram_user_id=owner, chat_id=owner, company_name=company)
         checkout = await start_new(
-            self.store, self.kube, self.settings, buyer, plan, token or f"{owner}:TEST-token-{uuid.uuid4().hex}"
+            self.store,
+            self.kube,
+            self.settings,
+            buyer,
+            plan,
+            token or f"{owner}:TEST-token-{uuid.uuid4().hex}",
         )
         await create_payment(self.store, self.yookassa_client, self.settings, checkout)
         payment_id = self.fake.payment_for_checkout(str(checkout.id))["id"]
@@ -266,6 +277,7 @@ def crd_errors() -> Iterator[Any]:
     from harness import crd_schema
 
     def check(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
-        return crd_schema.validate(crd_schema.apply_defaults(obj), old)
+        errors: list[str] = crd_schema.validate(crd_schema.apply_defaults(obj), old)
+        return errors
 
     yield check

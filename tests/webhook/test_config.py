@@ -16,9 +16,13 @@ GOOD = {
 
 
 def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
     return subprocess.run(
-        [sys.executable, "-m", "booking_webhook"], env={**base, **env}, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "booking_webhook"],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -44,10 +48,17 @@ def test_a_malformed_trusted_proxy_list_is_refused(monkeypatch: pytest.MonkeyPat
         load_settings()
 
 
-def test_production_defaults_trust_no_proxy_and_only_yookassa_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_defaults_trust_no_proxy_and_only_yookassa_networks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for key, value in GOOD.items():
         monkeypatch.setenv(key, value)
-    for key in ("WEBHOOK_TRUSTED_PROXIES", "WEBHOOK_SOURCE_NETWORKS", "WEBHOOK_EXTRA_SOURCE_NETWORKS", "PORT"):
+    for key in (
+        "WEBHOOK_TRUSTED_PROXIES",
+        "WEBHOOK_SOURCE_NETWORKS",
+        "WEBHOOK_EXTRA_SOURCE_NETWORKS",
+        "PORT",
+    ):
         monkeypatch.delenv(key, raising=False)
     settings = load_settings()
     assert settings.trusted_proxies == []
@@ -59,6 +70,8 @@ def test_production_defaults_trust_no_proxy_and_only_yookassa_networks(monkeypat
 def test_plans_come_from_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in GOOD.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PLANS", '{"1m": {"days": 30, "amount": "350.00"}, "trial": {"days": 7, "amount": "1.00"}}')
+    monkeypatch.setenv(
+        "PLANS", '{"1m": {"days": 30, "amount": "350.00"}, "trial": {"days": 7, "amount": "1.00"}}'
+    )
     settings = load_settings()
     assert settings.plans["1m"].amount_str == "350.00" and settings.plans["trial"].days == 7

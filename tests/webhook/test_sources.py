@@ -42,7 +42,9 @@ def test_an_ipv4_mapped_ipv6_peer_is_compared_as_ipv4() -> None:
     assert str(client_address("::ffff:185.71.76.1", [], [])) == "185.71.76.1"
 
 
-@pytest.mark.parametrize("address", ["185.71.76.31", "185.71.77.1", "77.75.156.11", "77.75.154.200", "2a02:5180:1::5"])
+@pytest.mark.parametrize(
+    "address", ["185.71.76.31", "185.71.77.1", "77.75.156.11", "77.75.154.200", "2a02:5180:1::5"]
+)
 def test_yookassa_published_networks_are_allowed(address: str) -> None:
     assert is_allowed(ipaddress.ip_address(address), YOOKASSA)
 

@@ -98,7 +98,12 @@ class Kube:
             )
         )
         if result is None:
-            raise KubeError(f"namespace {self.namespace!r} or the BookingTenant CRD is missing")
+            # Either a 404 (no such namespace/CRD) or a 200 where the client maps only 201 to a body
+            # (the test emulator answers creates with 200): the object itself tells which.
+            created = await self.get_tenant(body["metadata"]["name"])
+            if created is None:
+                raise KubeError(f"namespace {self.namespace!r} or the BookingTenant CRD is missing")
+            return created
         return dict(result)
 
     async def merge_patch_tenant(self, name: str, patch: dict[str, Any]) -> dict[str, Any] | None:
