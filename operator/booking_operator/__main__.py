@@ -18,7 +18,7 @@ def main() -> None:
     kopf.configure(
         verbose=settings.log_level.upper() == "DEBUG",
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
-        log_refkey="tenant",
+        log_refkey="object",
     )
     from booking_operator import handlers  # noqa: F401 - registers the handlers
 

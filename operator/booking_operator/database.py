@@ -103,8 +103,8 @@ async def ensure_tenant(
                 await conn.execute(f"ALTER ROLE {q} PASSWORD {quote_literal(password_verifier)}")
         if role is None or role["comment"] != owner:
             await conn.execute(f"COMMENT ON ROLE {q} IS {quote_literal(owner)}")
-        wanted_path = f"search_path={q}"
-        if role is None or wanted_path not in (role["rolconfig"] or []):
+        wanted_paths = {f"search_path={q}", f"search_path={client_id}"}  # Postgres drops needless quotes
+        if role is None or not wanted_paths & set(role["rolconfig"] or []):
             await conn.execute(f"ALTER ROLE {q} SET search_path = {q}")
         # Membership lets the admin role create the schema for the tenant and, later, drop it.
         if not await conn.fetchval("SELECT pg_has_role(current_user, $1, 'MEMBER')", client_id):

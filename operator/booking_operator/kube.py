@@ -72,7 +72,12 @@ class Kube:
             raw: bytes = await response.read()
         except ApiException as exc:
             raise KubeError(exc.status or 0, _reason(exc)) from None
-        return json.loads(raw) if raw else None
+        payload = json.loads(raw) if raw else None
+        # Without preloading, the client leaves HTTP errors to us.
+        if response.status >= 400:
+            message = payload.get("message") if isinstance(payload, dict) else None
+            raise KubeError(response.status, str(message or response.reason))
+        return payload
 
     async def get(self, resource: tuple[str, str, str], namespace: str, name: str) -> dict[str, Any] | None:
         try:
