@@ -1,0 +1,228 @@
+"""Wiring: settings -> pool, storage, bot, dispatcher, reminder worker, health endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+
+import asyncpg
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+from booking_bot import reminders, retries
+from booking_bot.config import Settings
+from booking_bot.db import create_pool
+from booking_bot.handlers import get_routers
+from booking_bot.health import HealthServer
+from booking_bot.i18n import I18n
+from booking_bot.middlewares import ContextMiddleware
+from booking_bot.notify import Notifier
+from booking_bot.storage import create_storage
+from booking_bot.users import Admins
+
+log = logging.getLogger("booking_bot")
+
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class StartupError(Exception):
+    """The bot cannot start; one line for humans, ``exit_code`` for the process."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class BookingBot:
+    """One tenant's bot: ``await start()``, ``await serve()`` until ``stop()``, then ``close()``."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = utcnow, polling_timeout: int = 10) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.polling_timeout = polling_timeout
+        self.pool: asyncpg.Pool | None = None
+        self.bot: Bot | None = None
+        self.dp: Dispatcher | None = None
+        self.health: HealthServer | None = None
+        self._stop = asyncio.Event()
+        self._polling = False
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        try:
+            self.pool = await create_pool(
+                s.database_url.get_secret_value(),
+                s.client_id,
+                min_size=s.db_pool_min,
+                max_size=s.db_pool_max,
+                idle_seconds=s.db_idle_seconds,
+            )
+            await self.pool.fetchval("SELECT max(version) FROM schema_migrations")
+        except asyncpg.UndefinedTableError:
+            raise StartupError(
+                "the schema is not migrated: run `python -m booking_bot migrate` first"
+            ) from None
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StartupError(f"cannot reach the database: {type(exc).__name__}: {exc}") from None
+
+        session = (
+            AiohttpSession(api=TelegramAPIServer.from_base(s.telegram_api_url))
+            if s.telegram_api_url
+            else None
+        )
+        self.bot = Bot(s.token(), session=session)
+        retries.install(self.bot)
+        try:
+            me = await self.bot.get_me()
+        except TelegramUnauthorizedError:
+            raise StartupError("BOT_TOKEN was rejected by Telegram (401 Unauthorized)", exit_code=2) from None
+        except (TelegramNetworkError, TelegramAPIError) as exc:
+            raise StartupError(f"cannot reach the Telegram Bot API: {type(exc).__name__}") from None
+        log.info("bot identity", extra={"event": "bot_identity", "bot_id": me.id, "username": me.username})
+
+        i18n = I18n(s.default_language, s.timezone)
+        admins = Admins(self.pool, s.admin_ids, s.owner_telegram_id)
+        notifier = Notifier(self.bot, self.pool, admins, i18n)
+        storage = create_storage(s.redis_url.get_secret_value() if s.redis_url else None, s.redis_key_prefix)
+        isolation = storage.create_isolation() if isinstance(storage, RedisStorage) else None
+        dp = (
+            Dispatcher(
+                storage=storage,
+                events_isolation=isolation,
+                pool=self.pool,
+                settings=s,
+                i18n=i18n,
+                clock=self.clock,
+                admins=admins,
+                notifier=notifier,
+            )
+            if isolation
+            else Dispatcher(
+                storage=storage,
+                pool=self.pool,
+                settings=s,
+                i18n=i18n,
+                clock=self.clock,
+                admins=admins,
+                notifier=notifier,
+            )
+        )
+        dp.update.outer_middleware(ContextMiddleware(i18n, admins))
+        dp.include_routers(*get_routers())
+        self.dp = dp
+        self._notifier = notifier
+
+        await self._set_commands(i18n, admins)
+        with contextlib.suppress(TelegramAPIError, TelegramNetworkError):
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        if s.health_port:
+            self.health = HealthServer(s.health_port, s.client_id, lambda: self._polling)
+            await self.health.start()
+
+    async def _set_commands(self, i18n: I18n, admins: Admins) -> None:
+        assert self.bot is not None
+        try:
+            for lang in ("ru", "en"):
+                t = i18n[lang]
+                common = [
+                    BotCommand(command="start", description=t("cmd.start")),
+                    BotCommand(command="help", description=t("cmd.help")),
+                ]
+                await self.bot.set_my_commands(
+                    common,
+                    scope=BotCommandScopeDefault(),
+                    language_code=None if lang == i18n.default else lang,
+                )
+            t = i18n[i18n.default]
+            admin_commands = [
+                BotCommand(command="start", description=t("cmd.start")),
+                BotCommand(command="admin", description=t("cmd.admin")),
+            ]
+            for admin_id in sorted(admins.from_env):
+                await self.bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(chat_id=admin_id))
+        except (TelegramAPIError, TelegramNetworkError) as exc:
+            log.warning(
+                "cannot set commands", extra={"event": "set_commands_failed", "error": type(exc).__name__}
+            )
+
+    async def serve(self, *, handle_signals: bool = False) -> None:
+        assert self.bot is not None and self.dp is not None and self.pool is not None
+        worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._worker = asyncio.create_task(
+            reminders.run_worker(
+                self.pool,
+                self._notifier.reminder,
+                worker=worker_id,
+                interval=self.settings.reminder_interval_seconds,
+                stop=self._stop,
+                clock=self.clock,
+            ),
+            name="reminders",
+        )
+        self._polling = True
+        try:
+            await self.dp.start_polling(
+                self.bot,
+                handle_signals=handle_signals,
+                close_bot_session=False,
+                polling_timeout=self.polling_timeout,
+                allowed_updates=self.dp.resolve_used_update_types(),
+                handle_as_tasks=True,
+            )
+        finally:
+            self._polling = False
+            self._stop.set()
+            if self._worker is not None:
+                await self._worker
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.dp is not None and self._polling:
+            with contextlib.suppress(RuntimeError):
+                await self.dp.stop_polling()
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self.health is not None:
+            await self.health.stop()
+        if self.dp is not None:
+            await self.dp.storage.close()
+            if self.dp.fsm.events_isolation is not None:
+                await self.dp.fsm.events_isolation.close()
+        if self.bot is not None:
+            await self.bot.session.close()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+async def run(settings: Settings) -> int:
+    """The process: start, poll until SIGTERM/SIGINT, shut down cleanly. Returns the exit code."""
+    app = BookingBot(settings)
+    try:
+        await app.start()
+    except StartupError as exc:
+        await app.close()
+        sys.stderr.write(f"booking_bot: startup error: {' '.join(str(exc).split())}\n")
+        return exc.exit_code
+    log.info("polling", extra={"event": "polling_started"})
+    try:
+        await app.serve(handle_signals=True)
+    finally:
+        await app.close()
+        log.info("stopped", extra={"event": "stopped"})
+    return 0

@@ -1,0 +1,101 @@
+"""The services a business offers (no aiogram here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import asyncpg
+
+_COLUMNS = "id, name, description, duration_minutes, price, is_active"
+
+
+@dataclass(frozen=True)
+class Service:
+    id: int
+    name: str
+    description: str
+    duration_minutes: int
+    price: Decimal
+    is_active: bool
+
+
+def _service(row: asyncpg.Record) -> Service:
+    return Service(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        duration_minutes=row["duration_minutes"],
+        price=row["price"],
+        is_active=row["is_active"],
+    )
+
+
+async def list_services(pool: asyncpg.Pool, *, include_hidden: bool = False) -> list[Service]:
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM services WHERE is_active OR $1 ORDER BY sort_order, id",  # noqa: S608
+        include_hidden,
+    )
+    return [_service(r) for r in rows]
+
+
+async def get_service(pool: asyncpg.Pool | asyncpg.Connection, service_id: int) -> Service | None:
+    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM services WHERE id = $1", service_id)  # noqa: S608
+    return None if row is None else _service(row)
+
+
+async def add_service(
+    pool: asyncpg.Pool, name: str, duration_minutes: int, price: Decimal, description: str = ""
+) -> Service:
+    row = await pool.fetchrow(
+        "INSERT INTO services (name, duration_minutes, price, description, sort_order)"
+        " VALUES ($1, $2, $3, $4, (SELECT coalesce(max(sort_order), 0) + 1 FROM services))"
+        " RETURNING id, name, description, duration_minutes, price, is_active",
+        name,
+        duration_minutes,
+        price,
+        description,
+    )
+    assert row is not None
+    return _service(row)
+
+
+async def update_service(
+    pool: asyncpg.Pool,
+    service_id: int,
+    *,
+    name: str | None = None,
+    duration_minutes: int | None = None,
+    price: Decimal | None = None,
+    is_active: bool | None = None,
+) -> Service | None:
+    row = await pool.fetchrow(
+        "UPDATE services SET name = coalesce($2, name), duration_minutes = coalesce($3, duration_minutes),"
+        " price = coalesce($4, price), is_active = coalesce($5, is_active), updated_at = now()"
+        " WHERE id = $1 RETURNING id, name, description, duration_minutes, price, is_active",
+        service_id,
+        name,
+        duration_minutes,
+        price,
+        is_active,
+    )
+    return None if row is None else _service(row)
+
+
+def parse_price(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text.strip().replace(",", ".").replace(" ", ""))
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < 0 or value > Decimal("9999999999"):
+        return None
+    return value.quantize(Decimal("0.01"))
+
+
+def parse_duration(text: str) -> int | None:
+    """Minutes, 5..720, a multiple of 5."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        return None
+    return value if 5 <= value <= 720 and value % 5 == 0 else None

@@ -1,0 +1,49 @@
+"""PostgreSQL access: one small asyncpg pool per bot, always inside the tenant schema.
+
+Pool arithmetic (docs/bot.md): an idle bot holds ``DB_POOL_MIN`` (default 0) connections and
+closes idle ones after ``DB_IDLE_SECONDS``; a busy bot holds at most ``DB_POOL_MAX`` (default 2).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from booking_bot.config import CLIENT_ID_PATTERN
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier that has already passed the CLIENT_ID pattern."""
+    if not CLIENT_ID_PATTERN.fullmatch(name):
+        raise ValueError(f"refusing to quote unexpected identifier {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _server_settings(schema: str | None) -> dict[str, str]:
+    settings = {"application_name": "booking_bot", "timezone": "UTC"}
+    if schema is not None:
+        settings["search_path"] = quote_ident(schema)
+    return settings
+
+
+async def connect(dsn: str, schema: str | None) -> asyncpg.Connection:
+    """One connection (migrations); search_path is the tenant schema when given."""
+    conn: asyncpg.Connection = await asyncpg.connect(
+        dsn, server_settings=_server_settings(schema), timeout=10
+    )
+    return conn
+
+
+async def create_pool(
+    dsn: str, schema: str, *, min_size: int = 0, max_size: int = 2, idle_seconds: float = 30.0
+) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        max_inactive_connection_lifetime=idle_seconds,
+        server_settings=_server_settings(schema),
+        command_timeout=30,
+        timeout=10,
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,44 @@
+"""Handlers, one router per feature, assembled by ``get_routers``.
+
+Routers are built fresh on every call (a router can be attached to one dispatcher only), so
+several bots can run in one process (tests). The admin routers get the admin filter here,
+in one place; non-admins fall through to ``refusal``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Router
+
+from booking_bot.handlers import (
+    admin,
+    admin_catalog,
+    admin_schedule,
+    booking,
+    common,
+    errors,
+    my_bookings,
+    refusal,
+)
+
+
+def admins_only(_: Any, is_admin: bool = False) -> bool:
+    """Router-level filter: ``is_admin`` comes from ContextMiddleware."""
+    return is_admin
+
+
+def get_routers() -> list[Router]:
+    admin_routers = [admin.create_router(), admin_catalog.create_router(), admin_schedule.create_router()]
+    for router in admin_routers:
+        router.message.filter(admins_only)
+        router.callback_query.filter(admins_only)
+    return [
+        errors.create_router(),
+        common.create_router(),
+        booking.create_router(),
+        my_bookings.create_router(),
+        *admin_routers,
+        refusal.create_router(),
+        common.create_fallback_router(),
+    ]

@@ -1,0 +1,232 @@
+"""Inline keyboards. Every label comes from the locale texts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from booking_bot.bookings import Booking
+from booking_bot.callbacks import (
+    Admin,
+    CalendarPage,
+    Confirm,
+    Menu,
+    MyBooking,
+    Noop,
+    PickDay,
+    PickService,
+    PickSlot,
+    pack_day,
+    pack_instant,
+)
+from booking_bot.catalog import Service
+from booking_bot.i18n import Texts
+from booking_bot.slots import DayState
+
+CALENDAR_WEEKS = 4
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data)
+
+
+def home_button(t: Texts) -> InlineKeyboardButton:
+    return _button(t("menu.home"), Menu(action="home").pack())
+
+
+def main_menu(t: Texts, *, is_admin: bool) -> InlineKeyboardMarkup:
+    rows = [
+        [_button(t("menu.book"), Menu(action="book").pack())],
+        [_button(t("menu.my"), Menu(action="my").pack())],
+    ]
+    if is_admin:
+        rows.append([_button(t("menu.admin"), Menu(action="admin").pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def only_home(t: Texts) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[home_button(t)]])
+
+
+def services(t: Texts, items: Sequence[Service]) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            _button(
+                t(
+                    "service.button",
+                    name=s.name,
+                    duration=t.duration(s.duration_minutes),
+                    price=t.price(s.price),
+                ),
+                PickService(service_id=s.id).pack(),
+            )
+        ]
+        for s in items
+    ]
+    rows.append([home_button(t)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def calendar_first_day(today: dt.date, page: int) -> dt.date:
+    monday = today - dt.timedelta(days=today.weekday())
+    return monday + dt.timedelta(weeks=CALENDAR_WEEKS * page)
+
+
+def page_of(today: dt.date, day: dt.date) -> int:
+    return max(0, (day - calendar_first_day(today, 0)).days // (7 * CALENDAR_WEEKS))
+
+
+def calendar(
+    t: Texts,
+    *,
+    service_id: int,
+    rb: int,
+    page: int,
+    first: dt.date,
+    states: dict[dt.date, DayState],
+    has_next: bool,
+    back: InlineKeyboardButton,
+) -> InlineKeyboardMarkup:
+    last = first + dt.timedelta(days=7 * CALENDAR_WEEKS - 1)
+    title = (
+        t.month(first.month)
+        if first.month == last.month
+        else f"{t.month(first.month)} – {t.month(last.month)}"
+    )
+    rows: list[list[InlineKeyboardButton]] = [[_button(f"{title} {last.year}", Noop().pack())]]
+    rows.append([_button(t.weekday(i), Noop().pack()) for i in range(1, 8)])
+    for week in range(CALENDAR_WEEKS):
+        row = []
+        for weekday in range(7):
+            day = first + dt.timedelta(days=7 * week + weekday)
+            state = states.get(day, DayState.PAST)
+            if state is DayState.FREE:
+                row.append(
+                    _button(str(day.day), PickDay(service_id=service_id, day=pack_day(day), rb=rb).pack())
+                )
+            elif state is DayState.CLOSED:
+                row.append(_button(t("calendar.closed_mark"), Noop(why="closed").pack()))
+            elif state is DayState.FULL:
+                row.append(_button(t("calendar.full_mark"), Noop(why="full").pack()))
+            else:
+                row.append(_button(" ", Noop().pack()))
+        rows.append(row)
+    nav = []
+    if page > 0:
+        nav.append(_button("«", CalendarPage(service_id=service_id, page=page - 1, rb=rb).pack()))
+    if has_next:
+        nav.append(_button("»", CalendarPage(service_id=service_id, page=page + 1, rb=rb).pack()))
+    if nav:
+        rows.append(nav)
+    rows.append([back, home_button(t)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def slots(
+    t: Texts,
+    *,
+    service_id: int,
+    rb: int,
+    starts: Iterable[dt.datetime],
+    back: InlineKeyboardButton,
+    with_date: bool = False,
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for start in starts:
+        label = f"{t.date(start)} {t.time(start)}" if with_date else t.time(start)
+        builder.button(
+            text=label, callback_data=PickSlot(service_id=service_id, at=pack_instant(start), rb=rb)
+        )
+    builder.adjust(2 if with_date else 4)
+    builder.row(back, home_button(t))
+    return builder.as_markup()
+
+
+def confirm(
+    t: Texts, *, service_id: int, rb: int, at: dt.datetime, back: InlineKeyboardButton
+) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(t("confirm.yes"), Confirm(service_id=service_id, at=pack_instant(at), rb=rb).pack())],
+            [back, home_button(t)],
+        ]
+    )
+
+
+def my_bookings(t: Texts, items: Sequence[Booking]) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            _button(
+                t("my.item", date=t.date(b.starts_at), time=t.time(b.starts_at), service=b.service_name),
+                MyBooking(booking_id=b.id, action="view").pack(),
+            )
+        ]
+        for b in items
+    ]
+    rows.append([home_button(t)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def booking_actions(t: Texts, booking: Booking) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(t("booking.reschedule"), MyBooking(booking_id=booking.id, action="move").pack())],
+            [_button(t("booking.cancel"), MyBooking(booking_id=booking.id, action="cancel").pack())],
+            [_button(t("back"), Menu(action="my").pack()), home_button(t)],
+        ]
+    )
+
+
+def cancel_confirm(t: Texts, booking: Booking) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(t("cancel.yes"), MyBooking(booking_id=booking.id, action="cancel_yes").pack())],
+            [_button(t("back"), MyBooking(booking_id=booking.id, action="view").pack())],
+        ]
+    )
+
+
+# ---- admin ------------------------------------------------------------------------------------
+def admin_button(t: Texts, key: str, action: str, arg: int = 0) -> InlineKeyboardButton:
+    return _button(t(key), Admin(action=action, arg=arg).pack())
+
+
+def admin_menu(t: Texts) -> InlineKeyboardMarkup:
+    keys = [
+        ("admin.btn.today", "day", 0),
+        ("admin.btn.week", "week", 0),
+        ("admin.btn.services", "services", 0),
+        ("admin.btn.hours", "hours", 0),
+        ("admin.btn.breaks", "breaks", 0),
+        ("admin.btn.days_off", "days_off", 0),
+        ("admin.btn.block", "block", 0),
+        ("admin.btn.settings", "settings", 0),
+        ("admin.btn.admins", "admins", 0),
+    ]
+    builder = InlineKeyboardBuilder()
+    for key, action, arg in keys:
+        builder.add(admin_button(t, key, action, arg))
+    builder.adjust(2)
+    builder.row(home_button(t))
+    return builder.as_markup()
+
+
+def admin_list(
+    t: Texts,
+    items: Iterable[tuple[str, str, int]],
+    *,
+    extra: Iterable[tuple[str, str, int]] = (),
+    back: str = "menu",
+) -> InlineKeyboardMarkup:
+    """One button per (label, action, arg) plus extra rows of (text key, action, arg) and a back button."""
+    rows = [[_button(label, Admin(action=action, arg=arg).pack())] for label, action, arg in items]
+    rows += [[admin_button(t, key, action, arg)] for key, action, arg in extra]
+    rows.append([admin_button(t, "back", back), home_button(t)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def admin_back(t: Texts, back: str = "menu", arg: int = 0) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[admin_button(t, "back", back, arg)]])

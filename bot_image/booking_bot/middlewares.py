@@ -1,0 +1,45 @@
+"""Per-update context: the user's texts and admin flag, the user row kept current."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, User
+
+from booking_bot.i18n import I18n
+from booking_bot.users import Admins, Person, upsert_user
+
+log = logging.getLogger("booking_bot.updates")
+
+
+class ContextMiddleware(BaseMiddleware):
+    """Outer middleware: injects ``texts``, ``is_admin`` and ``person`` into every handler."""
+
+    def __init__(self, i18n: I18n, admins: Admins) -> None:
+        self.i18n = i18n
+        self.admins = admins
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None or user.is_bot:
+            return await handler(event, data)
+        person = Person(
+            telegram_id=user.id,
+            first_name=user.first_name or "",
+            last_name=user.last_name or "",
+            username=user.username,
+            language_code=user.language_code,
+        )
+        await upsert_user(self.admins.pool, person)
+        data["person"] = person
+        data["texts"] = self.i18n.for_user(user.language_code)
+        data["is_admin"] = await self.admins.is_admin(user.id)
+        return await handler(event, data)

@@ -1,0 +1,119 @@
+"""Versioned, idempotent migrations of the tenant schema.
+
+``python -m booking_bot migrate`` connects as the tenant's own role, makes sure the schema
+named CLIENT_ID exists, takes a session advisory lock (two pods never migrate at once: the
+second waits, then finds nothing to do), and applies each pending ``migrations/NNNN_name.sql``
+in its own transaction, recording it in ``schema_migrations``. A re-run is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+
+from booking_bot.db import connect, quote_ident
+
+log = logging.getLogger("booking_bot.migrate")
+
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Advisory lock keys are (int4, int4): a fixed class id plus a per-schema hash.
+LOCK_CLASS = 0x0B0C
+
+
+class MigrationError(Exception):
+    """Migrations cannot run; the message is one line for humans."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations() -> list[Migration]:
+    """All migration files shipped in the package, ordered by version."""
+    found = []
+    for entry in resources.files("booking_bot.migrations").iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"duplicate migration versions in {versions}")
+    return found
+
+
+async def ensure_schema(conn: asyncpg.Connection, schema: str) -> None:
+    exists = await conn.fetchval("SELECT true FROM pg_namespace WHERE nspname = $1", schema)
+    if exists:
+        return
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    except asyncpg.InsufficientPrivilegeError:
+        raise MigrationError(
+            f"schema {schema!r} does not exist and this role may not create it (the operator creates it)"
+        ) from None
+    log.info("schema created", extra={"event": "schema_created"})
+
+
+async def migrate(dsn: str, schema: str) -> list[int]:
+    """Apply pending migrations in ``schema``; return the versions applied by this call."""
+    migrations = load_migrations()
+    conn = await connect(dsn, schema=None)
+    try:
+        await ensure_schema(conn, schema)
+        await conn.execute(f"SET search_path TO {quote_ident(schema)}")
+        lock_key = int.from_bytes(hashlib.sha256(schema.encode()).digest()[:4], "big", signed=True)
+        await conn.execute("SELECT pg_advisory_lock($1, $2)", LOCK_CLASS, lock_key)
+        try:
+            return await _apply(conn, migrations)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, lock_key)
+    finally:
+        await conn.close()
+
+
+async def _apply(conn: asyncpg.Connection, migrations: list[Migration]) -> list[int]:
+    await conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    integer PRIMARY KEY,
+            name       text NOT NULL,
+            checksum   text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+    rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+    applied = {int(r["version"]): str(r["checksum"]) for r in rows}
+    done: list[int] = []
+    for migration in migrations:
+        if migration.version in applied:
+            if applied[migration.version] != migration.checksum:
+                log.warning(
+                    "applied migration differs from the shipped file",
+                    extra={"event": "migration_checksum_mismatch", "version": migration.version},
+                )
+            continue
+        async with conn.transaction():
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                migration.version,
+                migration.name,
+                migration.checksum,
+            )
+        log.info("migration applied", extra={"event": "migration_applied", "version": migration.version})
+        done.append(migration.version)
+    return done

@@ -1,0 +1,94 @@
+"""Messages the bot sends on its own: admin notifications, customer notices, reminders."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import asyncpg
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramNetworkError
+from aiogram.types import InlineKeyboardMarkup
+
+from booking_bot.bookings import Booking
+from booking_bot.i18n import I18n, Texts
+from booking_bot.reminders import DueReminder
+from booking_bot.users import Admins, mark_blocked
+
+log = logging.getLogger("booking_bot.notify")
+
+
+class Notifier:
+    def __init__(self, bot: Bot, pool: asyncpg.Pool, admins: Admins, i18n: I18n) -> None:
+        self.bot = bot
+        self.pool = pool
+        self.admins = admins
+        self.i18n = i18n
+
+    async def send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> str | None:
+        """Send a message; None when delivered, else a short error name (never raises)."""
+        try:
+            await self.bot.send_message(chat_id, text, reply_markup=markup)
+        except TelegramForbiddenError:
+            log.info("user blocked the bot", extra={"event": "user_blocked", "chat_id": chat_id})
+            await mark_blocked(self.pool, chat_id)
+            return "blocked"
+        except (TelegramAPIError, TelegramNetworkError) as exc:
+            log.warning(
+                "send failed", extra={"event": "send_failed", "chat_id": chat_id, "error": type(exc).__name__}
+            )
+            return type(exc).__name__
+        return None
+
+    async def _language(self, telegram_id: int) -> Texts:
+        code = await self.pool.fetchval("SELECT language_code FROM users WHERE telegram_id = $1", telegram_id)
+        return self.i18n.for_user(code)
+
+    async def admins_about(
+        self, booking: Booking, key: str, extra: Callable[[Texts], dict[str, str]] | None = None
+    ) -> None:
+        """Tell every admin about a booking event (``notify.new``, ``notify.cancelled``...)."""
+        for admin_id in await self.admins.all_ids():
+            t = await self._language(admin_id)
+            values = {
+                "service": booking.service_name,
+                "date": t.date(booking.starts_at),
+                "time": t.time(booking.starts_at),
+                "customer": customer_label(booking),
+            }
+            if extra:
+                values.update(extra(t))
+            await self.send(admin_id, t(key, **values))
+
+    async def customer_cancelled_by_admin(self, booking: Booking, business: str) -> None:
+        if booking.user_id is None:
+            return
+        t = self.i18n.for_user(booking.customer_language)
+        await self.send(
+            booking.user_id,
+            t(
+                "notify.cancelled_by_admin",
+                service=booking.service_name,
+                date=t.date(booking.starts_at),
+                time=t.time(booking.starts_at),
+                business=business,
+            ),
+        )
+
+    async def reminder(self, reminder: DueReminder) -> str | None:
+        t = self.i18n.for_user(reminder.language_code)
+        return await self.send(
+            reminder.user_id,
+            t(
+                "reminder",
+                service=reminder.service_name,
+                date=t.date(reminder.starts_at),
+                time=t.time(reminder.starts_at),
+                left=t.duration(reminder.offset_minutes),
+            ),
+        )
+
+
+def customer_label(booking: Booking) -> str:
+    name = booking.customer_name or str(booking.user_id or "")
+    return f"{name} (@{booking.customer_username})" if booking.customer_username else name

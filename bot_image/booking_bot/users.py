@@ -1,0 +1,83 @@
+"""Telegram users who talked to the bot, and its admins (no aiogram here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Person:
+    telegram_id: int
+    first_name: str = ""
+    last_name: str = ""
+    username: str | None = None
+    language_code: str | None = None
+
+    @property
+    def display(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p) or str(self.telegram_id)
+        return f"{name} (@{self.username})" if self.username else name
+
+
+async def upsert_user(pool: asyncpg.Pool, person: Person) -> None:
+    await pool.execute(
+        "INSERT INTO users (telegram_id, first_name, last_name, username, language_code)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (telegram_id) DO UPDATE SET first_name = EXCLUDED.first_name,"
+        " last_name = EXCLUDED.last_name, username = EXCLUDED.username,"
+        " language_code = EXCLUDED.language_code, last_seen_at = now(), blocked_at = NULL",
+        person.telegram_id,
+        person.first_name,
+        person.last_name,
+        person.username,
+        person.language_code,
+    )
+
+
+async def mark_blocked(pool: asyncpg.Pool, telegram_id: int) -> None:
+    await pool.execute("UPDATE users SET blocked_at = now() WHERE telegram_id = $1", telegram_id)
+
+
+async def get_person(pool: asyncpg.Pool, telegram_id: int) -> Person | None:
+    row = await pool.fetchrow(
+        "SELECT telegram_id, first_name, last_name, username, language_code FROM users"
+        " WHERE telegram_id = $1",
+        telegram_id,
+    )
+    return None if row is None else Person(**dict(row))
+
+
+class Admins:
+    """Admins = owner and ADMIN_TELEGRAM_IDS from the environment, plus those added in the bot."""
+
+    def __init__(self, pool: asyncpg.Pool, from_env: frozenset[int], owner_id: int | None) -> None:
+        self.pool = pool
+        self.from_env = from_env
+        self.owner_id = owner_id
+
+    async def is_admin(self, telegram_id: int) -> bool:
+        if telegram_id in self.from_env:
+            return True
+        return bool(await self.pool.fetchval("SELECT true FROM admins WHERE telegram_id = $1", telegram_id))
+
+    async def all_ids(self) -> list[int]:
+        rows = await self.pool.fetch("SELECT telegram_id FROM admins")
+        return sorted(self.from_env | {int(r["telegram_id"]) for r in rows})
+
+    async def added(self) -> list[int]:
+        return [
+            int(r["telegram_id"]) for r in await self.pool.fetch("SELECT telegram_id FROM admins ORDER BY 1")
+        ]
+
+    async def add(self, telegram_id: int, added_by: int) -> None:
+        await self.pool.execute(
+            "INSERT INTO admins (telegram_id, added_by) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            telegram_id,
+            added_by,
+        )
+
+    async def remove(self, telegram_id: int) -> bool:
+        status: str = await self.pool.execute("DELETE FROM admins WHERE telegram_id = $1", telegram_id)
+        return status == "DELETE 1"

@@ -1,0 +1,85 @@
+"""The fake Bot API speaks the wire protocol aiogram uses (other components rely on it)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter, TelegramUnauthorizedError
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from harness.telegram import FakeTelegram
+
+
+def _bot(tg: FakeTelegram, token: str) -> Bot:
+    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(tg.url)))
+
+
+async def test_get_me_answers_per_token_identity(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA", username="first_bot")
+    telegram.add_bot("1002:BBB", username="second_bot")
+    async with _bot(telegram, "1001:AAA") as one, _bot(telegram, "1002:BBB") as two:
+        assert (await one.get_me()).username == "first_bot"
+        assert (await two.get_me()).id == 1002
+
+
+async def test_unknown_token_gets_401(telegram: FakeTelegram) -> None:
+    async with aiohttp.ClientSession() as http, http.post(f"{telegram.url}/bot999:NOPE/getMe") as resp:
+        assert resp.status == 401
+        assert await resp.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+    async with _bot(telegram, "999:NOPE") as bot:
+        with pytest.raises(TelegramUnauthorizedError):
+            await bot.get_me()
+
+
+async def test_get_updates_long_polls_until_an_update_is_pushed(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    async with _bot(telegram, "1001:AAA") as bot:
+        poll = asyncio.create_task(bot.get_updates(offset=0, timeout=5))
+        await asyncio.sleep(0.1)
+        assert not poll.done()
+        telegram.push_message("1001:AAA", 42, "/start")
+        updates = await asyncio.wait_for(poll, 2)
+        assert updates[0].message is not None and updates[0].message.text == "/start"
+        # Confirming with offset drops the update.
+        assert await bot.get_updates(offset=updates[0].update_id + 1, timeout=0) == []
+
+
+async def test_send_and_edit_are_recorded_per_chat(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Yes", callback_data="y:1")]])
+    async with _bot(telegram, "1001:AAA") as bot:
+        sent = await bot.send_message(42, "hello", reply_markup=markup)
+        await bot.edit_message_text(text="edited", chat_id=42, message_id=sent.message_id)
+    first = await telegram.next_message("1001:AAA", 42)
+    assert (first.text, first.button_data("Yes")) == ("hello", "y:1")
+    second = await telegram.next_message("1001:AAA", 42)
+    assert (second.method, second.text, second.message_id) == ("editMessageText", "edited", sent.message_id)
+    with pytest.raises(TimeoutError):
+        await telegram.next_message("1001:AAA", 42, timeout=0.1)
+
+
+async def test_simulated_flood_control_and_blocked_user(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    telegram.fail_next("sendMessage", "1001:AAA", error_code=429, retry_after=3)
+    telegram.block_user("1001:AAA", 77)
+    async with _bot(telegram, "1001:AAA") as bot:
+        with pytest.raises(TelegramRetryAfter) as flood:
+            await bot.send_message(42, "x")
+        assert flood.value.retry_after == 3
+        await bot.send_message(42, "x")
+        with pytest.raises(TelegramForbiddenError):
+            await bot.send_message(77, "x")
+
+
+async def test_stubbed_result_for_any_method(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    telegram.set_result("getManagedBotToken", "5005:MANAGED", "1001:AAA")
+    url = f"{telegram.url}/bot1001:AAA/getManagedBotToken"
+    async with aiohttp.ClientSession() as http, http.post(url, json={"user_id": 5}) as resp:
+        assert await resp.json() == {"ok": True, "result": "5005:MANAGED"}
+    assert telegram.calls_of("getManagedBotToken")[0].params == {"user_id": 5}

@@ -1,0 +1,586 @@
+"""A fake Telegram Bot API server over real HTTP, for every component's tests.
+
+It speaks the wire protocol as aiogram 3 (and any other client) uses it:
+``POST /bot<token>/<method>`` with a multipart/urlencoded form or a JSON body,
+answered with ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error_code": ..., "description": ..., "parameters": {...}}``.
+Several bots (tokens) are served at once; an unknown token gets 401 like the real API.
+
+Stable API (other components' tests rely on it; extend, do not change):
+
+    async with FakeTelegram() as tg:                 # listens on 127.0.0.1:<free port>
+        bot = tg.add_bot("123456:TEST", username="salon_bot")   # -> FakeBot
+        tg.url                                       # base URL for TelegramAPIServer.from_base
+        tg.push_message(token, user_id, "/start")    # scripted update, served by getUpdates
+        msg = await tg.next_message(token, chat_id)  # next sendMessage/edit* to that chat
+        msg.text, msg.buttons, msg.button_data("Confirm")
+        tg.push_callback(token, user_id, msg, msg.button_data("Confirm"))
+        tg.calls / tg.calls_of("answerCallbackQuery", token)    # every recorded API call
+        tg.fail_next("sendMessage", token, error_code=429, retry_after=1)
+        tg.block_user(token, user_id)                # every send to that chat -> 403 blocked
+        tg.set_result("getManagedBotToken", {...}, token)       # stub any method's result
+
+``next_message`` returns :class:`SentMessage` snapshots of ``sendMessage``,
+``editMessageText``, ``editMessageReplyMarkup`` and ``editMessageCaption`` calls, in the
+order the bot made them, per (token, chat). Methods the server does not model are
+recorded and answered with ``true`` (or the stubbed result).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp.web
+
+__all__ = ["ApiCall", "FakeBot", "FakeTelegram", "SentMessage", "TelegramError"]
+
+# Parameters sent as plain strings that must not be JSON-decoded ("123" stays a string).
+_STRING_PARAMS = frozenset(
+    {
+        "text",
+        "caption",
+        "parse_mode",
+        "callback_query_id",
+        "inline_message_id",
+        "title",
+        "description",
+        "short_description",
+        "name",
+        "url",
+        "language_code",
+        "query",
+        "emoji",
+        "business_connection_id",
+    }
+)
+_OUTGOING = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup", "editMessageCaption"})
+_SENDS_TO_CHAT = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendChatAction", "copyMessage", "forwardMessage"}
+)
+
+
+@dataclass(frozen=True)
+class FakeBot:
+    """A bot the server knows, identified by its token."""
+
+    token: str
+    id: int
+    username: str
+    first_name: str
+
+    def as_user(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "is_bot": True,
+            "first_name": self.first_name,
+            "username": self.username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One request the server received (after parsing the body)."""
+
+    token: str
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+@dataclass(frozen=True)
+class TelegramError:
+    """An error answer to simulate."""
+
+    error_code: int
+    description: str
+    retry_after: int | None = None
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"ok": False, "error_code": self.error_code, "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What a chat saw after one sendMessage/edit* call: the message's state at that moment."""
+
+    method: str
+    chat_id: int
+    message_id: int
+    text: str
+    reply_markup: dict[str, Any] | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def buttons(self) -> list[tuple[str, str | None]]:
+        """Inline buttons as (text, callback_data), row by row."""
+        rows = (self.reply_markup or {}).get("inline_keyboard") or []
+        return [(b.get("text", ""), b.get("callback_data")) for row in rows for b in row]
+
+    def button_data(self, text_contains: str) -> str:
+        """callback_data of the first inline button whose text contains ``text_contains``."""
+        for text, data in self.buttons:
+            if text_contains in text and data is not None:
+                return data
+        raise LookupError(f"no button containing {text_contains!r} in {[t for t, _ in self.buttons]}")
+
+
+class _Chat:
+    """Messages of one (token, chat): their current state and the log of changes."""
+
+    def __init__(self) -> None:
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.log: list[SentMessage] = []
+        self.cursor = 0
+        self.changed = asyncio.Event()
+
+
+def _user(user: int | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(user, Mapping):
+        return {"is_bot": False, "first_name": "User", **user}
+    return {"id": user, "is_bot": False, "first_name": f"User{user}", "language_code": "ru"}
+
+
+def _private_chat(user: Mapping[str, Any]) -> dict[str, Any]:
+    chat: dict[str, Any] = {"id": user["id"], "type": "private", "first_name": user.get("first_name", "")}
+    if user.get("username"):
+        chat["username"] = user["username"]
+    return chat
+
+
+def _decode(key: str, value: str) -> Any:
+    if key in _STRING_PARAMS:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+class FakeTelegram:
+    """The fake Bot API. Use as ``async with FakeTelegram() as tg`` (or ``await start()``/``close()``)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.url = ""
+        self.calls: list[ApiCall] = []
+        self._bots: dict[str, FakeBot] = {}
+        self._updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._update_ids: dict[str, itertools.count[int]] = {}
+        self._new_update: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._pollers: dict[str, asyncio.Future[None]] = {}
+        self._chats: dict[tuple[str, int], _Chat] = defaultdict(_Chat)
+        self._message_ids: dict[tuple[str, int], itertools.count[int]] = defaultdict(
+            lambda: itertools.count(1)
+        )
+        self._failures: list[tuple[str, str | None, TelegramError, list[int]]] = []
+        self._blocked: set[tuple[str, int]] = set()
+        self._results: dict[tuple[str, str | None], Any] = {}
+        self._closing = asyncio.Event()
+        self._runner: aiohttp.web.AppRunner | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> FakeTelegram:
+        app = aiohttp.web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("*", "/file/bot{token}/{path:.*}", self._file)
+        self._runner = aiohttp.web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = aiohttp.web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1]
+        self.url = f"http://{self.host}:{self.port}"
+        return self
+
+    async def close(self) -> None:
+        self._closing.set()
+        for event in self._new_update.values():
+            event.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTelegram:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- bots --------------------------------------------------------------------------------
+    @staticmethod
+    def make_token(bot_id: int, secret: str = "TEST-fake-token") -> str:
+        """A token in Telegram's ``<bot id>:<secret>`` shape (aiogram validates the shape)."""
+        return f"{bot_id}:{secret}"
+
+    def add_bot(self, token: str, username: str | None = None, first_name: str | None = None) -> FakeBot:
+        """Make ``token`` valid; the bot id is the token's numeric prefix."""
+        bot_id = int(token.split(":", 1)[0])
+        bot = FakeBot(
+            token=token,
+            id=bot_id,
+            username=username or f"bot{bot_id}_bot",
+            first_name=first_name or f"Bot {bot_id}",
+        )
+        self._bots[token] = bot
+        self._update_ids.setdefault(token, itertools.count(1))
+        return bot
+
+    def remove_bot(self, token: str) -> None:
+        """Revoke a token: from now on it gets 401."""
+        self._bots.pop(token, None)
+
+    # ---- scripted updates --------------------------------------------------------------------
+    def push_update(self, token: str, update: Mapping[str, Any]) -> dict[str, Any]:
+        """Queue a raw update (``update_id`` is assigned) for the bot's next getUpdates."""
+        self._update_ids.setdefault(token, itertools.count(1))
+        full = {**update, "update_id": next(self._update_ids[token])}
+        self._updates[token].append(full)
+        self._new_update[token].set()
+        return full
+
+    def push_message(
+        self, token: str, user: int | Mapping[str, Any], text: str, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """A user writes ``text`` to the bot (private chat unless ``chat_id`` says otherwise)."""
+        sender = _user(user)
+        chat = _private_chat(sender) if chat_id is None else {"id": chat_id, "type": "group", "title": "g"}
+        chat_key = (token, int(sender["id"]) if chat_id is None else chat_id)
+        message_id = next(self._message_ids[chat_key])
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": sender,
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        self._chats[chat_key].messages[message_id] = message
+        return self.push_update(token, {"message": message})
+
+    def push_callback(
+        self,
+        token: str,
+        user: int | Mapping[str, Any],
+        message: SentMessage | Mapping[str, Any],
+        data: str,
+    ) -> dict[str, Any]:
+        """A user presses an inline button with ``data`` under ``message`` (a SentMessage or raw dict)."""
+        sender = _user(user)
+        raw = message.raw if isinstance(message, SentMessage) else dict(message)
+        chat_id = int(raw["chat"]["id"])
+        current = self._chats[(token, chat_id)].messages.get(int(raw["message_id"]), raw)
+        callback = {
+            "id": f"cb{time.monotonic_ns()}",
+            "from": sender,
+            "message": current,
+            "chat_instance": str(chat_id),
+            "data": data,
+        }
+        return self.push_update(token, {"callback_query": callback})
+
+    # ---- what the bot sent -------------------------------------------------------------------
+    def calls_of(self, method: str, token: str | None = None) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method and (token is None or c.token == token)]
+
+    def sent_messages(self, token: str, chat_id: int) -> list[SentMessage]:
+        """Everything shown in a chat so far (sends and edits), oldest first."""
+        return list(self._chats[(token, chat_id)].log)
+
+    async def next_message(self, token: str, chat_id: int, timeout: float = 5.0) -> SentMessage:
+        """The next sendMessage/edit* to ``chat_id`` not yet returned by this method."""
+        chat = self._chats[(token, chat_id)]
+        deadline = asyncio.get_running_loop().time() + timeout
+        while chat.cursor >= len(chat.log):
+            chat.changed.clear()
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError(f"no message to chat {chat_id} within {timeout}s")
+            try:
+                await asyncio.wait_for(chat.changed.wait(), remaining)
+            except TimeoutError:
+                raise TimeoutError(f"no message to chat {chat_id} within {timeout}s") from None
+        message = chat.log[chat.cursor]
+        chat.cursor += 1
+        return message
+
+    async def wait_for_call(self, method: str, token: str | None = None, timeout: float = 5.0) -> ApiCall:
+        """The first recorded call of ``method`` (waits until one arrives)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            found = self.calls_of(method, token)
+            if found:
+                return found[0]
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no {method} call within {timeout}s")
+            await asyncio.sleep(0.02)
+
+    def drain(self, token: str, chat_id: int) -> list[SentMessage]:
+        """Skip (and return) what ``next_message`` has not returned yet for that chat."""
+        chat = self._chats[(token, chat_id)]
+        rest = chat.log[chat.cursor :]
+        chat.cursor = len(chat.log)
+        return rest
+
+    # ---- error simulation and stubs -----------------------------------------------------------
+    def fail_next(
+        self,
+        method: str,
+        token: str | None = None,
+        *,
+        error_code: int = 429,
+        description: str | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with an error (429 defaults to retry_after=1)."""
+        if error_code == 429 and retry_after is None:
+            retry_after = 1
+        if description is None:
+            description = {
+                429: f"Too Many Requests: retry after {retry_after}",
+                403: "Forbidden: bot was blocked by the user",
+                400: "Bad Request: simulated",
+                500: "Internal Server Error",
+            }.get(error_code, "simulated error")
+        self._failures.append((method, token, TelegramError(error_code, description, retry_after), [times]))
+
+    def block_user(self, token: str, chat_id: int) -> None:
+        """The user blocked the bot: sends to their chat answer 403."""
+        self._blocked.add((token, chat_id))
+
+    def set_result(self, method: str, result: Any, token: str | None = None) -> None:
+        """Answer ``method`` (for one token, or all) with ``result``; overrides the built-in model."""
+        self._results[(method, token)] = result
+
+    # ---- HTTP --------------------------------------------------------------------------------
+    async def _params(self, request: aiohttp.web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = {k: _decode(k, v) for k, v in request.query.items()}
+        if request.method != "POST" or not request.body_exists:
+            return params
+        if request.content_type == "application/json":
+            body = await request.json()
+            if isinstance(body, dict):
+                params.update(body)
+            return params
+        form = await request.post()
+        for key, value in form.items():
+            params[key] = _decode(key, value) if isinstance(value, str) else f"<file {key}>"
+        return params
+
+    async def _file(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(status=404)
+
+    async def _handle(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        token = request.match_info["token"]
+        method = request.match_info["method"]
+        params = await self._params(request)
+        bot = self._bots.get(token)
+        if bot is None:
+            return aiohttp.web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        self.calls.append(ApiCall(token=token, method=method, params=params, at=time.monotonic()))
+        error = self._take_failure(token, method, params)
+        if error is not None:
+            return aiohttp.web.json_response(error.payload(), status=error.error_code)
+        for key in ((method, token), (method, None)):
+            if key in self._results:
+                return self._ok(self._results[key])
+        if method == "getUpdates":
+            return await self._get_updates(token, params)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return self._ok(True)
+        try:
+            result = handler(bot, params)
+        except _ApiError as exc:
+            return aiohttp.web.json_response(exc.error.payload(), status=exc.error.error_code)
+        return self._ok(result)
+
+    @staticmethod
+    def _ok(result: Any) -> aiohttp.web.Response:
+        return aiohttp.web.json_response({"ok": True, "result": result})
+
+    def _take_failure(self, token: str, method: str, params: Mapping[str, Any]) -> TelegramError | None:
+        for failure in self._failures:
+            f_method, f_token, error, left = failure
+            if f_method == method and f_token in (None, token) and left[0] > 0:
+                left[0] -= 1
+                if left[0] == 0:
+                    self._failures.remove(failure)
+                return error
+        chat_id = params.get("chat_id")
+        if method in _SENDS_TO_CHAT and isinstance(chat_id, int) and (token, chat_id) in self._blocked:
+            return TelegramError(403, "Forbidden: bot was blocked by the user")
+        return None
+
+    async def _get_updates(self, token: str, params: Mapping[str, Any]) -> aiohttp.web.Response:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        limit = int(params.get("limit") or 100)
+        queue = self._updates[token]
+        if offset:
+            queue[:] = [u for u in queue if u["update_id"] >= offset]
+        # One poller per token: a newer getUpdates terminates the older one with 409, as Telegram does.
+        previous = self._pollers.pop(token, None)
+        if previous is not None and not previous.done():
+            previous.set_result(None)
+        me: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pollers[token] = me
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            while not queue and not self._closing.is_set():
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                event = self._new_update[token]
+                event.clear()
+                waiter: asyncio.Future[Any] = asyncio.ensure_future(event.wait())
+                done, _ = await asyncio.wait(
+                    {waiter, me}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                if me in done:
+                    return aiohttp.web.json_response(
+                        {
+                            "ok": False,
+                            "error_code": 409,
+                            "description": "Conflict: terminated by other getUpdates request; "
+                            "make sure that only one bot instance is running",
+                        },
+                        status=409,
+                    )
+        finally:
+            if self._pollers.get(token) is me:
+                del self._pollers[token]
+        return self._ok(queue[:limit])
+
+    # ---- modelled methods (bot, params) -> result -------------------------------------------
+    def _m_getMe(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        return bot.as_user()
+
+    def _m_deleteWebhook(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        return True
+
+    def _m_getWebhookInfo(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        return {
+            "url": "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates[bot.token]),
+        }
+
+    def _m_sendMessage(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        chat_id = self._chat_id(params)
+        message_id = next(self._message_ids[(bot.token, chat_id)])
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": bot.as_user(),
+            "text": str(params.get("text", "")),
+        }
+        self._set_markup(message, params)
+        markup = params.get("reply_markup")
+        self._record(bot, "sendMessage", message, markup if isinstance(markup, dict) else None)
+        return message
+
+    def _m_editMessageText(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        message = self._existing(bot, params)
+        message["text"] = str(params.get("text", ""))
+        self._set_markup(message, params)
+        message["edit_date"] = int(time.time())
+        self._record(bot, "editMessageText", message)
+        return message
+
+    def _m_editMessageCaption(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        message = self._existing(bot, params)
+        message["caption"] = str(params.get("caption", ""))
+        self._set_markup(message, params)
+        self._record(bot, "editMessageCaption", message)
+        return message
+
+    def _m_editMessageReplyMarkup(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        message = self._existing(bot, params)
+        self._set_markup(message, params)
+        self._record(bot, "editMessageReplyMarkup", message)
+        return message
+
+    def _m_deleteMessage(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        chat_id = self._chat_id(params)
+        messages = self._chats[(bot.token, chat_id)].messages
+        if messages.pop(int(params.get("message_id", 0)), None) is None:
+            raise _ApiError(TelegramError(400, "Bad Request: message to delete not found"))
+        return True
+
+    def _m_getManagedBotToken(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        raise _ApiError(TelegramError(400, "Bad Request: stub it with set_result('getManagedBotToken', ...)"))
+
+    # ---- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def _chat_id(params: Mapping[str, Any]) -> int:
+        chat_id = params.get("chat_id")
+        if not isinstance(chat_id, int):
+            raise _ApiError(TelegramError(400, "Bad Request: chat not found"))
+        return chat_id
+
+    def _existing(self, bot: FakeBot, params: Mapping[str, Any]) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        message = self._chats[(bot.token, chat_id)].messages.get(int(params.get("message_id", 0)))
+        if message is None:
+            raise _ApiError(TelegramError(400, "Bad Request: message to edit not found"))
+        return message
+
+    @staticmethod
+    def _set_markup(message: dict[str, Any], params: Mapping[str, Any]) -> None:
+        """A returned Message carries only an inline keyboard, as with the real API."""
+        markup = params.get("reply_markup")
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)
+
+    def _record(
+        self, bot: FakeBot, method: str, message: dict[str, Any], shown_markup: dict[str, Any] | None = None
+    ) -> None:
+        """Log what the chat now shows; ``shown_markup`` also keeps reply keyboards a send attached."""
+        chat_id = int(message["chat"]["id"])
+        chat = self._chats[(bot.token, chat_id)]
+        chat.messages[int(message["message_id"])] = message
+        snapshot = json.loads(json.dumps(message))
+        chat.log.append(
+            SentMessage(
+                method=method,
+                chat_id=chat_id,
+                message_id=int(message["message_id"]),
+                text=str(message.get("text") or message.get("caption") or ""),
+                reply_markup=json.loads(json.dumps(shown_markup))
+                if shown_markup
+                else snapshot.get("reply_markup"),
+                raw=snapshot,
+            )
+        )
+        chat.changed.set()
+
+
+class _ApiError(Exception):
+    def __init__(self, error: TelegramError) -> None:
+        super().__init__(error.description)
+        self.error = error
