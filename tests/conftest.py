@@ -17,7 +17,7 @@ import pytest
 from pytest_redis import factories as redis_factories
 
 from harness.kube import EmulatedCluster, KubeClient
-from harness.postgres import PgServer, start_postgres
+from harness.postgres import PgServer, UnprivilegedPostgreSQLExecutor, start_postgres
 from harness.redis import ADMIN_PASSWORD, RedisServer
 
 
@@ -34,16 +34,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
+def pg_executor() -> Iterator[UnprivilegedPostgreSQLExecutor]:
+    """The PostgreSQL process itself, for tests that stop and start it."""
     base = Path(tempfile.mkdtemp(prefix="booking-pg-"))
     os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user must reach its data directory
-    port = port_for.select_random()
-    executor = start_postgres(base, port)
+    executor = start_postgres(base, port_for.select_random())
     try:
-        yield PgServer(host="127.0.0.1", port=port, superuser=executor.user, password=executor.password or "")
+        yield executor
     finally:
         executor.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_executor: UnprivilegedPostgreSQLExecutor) -> PgServer:
+    return PgServer(
+        host="127.0.0.1",
+        port=pg_executor.port,
+        superuser=pg_executor.user,
+        password=pg_executor.password or "",
+    )
 
 
 redis_proc = redis_factories.redis_proc(password=ADMIN_PASSWORD, port=None)
