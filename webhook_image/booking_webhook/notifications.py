@@ -68,15 +68,15 @@ async def _fetch_payment(services: Services, payment_id: str) -> dict[str, Any]:
         raise Rejected("payment unknown to the YooKassa API") from None
 
 
-async def process(services: Services, event: str, object_id: str) -> str:
-    """Return the outcome; raise a transient error (Kube/YooKassa unavailable) to be retried."""
+async def process(services: Services, event: str, object_id: str) -> tuple[str, str | None]:
+    """Return (outcome, why it was rejected); raise a transient error (Kube/YooKassa unavailable)."""
     try:
         if event == PAYMENT_SUCCEEDED:
-            return await _payment_succeeded(services, object_id)
+            return await _payment_succeeded(services, object_id), None
         if event == PAYMENT_CANCELED:
-            return await _payment_canceled(services, object_id)
+            return await _payment_canceled(services, object_id), None
         if event == REFUND_SUCCEEDED:
-            return await _refund_succeeded(services, object_id)
+            return await _refund_succeeded(services, object_id), None
     except (Rejected, PaymentRejected) as exc:
         log_event(
             log,
@@ -86,8 +86,8 @@ async def process(services: Services, event: str, object_id: str) -> str:
             object_id=object_id,
             reason=str(exc),
         )
-        return "rejected"
-    return "ignored"
+        return "rejected", str(exc)
+    return "ignored", None
 
 
 async def _payment_succeeded(services: Services, payment_id: str) -> str:

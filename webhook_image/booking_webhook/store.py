@@ -297,6 +297,13 @@ class Store:
         )
         return bool(done == "UPDATE 1")
 
+    async def refunded_total(self, tenant_name: str) -> Decimal:
+        value = await self.pool.fetchval(
+            "SELECT coalesce(sum(refunded_amount), 0) FROM platform.checkouts WHERE tenant_name = $1",
+            tenant_name,
+        )
+        return Decimal(value)
+
     # --- refunds ---
     async def record_refund(
         self, refund_id: str, payment_id: str, checkout_id: uuid.UUID | None, amount: Decimal, currency: str

@@ -111,7 +111,9 @@ async def _handle(
         return 200, "duplicate", event
 
     try:
-        outcome = await asyncio.wait_for(process(services, event, object_id), settings.processing_timeout)
+        outcome, reason = await asyncio.wait_for(
+            process(services, event, object_id), settings.processing_timeout
+        )
     except (KubeUnavailable, YooKassaError, KubeError, TimeoutError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
         log_event(
@@ -124,7 +126,7 @@ async def _handle(
         )
         await _finish(services, notification_id, "retry", error)
         return 503, "retry", event
-    await _finish(services, notification_id, outcome, None)
+    await _finish(services, notification_id, outcome, reason)
     log_event(
         log,
         "notification processed",

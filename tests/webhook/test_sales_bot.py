@@ -1,0 +1,263 @@
+"""The sales bot, end to end over real HTTP: fake Telegram, fake YooKassa, the emulated
+Kubernetes API, real PostgreSQL and the webhook served by uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp.web
+import pytest
+from aiogram import Bot
+from pydantic import SecretStr
+
+from booking_webhook.core.config import Settings
+from booking_webhook.salesbot.app import build_bot, build_dispatcher
+from booking_webhook.salesbot.deps import SalesDeps
+from booking_webhook.salesbot.notifier import run_notifier
+from harness.kube import BOOKINGTENANTS, KubeClient
+from harness.telegram import FakeTelegram, SentMessage
+from harness.yookassa import FakeYooKassa
+
+from .conftest import Platform, WebhookServer
+
+SALES_TOKEN = "5550001:TEST-sales-bot-token-abcdef"
+OWNER_BOT_TOKEN = "7770001:TEST-owner-bot-token-abcdef"
+
+
+class StrictTelegram(FakeTelegram):  # type: ignore[misc,unused-ignore]
+    """Like the real Bot API, a returned Message carries only an inline keyboard as reply_markup
+    (a reply keyboard or a removal is not echoed back; aiogram fails to parse it otherwise)."""
+
+    @staticmethod
+    def _ok(result: Any) -> aiohttp.web.Response:
+        markup = result.get("reply_markup") if isinstance(result, dict) else None
+        if isinstance(markup, dict) and "inline_keyboard" not in markup:
+            result = {k: v for k, v in result.items() if k != "reply_markup"}
+        return aiohttp.web.json_response({"ok": True, "result": result})
+
+
+@dataclass
+class SalesBot:
+    tg: FakeTelegram
+    settings: Settings
+    owner: int  # each test's own owner: the platform tables are shared by the session
+
+    async def say(self, text: str) -> SentMessage:
+        self.tg.push_message(SALES_TOKEN, self.owner, text)
+        return await self.tg.next_message(SALES_TOKEN, self.owner)
+
+    async def press(self, message: SentMessage, text: str) -> SentMessage:
+        self.tg.push_callback(SALES_TOKEN, self.owner, message, message.button_data(text))
+        return await self.tg.next_message(SALES_TOKEN, self.owner)
+
+    async def next(self, timeout: float = 5.0) -> SentMessage:
+        return await self.tg.next_message(SALES_TOKEN, self.owner, timeout=timeout)
+
+
+@pytest.fixture()
+async def sales_bot(settings: Settings, platform: Platform) -> AsyncIterator[SalesBot]:
+    async with StrictTelegram() as tg:
+        tg.add_bot(SALES_TOKEN, username="booking_sales_bot")
+        tg.add_bot(OWNER_BOT_TOKEN, username="aurora_salon_bot")
+        sales_settings = settings.model_copy(
+            update={"sales_bot_token": SecretStr(SALES_TOKEN), "telegram_api_url": tg.url}
+        )
+        deps = SalesDeps(sales_settings, platform.store, platform.kube, platform.yookassa_client)
+        bot: Bot = build_bot(sales_settings)
+        dp = build_dispatcher(deps)
+        polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=1))
+        notifier = asyncio.create_task(run_notifier(bot, deps, 0.1))
+        try:
+            yield SalesBot(tg, sales_settings, owner=random.randint(10_000, 2**40))
+        finally:
+            notifier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await notifier
+            with contextlib.suppress(RuntimeError):
+                await dp.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(polling, 5)
+            await bot.session.close()
+
+
+def _pay_url(message: SentMessage) -> str:
+    rows = (message.reply_markup or {}).get("inline_keyboard") or []
+    return str(rows[0][0]["url"])
+
+
+async def _buy(sales: SalesBot, plan_button: str = "1 месяц", company: str = "Салон Аврора") -> SentMessage:
+    menu = await sales.say("/start")
+    ask_company = await sales.press(menu, plan_button)
+    assert "компания" in ask_company.text
+    ask_token = await sales.say(company)
+    assert "BotFather" in ask_token.text
+    found = await sales.say(OWNER_BOT_TOKEN)
+    assert "@aurora_salon_bot" in found.text
+    return await sales.next()
+
+
+async def _operator_reports_ready(kube: KubeClient, namespace: str, name: str, username: str) -> None:
+    await kube.patch(
+        BOOKINGTENANTS, namespace, name, {"status": {"phase": "Ready", "botUsername": username}}, "status"
+    )
+
+
+async def test_the_whole_purchase_ends_with_the_ready_message(
+    sales_bot: SalesBot,
+    webhook: WebhookServer,
+    yookassa: FakeYooKassa,
+    kube: KubeClient,
+    crd_errors: Callable[..., list[str]],
+) -> None:
+    pay = await _buy(sales_bot)
+    assert "299.00 RUB" in pay.text and _pay_url(pay).startswith("https://yoomoney.ru/checkout/")
+
+    [request] = yookassa.created_requests
+    assert request["capture"] is True and request["confirmation"]["type"] == "redirect"
+    assert "/pay/return/" in request["confirmation"]["return_url"]
+    assert OWNER_BOT_TOKEN not in str(request)
+    payment_id = next(iter(yookassa.payments))
+    yookassa.succeed(payment_id)
+    status, body = await webhook.notify(yookassa, "payment.succeeded", payment_id)
+    assert (status, body["outcome"]) == (200, "created")
+
+    ns = webhook.settings.tenant_namespace
+    [tenant] = await kube.list(BOOKINGTENANTS, ns)
+    assert crd_errors(tenant) == []
+    assert tenant["spec"]["companyName"] == "Салон Аврора"
+    assert tenant["spec"]["ownerTelegramId"] == sales_bot.owner
+    assert OWNER_BOT_TOKEN not in str(tenant)
+    ref = tenant["spec"]["botTokenSecretRef"]
+    secret = await kube.get("v1/secrets", ns, ref["name"])
+    assert base64.b64decode(secret["data"][ref["key"]]).decode() == OWNER_BOT_TOKEN
+
+    await _operator_reports_ready(kube, ns, tenant["metadata"]["name"], "aurora_salon_bot")
+    ready = await sales_bot.next()
+    assert "@aurora_salon_bot" in ready.text and "https://t.me/aurora_salon_bot" in ready.text
+
+
+async def test_the_owner_token_message_is_deleted_from_the_chat(sales_bot: SalesBot) -> None:
+    await _buy(sales_bot)
+    deleted = sales_bot.tg.calls_of("deleteMessage", SALES_TOKEN)
+    assert len(deleted) == 1
+
+
+async def test_an_unknown_bot_token_is_refused_before_any_payment(
+    sales_bot: SalesBot, yookassa: FakeYooKassa
+) -> None:
+    menu = await sales_bot.say("/start")
+    await sales_bot.press(menu, "1 месяц")
+    await sales_bot.say("Компания")
+    refused = await sales_bot.say("1234567:TEST-not-a-known-token-xyz")
+    assert "не принял" in refused.text
+    assert yookassa.created_requests == []
+
+
+async def test_status_shows_plan_phase_and_paid_until(
+    sales_bot: SalesBot, webhook: WebhookServer, yookassa: FakeYooKassa, kube: KubeClient
+) -> None:
+    await _buy(sales_bot)
+    payment_id = next(iter(yookassa.payments))
+    yookassa.succeed(payment_id)
+    await webhook.notify(yookassa, "payment.succeeded", payment_id)
+    [tenant] = await kube.list(BOOKINGTENANTS, webhook.settings.tenant_namespace)
+    await _operator_reports_ready(
+        kube, webhook.settings.tenant_namespace, tenant["metadata"]["name"], "aurora_salon_bot"
+    )
+    await sales_bot.next()  # the ready message
+
+    status = await sales_bot.say("/status")
+    assert "тариф 1m" in status.text and "работает" in status.text and "@aurora_salon_bot" in status.text
+    assert "оплачено до" in status.text
+
+
+async def test_renewal_through_the_bot_extends_the_paid_period(
+    sales_bot: SalesBot, webhook: WebhookServer, yookassa: FakeYooKassa, kube: KubeClient
+) -> None:
+    await _buy(sales_bot)
+    first_payment = next(iter(yookassa.payments))
+    yookassa.succeed(first_payment)
+    await webhook.notify(yookassa, "payment.succeeded", first_payment)
+    ns = webhook.settings.tenant_namespace
+    [before] = await kube.list(BOOKINGTENANTS, ns)
+
+    menu = await sales_bot.say("/start")
+    plans = await sales_bot.press(menu, "Продлить")
+    pay = await sales_bot.press(plans, "3 месяца")
+    assert "799.00 RUB" in pay.text
+    renewal_payment = next(p for p in yookassa.payments if p != first_payment)
+    yookassa.succeed(renewal_payment)
+    status, body = await webhook.notify(yookassa, "payment.succeeded", renewal_payment)
+    assert (status, body["outcome"]) == (200, "extended")
+    renewed = await sales_bot.next()
+    assert "продлена" in renewed.text
+    after = await kube.get(BOOKINGTENANTS, ns, before["metadata"]["name"])
+    assert len(after["spec"]["payments"]) == 2 and after["spec"]["paidUntil"] > before["spec"]["paidUntil"]
+
+
+async def test_a_canceled_payment_is_told_to_the_owner(
+    sales_bot: SalesBot, webhook: WebhookServer, yookassa: FakeYooKassa
+) -> None:
+    await _buy(sales_bot)
+    payment_id = next(iter(yookassa.payments))
+    yookassa.cancel(payment_id, reason="insufficient_funds")
+    status, _ = await webhook.notify(yookassa, "payment.canceled", payment_id)
+    assert status == 200
+    told = await sales_bot.next()
+    assert "не прошёл" in told.text and "insufficient_funds" in told.text
+
+
+async def test_yookassa_down_offers_a_retry_that_reuses_the_payment(
+    sales_bot: SalesBot, yookassa: FakeYooKassa
+) -> None:
+    yookassa.fail = True
+    unavailable = await _buy(sales_bot)
+    assert "недоступен" in unavailable.text
+    yookassa.fail = False
+    pay = await sales_bot.press(unavailable, "Повторить")
+    assert _pay_url(pay).startswith("https://yoomoney.ru/")
+    again = await sales_bot.press(unavailable, "Повторить")
+    assert _pay_url(again) == _pay_url(pay)
+    assert len(yookassa.payments) == 1
+
+
+async def test_a_managed_bot_replaces_the_botfather_token(
+    sales_bot: SalesBot, yookassa: FakeYooKassa
+) -> None:
+    menu = await sales_bot.say("/start")
+    await sales_bot.press(menu, "1 месяц")
+    ask_token = await sales_bot.say("Компания")
+    keyboard: dict[str, Any] = ask_token.reply_markup or {}
+    assert keyboard["keyboard"][0][0]["request_managed_bot"]["request_id"] == 1
+    sales_bot.tg.set_result("getManagedBotToken", OWNER_BOT_TOKEN, SALES_TOKEN)
+    sales_bot.tg.push_update(
+        SALES_TOKEN,
+        {
+            "message": {
+                "message_id": 100,
+                "date": 0,
+                "chat": {"id": sales_bot.owner, "type": "private"},
+                "from": {"id": sales_bot.owner, "is_bot": False, "first_name": "Owner"},
+                "managed_bot_created": {
+                    "bot": {
+                        "id": 7770001,
+                        "is_bot": True,
+                        "first_name": "Aurora",
+                        "username": "aurora_salon_bot",
+                    }
+                },
+            }
+        },
+    )
+    found = await sales_bot.next()
+    assert "@aurora_salon_bot" in found.text
+    pay = await sales_bot.next()
+    assert _pay_url(pay).startswith("https://yoomoney.ru/")
+    call = sales_bot.tg.calls_of("getManagedBotToken", SALES_TOKEN)[0]
+    assert call.params["user_id"] == 7770001

@@ -1,0 +1,230 @@
+"""Buying a bot or renewing one: plan -> company -> bot token (or a managed bot) -> payment link."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+
+from booking_webhook.checkout import Buyer, CheckoutError, create_payment, start_new, start_renewal
+from booking_webhook.core.logging import log_event
+from booking_webhook.kube import KubeError, KubeUnavailable
+from booking_webhook.salesbot import keyboards, texts
+from booking_webhook.salesbot.deps import SalesDeps
+from booking_webhook.salesbot.tokens import TelegramUnavailable, TokenRejected, check_token, looks_like_token
+from booking_webhook.store import Checkout
+from booking_webhook.yookassa_api import YooKassaError, YooKassaUnavailable
+
+log = logging.getLogger(__name__)
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+
+
+class Purchase(StatesGroup):
+    company = State()
+    token = State()
+    email = State()
+
+
+def router() -> Router:
+    r = Router(name="purchase")
+    r.message.register(start, CommandStart())
+    r.message.register(start, Command("buy"))
+    r.callback_query.register(choose_plan, keyboards.PlanChoice.filter())
+    r.callback_query.register(choose_renewal, keyboards.RenewChoice.filter())
+    r.callback_query.register(retry_payment, keyboards.RetryPayment.filter())
+    r.message.register(company_name, Purchase.company, F.text)
+    r.message.register(managed_bot_created, Purchase.token, F.managed_bot_created)
+    r.message.register(bot_token, Purchase.token, F.text)
+    r.message.register(receipt_email, Purchase.email, F.text)
+    return r
+
+
+async def start(message: Message, state: FSMContext, deps: SalesDeps) -> None:
+    await state.clear()
+    markup = keyboards.plans(deps.settings.plans)
+    if message.from_user is not None:
+        owned = await _existing_tenants(deps, message.from_user.id)
+        markup.inline_keyboard.extend(
+            keyboards.renewals([(c.tenant_name, c.company_name) for c in owned.values()])
+        )
+    await message.answer(texts.GREETING, reply_markup=markup)
+
+
+async def _existing_tenants(deps: SalesDeps, user_id: int) -> dict[str, Checkout]:
+    """The owner's tenants that still exist: a renewal of a deleted tenant could not be applied."""
+    owned: dict[str, Checkout] = {}
+    for checkout in await deps.store.owner_tenants(user_id):
+        try:
+            if await deps.kube.get_tenant(checkout.tenant_name) is not None:
+                owned[checkout.tenant_name] = checkout
+        except (KubeUnavailable, KubeError):
+            continue
+    return owned
+
+
+async def choose_renewal(query: CallbackQuery, callback_data: keyboards.RenewChoice, deps: SalesDeps) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            texts.GREETING, reply_markup=keyboards.plans(deps.settings.plans, callback_data.tenant)
+        )
+
+
+async def choose_plan(
+    query: CallbackQuery, callback_data: keyboards.PlanChoice, state: FSMContext, deps: SalesDeps
+) -> None:
+    await query.answer()
+    message = query.message
+    if not isinstance(message, Message):
+        return
+    if callback_data.plan not in deps.settings.plans:
+        await message.answer(texts.UNKNOWN_PLAN)
+        return
+    await state.update_data(plan=callback_data.plan, tenant=callback_data.tenant)
+    if callback_data.tenant:
+        owned = await _existing_tenants(deps, query.from_user.id)
+        if callback_data.tenant not in owned:
+            await message.answer(texts.NOT_YOURS)
+            return
+        await state.update_data(renew_checkout=str(owned[callback_data.tenant].id))
+        await _after_details(message, state, deps, query.from_user.id)
+        return
+    await state.set_state(Purchase.company)
+    await message.answer(texts.ASK_COMPANY)
+
+
+async def company_name(message: Message, state: FSMContext) -> None:
+    company = (message.text or "").strip()
+    if not 1 <= len(company) <= 128:
+        await message.answer(texts.BAD_COMPANY)
+        return
+    await state.update_data(company=company)
+    await state.set_state(Purchase.token)
+    await message.answer(texts.ASK_TOKEN, reply_markup=keyboards.managed_bot(company))
+
+
+async def bot_token(message: Message, state: FSMContext, deps: SalesDeps, bot: Bot) -> None:
+    token = (message.text or "").strip()
+    await _forget(message, bot)  # the token must not stay in the chat history
+    if not looks_like_token(token):
+        await message.answer(texts.BAD_TOKEN_SHAPE)
+        return
+    await _accept_token(message, state, deps, token)
+
+
+async def managed_bot_created(message: Message, state: FSMContext, deps: SalesDeps, bot: Bot) -> None:
+    created = message.managed_bot_created
+    if created is None:
+        return
+    try:
+        token = await bot.get_managed_bot_token(user_id=created.bot_user.id)
+    except TelegramBadRequest:
+        await message.answer(texts.TOKEN_CHECK_FAILED)
+        return
+    await _accept_token(message, state, deps, token)
+
+
+async def _accept_token(message: Message, state: FSMContext, deps: SalesDeps, token: str) -> None:
+    try:
+        me = await check_token(token, deps.settings.telegram_api_url)
+    except TokenRejected:
+        await message.answer(texts.TOKEN_REJECTED)
+        return
+    except TelegramUnavailable:
+        await message.answer(texts.TOKEN_CHECK_FAILED)
+        return
+    await message.answer(texts.TOKEN_OK.format(username=me.username), reply_markup=ReplyKeyboardRemove())
+    await state.update_data(token=token)
+    if message.from_user is not None:
+        await _after_details(message, state, deps, message.from_user.id)
+
+
+async def receipt_email(message: Message, state: FSMContext, deps: SalesDeps) -> None:
+    email = (message.text or "").strip()
+    if not EMAIL_RE.fullmatch(email):
+        await message.answer(texts.BAD_EMAIL)
+        return
+    await state.update_data(email=email)
+    if message.from_user is not None:
+        await _after_details(message, state, deps, message.from_user.id)
+
+
+async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, user_id: int) -> None:
+    data = await state.get_data()
+    if deps.settings.yookassa_receipt_enabled and not data.get("email"):
+        await state.set_state(Purchase.email)
+        await message.answer(texts.ASK_EMAIL)
+        return
+    buyer = Buyer(
+        telegram_user_id=user_id,
+        chat_id=message.chat.id,
+        company_name=str(data.get("company") or ""),
+        receipt_email=data.get("email"),
+    )
+    try:
+        if data.get("renew_checkout"):
+            first = await deps.store.checkout(uuid.UUID(str(data["renew_checkout"])))
+            if first is None:
+                raise CheckoutError("the tenant's first checkout is gone")
+            checkout = await start_renewal(deps.store, deps.settings, buyer, str(data["plan"]), first)
+        else:
+            checkout = await start_new(
+                deps.store, deps.kube, deps.settings, buyer, str(data["plan"]), data["token"]
+            )
+    except (CheckoutError, KubeError, KubeUnavailable) as exc:
+        log_event(log, "checkout failed", logging.WARNING, user_id=user_id, error=type(exc).__name__)
+        await message.answer(texts.CHECKOUT_FAILED)
+        return
+    await state.clear()  # drops the token from the FSM storage too
+    await _pay(message, deps, checkout)
+
+
+async def _pay(message: Message, deps: SalesDeps, checkout: Checkout) -> None:
+    try:
+        url = await create_payment(deps.store, deps.yookassa, deps.settings, checkout)
+    except YooKassaUnavailable:
+        await message.answer(texts.PAYMENT_UNAVAILABLE, reply_markup=keyboards.retry(str(checkout.id)))
+        return
+    except (YooKassaError, CheckoutError) as exc:
+        log_event(log, "payment refused", logging.ERROR, checkout_id=str(checkout.id), error=str(exc)[:200])
+        await message.answer(texts.CHECKOUT_FAILED)
+        return
+    amount = f"{checkout.amount:.2f}"
+    await message.answer(
+        texts.PAY.format(
+            company=checkout.company_name,
+            plan=checkout.plan,
+            days=checkout.days,
+            amount=amount,
+            currency=checkout.currency,
+        ),
+        reply_markup=keyboards.pay(url, amount, checkout.currency),
+    )
+
+
+async def retry_payment(query: CallbackQuery, callback_data: keyboards.RetryPayment, deps: SalesDeps) -> None:
+    await query.answer()
+    try:
+        checkout = await deps.store.checkout(uuid.UUID(callback_data.checkout))
+    except ValueError:
+        return
+    if (
+        checkout is None
+        or checkout.telegram_user_id != query.from_user.id
+        or not isinstance(query.message, Message)
+    ):
+        return
+    await _pay(query.message, deps, checkout)  # the same Idempotence-Key: never a second payment
+
+
+async def _forget(message: Message, bot: Bot) -> None:
+    with contextlib.suppress(TelegramBadRequest):
+        await bot.delete_message(chat_id=message.chat.id, message_id=message.message_id)

@@ -1,0 +1,47 @@
+"""/status: each of the owner's bots with plan, phase, paid-until and refunds."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from booking_webhook.kube import KubeError, KubeUnavailable
+from booking_webhook.salesbot import texts
+from booking_webhook.salesbot.deps import SalesDeps
+from booking_webhook.salesbot.notifier import human_date
+
+
+def router() -> Router:
+    r = Router(name="status")
+    r.message.register(status, Command("status"))
+    return r
+
+
+async def status(message: Message, deps: SalesDeps) -> None:
+    if message.from_user is None:
+        return
+    lines: list[str] = []
+    for checkout in await deps.store.owner_tenants(message.from_user.id):
+        try:
+            tenant = await deps.kube.get_tenant(checkout.tenant_name) or {}
+        except (KubeUnavailable, KubeError):
+            tenant = {}
+        spec, state = tenant.get("spec") or {}, tenant.get("status") or {}
+        phase = str(state.get("phase") or "Pending")
+        username = state.get("botUsername")
+        refunded = await deps.store.refunded_total(checkout.tenant_name)
+        lines.append(
+            texts.STATUS_LINE.format(
+                company=spec.get("companyName") or checkout.company_name,
+                plan=spec.get("plan") or checkout.plan,
+                phase=texts.PHASES.get(phase, phase),
+                paid_until=human_date(spec.get("paidUntil")),
+                bot=f", бот @{username}" if username else "",
+                refund=f", возвращено {refunded:.2f} {checkout.currency}" if refunded else "",
+            )
+        )
+    latest = await deps.store.latest_checkout(message.from_user.id)
+    if latest is not None and latest.status in ("created", "pending"):
+        lines.append(texts.PENDING_LINE.format(company=latest.company_name, plan=latest.plan))
+    await message.answer("\n".join(lines) if lines else texts.NO_TENANTS)

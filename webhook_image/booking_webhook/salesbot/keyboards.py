@@ -1,0 +1,80 @@
+"""Keyboards and versioned callback data of the sales bot."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    KeyboardButtonRequestManagedBot,
+    ReplyKeyboardMarkup,
+)
+
+from booking_webhook.core.config import Plan
+from booking_webhook.salesbot import texts
+
+
+class PlanChoice(CallbackData, prefix="plan1"):
+    plan: str
+    tenant: str = ""  # empty: a new bot; else the tenant (object name) to renew
+
+
+class RenewChoice(CallbackData, prefix="renew1"):
+    tenant: str
+
+
+class RetryPayment(CallbackData, prefix="retry1"):
+    checkout: str
+
+
+def plans(plans: dict[str, Plan], tenant: str = "") -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=f"{plan.title or name} — {plan.amount_str} {plan.currency}",
+                callback_data=PlanChoice(plan=name, tenant=tenant).pack(),
+            )
+        ]
+        for name, plan in plans.items()
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def renewals(tenants: list[tuple[str, str]]) -> list[list[InlineKeyboardButton]]:
+    return [
+        [
+            InlineKeyboardButton(
+                text=f"{texts.RENEW_OFFER}: {company}"[:64], callback_data=RenewChoice(tenant=name).pack()
+            )
+        ]
+        for name, company in tenants
+    ]
+
+
+def managed_bot(company: str) -> ReplyKeyboardMarkup:
+    button = KeyboardButton(
+        text=texts.MANAGED_BUTTON,
+        request_managed_bot=KeyboardButtonRequestManagedBot(request_id=1, suggested_name=company[:64]),
+    )
+    return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
+
+
+def pay(url: str, amount: str, currency: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=texts.PAY_BUTTON.format(amount=amount, currency=currency), url=url)]
+        ]
+    )
+
+
+def retry(checkout_id: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=texts.RETRY_BUTTON, callback_data=RetryPayment(checkout=checkout_id).pack()
+                )
+            ]
+        ]
+    )

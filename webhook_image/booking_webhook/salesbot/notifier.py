@@ -1,0 +1,78 @@
+"""Telling owners what happened: their bot is ready (from the BookingTenant's status, which
+the operator writes), their renewal went through, or their payment was canceled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+
+from booking_webhook.core.logging import log_event
+from booking_webhook.kube import KubeError, KubeUnavailable
+from booking_webhook.salesbot import texts
+from booking_webhook.salesbot.deps import SalesDeps
+from booking_webhook.store import Checkout
+from booking_webhook.tenants import parse_rfc3339
+
+log = logging.getLogger(__name__)
+
+
+def human_date(value: str | None) -> str:
+    moment = parse_rfc3339(value)
+    return moment.strftime("%d.%m.%Y %H:%M UTC") if moment else "бессрочно"
+
+
+async def _ready_message(deps: SalesDeps, checkout: Checkout) -> str | None:
+    tenant = await deps.kube.get_tenant(checkout.tenant_name)
+    if tenant is None:
+        return None
+    spec, status = tenant.get("spec") or {}, tenant.get("status") or {}
+    paid_until = human_date(spec.get("paidUntil"))
+    if checkout.kind == "renewal":
+        return texts.RENEWED.format(company=checkout.company_name, paid_until=paid_until)
+    username = status.get("botUsername")
+    if status.get("phase") == "Ready" and username:
+        return texts.READY.format(username=username, paid_until=paid_until)
+    return None
+
+
+async def notify_once(bot: Bot, deps: SalesDeps) -> int:
+    """One pass over checkouts that owe their owner a message; returns how many were sent."""
+    sent = 0
+    for checkout in await deps.store.checkouts_awaiting_ready_message():
+        try:
+            text = await _ready_message(deps, checkout)
+        except (KubeUnavailable, KubeError):
+            continue
+        if text is not None and await _send(bot, checkout, text):
+            await deps.store.mark_ready_notified(checkout.id)
+            sent += 1
+    for checkout in await deps.store.checkouts_awaiting_cancel_message():
+        text = texts.CANCELED.format(reason=checkout.status_message or "canceled")
+        if await _send(bot, checkout, text):
+            await deps.store.mark_cancel_notified(checkout.id)
+            sent += 1
+    return sent
+
+
+async def _send(bot: Bot, checkout: Checkout, text: str) -> bool:
+    try:
+        await bot.send_message(checkout.chat_id, text)
+    except TelegramAPIError as exc:
+        log_event(
+            log, "owner not told", logging.WARNING, checkout_id=str(checkout.id), error=type(exc).__name__
+        )
+        # a blocked bot or a deleted chat will not get better: do not retry forever
+        return "forbidden" in str(exc).lower() or "not found" in str(exc).lower()
+    return True
+
+
+async def run_notifier(bot: Bot, deps: SalesDeps, interval: float) -> None:
+    while True:
+        try:
+            await notify_once(bot, deps)
+        except Exception as exc:  # keep the loop alive through database hiccups
+            log_event(log, "notifier pass failed", logging.WARNING, error=type(exc).__name__)
+        await asyncio.sleep(interval)

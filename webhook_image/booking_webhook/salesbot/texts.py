@@ -1,0 +1,45 @@
+"""What the sales bot says (Russian: the shop's customers are Russian businesses)."""
+# ruff: noqa: S105 - "token" in these names is about Telegram bot tokens in prose, not secrets
+
+GREETING = "Здравствуйте! Здесь можно купить бота записи клиентов для вашего бизнеса.\nВыберите тариф:"
+RENEW_OFFER = "Продлить подписку"
+ASK_COMPANY = "Как называется ваша компания? (до 128 символов)"
+BAD_COMPANY = "Название должно быть от 1 до 128 символов. Попробуйте ещё раз."
+ASK_TOKEN = (
+    "Пришлите токен вашего бота от @BotFather (команда /newbot) — строка вида 123456:ABC...\n"
+    "Или нажмите кнопку ниже: Telegram создаст бота для вас без BotFather."
+)
+MANAGED_BUTTON = "Создать бота без BotFather"
+BAD_TOKEN_SHAPE = "Это не похоже на токен бота. Пришлите строку вида 123456:ABC..."
+TOKEN_REJECTED = "Telegram не принял этот токен. Проверьте его у @BotFather и пришлите ещё раз."
+TOKEN_CHECK_FAILED = "Не удалось проверить токен: Telegram недоступен. Попробуйте через минуту."
+TOKEN_OK = "Бот @{username} найден. Сообщение с токеном удалено из чата."
+ASK_EMAIL = "Куда прислать чек? Укажите e-mail."
+BAD_EMAIL = "Это не похоже на e-mail. Попробуйте ещё раз."
+PAY = (
+    "Заказ: «{company}», тариф {plan} ({days} дн.), {amount} {currency}.\n"
+    "Оплатите по кнопке ниже. После оплаты бот будет создан автоматически, я напишу сюда."
+)
+PAY_BUTTON = "Оплатить {amount} {currency}"
+PAYMENT_UNAVAILABLE = (
+    "Платёжный сервис сейчас недоступен. Нажмите «Повторить» через минуту — второй платёж не создастся."
+)
+RETRY_BUTTON = "Повторить"
+CHECKOUT_FAILED = "Не удалось оформить заказ. Попробуйте позже: /start"
+READY = "Готово! Ваш бот @{username} работает: https://t.me/{username}\nОплачено до {paid_until}."
+RENEWED = "Оплата получена: подписка «{company}» продлена до {paid_until}."
+CANCELED = "Платёж не прошёл ({reason}), деньги не списаны. Попробуйте ещё раз: /start"
+NO_TENANTS = "У вас пока нет ботов. Купить: /start"
+STATUS_LINE = "«{company}»: тариф {plan}, статус {phase}, оплачено до {paid_until}{bot}{refund}"
+PENDING_LINE = "Заказ «{company}» ({plan}) ожидает оплаты."
+UNKNOWN_PLAN = "Такого тарифа нет. Выберите из списка: /start"
+NOT_YOURS = "Этот бот вам не принадлежит."
+PHASES = {
+    "Pending": "ожидает запуска",
+    "Provisioning": "создаётся",
+    "Ready": "работает",
+    "Suspended": "приостановлен",
+    "Expired": "подписка истекла",
+    "Failed": "ошибка",
+    "Deleting": "удаляется",
+}
