@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 
+from booking_bot.app import BookingBot
+from booking_bot.config import Settings
+from booking_bot.migrate import migrate
 from harness.postgres import PgServer
-from harness.telegram import FakeTelegram
+from harness.telegram import FakeTelegram, SentMessage
 
 
 @dataclass(frozen=True)
@@ -28,11 +35,22 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
         yield fake
 
 
+async def admin_connect(pg: PgServer) -> asyncpg.Connection:
+    """A superuser connection; waits out a server that is still starting up."""
+    for _ in range(100):
+        try:
+            conn: asyncpg.Connection = await asyncpg.connect(pg.dsn())
+            return conn
+        except asyncpg.CannotConnectNowError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("PostgreSQL did not finish starting")
+
+
 async def create_tenant(pg: PgServer, client_id: str | None = None) -> Tenant:
     """Do what the operator does for a tenant: role, schema it owns, its search_path."""
     client_id = client_id or f"t_{secrets.token_hex(6)}"
     password = secrets.token_hex(16)
-    admin = await asyncpg.connect(pg.dsn())
+    admin = await admin_connect(pg)
     try:
         await admin.execute(f"CREATE ROLE \"{client_id}\" LOGIN PASSWORD '{password}'")
         await admin.execute(f'CREATE SCHEMA "{client_id}" AUTHORIZATION "{client_id}"')
@@ -43,7 +61,7 @@ async def create_tenant(pg: PgServer, client_id: str | None = None) -> Tenant:
 
 
 async def drop_tenant(pg: PgServer, client_id: str) -> None:
-    admin = await asyncpg.connect(pg.dsn())
+    admin = await admin_connect(pg)
     try:
         await admin.execute(f'DROP SCHEMA IF EXISTS "{client_id}" CASCADE')
         await admin.execute(f'DROP OWNED BY "{client_id}" CASCADE')
@@ -59,3 +77,139 @@ async def tenant(pg_server: PgServer) -> AsyncIterator[Tenant]:
         yield created
     finally:
         await drop_tenant(pg_server, created.client_id)
+
+
+# ---- a running bot ---------------------------------------------------------------------------------
+NOW = dt.datetime(2030, 3, 4, 6, 0, tzinfo=dt.UTC)  # Monday 09:00 in Moscow
+SERVICES = [("Haircut", 60, 1500), ("Manicure", 90, 2000)]
+
+
+class Clock:
+    """The bot's clock, moved by tests."""
+
+    def __init__(self, now: dt.datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+async def seed(tenant: Tenant) -> None:
+    """Migrate and add the standard services (default week: Mon-Fri 10-19, lunch 13-14, Sat 10-16)."""
+    await migrate(tenant.dsn, tenant.client_id)
+    conn = await asyncpg.connect(tenant.dsn)
+    try:
+        await conn.executemany(
+            "INSERT INTO services (name, duration_minutes, price, sort_order) VALUES ($1, $2, $3, $4)",
+            [(name, minutes, price, i) for i, (name, minutes, price) in enumerate(SERVICES)],
+        )
+    finally:
+        await conn.close()
+
+
+def person(user_id: int, lang: str = "en") -> dict[str, object]:
+    return {"id": user_id, "is_bot": False, "first_name": f"Customer{user_id}", "language_code": lang}
+
+
+@dataclass
+class RunningBot:
+    """A tenant's bot polling the fake Bot API, and helpers to talk to it as a user."""
+
+    app: BookingBot
+    tg: FakeTelegram
+    token: str
+    tenant: Tenant
+    clock: Clock
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self.app.pool is not None
+        return self.app.pool
+
+    async def say(self, user: int, text: str, lang: str = "en") -> SentMessage:
+        self.tg.push_message(self.token, person(user, lang), text)
+        return await self.next(user)
+
+    async def press(
+        self, user: int, message: SentMessage, label: str, *, exact: bool = False, lang: str = "en"
+    ) -> SentMessage:
+        self.tg.push_callback(
+            self.token, person(user, lang), message, message.button_data(label, exact=exact)
+        )
+        return await self.next(user)
+
+    def click(self, user: int, message: SentMessage, data: str, lang: str = "en") -> None:
+        """Press a button (raw callback data) without waiting for the answer."""
+        self.tg.push_callback(self.token, person(user, lang), message, data)
+
+    async def alert(self, user: int, timeout: float = 5.0) -> str:
+        """Text of the next alert-style answerCallbackQuery to ``user``'s presses."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        seen = 0
+        while asyncio.get_running_loop().time() < deadline:
+            calls = [
+                c for c in self.tg.calls_of("answerCallbackQuery", self.token) if c.params.get("show_alert")
+            ]
+            if len(calls) > seen:
+                return str(calls[-1].params.get("text"))
+            await asyncio.sleep(0.02)
+        raise TimeoutError("no alert")
+
+    async def next(self, user: int, timeout: float = 5.0) -> SentMessage:
+        return await self.tg.next_message(self.token, user, timeout=timeout)
+
+    def drain(self, user: int) -> list[SentMessage]:
+        return self.tg.drain(self.token, user)
+
+
+@contextlib.asynccontextmanager
+async def run_bot(
+    tg: FakeTelegram,
+    tenant: Tenant,
+    *,
+    bot_id: int | None = None,
+    redis_url: str | None = None,
+    owner: int | None = None,
+    admins: tuple[int, ...] = (),
+    clock: Clock | None = None,
+) -> AsyncIterator[RunningBot]:
+    token = FakeTelegram.make_token(bot_id or secrets.randbelow(10**9) + 10**9)
+    tg.add_bot(token, username=f"{tenant.client_id}_bot")
+    settings = Settings(
+        client_id=tenant.client_id,
+        bot_token=SecretStr(token),
+        database_url=SecretStr(tenant.dsn),
+        redis_url=SecretStr(redis_url) if redis_url else None,
+        telegram_api_url=tg.url,
+        business_name="Salon Test",
+        owner_telegram_id=owner,
+        admin_telegram_ids=admins,
+        health_port=0,
+        reminder_interval_seconds=3600,
+    )
+    clock = clock or Clock()
+    app = BookingBot(settings, clock=clock, polling_timeout=1)
+    await app.start()
+    task = asyncio.create_task(app.serve())
+    try:
+        yield RunningBot(app=app, tg=tg, token=token, tenant=tenant, clock=clock)
+    finally:
+        await app.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        await app.close()
+
+
+@pytest.fixture()
+async def seeded_tenant(tenant: Tenant) -> Tenant:
+    await seed(tenant)
+    return tenant
+
+
+@pytest.fixture()
+async def bot(telegram: FakeTelegram, seeded_tenant: Tenant) -> AsyncIterator[RunningBot]:
+    async with run_bot(telegram, seeded_tenant, owner=OWNER) as running:
+        yield running
+
+
+OWNER = 500

@@ -129,10 +129,11 @@ class SentMessage:
         rows = (self.reply_markup or {}).get("inline_keyboard") or []
         return [(b.get("text", ""), b.get("callback_data")) for row in rows for b in row]
 
-    def button_data(self, text_contains: str) -> str:
-        """callback_data of the first inline button whose text contains ``text_contains``."""
+    def button_data(self, text_contains: str, *, exact: bool = False) -> str:
+        """callback_data of the first inline button whose text contains (or, ``exact``, is) the text."""
         for text, data in self.buttons:
-            if text_contains in text and data is not None:
+            matches = text == text_contains if exact else text_contains in text
+            if matches and data is not None:
                 return data
         raise LookupError(f"no button containing {text_contains!r} in {[t for t, _ in self.buttons]}")
 

@@ -1,0 +1,200 @@
+"""Customers over the fake Bot API, the bot polling for real, real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import asyncpg
+
+from harness.telegram import FakeTelegram, SentMessage
+
+from .conftest import OWNER, RunningBot, Tenant, run_bot, seed
+
+ANN, BOB = 1001, 1002
+
+
+async def _rows(tenant: Tenant) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(tenant.dsn)
+    try:
+        return await conn.fetch(
+            f'SELECT b.*, s.name AS service FROM "{tenant.client_id}".bookings b'
+            f' JOIN "{tenant.client_id}".services s ON s.id = b.service_id ORDER BY b.id'
+        )
+    finally:
+        await conn.close()
+
+
+async def _to_confirm(bot: RunningBot, user: int, day: str = "5", time: str = "11:00") -> SentMessage:
+    menu = await bot.say(user, "/start")
+    services = await bot.press(user, menu, "Book")
+    calendar = await bot.press(user, services, "Haircut")
+    slots = await bot.press(user, calendar, day, exact=True)
+    return await bot.press(user, slots, time, exact=True)
+
+
+async def test_start_greets_with_the_business_name_and_a_menu(bot: RunningBot) -> None:
+    menu = await bot.say(ANN, "/start")
+    assert "Salon Test" in menu.text
+    assert [text for text, _ in menu.buttons] == ["📅 Book", "🗒 My bookings"]
+
+
+async def test_russian_is_the_default_language(bot: RunningBot) -> None:
+    menu = await bot.say(ANN, "/start", lang="de")
+    assert "Здравствуйте" in menu.text
+    assert "📅 Записаться" in [text for text, _ in menu.buttons]
+
+
+async def test_whole_booking_conversation_ends_in_a_confirmed_row(bot: RunningBot) -> None:
+    menu = await bot.say(ANN, "/start")
+    services = await bot.press(ANN, menu, "Book")
+    assert "Haircut · 1 h · 1 500 ₽" in [text for text, _ in services.buttons]
+    calendar = await bot.press(ANN, services, "Haircut")
+    labels = [text for text, _ in calendar.buttons]
+    assert "✖" in labels  # the weekend is visibly closed
+    slots = await bot.press(ANN, calendar, "5", exact=True)  # Tuesday 5 March 2030
+    times = [text for text, _ in slots.buttons]
+    assert times[:3] == ["10:00", "10:30", "11:00"]
+    assert "13:00" not in times and "12:30" not in times  # lunch 13:00-14:00
+    confirm = await bot.press(ANN, slots, "11:00", exact=True)
+    assert "Tu 5 Mar at 11:00" in confirm.text
+    done = await bot.press(ANN, confirm, "Confirm")
+    assert "You are booked" in done.text
+
+    rows = await _rows(bot.tenant)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["service"], row["user_id"], row["status"]) == ("Haircut", ANN, "confirmed")
+    assert row["starts_at"] == dt.datetime(2030, 3, 5, 8, 0, tzinfo=dt.UTC)  # 11:00 Moscow, stored UTC
+    assert row["ends_at"] - row["starts_at"] == dt.timedelta(hours=1)
+    owner_note = await bot.next(OWNER)  # the owner never wrote to the bot: default language, Russian
+    assert owner_note.text.startswith("🆕 Новая запись\nHaircut\nВт, 5 марта 11:00\nCustomer1001")
+
+
+async def test_minimum_notice_hides_todays_early_slots(bot: RunningBot) -> None:
+    menu = await bot.say(ANN, "/start")
+    calendar = await bot.press(ANN, await bot.press(ANN, menu, "Book"), "Haircut")
+    slots = await bot.press(ANN, calendar, "4", exact=True)  # today, 09:00 now, notice 2 h
+    assert [t for t, _ in slots.buttons][0] == "11:00"
+
+
+async def test_customer_cancels_from_my_bookings(bot: RunningBot) -> None:
+    await bot.press(ANN, await _to_confirm(bot, ANN), "Confirm")
+    assert "Новая запись" in (await bot.next(OWNER)).text
+    menu = await bot.say(ANN, "/start")
+    mine = await bot.press(ANN, menu, "My bookings")
+    assert "Tu 5 Mar 11:00 · Haircut" in [t for t, _ in mine.buttons]
+    detail = await bot.press(ANN, mine, "Haircut")
+    sure = await bot.press(ANN, detail, "Cancel")
+    done = await bot.press(ANN, sure, "Yes, cancel")
+    assert "Cancelled" in done.text
+    rows = await _rows(bot.tenant)
+    assert [r["status"] for r in rows] == ["cancelled"]
+    assert rows[0]["cancelled_by"] == "customer"
+    assert "Клиент отменил запись" in (await bot.next(OWNER)).text
+    # The slot is free again.
+    confirm = await _to_confirm(bot, BOB)
+    assert "Confirm" in confirm.buttons[0][0]
+
+
+async def test_customer_reschedules_and_keeps_one_booking(bot: RunningBot) -> None:
+    await bot.press(ANN, await _to_confirm(bot, ANN), "Confirm")
+    menu = await bot.say(ANN, "/start")
+    detail = await bot.press(ANN, await bot.press(ANN, menu, "My bookings"), "Haircut")
+    calendar = await bot.press(ANN, detail, "Move")
+    slots = await bot.press(ANN, calendar, "6", exact=True)
+    confirm = await bot.press(ANN, slots, "15:00", exact=True)
+    assert "Move Haircut" in confirm.text
+    done = await bot.press(ANN, confirm, "Confirm")
+    assert "Moved" in done.text
+    rows = await _rows(bot.tenant)
+    assert len(rows) == 1
+    assert rows[0]["starts_at"] == dt.datetime(2030, 3, 6, 12, 0, tzinfo=dt.UTC)
+    assert rows[0]["reschedule_count"] == 1
+    # The old time is bookable again.
+    again = await _to_confirm(bot, BOB)
+    assert "11:00" in again.text
+
+
+async def test_cancel_is_refused_after_the_cutoff(bot: RunningBot) -> None:
+    await bot.press(ANN, await _to_confirm(bot, ANN), "Confirm")
+    bot.clock.now = dt.datetime(2030, 3, 5, 6, 30, tzinfo=dt.UTC)  # 1.5 h before, cutoff is 3 h
+    menu = await bot.say(ANN, "/start")
+    detail = await bot.press(ANN, await bot.press(ANN, menu, "My bookings"), "Haircut")
+    sure = await bot.press(ANN, detail, "Cancel")
+    bot.click(ANN, sure, sure.button_data("Yes, cancel"))
+    assert "no longer be changed" in await bot.alert(ANN)
+    assert [r["status"] for r in await _rows(bot.tenant)] == ["confirmed"]
+
+
+async def test_slot_race_gives_one_booking_and_offers_the_next_slots(bot: RunningBot) -> None:
+    ann_confirm, bob_confirm = await asyncio.gather(_to_confirm(bot, ANN), _to_confirm(bot, BOB))
+    bot.click(ANN, ann_confirm, ann_confirm.button_data("Confirm"))
+    bot.click(BOB, bob_confirm, bob_confirm.button_data("Confirm"))
+    ann_result, bob_result = await asyncio.gather(bot.next(ANN), bot.next(BOB))
+    results = sorted([ann_result, bob_result], key=lambda m: "booked" not in m.text)
+    winner, loser = results
+    assert "You are booked" in winner.text
+    assert "just taken" in loser.text
+    offered = [t for t, _ in loser.buttons if ":" in t]
+    assert offered[:2] == ["Tu 5 Mar 12:00", "Tu 5 Mar 14:00"]  # 11:30 overlaps, 13:00 is lunch
+    rows = await _rows(bot.tenant)
+    assert len(rows) == 1
+    # The loser takes the next offered slot straight away.
+    confirm = await bot.press(loser.chat_id, loser, offered[0], exact=True)
+    assert "You are booked" in (await bot.press(loser.chat_id, confirm, "Confirm")).text
+
+
+async def test_a_blocked_owner_does_not_break_booking(telegram: FakeTelegram, seeded_tenant: Tenant) -> None:
+    telegram_blocked = OWNER
+    async with run_bot(telegram, seeded_tenant, owner=OWNER) as bot:
+        telegram.block_user(bot.token, telegram_blocked)
+        done = await bot.press(ANN, await _to_confirm(bot, ANN), "Confirm")
+        assert "You are booked" in done.text
+
+
+async def test_flood_control_is_waited_out(bot: RunningBot) -> None:
+    bot.tg.fail_next("sendMessage", bot.token, error_code=429, retry_after=1)
+    menu = await bot.say(ANN, "/start")
+    assert "Salon Test" in menu.text
+    assert len(bot.tg.calls_of("sendMessage", bot.token)) == 2
+
+
+async def test_a_failing_update_does_not_kill_the_bot(bot: RunningBot) -> None:
+    bot.tg.fail_next("editMessageText", bot.token, error_code=400, description="Bad Request: chat not found")
+    menu = await bot.say(ANN, "/start")
+    bot.click(ANN, menu, "k1:999:notanumber:0")  # garbage callback data
+    bot.click(ANN, menu, menu.button_data("Book"))  # the edit fails with 400
+    await asyncio.sleep(0.3)
+    bot.drain(ANN)
+    again = await bot.say(ANN, "/start")
+    assert "Salon Test" in again.text
+
+
+async def test_hidden_services_are_not_offered(telegram: FakeTelegram, seeded_tenant: Tenant) -> None:
+    conn = await asyncpg.connect(seeded_tenant.dsn)
+    await conn.execute("UPDATE services SET is_active = false WHERE name = 'Manicure'")
+    await conn.close()
+    async with run_bot(telegram, seeded_tenant) as bot:
+        services = await bot.press(ANN, await bot.say(ANN, "/start"), "Book")
+        assert not any("Manicure" in t for t, _ in services.buttons)
+
+
+async def test_two_tenants_migrated_separately_keep_their_bookings_apart(
+    telegram: FakeTelegram, seeded_tenant: Tenant, pg_server: object
+) -> None:
+    from harness.postgres import PgServer
+
+    from .conftest import create_tenant, drop_tenant
+
+    assert isinstance(pg_server, PgServer)
+    other = await create_tenant(pg_server)
+    try:
+        await seed(other)
+        async with run_bot(telegram, seeded_tenant) as one, run_bot(telegram, other) as two:
+            await one.press(ANN, await _to_confirm(one, ANN), "Confirm")
+            await two.press(ANN, await _to_confirm(two, ANN), "Confirm")
+        assert len(await _rows(seeded_tenant)) == 1
+        assert len(await _rows(other)) == 1
+    finally:
+        await drop_tenant(pg_server, other.client_id)
