@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,12 +12,24 @@ from fastapi import FastAPI
 
 from booking_webhook.api.routes import health, orders, webhook
 from booking_webhook.core.config import Settings, get_settings
+from booking_webhook.core.logging import log_event
 from booking_webhook.kube import Kube
 from booking_webhook.metrics import Metrics
-from booking_webhook.notifications import Services
+from booking_webhook.notifications import Services, recover_once
 from booking_webhook.ratelimit import RateLimiter
 from booking_webhook.store import Store
 from booking_webhook.yookassa_api import YooKassaClient
+
+log = logging.getLogger(__name__)
+
+
+async def _recover_forever(services: Services, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await recover_once(services, older_than_seconds=max(interval, 60.0))
+        except Exception as exc:  # the database may be down for a while; try again next round
+            log_event(log, "recovery pass failed", logging.WARNING, error=type(exc).__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,9 +48,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.services = Services(store=store, kube=kube, yookassa=yookassa, metrics=Metrics())
         app.state.rate_limiter = RateLimiter(current.rate_limit_per_second, current.rate_limit_burst)
+        recovery = None
+        if current.recovery_interval > 0:
+            recovery = asyncio.create_task(_recover_forever(app.state.services, current.recovery_interval))
         try:
             yield
         finally:
+            if recovery is not None:
+                recovery.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await recovery
             await yookassa.close()
             await kube.close()
             await store.close()

@@ -13,11 +13,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import Kube
+from booking_webhook.kube import Kube, KubeError, KubeUnavailable
 from booking_webhook.metrics import Metrics
 from booking_webhook.store import Checkout, Store
 from booking_webhook.tenants import ConfirmedPayment, Outcome, PaymentRejected, apply_payment
-from booking_webhook.yookassa_api import PaymentNotFound, YooKassaClient
+from booking_webhook.yookassa_api import PaymentNotFound, YooKassaClient, YooKassaError
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +149,18 @@ async def _refund_succeeded(services: Services, refund_id: str) -> str:
         services.metrics.refunds.inc()
         log_event(log, "refund recorded", refund_id=refund_id, payment_id=payment["id"], amount=str(value))
     return "refunded"
+
+
+async def recover_once(services: Services, older_than_seconds: float) -> int:
+    """Finish notifications that were recorded but never completed (a crash, or a 503 that
+    YooKassa stopped redelivering). Safe to run next to live traffic: applying is idempotent."""
+    finished = 0
+    for row in await services.store.unfinished_notifications(older_than_seconds):
+        try:
+            outcome, reason = await process(services, row["event"], row["object_id"])
+        except (KubeUnavailable, KubeError, YooKassaError, TimeoutError):
+            continue
+        await services.store.finish_notification(int(row["id"]), outcome, reason)
+        services.metrics.notifications.labels(event=row["event"], outcome=f"recovered_{outcome}").inc()
+        finished += 1
+    return finished

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=100, ge=1, validation_alias="WEBHOOK_RATE_LIMIT_BURST")
     # Upper bound on processing one notification before answering non-200 (YooKassa redelivers).
     processing_timeout: float = Field(default=20.0, gt=0, validation_alias="WEBHOOK_PROCESSING_TIMEOUT")
+    # How often recorded-but-unfinished notifications are retried in the background (0: never).
+    recovery_interval: float = Field(default=60.0, ge=0, validation_alias="WEBHOOK_RECOVERY_INTERVAL")
 
     # --- storage and Kubernetes ---
     database_url: SecretStr = Field(validation_alias=AliasChoices("WEBHOOK_DATABASE_URL"))
