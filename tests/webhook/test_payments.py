@@ -361,3 +361,12 @@ async def test_a_recorded_but_unfinished_notification_is_finished_by_recovery(
     assert await recover_once(services, older_than_seconds=0) >= 1
     tenant = await kube.get(BOOKINGTENANTS, webhook.settings.tenant_namespace, checkout.tenant_name)
     assert [p["id"] for p in tenant["spec"]["payments"]] == [payment_id]
+
+
+async def test_an_early_rejected_notification_does_not_block_the_genuine_one(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa
+) -> None:
+    _, payment_id = await platform.new_checkout()
+    assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[1]["outcome"] == "rejected"
+    yookassa.succeed(payment_id)
+    assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[1]["outcome"] == "created"

@@ -25,7 +25,9 @@ PAYMENT_SUCCEEDED = "payment.succeeded"
 PAYMENT_CANCELED = "payment.canceled"
 REFUND_SUCCEEDED = "refund.succeeded"
 HANDLED_EVENTS = frozenset({PAYMENT_SUCCEEDED, PAYMENT_CANCELED, REFUND_SUCCEEDED})
-FINAL_OUTCOMES = frozenset({"created", "extended", "duplicate", "canceled", "refunded", "rejected"})
+# Outcomes after which a redelivery needs no work. "rejected" is not one: a notification refused
+# while the API said otherwise (or a forged early one) must not block the genuine one later.
+FINAL_OUTCOMES = frozenset({"created", "extended", "duplicate", "canceled", "refunded"})
 
 
 class Rejected(Exception):
