@@ -261,3 +261,35 @@ async def test_a_managed_bot_replaces_the_botfather_token(
     assert _pay_url(pay).startswith("https://yoomoney.ru/")
     call = sales_bot.tg.calls_of("getManagedBotToken", SALES_TOKEN)[0]
     assert call.params["user_id"] == 7770001
+
+
+async def test_receipt_data_is_sent_when_the_shop_needs_receipts(
+    sales_bot: SalesBot, yookassa: FakeYooKassa, platform: Platform
+) -> None:
+    object.__setattr__(sales_bot.settings, "yookassa_receipt_enabled", True)  # the bot's deps share it
+    menu = await sales_bot.say("/start")
+    await sales_bot.press(menu, "1 месяц")
+    await sales_bot.say("Салон Аврора")
+    await sales_bot.say(OWNER_BOT_TOKEN)
+    ask_email = await sales_bot.next()
+    assert "e-mail" in ask_email.text
+    assert "не похоже" in (await sales_bot.say("not-an-email")).text
+    pay = await sales_bot.say("owner@example.com")
+    assert _pay_url(pay).startswith("https://yoomoney.ru/")
+    [request] = yookassa.created_requests
+    assert request["receipt"]["customer"] == {"email": "owner@example.com"}
+    [item] = request["receipt"]["items"]
+    assert item["amount"] == {"value": "299.00", "currency": "RUB"} and item["payment_mode"] == "full_payment"
+
+
+async def test_status_shows_a_refund(
+    sales_bot: SalesBot, webhook: WebhookServer, yookassa: FakeYooKassa
+) -> None:
+    await _buy(sales_bot)
+    payment_id = next(iter(yookassa.payments))
+    yookassa.succeed(payment_id)
+    await webhook.notify(yookassa, "payment.succeeded", payment_id)
+    refund_id = yookassa.refund(payment_id, "299.00")
+    assert (await webhook.notify(yookassa, "refund.succeeded", refund_id))[1]["outcome"] == "refunded"
+    status = await sales_bot.say("/status")
+    assert "возвращено 299.00 RUB" in status.text
