@@ -29,7 +29,11 @@ Manifest = dict[str, Any]
 SCENARIOS: dict[str, dict[str, Any]] = {
     "default": {},
     "webhook": {
-        "webhook": {"enabled": True, "existingSecret": "booking-webhook", "publicUrl": "https://pay.example.com"},
+        "webhook": {
+            "enabled": True,
+            "existingSecret": "booking-webhook",
+            "publicUrl": "https://pay.example.com",
+        },
         "salesBot": {"enabled": True},
     },
     "external-db": {
@@ -56,7 +60,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         },
     },
     "loadbalancer": {
-        "webhook": {"enabled": True, "existingSecret": "booking-webhook", "service": {"type": "LoadBalancer"}},
+        "webhook": {
+            "enabled": True,
+            "existingSecret": "booking-webhook",
+            "service": {"type": "LoadBalancer"},
+        },
     },
     "pgbouncer": {"pgbouncer": {"enabled": True}},
     "pgbouncer-external-db": {
@@ -93,7 +101,11 @@ class Helm:
             values_file = self.workdir / f"values-{uuid.uuid4().hex}.yaml"
             values_file.write_text(yaml.safe_dump(values))
             command += ["--values", str(values_file)]
-        env = {**os.environ, "HELM_CACHE_HOME": str(self.workdir / "cache"), "HELM_CONFIG_HOME": str(self.workdir)}
+        env = {
+            **os.environ,
+            "HELM_CACHE_HOME": str(self.workdir / "cache"),
+            "HELM_CONFIG_HOME": str(self.workdir),
+        }
         return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
 
     def template(self, values: dict[str, Any], *extra: str) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,8 @@ def test_chart_crd_is_identical_to_the_repository_crd() -> None:
     source = ROOT / "crds" / "bookingtenants.bookingsaas.dev.yaml"
     copy = CHART / "crds" / "bookingtenants.bookingsaas.dev.yaml"
     assert copy.read_bytes() == source.read_bytes(), (
-        "charts/booking-saas/crds/ differs from crds/: cp crds/bookingtenants.bookingsaas.dev.yaml charts/booking-saas/crds/"
+        "charts/booking-saas/crds/ differs from crds/: "
+        "cp crds/bookingtenants.bookingsaas.dev.yaml charts/booking-saas/crds/"
     )
 
 

@@ -45,7 +45,9 @@ def test_entrypoint_runs_an_existing_package_module(directory: str) -> None:
     assert command[:2] == ["python", "-m"], f"exec form `python -m <package>` expected, got {command}"
     package = command[2]
     assert package == IMAGES[directory]
-    assert (ROOT / directory / package / "__main__.py").is_file(), f"{directory}/{package}/__main__.py is missing"
+    assert (ROOT / directory / package / "__main__.py").is_file(), (
+        f"{directory}/{package}/__main__.py is missing"
+    )
 
 
 @pytest.mark.parametrize("directory", sorted(IMAGES))
@@ -62,7 +64,9 @@ def test_base_image_tag_is_pinned(directory: str) -> None:
         image = shlex.split(rest)[0]
         image = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), ""), image)
         name, _, tag = image.rpartition(":") if "@" not in image else (image, "", "digest")
-        assert name and tag and tag != "latest" and "/" not in tag, f"{directory}: base image {image!r} is not pinned"
+        assert name and tag and tag != "latest" and "/" not in tag, (
+            f"{directory}: base image {image!r} is not pinned"
+        )
 
 
 @pytest.mark.parametrize("directory", sorted(IMAGES))
@@ -70,7 +74,9 @@ def test_image_never_runs_as_root(directory: str) -> None:
     users = [rest for keyword, rest in _instructions(_dockerfile(directory)) if keyword == "USER"]
     assert users, f"{directory}: no USER instruction, the image would run as root"
     user = users[-1].split(":")[0]
-    assert user.isdigit() and int(user) != 0, f"{directory}: USER {users[-1]!r} must be a numeric non-root uid"
+    assert user.isdigit() and int(user) != 0, (
+        f"{directory}: USER {users[-1]!r} must be a numeric non-root uid"
+    )
 
 
 @pytest.mark.parametrize("directory", sorted(IMAGES))

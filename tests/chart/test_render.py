@@ -40,7 +40,9 @@ def test_every_manifest_validates_against_the_kubernetes_schemas(
         try:
             kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{manifest['kind']}/{manifest['metadata']['name']}: {exc.message} at {list(exc.path)}")
+            pytest.fail(
+                f"{manifest['kind']}/{manifest['metadata']['name']}: {exc.message} at {list(exc.path)}"
+            )
 
 
 def test_default_install_needs_nothing_else(rendered: dict[str, list[Manifest]]) -> None:
@@ -52,8 +54,12 @@ def test_default_install_needs_nothing_else(rendered: dict[str, list[Manifest]])
     assert not by_kind(rendered["default"], "Ingress")
 
 
-def test_operator_runs_one_replica_with_recreate_liveness_and_metrics(rendered: dict[str, list[Manifest]]) -> None:
-    (deployment,) = [d for d in by_kind(rendered["default"], "Deployment") if d["metadata"]["name"].endswith("operator")]
+def test_operator_runs_one_replica_with_recreate_liveness_and_metrics(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    (deployment,) = [
+        d for d in by_kind(rendered["default"], "Deployment") if d["metadata"]["name"].endswith("operator")
+    ]
     spec = deployment["spec"]
     assert spec["replicas"] == 1
     assert spec["strategy"] == {"type": "Recreate"}
@@ -71,7 +77,10 @@ def test_external_database_renders_no_in_cluster_database(rendered: dict[str, li
         "postgresql://booking_operator:$(DB_OPERATOR_PASSWORD)@booking-pg-rw.databases.svc:5432/booking_saas"
         "?sslmode=verify-full"
     )
-    assert env["DB_OPERATOR_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "booking-db", "key": "operator-password"}
+    assert env["DB_OPERATOR_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "booking-db",
+        "key": "operator-password",
+    }
     assert env["TENANT_DATABASE_SSLMODE"]["value"] == "verify-full"
     assert env["TENANT_REDIS_URL"]["value"] == "rediss://redis.example.internal:6379/0"
 
@@ -93,7 +102,10 @@ def test_namespace_scoped_mode_grants_no_cluster_wide_rights(rendered: dict[str,
 
 def test_network_policies_cover_every_platform_pod(rendered: dict[str, list[Manifest]]) -> None:
     manifests = rendered["network-policies"]
-    covered = {p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in by_kind(manifests, "NetworkPolicy")}
+    covered = {
+        p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for p in by_kind(manifests, "NetworkPolicy")
+    }
     workloads = {
         w["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
         for w in [*by_kind(manifests, "Deployment"), *by_kind(manifests, "StatefulSet")]
@@ -112,7 +124,9 @@ def test_ingress_routes_to_the_webhook_and_trusts_the_proxy(rendered: dict[str, 
 
 
 def test_load_balancer_keeps_the_client_source_address(rendered: dict[str, list[Manifest]]) -> None:
-    (service,) = [s for s in by_kind(rendered["loadbalancer"], "Service") if s["metadata"]["name"].endswith("webhook")]
+    (service,) = [
+        s for s in by_kind(rendered["loadbalancer"], "Service") if s["metadata"]["name"].endswith("webhook")
+    ]
     assert service["spec"]["type"] == "LoadBalancer"
     assert service["spec"]["externalTrafficPolicy"] == "Local"
 
@@ -125,7 +139,9 @@ def test_helm_test_hook_checks_the_webhook_health(rendered: dict[str, list[Manif
 
 
 def test_sales_bot_runs_one_poller(rendered: dict[str, list[Manifest]]) -> None:
-    (deployment,) = [d for d in by_kind(rendered["webhook"], "Deployment") if d["metadata"]["name"].endswith("salesbot")]
+    (deployment,) = [
+        d for d in by_kind(rendered["webhook"], "Deployment") if d["metadata"]["name"].endswith("salesbot")
+    ]
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert deployment["spec"]["template"]["spec"]["containers"][0]["args"] == ["salesbot"]
@@ -133,8 +149,11 @@ def test_sales_bot_runs_one_poller(rendered: dict[str, list[Manifest]]) -> None:
 
 def test_long_release_names_stay_within_the_dns_label_limit(helm: Helm) -> None:
     result = helm.run(
-        "template", "r" * 53, str(CHART),
-        "--set", "pgbouncer.enabled=true",
+        "template",
+        "r" * 53,
+        str(CHART),
+        "--set",
+        "pgbouncer.enabled=true",
     )
     assert result.returncode == 0, result.stderr
     for manifest in yaml.safe_load_all(result.stdout):

@@ -23,7 +23,9 @@ def _secret_values(manifests: list[Manifest]) -> set[str]:
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_no_secret_value_in_config_maps_or_env_values(rendered: dict[str, list[Manifest]], scenario: str) -> None:
+def test_no_secret_value_in_config_maps_or_env_values(
+    rendered: dict[str, list[Manifest]], scenario: str
+) -> None:
     manifests = rendered[scenario]
     secrets = _secret_values(manifests)
     exposed = [yaml.safe_dump(cm.get("data") or {}) for cm in by_kind(manifests, "ConfigMap")]
@@ -49,7 +51,9 @@ def test_secret_env_comes_from_secrets_and_urls_carry_only_references(
     for _, container, _ in (c for m in rendered[scenario] for c in containers(m)):
         for env in container.get("env", []):
             if SECRET_NAME.search(env["name"]):
-                assert "secretKeyRef" in env.get("valueFrom", {}), f"{container['name']}: {env['name']} is not from a Secret"
+                assert "secretKeyRef" in env.get("valueFrom", {}), (
+                    f"{container['name']}: {env['name']} is not from a Secret"
+                )
             value = str(env.get("value", ""))
             credentials = re.search(r"://([^@/]*)@", value)
             if credentials:
@@ -96,6 +100,9 @@ def test_every_container_is_non_root_with_dropped_capabilities_and_resources(
 
 
 def test_workloads_without_kubernetes_access_get_no_token(rendered: dict[str, list[Manifest]]) -> None:
-    for manifest in [*by_kind(rendered["network-policies"], "StatefulSet"), *by_kind(rendered["network-policies"], "Deployment")]:
+    for manifest in [
+        *by_kind(rendered["network-policies"], "StatefulSet"),
+        *by_kind(rendered["network-policies"], "Deployment"),
+    ]:
         if manifest["metadata"]["name"].endswith(("postgresql", "redis", "pgbouncer")):
             assert manifest["spec"]["template"]["spec"]["automountServiceAccountToken"] is False

@@ -11,11 +11,17 @@ from .conftest import Helm
 BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
     "unknown log level": ({"operator": {"logLevel": "LOUD"}}, "operator.logLevel"),
     "misspelt key": ({"operator": {"resourcs": {}}}, "Additional property resourcs is not allowed"),
-    "watch namespace not a DNS label": ({"operator": {"watchNamespace": "Tenants!"}}, "operator.watchNamespace"),
+    "watch namespace not a DNS label": (
+        {"operator": {"watchNamespace": "Tenants!"}},
+        "operator.watchNamespace",
+    ),
     "port out of range": ({"operator": {"metricsPort": 70000}}, "operator.metricsPort"),
     "redis ACL mode": ({"operator": {"redisAcl": "maybe"}}, "operator.redisAcl"),
     "sslmode": (
-        {"postgresql": {"enabled": False}, "externalDatabase": {"host": "h", "existingSecret": "s", "sslmode": "on"}},
+        {
+            "postgresql": {"enabled": False},
+            "externalDatabase": {"host": "h", "existingSecret": "s", "sslmode": "on"},
+        },
         "externalDatabase.sslmode",
     ),
     "external database without host": (
@@ -39,7 +45,13 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
         "webhook.trustedProxies",
     ),
     "plan name": (
-        {"webhook": {"enabled": True, "existingSecret": "s", "plans": {"One Month": {"days": 30, "amount": "1.00"}}}},
+        {
+            "webhook": {
+                "enabled": True,
+                "existingSecret": "s",
+                "plans": {"One Month": {"days": 30, "amount": "1.00"}},
+            }
+        },
         "webhook.plans",
     ),
     "service type": ({"webhook": {"service": {"type": "Ingress"}}}, "webhook.service.type"),
