@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> None:
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             fail(f"cannot migrate: {type(exc).__name__}: {exc}", code=1, kind="database error")
         return
+    from booking_bot.preflight import PreflightError, check_database
+
+    try:
+        asyncio.run(check_database(settings.database_url.get_secret_value(), settings.client_id))
+    except PreflightError as exc:
+        fail(str(exc), code=1, kind="startup error")
     from booking_bot.app import run
 
     raise SystemExit(asyncio.run(run(settings)))

@@ -53,14 +53,20 @@ RETURNING r.id, r.booking_id, r.offset_minutes, r.due_at, b.user_id, b.status, b
 """
 
 
-async def claim_due(pool: asyncpg.Pool, now: dt.datetime, worker: str, limit: int = 50) -> list[DueReminder]:
+async def claim_due(
+    pool: asyncpg.Pool,
+    now: dt.datetime,
+    worker: str,
+    limit: int = 50,
+    stale_after: dt.timedelta = STALE_AFTER,
+) -> list[DueReminder]:
     """Claim due reminders (at most once, across workers); return those still worth sending."""
     rows = await pool.fetch(_CLAIM, now, worker, limit)
     result = []
     skipped = []
     for row in rows:
         pointless = row["status"] != "confirmed" or row["blocked_at"] is not None or row["starts_at"] <= now
-        if pointless or now - row["due_at"] > STALE_AFTER:
+        if pointless or now - row["due_at"] > stale_after:
             skipped.append(row["id"])
         else:
             result.append(
@@ -89,10 +95,12 @@ async def record_outcome(pool: asyncpg.Pool, reminder_id: int, error: str | None
 Sender = Callable[[DueReminder], Awaitable[str | None]]  # returns None when delivered, else an error
 
 
-async def run_once(pool: asyncpg.Pool, send: Sender, now: dt.datetime, worker: str) -> int:
+async def run_once(
+    pool: asyncpg.Pool, send: Sender, now: dt.datetime, worker: str, stale_after: dt.timedelta = STALE_AFTER
+) -> int:
     """Claim and send one batch; returns how many were delivered."""
     delivered = 0
-    for reminder in await claim_due(pool, now, worker):
+    for reminder in await claim_due(pool, now, worker, stale_after=stale_after):
         try:
             error = await send(reminder)
         except Exception as exc:  # one failing reminder must not stop the others

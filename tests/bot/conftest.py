@@ -156,10 +156,12 @@ class RunningBot:
         raise TimeoutError("no alert")
 
     async def next(self, user: int, timeout: float = 5.0) -> SentMessage:
-        return await self.tg.next_message(self.token, user, timeout=timeout)
+        message: SentMessage = await self.tg.next_message(self.token, user, timeout=timeout)
+        return message
 
     def drain(self, user: int) -> list[SentMessage]:
-        return self.tg.drain(self.token, user)
+        skipped: list[SentMessage] = self.tg.drain(self.token, user)
+        return skipped
 
 
 @contextlib.asynccontextmanager

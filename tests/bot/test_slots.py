@@ -22,12 +22,19 @@ def hours(start: str, end: str) -> Interval:
 
 
 def week(
-    opens: str = "10:00", closes: str = "14:00", *, step: int = 60, notice: int = 0, **more: object
+    opens: str = "10:00",
+    closes: str = "14:00",
+    *,
+    step: int = 60,
+    notice: int = 0,
+    breaks: dict[int, tuple[Interval, ...]] | None = None,
+    days_off: frozenset[dt.date] = frozenset(),
 ) -> Schedule:
     return Schedule(
         hours={d: hours(opens, closes) for d in range(1, 6)},
+        breaks=breaks or {},
+        days_off=days_off,
         settings=Settings(slot_step_minutes=step, min_notice_minutes=notice),
-        **more,  # type: ignore[arg-type]
     )
 
 

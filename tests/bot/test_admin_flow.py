@@ -1,0 +1,164 @@
+"""The owner runs the business from Telegram; everyone else gets no admin surface."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import asyncpg
+
+from harness.telegram import FakeTelegram
+
+from .conftest import OWNER, RunningBot, Tenant, run_bot
+
+ANN, STRANGER, HELPER = 1001, 1003, 777
+
+
+async def _fetch(tenant: Tenant, sql: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(tenant.dsn)
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(sql)
+        return rows
+    finally:
+        await conn.close()
+
+
+async def test_owner_sees_the_manage_button_and_customers_do_not(bot: RunningBot) -> None:
+    owner_menu = await bot.say(OWNER, "/start")
+    assert "⚙️ Manage" in [t for t, _ in owner_menu.buttons]
+    customer_menu = await bot.say(ANN, "/start")
+    assert "⚙️ Manage" not in [t for t, _ in customer_menu.buttons]
+
+
+async def test_non_admin_admin_command_is_refused(bot: RunningBot) -> None:
+    answer = await bot.say(STRANGER, "/admin")
+    assert answer.text == "This command is not available."
+    assert answer.buttons == []
+
+
+async def test_non_admin_pressing_admin_buttons_changes_nothing(bot: RunningBot) -> None:
+    menu = await bot.say(STRANGER, "/start")
+    bot.click(STRANGER, menu, "a1:svc_toggle:1")  # forged: hide service 1
+    assert await bot.alert(STRANGER) == "This command is not available."
+    rows = await _fetch(bot.tenant, "SELECT is_active FROM services WHERE id = 1")
+    assert rows[0]["is_active"] is True
+
+
+async def test_owner_adds_a_service_step_by_step(bot: RunningBot) -> None:
+    panel = await bot.say(OWNER, "/admin", lang="en")
+    services = await bot.press(OWNER, panel, "Services")
+    prompt = await bot.press(OWNER, services, "Add a service")
+    assert "name" in prompt.text
+    assert "minutes" in (await bot.say(OWNER, "Beard trim")).text
+    assert "multiple of 5" in (await bot.say(OWNER, "17")).text  # refused, asked again
+    assert "price" in (await bot.say(OWNER, "30")).text
+    assert "added" in (await bot.say(OWNER, "700,50")).text
+    rows = await _fetch(
+        bot.tenant, "SELECT name, duration_minutes, price FROM services WHERE name = 'Beard trim'"
+    )
+    assert [(r["duration_minutes"], r["price"]) for r in rows] == [(30, Decimal("700.50"))]
+    customer_services = await bot.press(ANN, await bot.say(ANN, "/start"), "Book")
+    assert any("Beard trim" in t for t, _ in customer_services.buttons)
+
+
+async def test_owner_hides_a_service(bot: RunningBot) -> None:
+    services = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Services")
+    detail = await bot.press(OWNER, services, "Manicure")
+    hidden = await bot.press(OWNER, detail, "Hide")
+    assert "Hidden from customers" in hidden.text
+    customer_services = await bot.press(ANN, await bot.say(ANN, "/start"), "Book")
+    assert not any("Manicure" in t for t, _ in customer_services.buttons)
+
+
+async def test_owner_changes_working_hours_and_closes_a_day(bot: RunningBot) -> None:
+    hours = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Working hours")
+    prompt = await bot.press(OWNER, hours, "Tuesday")
+    assert "Tuesday" in prompt.text
+    assert "Saved" in (await bot.say(OWNER, "12:00-16:00")).text
+    wednesday = await bot.press(
+        OWNER, await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Working hours"), "Wednesday"
+    )
+    assert wednesday.text
+    await bot.say(OWNER, "off")
+    rows = await _fetch(bot.tenant, "SELECT weekday, opens_at, closes_at FROM working_hours ORDER BY weekday")
+    by_day = {r["weekday"]: (r["opens_at"], r["closes_at"]) for r in rows}
+    assert by_day[2] == (dt.time(12, 0), dt.time(16, 0))
+    assert 3 not in by_day
+    calendar = await bot.press(ANN, await bot.press(ANN, await bot.say(ANN, "/start"), "Book"), "Haircut")
+    slots = await bot.press(ANN, calendar, "5", exact=True)
+    assert slots.buttons[0][0] == "12:00"
+    first_week = [text for text, _ in calendar.buttons[8:15]]  # after the month and weekday header rows
+    assert first_week[:3] == ["4", "5", "✖"]  # Wednesday 6 is now closed
+
+
+async def test_owner_adds_a_day_off_and_a_break(bot: RunningBot) -> None:
+    days_off = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Days off")
+    await bot.press(OWNER, days_off, "Add days off")
+    assert "Saved" in (await bot.say(OWNER, "05.03.2030")).text
+    breaks = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Breaks")
+    pick = await bot.press(OWNER, breaks, "Add a break")
+    await bot.press(OWNER, pick, "Thursday")
+    assert "Saved" in (await bot.say(OWNER, "10:00-11:00")).text
+    assert [r["day"] for r in await _fetch(bot.tenant, "SELECT day FROM days_off")] == [dt.date(2030, 3, 5)]
+    calendar = await bot.press(ANN, await bot.press(ANN, await bot.say(ANN, "/start"), "Book"), "Haircut")
+    labels = [t for t, _ in calendar.buttons]
+    assert "5" not in labels and "4" in labels  # Tuesday 5 is now closed
+    slots = await bot.press(ANN, calendar, "7", exact=True)
+    assert slots.buttons[0][0] == "11:00"
+
+
+async def test_owner_sees_the_days_bookings_and_cancels_one_and_the_customer_is_told(bot: RunningBot) -> None:
+    menu = await bot.say(ANN, "/start")
+    calendar = await bot.press(ANN, await bot.press(ANN, menu, "Book"), "Haircut")
+    confirm = await bot.press(ANN, await bot.press(ANN, calendar, "4", exact=True), "15:00", exact=True)
+    await bot.press(ANN, confirm, "Confirm")
+    await bot.next(OWNER)  # the new-booking note
+    day = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Today")
+    assert "15:00–16:00 Haircut — Customer1001" in day.text
+    sure = await bot.press(OWNER, day, "❌ 15:00")
+    done = await bot.press(OWNER, sure, "tell the customer")
+    assert "Cancelled" in done.text
+    told = await bot.next(ANN)
+    assert "had to cancel your booking: Haircut" in told.text
+    rows = await _fetch(bot.tenant, "SELECT status, cancelled_by FROM bookings")
+    assert [(r["status"], r["cancelled_by"]) for r in rows] == [("cancelled", "admin")]
+
+
+async def test_owner_blocks_a_slot_and_customers_cannot_book_it(bot: RunningBot) -> None:
+    prompt = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Block a time")
+    assert "2026-12-01" in prompt.text
+    assert "Blocked" in (await bot.say(OWNER, "2030-03-05 10:00 120 supplier visit")).text
+    await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Block a time")
+    assert "overlaps" in (await bot.say(OWNER, "05.03.2030 11:00 30")).text
+    calendar = await bot.press(ANN, await bot.press(ANN, await bot.say(ANN, "/start"), "Book"), "Haircut")
+    slots = await bot.press(ANN, calendar, "5", exact=True)
+    assert slots.buttons[0][0] == "12:00"
+
+
+async def test_owner_changes_settings(bot: RunningBot) -> None:
+    settings = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Settings")
+    await bot.press(OWNER, settings, "Minimum notice")
+    assert "Saved" in (await bot.say(OWNER, "0")).text
+    settings = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Settings")
+    await bot.press(OWNER, settings, "Reminders")
+    assert "Saved" in (await bot.say(OWNER, "48, 3")).text
+    rows = await _fetch(bot.tenant, "SELECT min_notice_minutes, reminder_offsets_minutes FROM settings")
+    assert (rows[0]["min_notice_minutes"], rows[0]["reminder_offsets_minutes"]) == (0, [2880, 180])
+
+
+async def test_owner_adds_an_admin_who_then_gets_the_admin_surface(bot: RunningBot) -> None:
+    assert (await bot.say(HELPER, "/admin")).text == "This command is not available."
+    admins = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Admins")
+    await bot.press(OWNER, admins, "Add an admin")
+    assert "Saved" in (await bot.say(OWNER, str(HELPER))).text
+    panel = await bot.say(HELPER, "/admin")
+    assert "Managing Salon Test" in panel.text
+    admins = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Admins")
+    await bot.press(OWNER, admins, f"❌ {HELPER}")
+    assert (await bot.say(HELPER, "/admin")).text == "This command is not available."
+
+
+async def test_admins_from_the_environment_are_admins(telegram: FakeTelegram, seeded_tenant: Tenant) -> None:
+    async with run_bot(telegram, seeded_tenant, admins=(HELPER,)) as bot:
+        assert "Managing" in (await bot.say(HELPER, "/admin")).text
+        assert "⚙️ Manage" not in [t for t, _ in (await bot.say(OWNER, "/start")).buttons]
