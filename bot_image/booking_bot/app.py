@@ -16,6 +16,8 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.fsm.storage.base import BaseEventIsolation
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
@@ -99,28 +101,20 @@ class BookingBot:
         admins = Admins(self.pool, s.admin_ids, s.owner_telegram_id)
         notifier = Notifier(self.bot, self.pool, admins, i18n)
         storage = create_storage(s.redis_url.get_secret_value() if s.redis_url else None, s.redis_key_prefix)
-        isolation = storage.create_isolation() if isinstance(storage, RedisStorage) else None
-        dp = (
-            Dispatcher(
-                storage=storage,
-                events_isolation=isolation,
-                pool=self.pool,
-                settings=s,
-                i18n=i18n,
-                clock=self.clock,
-                admins=admins,
-                notifier=notifier,
-            )
-            if isolation
-            else Dispatcher(
-                storage=storage,
-                pool=self.pool,
-                settings=s,
-                i18n=i18n,
-                clock=self.clock,
-                admins=admins,
-                notifier=notifier,
-            )
+        # One update at a time per user (a double tap must not run two confirmations at once):
+        # Redis locks under the tenant prefix, or an in-process lock without Redis.
+        isolation: BaseEventIsolation = (
+            storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
+        )
+        dp = Dispatcher(
+            storage=storage,
+            events_isolation=isolation,
+            pool=self.pool,
+            settings=s,
+            i18n=i18n,
+            clock=self.clock,
+            admins=admins,
+            notifier=notifier,
         )
         dp.update.outer_middleware(ContextMiddleware(i18n, admins))
         dp.include_routers(*get_routers())

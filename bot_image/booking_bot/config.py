@@ -55,10 +55,11 @@ class Settings(BaseSettings):
     # asyncpg pool bounds: an idle bot keeps at most pool_min connections (see docs/bot.md).
     db_pool_min: int = Field(default=0, ge=0, le=5)
     db_pool_max: int = Field(default=2, ge=1, le=10)
-    # Idle connections are closed after this many seconds.
-    db_idle_seconds: float = Field(default=30.0, gt=0)
-    # How often the reminder worker looks for due reminders.
-    reminder_interval_seconds: float = Field(default=30.0, gt=0)
+    # Idle connections are closed after this many seconds (keep it well below the reminder
+    # interval, or the reminder pass alone keeps one connection open forever).
+    db_idle_seconds: float = Field(default=10.0, gt=0)
+    # How often the reminder worker looks for due reminders (jittered by +-10 %).
+    reminder_interval_seconds: float = Field(default=60.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("client_id")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -131,5 +132,7 @@ async def run_worker(
             log.warning(
                 "reminder pass failed", extra={"event": "reminder_pass_failed", "error": type(exc).__name__}
             )
+        # Jitter spreads the passes of a thousand bots started at the same moment.
+        pause = interval * random.uniform(0.9, 1.1)  # noqa: S311 - not cryptography
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+            await asyncio.wait_for(stop.wait(), pause)
