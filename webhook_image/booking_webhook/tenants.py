@@ -110,16 +110,14 @@ async def apply_payment(
 ) -> Outcome:
     now = now or datetime.datetime.now(tz=datetime.UTC)
     if checkout.kind == "new":
-        existing = await kube.get_tenant(checkout.tenant_name)
-        if existing is None:
-            try:
-                created = await kube.create_tenant(tenant_manifest(checkout, payment, now))
-            except KubeConflict:
-                pass  # a concurrent delivery created it first; the payment check below decides
-            else:
-                await _adopt_token_secret(kube, checkout, created)
-                log_event(log, "tenant created", tenant=checkout.tenant_name, payment_id=payment.id)
-                return Outcome.CREATED
+        try:
+            created = await kube.create_tenant(tenant_manifest(checkout, payment, now))
+        except KubeConflict:
+            pass  # it exists: a redelivery, or a concurrent delivery won; the payment check decides
+        else:
+            await _adopt_token_secret(kube, checkout, created)
+            log_event(log, "tenant created", tenant=checkout.tenant_name, payment_id=payment.id)
+            return Outcome.CREATED
     return await _extend(kube, checkout, payment, now)
 
 
