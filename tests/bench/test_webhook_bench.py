@@ -126,14 +126,16 @@ async def test_webhook_throughput_and_latency(
                 webhook.url + "/webhook/yookassa", json=bodies[i], headers=headers
             ) as r:
                 await r.read()
-                return r.status
+                status: int = r.status
+                return status
 
         async def rejected(i: int) -> int:
             async with webhook.http.post(
                 webhook.url + "/webhook/yookassa", json=forged[i], headers=headers
             ) as r:
                 await r.read()
-                return r.status
+                status: int = r.status
+                return status
 
         async with aiohttp.ClientSession() as http:
 
