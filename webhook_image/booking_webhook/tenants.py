@@ -142,9 +142,11 @@ async def _extend(
             spec_patch["paidUntil"] = paid_until
         patch = {"metadata": {"resourceVersion": tenant["metadata"]["resourceVersion"]}, "spec": spec_patch}
         try:
-            await kube.merge_patch_tenant(checkout.tenant_name, patch)
+            patched = await kube.merge_patch_tenant(checkout.tenant_name, patch)
         except KubeConflict:
             await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - jitter
+            continue
+        if patched is None:  # deleted between the read and the write: the next read says so
             continue
         log_event(
             log, "tenant extended", tenant=checkout.tenant_name, payment_id=payment.id, paid_until=paid_until

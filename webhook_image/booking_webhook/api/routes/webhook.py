@@ -13,11 +13,9 @@ from fastapi.responses import JSONResponse
 from booking_webhook.api.deps import RateLimiterDep, ServicesDep, SettingsDep
 from booking_webhook.core.config import Settings
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import KubeError, KubeUnavailable
 from booking_webhook.notifications import FINAL_OUTCOMES, HANDLED_EVENTS, Services, process
 from booking_webhook.ratelimit import RateLimiter
 from booking_webhook.sources import BadSourceAddress, client_address, is_allowed
-from booking_webhook.yookassa_api import YooKassaError
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -114,7 +112,7 @@ async def _handle(
         outcome, reason = await asyncio.wait_for(
             process(services, event, object_id), settings.processing_timeout
         )
-    except (KubeUnavailable, YooKassaError, KubeError, TimeoutError) as exc:
+    except Exception as exc:  # Kubernetes, YooKassa or the database failed: not done, so not acknowledged
         error = f"{type(exc).__name__}: {exc}"[:300]
         log_event(
             log,
