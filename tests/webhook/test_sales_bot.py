@@ -293,3 +293,25 @@ async def test_status_shows_a_refund(
     assert (await webhook.notify(yookassa, "refund.succeeded", refund_id))[1]["outcome"] == "refunded"
     status = await sales_bot.say("/status")
     assert "возвращено 299.00 RUB" in status.text
+
+
+async def test_an_abandoned_checkout_loses_its_token_secret(
+    sales_bot: SalesBot, platform: Platform, kube: KubeClient, yookassa: FakeYooKassa
+) -> None:
+    from booking_webhook.salesbot.notifier import remove_abandoned_tokens
+
+    await _buy(sales_bot)
+    paid_checkout, paid = await platform.new_checkout(owner=sales_bot.owner)
+    yookassa.succeed(paid)
+    checkout = await platform.store.latest_checkout(sales_bot.owner)
+    assert checkout is not None and checkout.id == paid_checkout.id
+    await platform.store.set_checkout_status(paid_checkout.id, "applied")
+    ns = sales_bot.settings.tenant_namespace
+    secrets = [s["metadata"]["name"] for s in await kube.list("v1/secrets", ns)]
+    assert len(secrets) == 2
+
+    deps = SalesDeps(sales_bot.settings, platform.store, platform.kube, platform.yookassa_client)
+    assert await remove_abandoned_tokens(deps, older_than_seconds=0) >= 1
+
+    left = [s["metadata"]["name"] for s in await kube.list("v1/secrets", ns)]
+    assert left == [paid_checkout.token_secret_name]

@@ -156,6 +156,11 @@ class Kube:
         )
         return result is not None
 
+    async def delete_secret(self, name: str) -> None:
+        await self._call(
+            self.core.delete_namespaced_secret(name, self.namespace, _request_timeout=self.timeout)
+        )
+
     async def adopt_secret(self, name: str, owner: dict[str, Any]) -> None:
         """Make the tenant own its token Secret, so deleting the tenant deletes the token."""
         meta = owner["metadata"]

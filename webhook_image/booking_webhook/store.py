@@ -71,6 +71,9 @@ MIGRATIONS: tuple[str, ...] = (
         recorded_at timestamptz NOT NULL DEFAULT now()
     );
     """,
+    """
+    ALTER TABLE platform.checkouts ADD COLUMN IF NOT EXISTS token_secret_removed_at timestamptz;
+    """,
 )
 
 MIGRATION_LOCK = 0x426F6F6B  # pg_advisory_lock key: one migrator at a time
@@ -303,6 +306,25 @@ class Store:
             tenant_name,
         )
         return Decimal(value)
+
+    async def abandoned_token_secrets(self, older_than_seconds: float) -> list[tuple[uuid.UUID, str]]:
+        """Token Secrets of new-bot checkouts that were never paid (and now never will be)."""
+        rows = await self.pool.fetch(
+            """
+            SELECT id, token_secret_name FROM platform.checkouts
+            WHERE kind = 'new' AND status IN ('created', 'pending', 'canceled')
+              AND token_secret_name IS NOT NULL AND token_secret_removed_at IS NULL
+              AND created_at < now() - make_interval(secs => $1)
+            ORDER BY created_at LIMIT 100
+            """,
+            older_than_seconds,
+        )
+        return [(r["id"], str(r["token_secret_name"])) for r in rows]
+
+    async def mark_token_secret_removed(self, checkout_id: uuid.UUID) -> None:
+        await self.pool.execute(
+            "UPDATE platform.checkouts SET token_secret_removed_at = now() WHERE id = $1", checkout_id
+        )
 
     # --- refunds ---
     async def record_refund(

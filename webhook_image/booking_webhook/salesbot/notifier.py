@@ -69,10 +69,31 @@ async def _send(bot: Bot, checkout: Checkout, text: str) -> bool:
     return True
 
 
+# A checkout unpaid for this long will not be paid: YooKassa cancels unconfirmed payments
+# much sooner. Its token Secret is deleted, so abandoned tokens do not pile up in the cluster.
+ABANDONED_AFTER_SECONDS = 7 * 24 * 3600.0
+
+
+async def remove_abandoned_tokens(
+    deps: SalesDeps, older_than_seconds: float = ABANDONED_AFTER_SECONDS
+) -> int:
+    removed = 0
+    for checkout_id, secret in await deps.store.abandoned_token_secrets(older_than_seconds):
+        try:
+            await deps.kube.delete_secret(secret)
+        except (KubeUnavailable, KubeError):
+            continue
+        await deps.store.mark_token_secret_removed(checkout_id)
+        log_event(log, "abandoned token secret removed", checkout_id=str(checkout_id), secret=secret)
+        removed += 1
+    return removed
+
+
 async def run_notifier(bot: Bot, deps: SalesDeps, interval: float) -> None:
     while True:
         try:
             await notify_once(bot, deps)
+            await remove_abandoned_tokens(deps)
         except Exception as exc:  # keep the loop alive through database hiccups
             log_event(log, "notifier pass failed", logging.WARNING, error=type(exc).__name__)
         await asyncio.sleep(interval)
