@@ -370,3 +370,31 @@ async def test_an_early_rejected_notification_does_not_block_the_genuine_one(
     assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[1]["outcome"] == "rejected"
     yookassa.succeed(payment_id)
     assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[1]["outcome"] == "created"
+
+
+async def test_postgres_down_is_non_200_then_redelivery_succeeds(
+    yookassa: FakeYooKassa,
+    webhook_dsn: str,
+    kubeconfig: Path,
+    namespace: str,
+    platform: Platform,
+    kube: KubeClient,
+) -> None:
+    host_port = webhook_dsn.split("@", 1)[1].split("/", 1)[0]
+    proxy = TcpProxy(f"tcp://{host_port}")
+    await proxy.up()
+    dsn = webhook_dsn.replace(host_port, f"127.0.0.1:{proxy.port}")
+    server = await WebhookServer(make_settings(yookassa, dsn, kubeconfig, namespace)).start()
+    try:
+        checkout, payment_id = await platform.new_checkout()
+        yookassa.succeed(payment_id)
+        await proxy.down()
+        status, body = await server.notify(yookassa, "payment.succeeded", payment_id)
+        assert (status, body["outcome"]) == (503, "retry")
+        assert await kube.get(BOOKINGTENANTS, namespace, checkout.tenant_name) is None
+        await proxy.up()
+        status, body = await server.notify(yookassa, "payment.succeeded", payment_id)
+        assert (status, body["outcome"]) == (200, "created")
+    finally:
+        await server.stop()
+        await proxy.down()
