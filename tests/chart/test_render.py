@@ -87,9 +87,18 @@ def test_external_database_renders_no_in_cluster_database(rendered: dict[str, li
 
 def test_pgbouncer_is_what_tenant_bots_connect_to(rendered: dict[str, list[Manifest]]) -> None:
     env = _operator_env(rendered["pgbouncer"])
-    assert env["TENANT_DATABASE_HOST"]["value"] == "booking-booking-saas-pgbouncer"
+    assert env["TENANT_DATABASE_HOST"]["value"] == "booking-booking-saas-pgbouncer.booking-system.svc"
     # The operator itself provisions through a direct connection (CREATE ROLE cannot be pooled).
-    assert "@booking-booking-saas-postgresql:5432/" in env["OPERATOR_DATABASE_URL"]["value"]
+    assert (
+        "@booking-booking-saas-postgresql.booking-system.svc:5432/" in env["OPERATOR_DATABASE_URL"]["value"]
+    )
+
+
+def test_tenant_bots_get_namespace_qualified_hosts(rendered: dict[str, list[Manifest]]) -> None:
+    # Bots run in their tenant's namespace, so a bare Service name would not resolve there.
+    env = _operator_env(rendered["default"])
+    assert env["TENANT_DATABASE_HOST"]["value"] == "booking-booking-saas-postgresql.booking-system.svc"
+    assert env["TENANT_REDIS_URL"]["value"] == "redis://booking-booking-saas-redis.booking-system.svc:6379/0"
 
 
 def test_namespace_scoped_mode_grants_no_cluster_wide_rights(rendered: dict[str, list[Manifest]]) -> None:

@@ -132,9 +132,13 @@ Usage: include "booking-saas.image" (list .Values.operator.image .Chart.AppVersi
 {{- end }}
 {{- end }}
 
+{{/*
+In-cluster hosts are namespace-qualified (<service>.<namespace>.svc): tenant bots run in their
+tenants' namespaces, not in the release namespace.
+*/}}
 {{- define "booking-saas.database.host" -}}
 {{- if .Values.postgresql.enabled }}
-{{- include "booking-saas.postgresql.fullname" . }}
+{{- printf "%s.%s.svc" (include "booking-saas.postgresql.fullname" .) .Release.Namespace }}
 {{- else }}
 {{- required "externalDatabase.host is required when postgresql.enabled is false" .Values.externalDatabase.host }}
 {{- end }}
@@ -188,7 +192,7 @@ pod spec. Usage: include "booking-saas.database.url" (list . "USER" "PASSWORD_VA
 
 {{/* Where the tenant bots connect: PgBouncer when enabled, else the database itself. */}}
 {{- define "booking-saas.tenantDatabase.host" -}}
-{{- if .Values.pgbouncer.enabled }}{{ include "booking-saas.pgbouncer.fullname" . }}{{ else }}{{ include "booking-saas.database.host" . }}{{ end }}
+{{- if .Values.pgbouncer.enabled }}{{ printf "%s.%s.svc" (include "booking-saas.pgbouncer.fullname" .) .Release.Namespace }}{{ else }}{{ include "booking-saas.database.host" . }}{{ end }}
 {{- end }}
 
 {{- define "booking-saas.tenantDatabase.port" -}}
@@ -216,7 +220,7 @@ pod spec. Usage: include "booking-saas.database.url" (list . "USER" "PASSWORD_VA
 {{/* Redis URL without credentials: what the bots are told (the operator injects their ACL user). */}}
 {{- define "booking-saas.redis.url" -}}
 {{- if .Values.redis.enabled }}
-{{- printf "redis://%s:6379/0" (include "booking-saas.redis.fullname" .) }}
+{{- printf "redis://%s.%s.svc:6379/0" (include "booking-saas.redis.fullname" .) .Release.Namespace }}
 {{- else }}
 {{- printf "%s://%s:%v/0" (ternary "rediss" "redis" .Values.externalRedis.tls) (required "externalRedis.host is required when redis.enabled is false" .Values.externalRedis.host) .Values.externalRedis.port }}
 {{- end }}
@@ -225,7 +229,7 @@ pod spec. Usage: include "booking-saas.database.url" (list . "USER" "PASSWORD_VA
 {{/* The operator's admin Redis URL, its password the environment variable $(REDIS_PASSWORD). */}}
 {{- define "booking-saas.redis.adminUrl" -}}
 {{- if .Values.redis.enabled }}
-{{- printf "redis://default:$(REDIS_PASSWORD)@%s:6379/0" (include "booking-saas.redis.fullname" .) }}
+{{- printf "redis://default:$(REDIS_PASSWORD)@%s.%s.svc:6379/0" (include "booking-saas.redis.fullname" .) .Release.Namespace }}
 {{- else }}
 {{- printf "%s://%s:$(REDIS_PASSWORD)@%s:%v/0" (ternary "rediss" "redis" .Values.externalRedis.tls) .Values.externalRedis.username .Values.externalRedis.host .Values.externalRedis.port }}
 {{- end }}
