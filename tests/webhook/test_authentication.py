@@ -78,3 +78,14 @@ async def test_a_flood_from_one_source_is_rate_limited(
         assert other_source == 200
     finally:
         await server.stop()
+
+
+async def test_a_yookassa_ipv6_address_behind_the_trusted_proxy_is_accepted(webhook: WebhookServer) -> None:
+    status, body = await webhook.post(UNKNOWN_EVENT, forwarded_for="2a02:5180:0:1509::17")
+    assert (status, body["outcome"]) == (200, "ignored")
+
+
+async def test_a_spoofed_leftmost_address_does_not_help_an_untrusted_client(webhook: WebhookServer) -> None:
+    # the client prepends a YooKassa address; our proxy appends the client's real one
+    status, _ = await webhook.post(UNKNOWN_EVENT, forwarded_for="185.71.76.10, 8.8.8.8")
+    assert status == 403
