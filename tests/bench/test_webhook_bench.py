@@ -33,7 +33,7 @@ from harness.kube import EmulatedCluster
 from harness.postgres import PgServer
 from harness.yookassa import FakeYooKassa
 
-N = int(os.environ.get("WEBHOOK_BENCH_N", "200"))
+N = int(os.environ.get("WEBHOOK_BENCH_N", "100"))
 CONCURRENCY = 10
 
 
@@ -95,6 +95,7 @@ async def _bare_server() -> tuple[uvicorn.Server, asyncio.Task[None], str]:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(600)
 async def test_webhook_throughput_and_latency(
     pg_server: PgServer, kube_cluster: EmulatedCluster, fake_yookassa: FakeYooKassa, tmp_path: Path
 ) -> None:
