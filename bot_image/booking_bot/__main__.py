@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(check_database(settings.database_url.get_secret_value(), settings.client_id))
     except PreflightError as exc:
         fail(str(exc), code=1, kind="startup error")
+    from booking_bot.lazy_models import import_aiogram_lazily
+
+    import_aiogram_lazily()
     from booking_bot.app import run
 
     raise SystemExit(asyncio.run(run(settings)))

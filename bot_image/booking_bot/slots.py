@@ -60,6 +60,8 @@ def free_slots(
     busy: Iterable[dt.datetime],
     now: dt.datetime,
     tz: zoneinfo.ZoneInfo,
+    *,
+    limit: int | None = None,
 ) -> list[dt.datetime]:
     """Start instants (UTC) on local ``day`` where a service of ``duration_minutes`` fits.
 
@@ -100,6 +102,8 @@ def free_slots(
         if any(cell in taken for cell in cells(start, duration_minutes)):
             continue
         result.append(start)
+        if limit is not None and len(result) >= limit:
+            break
     return result
 
 
@@ -127,7 +131,7 @@ def day_states(
             states[day] = DayState.PAST
         elif day in schedule.days_off or day.isoweekday() not in schedule.hours:
             states[day] = DayState.CLOSED
-        elif free_slots(day, duration_minutes, schedule, taken, now, tz):
+        elif free_slots(day, duration_minutes, schedule, taken, now, tz, limit=1):
             states[day] = DayState.FREE
         else:
             states[day] = DayState.FULL

@@ -21,19 +21,25 @@ class Person:
         return f"{name} (@{self.username})" if self.username else name
 
 
-async def upsert_user(pool: asyncpg.Pool, person: Person) -> None:
-    await pool.execute(
+async def upsert_user(pool: asyncpg.Pool, person: Person) -> bool:
+    """Record the user (and that they can be reached again); True when they are an added admin.
+
+    One round trip per update: the admin lookup rides along with the upsert.
+    """
+    is_admin: bool = await pool.fetchval(
         "INSERT INTO users (telegram_id, first_name, last_name, username, language_code)"
         " VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (telegram_id) DO UPDATE SET first_name = EXCLUDED.first_name,"
         " last_name = EXCLUDED.last_name, username = EXCLUDED.username,"
-        " language_code = EXCLUDED.language_code, last_seen_at = now(), blocked_at = NULL",
+        " language_code = EXCLUDED.language_code, last_seen_at = now(), blocked_at = NULL"
+        " RETURNING EXISTS (SELECT 1 FROM admins WHERE admins.telegram_id = $1)",
         person.telegram_id,
         person.first_name,
         person.last_name,
         person.username,
         person.language_code,
     )
+    return is_admin
 
 
 async def mark_blocked(pool: asyncpg.Pool, telegram_id: int) -> None:

@@ -72,8 +72,19 @@ async def test_bot_process_serves_health_answers_and_stops_cleanly_on_sigterm(
         health = await _healthy(port)
         assert health == {"status": "ok", "client_id": seeded_tenant.client_id}
         telegram.push_message(token, 42, "/start")
-        answer = await telegram.next_message(token, 42, timeout=10)
+        try:
+            answer = await telegram.next_message(token, 42, timeout=10)
+        except TimeoutError:
+            proc.kill()
+            out, err = await proc.communicate()
+            raise AssertionError(out.decode()[-3000:] + err.decode()[-3000:]) from None
         assert "Process Salon" in answer.text
+        # A whole booking through the process (real clock: the first free day and time).
+        for prefix in ("m1:book", "s1:", "d1:", "t1:", "k1:"):
+            data = next(d for _, d in answer.buttons if d and d.startswith(prefix))
+            telegram.push_callback(token, 42, answer, data)
+            answer = await telegram.next_message(token, 42, timeout=10)
+        assert "Вы записаны" in answer.text
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), 15)
     finally:
