@@ -105,7 +105,7 @@ async def keep_converged(
         deadline_crossed = (expired and phase in ("Ready", "Provisioning")) or (
             not expired and phase == "Expired"
         )
-        retry_due = phase == "Provisioning" and platform.phases.get(uid) == "Provisioning"
+        retry_due = time.monotonic() >= platform.retry_at.get(uid, float("inf"))
         if deadline_crossed or time.monotonic() >= next_resync or retry_due:
             if body.get("metadata", {}).get("deletionTimestamp"):
                 return
@@ -199,6 +199,10 @@ async def _run(platform: Platform, body: Mapping[str, Any], uid: str, trigger: s
     result = "retry" if outcome.retry_after is not None else phase.lower()
     metrics.RECONCILES.labels(trigger=trigger, outcome=result).inc()
     platform.phases[uid] = phase
+    if outcome.retry_after is not None:
+        platform.retry_at[uid] = time.monotonic() + outcome.retry_after
+    else:
+        platform.retry_at.pop(uid, None)
     metrics.record_phases(platform.phases.values())
     for kind, reason, message in outcome.events:
         kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message)

@@ -52,6 +52,8 @@ class Platform:
     # What we last wrote per tenant uid: lets child events tell hand edits from our own writes.
     desired: dict[str, dict[str, Any]] = field(default_factory=dict)
     phases: dict[str, str] = field(default_factory=dict)
+    # Monotonic time after which a tenant whose last pass hit a transient failure is retried.
+    retry_at: dict[str, float] = field(default_factory=dict)
     _acl: bool | None = None
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -61,6 +63,7 @@ class Platform:
         self.locks.pop(uid, None)
         self.desired.pop(uid, None)
         self.phases.pop(uid, None)
+        self.retry_at.pop(uid, None)
 
     async def acl_enabled(self) -> bool:
         if self.settings.redis_acl == "off":

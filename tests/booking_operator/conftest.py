@@ -94,7 +94,7 @@ class Platform:
     admin_dsn: str  # superuser, for assertions only
 
     def dsn(self, user: str, password: str) -> str:
-        return self.pg.dsn(user=user, password=password, dbname=PLATFORM_DB)
+        return str(self.pg.dsn(user=user, password=password, dbname=PLATFORM_DB))
 
 
 @pytest.fixture(scope="session")
@@ -128,12 +128,13 @@ def operator_env(
         OPERATOR_DATABASE_URL=platform.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD),
         OPERATOR_REDIS_URL=platform.redis.admin_url,
         BOT_IMAGE=BOT_IMAGE,
-        RESYNC_INTERVAL="3",
+        RESYNC_INTERVAL="5",
         DEADLINE_CHECK_INTERVAL="0.5",
         TELEGRAM_CHECK_TOKENS="false",
         LIVENESS_PORT=str(port_for.select_random()),
         METRICS_PORT=str(port_for.select_random()),
         LOG_FORMAT="json",
+        LOG_LEVEL=os.environ.get("TEST_OPERATOR_LOG_LEVEL", "INFO"),
         PYTHONUNBUFFERED="1",
     )
     env.update(overrides)
@@ -159,6 +160,17 @@ def running_operator(
 @pytest.fixture()
 def namespace() -> str:
     return f"ns-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+async def delete_tenants_afterwards(kube: KubeClient, namespace: str) -> AsyncIterator[None]:
+    """Each test removes its tenants, so the shared operator's load stays flat over the session."""
+    yield
+    for tenant in await kube.list(BOOKINGTENANTS, namespace):
+        await kube.delete(BOOKINGTENANTS, namespace, tenant["metadata"]["name"])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and await kube.list(BOOKINGTENANTS, namespace):
+        await asyncio.sleep(0.2)
 
 
 @pytest.fixture()

@@ -82,11 +82,14 @@ async def test_extending_the_paid_period_brings_an_expired_bot_back(
 ) -> None:
     await ready_tenant(kube, namespace, "salon", client_id, paidUntil=rfc3339(datetime.timedelta(seconds=1)))
     await wait_phase(kube, namespace, "salon", "Expired", timeout=10)
+    await mark_bot_available(kube, namespace, "salon", replicas=0)  # the pod is gone
     await kube.patch(
         BOOKINGTENANTS, namespace, "salon", {"spec": {"paidUntil": rfc3339(datetime.timedelta(days=30))}}
     )
-    await wait_phase(kube, namespace, "salon", "Ready")
+    await wait_phase(kube, namespace, "salon", "Provisioning")
     assert await replicas(kube, namespace, "salon") == 1
+    await mark_bot_available(kube, namespace, "salon")  # a new pod started
+    await wait_phase(kube, namespace, "salon", "Ready")
 
 
 async def test_a_bot_deployment_deleted_by_hand_is_restored(
@@ -233,7 +236,7 @@ async def test_delete_policy_drops_schema_role_and_keys_even_with_a_session_open
         assert await admin_db.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", client_id) is None
         assert [k async for k in admin.scan_iter(match=f"{client_id}:*")] == []
         assert await admin.get("bystander:k") == b"v"
-        assert await admin.execute_command("ACL", "GETUSER", f"tenant_{client_id}") is None
+        assert await admin.acl_getuser(f"tenant_{client_id}") is None
     finally:
         open_session.terminate()
         await admin.aclose()

@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import NoPermissionError
 
+from harness import crd_schema
 from harness.kube import BOOKINGTENANTS, KubeClient
 
 from .conftest import (
@@ -221,3 +222,13 @@ async def test_operator_logs_are_json_lines_naming_the_tenant_and_never_a_passwo
     logs = running_operator.logs()
     for secret in (values["DATABASE_PASSWORD"], values["REDIS_PASSWORD"], "operator-test-password"):
         assert secret not in logs
+
+
+async def test_everything_the_operator_writes_fits_the_crds_own_schema(
+    kube: KubeClient, namespace: str, client_id: str
+) -> None:
+    await provision(kube, namespace, "salon", client_id)
+    await mark_bot_available(kube, namespace, "salon")
+    tenant = await wait_phase(kube, namespace, "salon", "Ready")
+    assert crd_schema.validate(tenant) == []
+    assert set(tenant["status"]) >= {"phase", "conditions", "observedGeneration", "schema", "secretName"}

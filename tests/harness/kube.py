@@ -57,14 +57,19 @@ class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         return str(self._last_rv)
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        base = kmock.RawHandler  # skip the emulator's own storage: ours replaces it
+        response: aiohttp.web.StreamResponse
         if request.resource is None:
-            return await super(k8s.KubernetesEmulator, self)._handle(request)
+            response = await base._handle(self, request)
+            return response
         try:
             delete_key = await self._store(request)
         except k8s.KubernetesError as exc:
-            return await self._render_error(exc)
+            response = await self._render_error(exc)
+            return response
         try:
-            return await super(k8s.KubernetesEmulator, self)._handle(request)
+            response = await base._handle(self, request)
+            return response
         finally:
             if delete_key is not None:
                 async with self._lock:
@@ -80,6 +85,8 @@ class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             if request.action == enums.action.CREATE:
                 data = request.data if isinstance(request.data, dict) else {}
                 meta = data.setdefault("metadata", {})
+                if not meta.get("name") and meta.get("generateName"):
+                    meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
                 if not meta.get("name"):
                     raise k8s.KubernetesError(status=422, reason="Invalid", message="metadata.name required")
                 namespace = request.namespace or meta.get("namespace")
@@ -175,6 +182,35 @@ class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         elif has_status:
             data.pop("status", None)
         return data
+
+    # Direct lookups by key: the base class scans every stored object on every request,
+    # which makes a suite with hundreds of objects (kopf posts events) crawl.
+    def _stored(
+        self, request: rendering.Request, name: str | None = None, namespace: str | None = None
+    ) -> Any:
+        key = (request.resource, namespace or request.namespace, name or request.name)
+        obj = self._objects._objects.get(key)
+        if obj is None:
+            raise k8s.KubernetesObjectNotFoundError()
+        if len(obj.history) > 6:
+            del obj.history[:-3]  # keep memory flat: only the latest versions matter here
+        return obj
+
+    async def _serve_fetch(self, request: rendering.Request) -> rendering.Payload:
+        obj = self._stored(request)
+        if obj.deleted:
+            raise k8s.KubernetesObjectNotFoundError()
+        return obj.raw
+
+    async def _serve_create(self, request: rendering.Request) -> rendering.Payload:
+        meta = request.data.get("metadata", {})
+        return self._stored(request, meta.get("name"), meta.get("namespace")).raw
+
+    async def _serve_update(self, request: rendering.Request) -> rendering.Payload:
+        return self._stored(request).last.raw
+
+    async def _serve_delete(self, request: rendering.Request) -> rendering.Payload:
+        return self._stored(request).last.raw
 
     async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
         result = await super()._serve_list(request)
