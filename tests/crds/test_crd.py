@@ -19,7 +19,7 @@ from harness.crd_schema import BOOKINGTENANT_CRD, REPO_ROOT, CrdSchema, apply_de
 
 SAMPLE: Path = REPO_ROOT / "crds" / "tenant.yaml"
 CONTRACTS: Path = REPO_ROOT / "docs" / "contracts.md"
-RESERVED_NAMES = ["public", "information_schema", "postgres", "default", "template0", "template1"]
+RESERVED_NAMES = ["public", "information_schema", "postgres", "default", "template0", "template1", "platform"]
 
 
 def load_yaml(path: Path) -> Any:
