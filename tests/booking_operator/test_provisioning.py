@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
@@ -232,3 +233,23 @@ async def test_everything_the_operator_writes_fits_the_crds_own_schema(
     tenant = await wait_phase(kube, namespace, "salon", "Ready")
     assert crd_schema.validate(tenant) == []
     assert set(tenant["status"]) >= {"phase", "conditions", "observedGeneration", "schema", "secretName"}
+
+
+async def test_metrics_count_reconciles_and_tenants_by_phase(
+    kube: KubeClient, namespace: str, client_id: str, running_operator: OperatorProcess
+) -> None:
+    await provision(kube, namespace, "salon", client_id)
+    url = f"http://127.0.0.1:{running_operator.env['METRICS_PORT']}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        text = await resp.text()
+    assert resp.status == 200
+    assert 'booking_operator_reconciles_total{outcome="provisioning",trigger="event"}' in text
+    assert 'booking_operator_tenants{phase="Provisioning"}' in text
+    assert "booking_operator_reconcile_duration_seconds_bucket" in text
+
+
+async def test_liveness_endpoint_reports_the_operator_alive(running_operator: OperatorProcess) -> None:
+    url = f"http://127.0.0.1:{running_operator.env['LIVENESS_PORT']}/healthz"
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        assert resp.status == 200
+        assert "tenants" in await resp.json()
