@@ -26,7 +26,8 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Everything the bot reads from its environment."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+    # Empty variables count as unset (OWNER_TELEGRAM_ID="" from a template means "no owner").
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_ignore_empty=True)
 
     # Who we are: the Postgres schema and role name, the Redis key prefix stem.
     client_id: str

@@ -63,3 +63,16 @@ def test_unreachable_database_at_start_is_one_line_and_non_zero() -> None:
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_empty_optional_variables_count_as_unset() -> None:
+    env = {**GOOD, "OWNER_TELEGRAM_ID": "", "ADMIN_TELEGRAM_IDS": "", "REDIS_URL": "", "TELEGRAM_API_URL": ""}
+    result = _run(env)
+    assert "configuration error" not in result.stderr  # it gets as far as the database
+    assert "cannot reach the database" in result.stderr
+
+
+def test_empty_bot_token_is_missing() -> None:
+    result = _run({**GOOD, "BOT_TOKEN": ""})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "booking_bot: configuration error: BOT_TOKEN is not set"
