@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,12 @@ def webhook_dsn(pg_server: PgServer) -> str:
 
 def ensure_webhook_database(pg_server: PgServer) -> str:
     """A database and a non-superuser role of the webhook's own, as in production."""
+    for _ in range(100):  # the server may still be starting up
+        try:
+            psycopg.connect(pg_server.dsn(), connect_timeout=5).close()
+            break
+        except psycopg.OperationalError:
+            time.sleep(0.1)
     with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (WEBHOOK_ROLE,)).fetchone()
         if not exists:

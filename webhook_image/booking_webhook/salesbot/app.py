@@ -50,7 +50,7 @@ async def run_sales_bot(settings: Settings) -> None:
     bot = build_bot(settings)
     notifier = asyncio.create_task(run_notifier(bot, deps, settings.ready_poll_interval))
     try:
-        await build_dispatcher(deps).start_polling(bot)
+        await build_dispatcher(deps).start_polling(bot, polling_timeout=settings.polling_timeout)
     finally:
         notifier.cancel()
         with contextlib.suppress(asyncio.CancelledError):
