@@ -79,8 +79,7 @@ async def sales_bot(settings: Settings, platform: Platform) -> AsyncIterator[Sal
             notifier.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await notifier
-            with contextlib.suppress(RuntimeError):
-                await dp.stop_polling()
+            polling.cancel()  # no need to wait for the current long poll to end
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(polling, 5)
             await bot.session.close()
