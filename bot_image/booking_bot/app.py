@@ -19,9 +19,8 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramU
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
-from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from booking_bot import reminders, retries
+from booking_bot import commands, reminders, retries
 from booking_bot.config import Settings
 from booking_bot.db import create_pool
 from booking_bot.handlers import get_routers
@@ -130,29 +129,9 @@ class BookingBot:
 
     async def _set_commands(self, i18n: I18n, admins: Admins) -> None:
         assert self.bot is not None
-        try:
-            for lang in ("ru", "en"):
-                t = i18n[lang]
-                common = [
-                    BotCommand(command="start", description=t("cmd.start")),
-                    BotCommand(command="help", description=t("cmd.help")),
-                ]
-                await self.bot.set_my_commands(
-                    common,
-                    scope=BotCommandScopeDefault(),
-                    language_code=None if lang == i18n.default else lang,
-                )
-            t = i18n[i18n.default]
-            admin_commands = [
-                BotCommand(command="start", description=t("cmd.start")),
-                BotCommand(command="admin", description=t("cmd.admin")),
-            ]
-            for admin_id in sorted(admins.from_env):
-                await self.bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(chat_id=admin_id))
-        except (TelegramAPIError, TelegramNetworkError) as exc:
-            log.warning(
-                "cannot set commands", extra={"event": "set_commands_failed", "error": type(exc).__name__}
-            )
+        await commands.set_default_commands(self.bot, i18n)
+        for admin_id in await admins.all_ids():
+            await commands.set_admin_commands(self.bot, i18n, admin_id)
 
     async def serve(self, *, handle_signals: bool = False) -> None:
         assert self.bot is not None and self.dp is not None and self.pool is not None

@@ -26,6 +26,9 @@ from booking_bot.i18n import Texts
 from booking_bot.slots import DayState
 
 CALENDAR_WEEKS = 4
+# Telegram accepts at most 100 buttons per keyboard; a day of 15-minute slots around the
+# clock would be 96 plus navigation.
+MAX_SLOT_BUTTONS = 92
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
@@ -145,7 +148,7 @@ def slots(
             PickSlot(service_id=service_id, at=pack_instant(start), rb=rb).pack(),
         )
         for start in starts
-    ]
+    ][:MAX_SLOT_BUTTONS]
     rows = _rows(buttons, 2 if with_date else 4)
     rows.append([back, home_button(t)])
     return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -128,7 +128,7 @@ async def run_worker(
             sent = await run_once(pool, send, clock(), worker)
             if sent:
                 log.info("reminders sent", extra={"event": "reminders_sent", "count": sent})
-        except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
+        except Exception as exc:  # database down, pool closing, a bug: log it, try again next time
             log.warning(
                 "reminder pass failed", extra={"event": "reminder_pass_failed", "error": type(exc).__name__}
             )

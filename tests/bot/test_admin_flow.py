@@ -23,6 +23,14 @@ async def _fetch(tenant: Tenant, sql: str) -> list[asyncpg.Record]:
         await conn.close()
 
 
+async def test_only_admins_get_the_admin_command_in_their_menu(bot: RunningBot) -> None:
+    calls = bot.tg.calls_of("setMyCommands", bot.token)
+    default = [c.params for c in calls if c.params["scope"] == {"type": "default"}]
+    assert all("admin" not in [cmd["command"] for cmd in p["commands"]] for p in default)
+    owner_scope = [c.params for c in calls if c.params["scope"] == {"type": "chat", "chat_id": OWNER}]
+    assert "admin" in [cmd["command"] for cmd in owner_scope[0]["commands"]]
+
+
 async def test_owner_sees_the_manage_button_and_customers_do_not(bot: RunningBot) -> None:
     owner_menu = await bot.say(OWNER, "/start")
     assert "⚙️ Manage" in [t for t, _ in owner_menu.buttons]
@@ -153,9 +161,17 @@ async def test_owner_adds_an_admin_who_then_gets_the_admin_surface(bot: RunningB
     assert "Saved" in (await bot.say(OWNER, str(HELPER))).text
     panel = await bot.say(HELPER, "/admin")
     assert "Managing Salon Test" in panel.text
+    scoped = [
+        c.params
+        for c in bot.tg.calls_of("setMyCommands", bot.token)
+        if c.params.get("scope", {}).get("chat_id")
+    ]
+    assert scoped[-1]["scope"] == {"type": "chat", "chat_id": HELPER}
+    assert "admin" in [c["command"] for c in scoped[-1]["commands"]]
     admins = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Admins")
     await bot.press(OWNER, admins, f"❌ {HELPER}")
     assert (await bot.say(HELPER, "/admin")).text == "This command is not available."
+    assert bot.tg.calls_of("deleteMyCommands", bot.token)[-1].params["scope"]["chat_id"] == HELPER
 
 
 async def test_admins_from_the_environment_are_admins(telegram: FakeTelegram, seeded_tenant: Tenant) -> None:

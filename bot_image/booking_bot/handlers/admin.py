@@ -12,17 +12,17 @@ import re
 import zoneinfo
 
 import asyncpg
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from booking_bot import bookings, keyboards, schedule, slots
+from booking_bot import bookings, commands, keyboards, schedule, slots
 from booking_bot.callbacks import Admin, Menu
 from booking_bot.config import Settings
 from booking_bot.handlers.booking import Clock
-from booking_bot.i18n import Texts
+from booking_bot.i18n import I18n, Texts
 from booking_bot.notify import Notifier, customer_label
 from booking_bot.users import Admins, Person
 from booking_bot.views import alert, show
@@ -319,7 +319,7 @@ async def admin_add_prompt(query: CallbackQuery, state: FSMContext, texts: Texts
 
 
 async def admin_add_input(
-    message: Message, state: FSMContext, admins: Admins, texts: Texts, person: Person
+    message: Message, state: FSMContext, admins: Admins, texts: Texts, person: Person, bot: Bot, i18n: I18n
 ) -> None:
     forwarded = message.forward_from.id if message.forward_from else None
     try:
@@ -330,15 +330,20 @@ async def admin_add_input(
         await message.answer(texts("admin.bad_number"), reply_markup=keyboards.admin_back(texts, "admins"))
         return
     await admins.add(new_id, person.telegram_id)
+    await commands.set_admin_commands(bot, i18n, new_id)
     await state.clear()
     log.info("admin added", extra={"event": "admin_added", "admin_id": new_id})
     await message.answer(texts("admin.saved"), reply_markup=keyboards.admin_back(texts, "admins"))
 
 
 async def admin_delete(
-    query: CallbackQuery, callback_data: Admin, state: FSMContext, admins: Admins, texts: Texts
+    query: CallbackQuery, callback_data: Admin, state: FSMContext, admins: Admins, texts: Texts, bot: Bot
 ) -> None:
+    if callback_data.arg in admins.from_env:
+        await alert(query, texts("not_found"))
+        return
     await admins.remove(callback_data.arg)
+    await commands.clear_admin_commands(bot, callback_data.arg)
     log.info("admin removed", extra={"event": "admin_removed", "admin_id": callback_data.arg})
     await admins_view(query, state, admins, texts)
 
