@@ -89,3 +89,13 @@ async def test_a_spoofed_leftmost_address_does_not_help_an_untrusted_client(webh
     # the client prepends a YooKassa address; our proxy appends the client's real one
     status, _ = await webhook.post(UNKNOWN_EVENT, forwarded_for="185.71.76.10, 8.8.8.8")
     assert status == 403
+
+
+async def test_deeply_nested_json_is_400_not_500(webhook: WebhookServer) -> None:
+    status, _ = await webhook.post(b"[" * 30000 + b"]" * 30000)
+    assert status == 400
+
+
+async def test_a_body_that_is_not_utf8_is_400(webhook: WebhookServer) -> None:
+    status, _ = await webhook.post(b'{"event": "\xff\xfe"}')
+    assert status == 400

@@ -78,7 +78,7 @@ async def _handle(
         return 413, "too_large", "unknown"
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser goes
         return 400, "bad_request", "unknown"
     if not isinstance(body, dict):
         return 400, "bad_request", "unknown"
