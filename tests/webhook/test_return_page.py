@@ -193,3 +193,26 @@ async def test_the_return_page_updates_itself_in_a_real_browser(
         assert link == "https://t.me/aurora_salon_bot"
     finally:
         await browser.stop()
+
+
+async def test_the_return_page_applies_a_paid_order_whose_notification_is_late(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient
+) -> None:
+    checkout, payment_id = await platform.new_checkout()
+    yookassa.succeed(payment_id)  # ... and no notification yet
+
+    assert (await _order(webhook, checkout.return_token))["stage"] == "creating"
+    tenant = await kube.get(BOOKINGTENANTS, webhook.settings.tenant_namespace, checkout.tenant_name)
+    assert [p["id"] for p in tenant["spec"]["payments"]] == [payment_id]
+    status, body = await webhook.notify(yookassa, "payment.succeeded", payment_id)
+    assert (status, body["outcome"]) == (200, "duplicate")
+
+
+async def test_the_return_page_asks_the_api_at_most_every_few_seconds(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa
+) -> None:
+    checkout, payment_id = await platform.new_checkout()
+    before = len(yookassa.requests)
+    for _ in range(5):
+        assert (await _order(webhook, checkout.return_token))["stage"] == "awaiting_payment"
+    assert len([r for r in yookassa.requests[before:] if r[1].endswith(payment_id)]) == 1

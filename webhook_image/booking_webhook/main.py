@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.services = Services(store=store, kube=kube, yookassa=yookassa, metrics=Metrics())
         app.state.rate_limiter = RateLimiter(current.rate_limit_per_second, current.rate_limit_burst)
+        app.state.reconciled = {}
         recovery = None
         if current.recovery_interval > 0:
             recovery = asyncio.create_task(_recover_forever(app.state.services, current.recovery_interval))

@@ -166,3 +166,17 @@ async def recover_once(services: Services, older_than_seconds: float) -> int:
         services.metrics.notifications.labels(event=row["event"], outcome=f"recovered_{outcome}").inc()
         finished += 1
     return finished
+
+
+async def reconcile_payment(services: Services, payment_id: str) -> str | None:
+    """Ask the API about a payment whose notification has not arrived (yet) and act as if it had.
+
+    Used when the buyer is back on the return page: a delayed or lost notification then costs
+    nothing. Exactly-once holds because applying is idempotent.
+    """
+    payment = await services.yookassa.get_payment(payment_id)
+    if payment.get("status") == "succeeded":
+        return (await process(services, PAYMENT_SUCCEEDED, payment_id))[0]
+    if payment.get("status") == "canceled":
+        return (await process(services, PAYMENT_CANCELED, payment_id))[0]
+    return None

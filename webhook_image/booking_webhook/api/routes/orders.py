@@ -7,17 +7,39 @@ be found by guessing.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import time
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from booking_webhook.api.deps import ServicesDep
+from booking_webhook.core.logging import log_event
 from booking_webhook.kube import KubeError, KubeUnavailable
+from booking_webhook.notifications import reconcile_payment
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+RECONCILE_EVERY = 10.0  # seconds between API checks of one pending order from its return page
+RECONCILE_TIMEOUT = 5.0
+
+
+def _due(request: Request, checkout_id: str) -> bool:
+    """At most one API check per order every RECONCILE_EVERY seconds, however many pages poll."""
+    last: dict[str, float] = request.app.state.reconciled
+    now = time.monotonic()
+    if now - last.get(checkout_id, -RECONCILE_EVERY) < RECONCILE_EVERY:
+        return False
+    if len(last) > 10_000:
+        last.clear()
+    last[checkout_id] = now
+    return True
+
+
 CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -41,12 +63,18 @@ async def return_page(token: str) -> HTMLResponse:
 
 
 @router.get("/api/orders/{token}")
-async def order_status(token: str, services: ServicesDep) -> dict[str, Any]:
+async def order_status(token: str, request: Request, services: ServicesDep) -> dict[str, Any]:
     if not TOKEN_RE.fullmatch(token):
         raise HTTPException(status_code=404)
     checkout = await services.store.checkout_by_return_token(token)
     if checkout is None:
         raise HTTPException(status_code=404)
+    if checkout.status == "pending" and checkout.payment_id and _due(request, str(checkout.id)):
+        try:
+            await asyncio.wait_for(reconcile_payment(services, checkout.payment_id), RECONCILE_TIMEOUT)
+        except Exception as exc:  # the notification will still come; the page just waits for it
+            log_event(log, "return page reconcile failed", logging.INFO, error=type(exc).__name__)
+        checkout = await services.store.checkout(checkout.id) or checkout
     order: dict[str, Any] = {
         "companyName": checkout.company_name,
         "plan": checkout.plan,
