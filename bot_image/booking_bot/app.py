@@ -116,7 +116,7 @@ class BookingBot:
             notifier=notifier,
         )
         dp.update.outer_middleware(ContextMiddleware(i18n, admins))
-        dp.include_routers(*get_routers())
+        dp.include_routers(*get_routers(i18n))
         self.dp = dp
         self._notifier = notifier
 

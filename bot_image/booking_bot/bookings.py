@@ -25,7 +25,7 @@ _SELECT = """
 SELECT b.id, b.kind, b.service_id, coalesce(s.name, '') AS service_name, coalesce(s.price, 0) AS price,
        b.user_id, b.starts_at, b.ends_at, b.status, b.note,
        coalesce(nullif(trim(u.first_name || ' ' || u.last_name), ''), '') AS customer_name,
-       u.username AS customer_username, u.language_code AS customer_language
+       u.username AS customer_username, u.language_code AS customer_language, u.phone AS customer_phone
 FROM bookings b
 LEFT JOIN services s ON s.id = b.service_id
 LEFT JOIN users u ON u.telegram_id = b.user_id
@@ -73,6 +73,7 @@ class Booking:
     customer_name: str = ""
     customer_username: str | None = None
     customer_language: str | None = None
+    customer_phone: str | None = None
 
 
 def _booking(row: asyncpg.Record) -> Booking:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 
 from booking_bot.bookings import Booking
 from booking_bot.callbacks import (
@@ -47,6 +52,18 @@ def main_menu(t: Texts, *, is_admin: bool) -> InlineKeyboardMarkup:
     if is_admin:
         rows.append([_button(t("menu.admin"), Menu(action="admin").pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def share_phone(t: Texts) -> ReplyKeyboardMarkup:
+    """The one reply keyboard: Telegram shares a contact only from a reply-keyboard button."""
+    return ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=t("phone.share"), request_contact=True)],
+            [KeyboardButton(text=t("phone.skip"))],
+        ],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
 
 
 def only_home(t: Texts) -> InlineKeyboardMarkup:

@@ -90,5 +90,10 @@ class Notifier:
 
 
 def customer_label(booking: Booking) -> str:
-    name = booking.customer_name or str(booking.user_id or "")
-    return f"{name} (@{booking.customer_username})" if booking.customer_username else name
+    """Name, @username and phone as far as known: what the owner needs to reach the customer."""
+    parts = [booking.customer_name or str(booking.user_id or "")]
+    if booking.customer_username:
+        parts.append(f"@{booking.customer_username}")
+    if booking.customer_phone:
+        parts.append(booking.customer_phone)
+    return " · ".join(parts)

@@ -55,6 +55,21 @@ async def get_person(pool: asyncpg.Pool, telegram_id: int) -> Person | None:
     return None if row is None else Person(**dict(row))
 
 
+async def ask_for_phone_once(pool: asyncpg.Pool, telegram_id: int) -> bool:
+    """True exactly once per user without a phone: the moment to ask for it."""
+    asked: bool | None = await pool.fetchval(
+        "UPDATE users SET phone_asked_at = now()"
+        " WHERE telegram_id = $1 AND phone IS NULL AND phone_asked_at IS NULL RETURNING true",
+        telegram_id,
+    )
+    return bool(asked)
+
+
+async def set_phone(pool: asyncpg.Pool, telegram_id: int, phone: str) -> None:
+    cleaned = "".join(ch for ch in phone if ch.isdigit() or ch == "+")[:32]
+    await pool.execute("UPDATE users SET phone = $2 WHERE telegram_id = $1", telegram_id, cleaned or None)
+
+
 class Admins:
     """Admins = owner and ADMIN_TELEGRAM_IDS from the environment, plus those added in the bot."""
 

@@ -138,6 +138,14 @@ class RunningBot:
         )
         return await self.next(user)
 
+    async def book(self, user: int, confirm: SentMessage, *, first: bool = True) -> SentMessage:
+        """Press Confirm; after a customer's first booking, also take the phone question off the queue."""
+        done = await self.press(user, confirm, "Confirm")
+        if first and "booked" in done.text:
+            question = await self.next(user)
+            assert "phone number" in question.text, question.text
+        return done
+
     def click(self, user: int, message: SentMessage, data: str, lang: str = "en") -> None:
         """Press a button (raw callback data) without waiting for the answer."""
         self.tg.push_callback(self.token, person(user, lang), message, data)

@@ -119,7 +119,7 @@ async def test_owner_sees_the_days_bookings_and_cancels_one_and_the_customer_is_
     menu = await bot.say(ANN, "/start")
     calendar = await bot.press(ANN, await bot.press(ANN, menu, "Book"), "Haircut")
     confirm = await bot.press(ANN, await bot.press(ANN, calendar, "4", exact=True), "15:00", exact=True)
-    await bot.press(ANN, confirm, "Confirm")
+    await bot.book(ANN, confirm)
     await bot.next(OWNER)  # the new-booking note
     day = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Today")
     assert "15:00–16:00 Haircut — Customer1001" in day.text

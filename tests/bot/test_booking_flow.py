@@ -6,10 +6,11 @@ import asyncio
 import datetime as dt
 
 import asyncpg
+import pytest
 
 from harness.telegram import FakeTelegram, SentMessage
 
-from .conftest import OWNER, RunningBot, Tenant, run_bot, seed
+from .conftest import OWNER, RunningBot, Tenant, person, run_bot, seed
 
 ANN, BOB = 1001, 1002
 
@@ -59,7 +60,7 @@ async def test_whole_booking_conversation_ends_in_a_confirmed_row(bot: RunningBo
     assert "13:00" not in times and "12:30" not in times  # lunch 13:00-14:00
     confirm = await bot.press(ANN, slots, "11:00", exact=True)
     assert "Tu 5 Mar at 11:00" in confirm.text
-    done = await bot.press(ANN, confirm, "Confirm")
+    done = await bot.book(ANN, confirm)
     assert "You are booked" in done.text
 
     rows = await _rows(bot.tenant)
@@ -80,7 +81,7 @@ async def test_minimum_notice_hides_todays_early_slots(bot: RunningBot) -> None:
 
 
 async def test_customer_cancels_from_my_bookings(bot: RunningBot) -> None:
-    await bot.press(ANN, await _to_confirm(bot, ANN), "Confirm")
+    await bot.book(ANN, await _to_confirm(bot, ANN))
     assert "Новая запись" in (await bot.next(OWNER)).text
     menu = await bot.say(ANN, "/start")
     mine = await bot.press(ANN, menu, "My bookings")
@@ -99,14 +100,14 @@ async def test_customer_cancels_from_my_bookings(bot: RunningBot) -> None:
 
 
 async def test_customer_reschedules_and_keeps_one_booking(bot: RunningBot) -> None:
-    await bot.press(ANN, await _to_confirm(bot, ANN), "Confirm")
+    await bot.book(ANN, await _to_confirm(bot, ANN))
     menu = await bot.say(ANN, "/start")
     detail = await bot.press(ANN, await bot.press(ANN, menu, "My bookings"), "Haircut")
     calendar = await bot.press(ANN, detail, "Move")
     slots = await bot.press(ANN, calendar, "6", exact=True)
     confirm = await bot.press(ANN, slots, "15:00", exact=True)
     assert "Move Haircut" in confirm.text
-    done = await bot.press(ANN, confirm, "Confirm")
+    done = await bot.book(ANN, confirm)
     assert "Moved" in done.text
     rows = await _rows(bot.tenant)
     assert len(rows) == 1
@@ -118,7 +119,7 @@ async def test_customer_reschedules_and_keeps_one_booking(bot: RunningBot) -> No
 
 
 async def test_cancel_is_refused_after_the_cutoff(bot: RunningBot) -> None:
-    await bot.press(ANN, await _to_confirm(bot, ANN), "Confirm")
+    await bot.book(ANN, await _to_confirm(bot, ANN))
     bot.clock.now = dt.datetime(2030, 3, 5, 6, 30, tzinfo=dt.UTC)  # 1.5 h before, cutoff is 3 h
     menu = await bot.say(ANN, "/start")
     detail = await bot.press(ANN, await bot.press(ANN, menu, "My bookings"), "Haircut")
@@ -143,14 +144,14 @@ async def test_slot_race_gives_one_booking_and_offers_the_next_slots(bot: Runnin
     assert len(rows) == 1
     # The loser takes the next offered slot straight away.
     confirm = await bot.press(loser.chat_id, loser, offered[0], exact=True)
-    assert "You are booked" in (await bot.press(loser.chat_id, confirm, "Confirm")).text
+    assert "You are booked" in (await bot.book(loser.chat_id, confirm)).text
 
 
 async def test_a_blocked_owner_does_not_break_booking(telegram: FakeTelegram, seeded_tenant: Tenant) -> None:
     telegram_blocked = OWNER
     async with run_bot(telegram, seeded_tenant, owner=OWNER) as bot:
         telegram.block_user(bot.token, telegram_blocked)
-        done = await bot.press(ANN, await _to_confirm(bot, ANN), "Confirm")
+        done = await bot.book(ANN, await _to_confirm(bot, ANN))
         assert "You are booked" in done.text
 
 
@@ -193,9 +194,63 @@ async def test_two_tenants_migrated_separately_keep_their_bookings_apart(
     try:
         await seed(other)
         async with run_bot(telegram, seeded_tenant) as one, run_bot(telegram, other) as two:
-            await one.press(ANN, await _to_confirm(one, ANN), "Confirm")
-            await two.press(ANN, await _to_confirm(two, ANN), "Confirm")
+            await one.book(ANN, await _to_confirm(one, ANN))
+            await two.book(ANN, await _to_confirm(two, ANN))
         assert len(await _rows(seeded_tenant)) == 1
         assert len(await _rows(other)) == 1
     finally:
         await drop_tenant(pg_server, other.client_id)
+
+
+async def test_phone_is_asked_once_after_the_first_booking_and_reaches_the_owner(bot: RunningBot) -> None:
+    done = await bot.press(ANN, await _to_confirm(bot, ANN), "Confirm")
+    assert "You are booked" in done.text
+    question = await bot.next(ANN)
+    assert question.reply_markup is not None
+    share = question.reply_markup["keyboard"][0][0]
+    assert share["request_contact"] is True
+    bot.tg.push_update(
+        bot.token,
+        {
+            "message": {
+                "message_id": 900,
+                "date": 0,
+                "chat": {"id": ANN, "type": "private"},
+                "from": person(ANN),
+                "contact": {"phone_number": "+7 (900) 123-45-67", "first_name": "Ann", "user_id": ANN},
+            }
+        },
+    )
+    thanks = await bot.next(ANN)
+    assert thanks.text == "Thank you! Your number is saved."
+    assert thanks.reply_markup == {"remove_keyboard": True}
+    assert "Salon Test" in (await bot.next(ANN)).text  # and the menu again
+    assert await bot.pool.fetchval("SELECT phone FROM users WHERE telegram_id = $1", ANN) == "+79001234567"
+    # The second booking does not ask again.
+    second = await _to_confirm(bot, ANN, day="6")
+    assert "You are booked" in (await bot.book(ANN, second, first=False)).text
+    with pytest.raises(TimeoutError):
+        await bot.next(ANN, timeout=0.3)
+    assert "Новая запись" in (await bot.next(OWNER)).text
+    second_note = await bot.next(OWNER)
+    assert "Customer1001 · +79001234567" in second_note.text  # the owner can call back
+    week = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Week")
+    assert "Customer1001 · +79001234567" in week.text
+
+
+async def test_someone_elses_contact_is_not_saved(bot: RunningBot) -> None:
+    await bot.book(ANN, await _to_confirm(bot, ANN))
+    bot.tg.push_update(
+        bot.token,
+        {
+            "message": {
+                "message_id": 901,
+                "date": 0,
+                "chat": {"id": ANN, "type": "private"},
+                "from": person(ANN),
+                "contact": {"phone_number": "+70000000000", "first_name": "Bob", "user_id": BOB},
+            }
+        },
+    )
+    assert "your own number" in (await bot.next(ANN)).text
+    assert await bot.pool.fetchval("SELECT phone FROM users WHERE telegram_id = $1", ANN) is None

@@ -118,7 +118,7 @@ async def test_the_running_bot_delivers_a_reminder_to_the_customer(bot: RunningB
     menu = await bot.say(1001, "/start")
     calendar = await bot.press(1001, await bot.press(1001, menu, "Book"), "Haircut")
     confirm = await bot.press(1001, await bot.press(1001, calendar, "5", exact=True), "11:00", exact=True)
-    await bot.press(1001, confirm, "Confirm")
+    await bot.book(1001, confirm)
     bot.clock.now = dt.datetime(2030, 3, 5, 6, 5, tzinfo=dt.UTC)  # 1 h 55 min before
     assert bot.app.pool is not None
     delivered = await reminders.run_once(bot.app.pool, bot.app._notifier.reminder, bot.clock(), "test")
@@ -131,7 +131,7 @@ async def test_a_blocked_customer_is_marked_and_not_retried(bot: RunningBot) -> 
     menu = await bot.say(1001, "/start")
     calendar = await bot.press(1001, await bot.press(1001, menu, "Book"), "Haircut")
     confirm = await bot.press(1001, await bot.press(1001, calendar, "5", exact=True), "11:00", exact=True)
-    await bot.press(1001, confirm, "Confirm")
+    await bot.book(1001, confirm)
     bot.tg.block_user(bot.token, 1001)
     assert bot.app.pool is not None
     later = dt.datetime(2030, 3, 4, 8, 30, tzinfo=dt.UTC)  # the 24 h reminder is due

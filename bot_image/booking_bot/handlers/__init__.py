@@ -17,10 +17,12 @@ from booking_bot.handlers import (
     admin_schedule,
     booking,
     common,
+    contact,
     errors,
     my_bookings,
     refusal,
 )
+from booking_bot.i18n import I18n
 
 
 def admins_only(_: Any, is_admin: bool = False) -> bool:
@@ -28,7 +30,7 @@ def admins_only(_: Any, is_admin: bool = False) -> bool:
     return is_admin
 
 
-def get_routers() -> list[Router]:
+def get_routers(i18n: I18n) -> list[Router]:
     admin_routers = [admin.create_router(), admin_catalog.create_router(), admin_schedule.create_router()]
     for router in admin_routers:
         router.message.filter(admins_only)
@@ -40,5 +42,6 @@ def get_routers() -> list[Router]:
         my_bookings.create_router(),
         *admin_routers,
         refusal.create_router(),
+        contact.create_router(i18n),
         common.create_fallback_router(),
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiogram import F, Router
-from aiogram.types import CallbackQuery, InlineKeyboardButton
+from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 
 from booking_bot import bookings, keyboards, slots
 from booking_bot.callbacks import (
@@ -33,7 +33,7 @@ from booking_bot.config import Settings
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
 from booking_bot.schedule import load_settings
-from booking_bot.users import Person
+from booking_bot.users import Person, ask_for_phone_once
 from booking_bot.views import alert, show
 
 log = logging.getLogger("booking_bot.booking")
@@ -278,6 +278,10 @@ async def confirm(
             keyboards.main_menu(texts, is_admin=is_admin),
         )
         await notifier.admins_about(after, "notify.new")
+        if await ask_for_phone_once(pool, person.telegram_id) and isinstance(query.message, Message):
+            await query.message.answer(
+                texts("phone.ask", business=settings.business_name), reply_markup=keyboards.share_phone(texts)
+            )
     else:
         log.info("booking rescheduled", extra={"event": "booking_rescheduled", "booking_id": after.id})
         old = f"{texts.date(before.starts_at)} {texts.time(before.starts_at)}"
