@@ -1,12 +1,14 @@
 """`python -m booking_webhook` as the container runs it: env in, HTTP on PORT out."""
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from harness.yookassa import FakeYooKassa
 
@@ -62,33 +64,49 @@ async def test_the_module_serves_health_and_metrics_on_port(
     assert yookassa.secret_key.encode() not in stderr and webhook_dsn.encode() not in stderr
 
 
-async def test_the_salesbot_command_answers_start(
+async def test_the_sales_bot_runs_with_its_own_connections_and_answers_start(
     yookassa: FakeYooKassa, webhook_dsn: str, kubeconfig: Path, namespace: str
 ) -> None:
+    """`run_sales_bot` (what `python -m booking_webhook salesbot` runs), in-process: importing
+    aiogram in a fresh interpreter costs seconds that this test need not pay."""
+    from pydantic import SecretStr
+
+    from booking_webhook.salesbot.app import run_sales_bot
+
+    from .conftest import make_settings
     from .test_sales_bot import SALES_TOKEN, StrictTelegram
 
     async with StrictTelegram() as tg:
         tg.add_bot(SALES_TOKEN, username="booking_sales_bot")
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "YOOKASSA_SHOP_ID": yookassa.shop_id,
-            "YOOKASSA_SECRET_KEY": yookassa.secret_key,
-            "YOOKASSA_API_URL": yookassa.url,
-            "WEBHOOK_DATABASE_URL": webhook_dsn,
-            "KUBECONFIG": str(kubeconfig),
-            "TENANT_NAMESPACE": namespace,
-            "SALES_BOT_TOKEN": SALES_TOKEN,
-            "TELEGRAM_API_URL": tg.url,
-            "SALES_POLLING_TIMEOUT": "1",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "booking_webhook", "salesbot", env=env, stderr=asyncio.subprocess.PIPE
+        settings = make_settings(yookassa, webhook_dsn, kubeconfig, namespace).model_copy(
+            update={
+                "sales_bot_token": SecretStr(SALES_TOKEN),
+                "telegram_api_url": tg.url,
+                "polling_timeout": 1,
+            }
         )
+        task = asyncio.create_task(run_sales_bot(settings))
         try:
             tg.push_message(SALES_TOKEN, 777001, "/start")
             menu = await tg.next_message(SALES_TOKEN, 777001, timeout=20)
             assert any("299.00 RUB" in text for text, _ in menu.buttons)
         finally:
-            proc.terminate()
-            _, stderr = await asyncio.wait_for(proc.communicate(), 15)
-    assert SALES_TOKEN.encode() not in stderr and yookassa.secret_key.encode() not in stderr
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+
+
+def test_an_unknown_command_is_refused_with_usage() -> None:
+    from booking_webhook.__main__ import main
+
+    assert main(["bogus"]) == 2
+
+
+def test_the_salesbot_command_needs_its_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from booking_webhook.__main__ import main
+
+    monkeypatch.setenv("YOOKASSA_SHOP_ID", "123456")
+    monkeypatch.setenv("YOOKASSA_SECRET_KEY", "live_real_looking_key_1234567890")
+    monkeypatch.setenv("WEBHOOK_DATABASE_URL", "postgresql://u:p@127.0.0.1:5432/db")
+    monkeypatch.delenv("SALES_BOT_TOKEN", raising=False)
+    assert main(["salesbot"]) == 2
