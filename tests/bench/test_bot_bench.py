@@ -32,6 +32,7 @@ from harness.telegram import FakeTelegram, SentMessage
 
 CUSTOMERS = int(os.environ.get("BOT_BENCH_CUSTOMERS", "200"))
 CONCURRENCY = 20
+SEQUENTIAL = 20
 SLOTS_PER_DAY = 40
 
 
@@ -146,6 +147,11 @@ async def test_bot_booking_flow_throughput(bench_tenant: Tenant) -> None:
             results = await asyncio.gather(*(one(i) for i in range(CUSTOMERS)))
             elapsed = time.perf_counter() - started
             committed = await bot.pool.fetchval("SELECT count(*) FROM bookings WHERE status = 'confirmed'")
+            # One customer at a time: the latency of an update on an otherwise idle bot.
+            alone: list[float] = []
+            for index in range(CUSTOMERS, CUSTOMERS + SEQUENTIAL):
+                results.append(await _customer(bot, index, alone))
+            alone.sort()
         rss = await _idle_rss_mb(bench_tenant, tg)
     assert all(results) and committed == CUSTOMERS
     latencies.sort()
@@ -159,6 +165,10 @@ async def test_bot_booking_flow_throughput(bench_tenant: Tenant) -> None:
         ("bookings/s committed", f"{committed / elapsed:.1f}"),
         ("handler latency p50 / p95 / p99 (ms)", f"{pct(0.5):.0f} / {pct(0.95):.0f} / {pct(0.99):.0f}"),
         ("handler latency mean (ms)", f"{statistics.mean(latencies) * 1000:.0f}"),
+        (
+            f"latency p50 / p99 one customer at a time ({SEQUENTIAL})",
+            f"{alone[len(alone) // 2] * 1000:.0f} / {alone[int(0.99 * len(alone))] * 1000:.0f}",
+        ),
         ("RSS of one idle bot process (MB)", f"{rss:.0f}"),
     ]
     width = max(len(name) for name, _ in rows)
