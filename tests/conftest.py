@@ -6,17 +6,21 @@ each test isolates itself with its own client ids, schemas and namespaces.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import port_for
 import pytest
 from pytest_redis import factories as redis_factories
 
 from harness.kube import EmulatedCluster, KubeClient
+from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB
+from harness.operator_process import Platform as OperatorPlatform
 from harness.postgres import PgServer, UnprivilegedPostgreSQLExecutor, start_postgres
 from harness.redis import ADMIN_PASSWORD, RedisServer
 
@@ -56,12 +60,33 @@ def pg_server(pg_executor: UnprivilegedPostgreSQLExecutor) -> PgServer:
     )
 
 
-redis_proc = redis_factories.redis_proc(password=ADMIN_PASSWORD, port=None)
+redis_proc = redis_factories.redis_proc(password=ADMIN_PASSWORD, port=None)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
 def redis_server(redis_proc: object) -> RedisServer:
     return RedisServer(host=redis_proc.host, port=redis_proc.port, password=ADMIN_PASSWORD)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def platform_services(pg_server: PgServer, redis_server: RedisServer) -> OperatorPlatform:
+    """The platform database and the operator's least-privilege role (CREATEROLE, no superuser)."""
+
+    async def setup() -> None:
+        conn = await asyncpg.connect(pg_server.dsn())
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", PLATFORM_DB):
+                await conn.execute(f"CREATE DATABASE {PLATFORM_DB}")
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", OPERATOR_ROLE):
+                await conn.execute(
+                    f"CREATE ROLE {OPERATOR_ROLE} LOGIN CREATEROLE NOSUPERUSER PASSWORD '{OPERATOR_PASSWORD}'"
+                )
+            await conn.execute(f"GRANT CONNECT, CREATE ON DATABASE {PLATFORM_DB} TO {OPERATOR_ROLE}")
+        finally:
+            await conn.close()
+
+    asyncio.run(setup())
+    return OperatorPlatform(pg=pg_server, redis=redis_server, admin_dsn=pg_server.dsn(dbname=PLATFORM_DB))
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from harness.kube import BOOKINGTENANTS, KubeClient
-
-from .conftest import Platform, create_token_secret, eventually, mark_bot_available, tenant_body, wait_phase
+from harness.operator_process import (
+    Platform,
+    create_token_secret,
+    eventually,
+    mark_bot_available,
+    tenant_body,
+    wait_phase,
+)
 
 pytestmark = pytest.mark.usefixtures("running_operator")
 DEPLOYMENTS = "apps/v1/deployments"
@@ -80,7 +86,7 @@ async def test_paid_period_expires_on_time_with_nobody_touching_the_resource(
 async def test_extending_the_paid_period_brings_an_expired_bot_back(
     kube: KubeClient, namespace: str, client_id: str
 ) -> None:
-    await ready_tenant(kube, namespace, "salon", client_id, paidUntil=rfc3339(datetime.timedelta(seconds=1)))
+    await ready_tenant(kube, namespace, "salon", client_id, paidUntil=rfc3339(datetime.timedelta(seconds=3)))
     await wait_phase(kube, namespace, "salon", "Expired", timeout=10)
     await mark_bot_available(kube, namespace, "salon", replicas=0)  # the pod is gone
     await kube.patch(

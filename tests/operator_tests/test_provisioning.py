@@ -13,8 +13,7 @@ from redis.exceptions import NoPermissionError
 
 from harness import crd_schema
 from harness.kube import BOOKINGTENANTS, KubeClient
-
-from .conftest import (
+from harness.operator_process import (
     BOT_IMAGE,
     OperatorProcess,
     Platform,

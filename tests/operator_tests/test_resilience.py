@@ -14,9 +14,7 @@ import asyncpg
 import pytest
 
 from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
-from harness.postgres import UnprivilegedPostgreSQLExecutor
-
-from .conftest import (
+from harness.operator_process import (
     OperatorProcess,
     Platform,
     create_token_secret,
@@ -25,6 +23,7 @@ from .conftest import (
     tenant_body,
     wait_phase,
 )
+from harness.postgres import UnprivilegedPostgreSQLExecutor
 
 
 @pytest.fixture(scope="module")

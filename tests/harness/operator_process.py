@@ -1,6 +1,6 @@
-"""The operator, running for real (`python -m booking_operator`) against the emulated
-Kubernetes API, a real PostgreSQL and a real Redis.
+"""Running the operator for real (`python -m booking_operator`) in tests and benchmarks.
 
+Against the emulated Kubernetes API (harness.kube), a real PostgreSQL and a real Redis.
 The operator's database role is deliberately not a superuser: it has CREATEROLE and
 CREATE/CONNECT on the platform database, as a managed Postgres service would give.
 """
@@ -8,20 +8,19 @@ CREATE/CONNECT on the platform database, as a managed Postgres service would giv
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import base64
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import urllib.request
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import port_for
 import pytest
 
@@ -58,8 +57,6 @@ class OperatorProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"operator exited early:\n{self.logs()[-3000:]}")
             try:
-                import urllib.request
-
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
                     if resp.status == 200:
                         return
@@ -98,27 +95,6 @@ class Platform:
         return str(self.pg.dsn(user=user, password=password, dbname=PLATFORM_DB))
 
 
-@pytest.fixture(scope="session")
-def platform_services(pg_server: PgServer, redis_server: RedisServer) -> Platform:
-    """The platform database and the operator's least-privilege role, created once."""
-
-    async def setup() -> None:
-        conn = await asyncpg.connect(pg_server.dsn())
-        try:
-            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", PLATFORM_DB):
-                await conn.execute(f"CREATE DATABASE {PLATFORM_DB}")
-            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", OPERATOR_ROLE):
-                await conn.execute(
-                    f"CREATE ROLE {OPERATOR_ROLE} LOGIN CREATEROLE NOSUPERUSER PASSWORD '{OPERATOR_PASSWORD}'"
-                )
-            await conn.execute(f"GRANT CONNECT, CREATE ON DATABASE {PLATFORM_DB} TO {OPERATOR_ROLE}")
-        finally:
-            await conn.close()
-
-    asyncio.run(setup())
-    return Platform(pg=pg_server, redis=redis_server, admin_dsn=pg_server.dsn(dbname=PLATFORM_DB))
-
-
 def operator_env(
     platform: Platform, cluster: EmulatedCluster, workdir: Path, **overrides: str
 ) -> dict[str, str]:
@@ -140,46 +116,6 @@ def operator_env(
     )
     env.update(overrides)
     return env
-
-
-@pytest.fixture(scope="session")
-def running_operator(
-    platform_services: Platform, kube_cluster: EmulatedCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OperatorProcess]:
-    """One operator for the whole session; tests isolate themselves by namespace and clientId."""
-    workdir = tmp_path_factory.mktemp("operator")
-    op = OperatorProcess(
-        env=operator_env(platform_services, kube_cluster, workdir), log_path=workdir / "op.log"
-    )
-    op.start()
-    try:
-        yield op
-    finally:
-        op.stop()
-
-
-@pytest.fixture()
-def namespace() -> str:
-    return f"ns-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(autouse=True)
-async def delete_tenants_afterwards(kube: KubeClient, namespace: str) -> AsyncIterator[None]:
-    """Each test removes its tenants, so the shared operator's load stays flat over the session."""
-    yield
-    for tenant in await kube.list(BOOKINGTENANTS, namespace):
-        await kube.delete(BOOKINGTENANTS, namespace, tenant["metadata"]["name"])
-
-    async def all_gone() -> bool:
-        return not await kube.list(BOOKINGTENANTS, namespace)
-
-    with contextlib.suppress(pytest.fail.Exception):  # best effort: a stuck deletion fails its own test
-        await eventually(all_gone, timeout=15, what="tenants deleted")
-
-
-@pytest.fixture()
-def client_id() -> str:
-    return f"t_{uuid.uuid4().hex[:10]}"
 
 
 def tenant_body(name: str, client_id: str, *, token_secret: str = "bot-token", **spec: Any) -> dict[str, Any]:
@@ -206,8 +142,6 @@ def tenant_body(name: str, client_id: str, *, token_secret: str = "bot-token", *
 async def create_token_secret(
     kube: KubeClient, namespace: str, name: str = "bot-token", token: str = "123:abc"
 ) -> None:
-    import base64
-
     await kube.create(
         "v1/secrets",
         namespace,
@@ -252,15 +186,6 @@ async def mark_bot_available(kube: KubeClient, namespace: str, name: str, replic
         f"{name}-bot",
         {"status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}},
     )
-
-
-@pytest.fixture()
-async def admin_db(platform_services: Platform) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(platform_services.admin_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 def parse_log_lines(text: str) -> list[dict[str, Any]]:

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
-from harness.telegram import FakeTelegram
-
-from .conftest import (
+from harness.operator_process import (
     OperatorProcess,
     Platform,
     create_token_secret,
@@ -20,6 +18,7 @@ from .conftest import (
     tenant_body,
     wait_phase,
 )
+from harness.telegram import FakeTelegram
 
 TOKEN = "424242:VALID-test-token"
 

@@ -1,0 +1,63 @@
+"""Fixtures of the operator's tests: one operator process shared by the session, per-test
+namespaces and client ids, and cleanup of the tenants each test created."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
+from harness.operator_process import OperatorProcess, Platform, eventually, operator_env
+
+
+@pytest.fixture(scope="session")
+def running_operator(
+    platform_services: Platform, kube_cluster: EmulatedCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """One operator for the whole session; tests isolate themselves by namespace and clientId."""
+    workdir = tmp_path_factory.mktemp("operator")
+    op = OperatorProcess(
+        env=operator_env(platform_services, kube_cluster, workdir), log_path=workdir / "op.log"
+    )
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+
+
+@pytest.fixture()
+def namespace() -> str:
+    return f"ns-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture()
+def client_id() -> str:
+    return f"t_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(autouse=True)
+async def delete_tenants_afterwards(kube: KubeClient, namespace: str) -> AsyncIterator[None]:
+    """Each test removes its tenants, so the shared operator's load stays flat over the session."""
+    yield
+    for tenant in await kube.list(BOOKINGTENANTS, namespace):
+        await kube.delete(BOOKINGTENANTS, namespace, tenant["metadata"]["name"])
+
+    async def all_gone() -> bool:
+        return not await kube.list(BOOKINGTENANTS, namespace)
+
+    with contextlib.suppress(pytest.fail.Exception):  # best effort: a stuck deletion fails its own test
+        await eventually(all_gone, timeout=15, what="tenants deleted")
+
+
+@pytest.fixture()
+async def admin_db(platform_services: Platform) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(platform_services.admin_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
