@@ -17,18 +17,17 @@ from typing import Any
 import kmock
 import pytest
 
-from booking_operator.conftest import (  # the operator tests' helpers and fixture
+from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
+from harness.operator_process import (  # operator helpers; platform_services: tests/conftest.py
     OperatorProcess,
     Platform,
     create_token_secret,
     eventually,
     mark_bot_available,
     operator_env,
-    platform_services,  # noqa: F401 - a fixture, used by name
     tenant_body,
     wait_phase,
 )
-from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
 
 from .conftest import Helm, Manifest, by_kind
 
@@ -147,7 +146,7 @@ async def _lifecycle(cluster: EmulatedCluster, namespace: str) -> None:
 
 @pytest.fixture(scope="module")
 def clusterwide_calls(
-    platform_services: Platform,  # noqa: F811 - the imported fixture
+    platform_services: Platform,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[set[Call], set[str]]:
     return _exercise(platform_services, tmp_path_factory.mktemp("rbac-clusterwide"))
