@@ -26,7 +26,7 @@ from booking_bot.db import create_pool
 from booking_bot.handlers import get_routers
 from booking_bot.health import HealthServer
 from booking_bot.i18n import I18n
-from booking_bot.middlewares import ContextMiddleware
+from booking_bot.middlewares import ContextMiddleware, InFlight
 from booking_bot.notify import Notifier
 from booking_bot.storage import create_storage
 from booking_bot.users import Admins
@@ -34,6 +34,10 @@ from booking_bot.users import Admins
 log = logging.getLogger("booking_bot")
 
 Clock = Callable[[], dt.datetime]
+# Updates handled at once (each waits for one of the pool's connections anyway).
+MAX_CONCURRENT_UPDATES = 32
+# On SIGTERM, how long updates already being handled may take to finish.
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def utcnow() -> dt.datetime:
@@ -62,6 +66,7 @@ class BookingBot:
         self._stop = asyncio.Event()
         self._polling = False
         self._worker: asyncio.Task[None] | None = None
+        self.in_flight = InFlight()
 
     async def start(self) -> None:
         s = self.settings
@@ -115,6 +120,7 @@ class BookingBot:
             admins=admins,
             notifier=notifier,
         )
+        dp.update.outer_middleware(self.in_flight)
         dp.update.outer_middleware(ContextMiddleware(i18n, admins))
         dp.include_routers(*get_routers(i18n))
         self.dp = dp
@@ -156,9 +162,13 @@ class BookingBot:
                 polling_timeout=self.polling_timeout,
                 allowed_updates=self.dp.resolve_used_update_types(),
                 handle_as_tasks=True,
+                tasks_concurrency_limit=MAX_CONCURRENT_UPDATES,
             )
         finally:
             self._polling = False
+            # Polling has stopped taking updates; let the ones being handled finish.
+            if not await self.in_flight.wait_idle(SHUTDOWN_GRACE_SECONDS):
+                log.warning("updates still running at shutdown", extra={"event": "shutdown_unfinished"})
             self._stop.set()
             if self._worker is not None:
                 await self._worker

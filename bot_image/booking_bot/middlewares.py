@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -43,3 +44,35 @@ class ContextMiddleware(BaseMiddleware):
         data["texts"] = self.i18n.for_user(user.language_code)
         data["is_admin"] = added_admin or user.id in self.admins.from_env
         return await handler(event, data)
+
+
+class InFlight(BaseMiddleware):
+    """Counts updates being handled, so shutdown can let them finish before closing the pool."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        self.count += 1
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.set()
+
+    async def wait_idle(self, grace: float) -> bool:
+        """True when every update in flight finished within ``grace`` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            return False
+        return True
