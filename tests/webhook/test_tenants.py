@@ -36,6 +36,7 @@ def _checkout() -> Checkout:
         status_message=None,
         refunded_amount=Decimal(0),
         created_at=NOW,
+        namespace="default",
     )
 
 

@@ -123,6 +123,7 @@ async def start_new(
         receipt_email=buyer.receipt_email,
         idempotence_key=uuid.uuid4(),
         return_token=secrets.token_urlsafe(24),
+        namespace=settings.tenant_namespace,
     )
 
 
@@ -147,6 +148,7 @@ async def start_renewal(
         receipt_email=buyer.receipt_email,
         idempotence_key=uuid.uuid4(),
         return_token=secrets.token_urlsafe(24),
+        namespace=settings.tenant_namespace,
     )
 
 

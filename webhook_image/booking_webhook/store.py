@@ -73,6 +73,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     """
     ALTER TABLE platform.checkouts ADD COLUMN IF NOT EXISTS token_secret_removed_at timestamptz;
+    ALTER TABLE platform.checkouts ADD COLUMN IF NOT EXISTS namespace text;
+    CREATE INDEX IF NOT EXISTS checkouts_open ON platform.checkouts (namespace, status)
+        WHERE ready_notified_at IS NULL OR canceled_notified_at IS NULL;
     """,
 )
 
@@ -81,7 +84,7 @@ MIGRATION_LOCK = 0x426F6F6B  # pg_advisory_lock key: one migrator at a time
 CHECKOUT_COLUMNS = (
     "id, kind, telegram_user_id, chat_id, plan, days, amount, currency, company_name, client_id, "
     "tenant_name, token_secret_name, receipt_email, idempotence_key, return_token, payment_id, "
-    "confirmation_url, status, status_message, refunded_amount, created_at"
+    "confirmation_url, status, status_message, refunded_amount, created_at, namespace"
 )
 
 
@@ -108,6 +111,7 @@ class Checkout:
     status_message: str | None
     refunded_amount: Decimal
     created_at: datetime.datetime
+    namespace: str | None  # the TENANT_NAMESPACE the tenant lives in
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Checkout:
@@ -252,13 +256,14 @@ class Store:
             message,
         )
 
-    async def owner_tenants(self, telegram_user_id: int) -> list[Checkout]:
-        """The owner's tenants: the newest applied 'new' checkout of each tenant."""
+    async def owner_tenants(self, telegram_user_id: int, namespace: str) -> list[Checkout]:
+        """The owner's tenants in `namespace`: the applied 'new' checkout of each tenant."""
         rows = await self.pool.fetch(
             f"SELECT DISTINCT ON (tenant_name) {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
-            " WHERE telegram_user_id = $1 AND kind = 'new' AND status = 'applied'"
+            " WHERE telegram_user_id = $1 AND kind = 'new' AND status = 'applied' AND namespace = $2"
             " ORDER BY tenant_name, created_at DESC",
             telegram_user_id,
+            namespace,
         )
         return [Checkout.from_row(r) for r in rows]
 
@@ -270,17 +275,24 @@ class Store:
         )
         return Checkout.from_row(row) if row else None
 
-    async def checkouts_awaiting_ready_message(self) -> list[Checkout]:
+    async def checkouts_awaiting_ready_message(self, namespace: str, within_seconds: float) -> list[Checkout]:
+        """Applied checkouts whose owner has not been told yet; after `within_seconds` the
+        notifier gives up (a tenant that never gets Ready is an operator matter, see /status)."""
         rows = await self.pool.fetch(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
-            " WHERE status = 'applied' AND ready_notified_at IS NULL ORDER BY created_at LIMIT 100"
+            " WHERE status = 'applied' AND ready_notified_at IS NULL AND namespace = $1"
+            " AND updated_at > now() - make_interval(secs => $2) ORDER BY created_at LIMIT 100",
+            namespace,
+            within_seconds,
         )
         return [Checkout.from_row(r) for r in rows]
 
-    async def checkouts_awaiting_cancel_message(self) -> list[Checkout]:
+    async def checkouts_awaiting_cancel_message(self, namespace: str) -> list[Checkout]:
         rows = await self.pool.fetch(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
-            " WHERE status = 'canceled' AND canceled_notified_at IS NULL ORDER BY created_at LIMIT 100"
+            " WHERE status = 'canceled' AND canceled_notified_at IS NULL AND namespace = $1"
+            " ORDER BY created_at LIMIT 100",
+            namespace,
         )
         return [Checkout.from_row(r) for r in rows]
 
@@ -307,16 +319,19 @@ class Store:
         )
         return Decimal(value)
 
-    async def abandoned_token_secrets(self, older_than_seconds: float) -> list[tuple[uuid.UUID, str]]:
+    async def abandoned_token_secrets(
+        self, namespace: str, older_than_seconds: float
+    ) -> list[tuple[uuid.UUID, str]]:
         """Token Secrets of new-bot checkouts that were never paid (and now never will be)."""
         rows = await self.pool.fetch(
             """
             SELECT id, token_secret_name FROM platform.checkouts
             WHERE kind = 'new' AND status IN ('created', 'pending', 'canceled')
               AND token_secret_name IS NOT NULL AND token_secret_removed_at IS NULL
-              AND created_at < now() - make_interval(secs => $1)
+              AND created_at < now() - make_interval(secs => $2) AND namespace = $1
             ORDER BY created_at LIMIT 100
             """,
+            namespace,
             older_than_seconds,
         )
         return [(r["id"], str(r["token_secret_name"])) for r in rows]

@@ -41,7 +41,9 @@ async def _ready_message(deps: SalesDeps, checkout: Checkout) -> str | None:
 async def notify_once(bot: Bot, deps: SalesDeps) -> int:
     """One pass over checkouts that owe their owner a message; returns how many were sent."""
     sent = 0
-    for checkout in await deps.store.checkouts_awaiting_ready_message():
+    for checkout in await deps.store.checkouts_awaiting_ready_message(
+        deps.settings.tenant_namespace, READY_WAIT_SECONDS
+    ):
         try:
             text = await _ready_message(deps, checkout)
         except (KubeUnavailable, KubeError):
@@ -49,7 +51,7 @@ async def notify_once(bot: Bot, deps: SalesDeps) -> int:
         if text is not None and await _send(bot, checkout, text):
             await deps.store.mark_ready_notified(checkout.id)
             sent += 1
-    for checkout in await deps.store.checkouts_awaiting_cancel_message():
+    for checkout in await deps.store.checkouts_awaiting_cancel_message(deps.settings.tenant_namespace):
         text = texts.CANCELED.format(reason=checkout.status_message or "canceled")
         if await _send(bot, checkout, text):
             await deps.store.mark_cancel_notified(checkout.id)
@@ -69,6 +71,9 @@ async def _send(bot: Bot, checkout: Checkout, text: str) -> bool:
     return True
 
 
+# How long after payment the notifier keeps waiting for the tenant to become Ready.
+READY_WAIT_SECONDS = 24 * 3600.0
+
 # A checkout unpaid for this long will not be paid: YooKassa cancels unconfirmed payments
 # much sooner. Its token Secret is deleted, so abandoned tokens do not pile up in the cluster.
 ABANDONED_AFTER_SECONDS = 7 * 24 * 3600.0
@@ -78,7 +83,9 @@ async def remove_abandoned_tokens(
     deps: SalesDeps, older_than_seconds: float = ABANDONED_AFTER_SECONDS
 ) -> int:
     removed = 0
-    for checkout_id, secret in await deps.store.abandoned_token_secrets(older_than_seconds):
+    for checkout_id, secret in await deps.store.abandoned_token_secrets(
+        deps.settings.tenant_namespace, older_than_seconds
+    ):
         try:
             await deps.kube.delete_secret(secret)
         except (KubeUnavailable, KubeError):

@@ -61,7 +61,7 @@ async def start(message: Message, state: FSMContext, deps: SalesDeps) -> None:
 async def _existing_tenants(deps: SalesDeps, user_id: int) -> dict[str, Checkout]:
     """The owner's tenants that still exist: a renewal of a deleted tenant could not be applied."""
     owned: dict[str, Checkout] = {}
-    for checkout in await deps.store.owner_tenants(user_id):
+    for checkout in await deps.store.owner_tenants(user_id, deps.settings.tenant_namespace):
         try:
             if await deps.kube.get_tenant(checkout.tenant_name) is not None:
                 owned[checkout.tenant_name] = checkout

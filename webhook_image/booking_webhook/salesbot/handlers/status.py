@@ -22,7 +22,7 @@ async def status(message: Message, deps: SalesDeps) -> None:
     if message.from_user is None:
         return
     lines: list[str] = []
-    for checkout in await deps.store.owner_tenants(message.from_user.id):
+    for checkout in await deps.store.owner_tenants(message.from_user.id, deps.settings.tenant_namespace):
         try:
             tenant = await deps.kube.get_tenant(checkout.tenant_name) or {}
         except (KubeUnavailable, KubeError):
