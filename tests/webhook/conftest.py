@@ -68,18 +68,29 @@ async def namespace(kube_cluster: EmulatedCluster) -> AsyncIterator[str]:
     proportional to everything it stores (~0.35 ms per object per request)."""
     name = f"wh-{uuid.uuid4().hex[:10]}"
     yield name
-    await remove_everything(kube_cluster.url, name)
+    invalid = await remove_everything(kube_cluster.url, name)
+    assert invalid == [], f"BookingTenants that the API server would refuse: {invalid}"
 
 
-async def remove_everything(url: str, namespace: str) -> None:
+async def remove_everything(url: str, namespace: str) -> list[str]:
+    """Delete what a test left in its namespace; every BookingTenant is first checked against the
+    CRD's schema and CEL rules (the emulator stores anything), so each one the code made is."""
+    from harness import crd_schema
+
     client = KubeClient(url)
+    invalid: list[str] = []
     try:
+        for tenant in await client.list(BOOKINGTENANTS, namespace):
+            if tenant.get("metadata", {}).get("namespace") == namespace:
+                errors = crd_schema.validate(crd_schema.apply_defaults(tenant))
+                invalid.extend(f"{tenant['metadata']['name']}: {error}" for error in errors)
         for resource in (BOOKINGTENANTS, "v1/secrets"):
             for obj in await client.list(resource, namespace):
                 if obj.get("metadata", {}).get("namespace") == namespace:
                     await client.delete(resource, namespace, obj["metadata"]["name"])
     finally:
         await client.close()
+    return invalid
 
 
 @pytest.fixture()
