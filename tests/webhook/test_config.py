@@ -75,3 +75,20 @@ def test_plans_come_from_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     settings = load_settings()
     assert settings.plans["1m"].amount_str == "350.00" and settings.plans["trial"].days == 7
+
+
+def test_an_empty_sales_bot_token_means_no_sales_bot(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in GOOD.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SALES_BOT_TOKEN", "")
+    monkeypatch.setenv("TELEGRAM_API_URL", "")
+    settings = load_settings()
+    assert settings.sales_bot_token is None and settings.telegram_api_url is None
+
+
+def test_the_charts_plan_json_with_numbers_is_understood(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in GOOD.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PLANS", '{"1m": {"days": 30, "amount": 299}, "12m": {"days": 365, "amount": 2990.5}}')
+    settings = load_settings()
+    assert (settings.plans["1m"].amount_str, settings.plans["12m"].amount_str) == ("299.00", "2990.50")

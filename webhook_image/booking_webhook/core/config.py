@@ -135,6 +135,11 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"not a network: {exc}") from None
 
+    @field_validator("sales_bot_token", "telegram_api_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("plans", mode="before")
     @classmethod
     def _parse_plans(cls, value: Any) -> Any:
