@@ -102,7 +102,7 @@ class BookingBot:
         log.info("bot identity", extra={"event": "bot_identity", "bot_id": me.id, "username": me.username})
 
         i18n = I18n(s.default_language, s.timezone)
-        admins = Admins(self.pool, s.admin_ids, s.owner_telegram_id)
+        admins = Admins(self.pool, s.admin_ids)
         notifier = Notifier(self.bot, self.pool, admins, i18n)
         storage = create_storage(s.redis_url.get_secret_value() if s.redis_url else None, s.redis_key_prefix)
         # One update at a time per user (a double tap must not run two confirmations at once):

@@ -48,9 +48,6 @@ class Texts:
         template = self._texts.get(key, self._fallback.get(key, key))
         return str(template).format(**values) if values else str(template)
 
-    def has(self, key: str) -> bool:
-        return key in self._texts
-
     def weekday(self, iso_weekday: int, *, short: bool = True) -> str:
         names = self._texts["weekdays_short" if short else "weekdays"]
         return str(names[iso_weekday - 1])

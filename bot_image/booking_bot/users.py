@@ -46,15 +46,6 @@ async def mark_blocked(pool: asyncpg.Pool, telegram_id: int) -> None:
     await pool.execute("UPDATE users SET blocked_at = now() WHERE telegram_id = $1", telegram_id)
 
 
-async def get_person(pool: asyncpg.Pool, telegram_id: int) -> Person | None:
-    row = await pool.fetchrow(
-        "SELECT telegram_id, first_name, last_name, username, language_code FROM users"
-        " WHERE telegram_id = $1",
-        telegram_id,
-    )
-    return None if row is None else Person(**dict(row))
-
-
 async def ask_for_phone_once(pool: asyncpg.Pool, telegram_id: int) -> bool:
     """True exactly once per user without a phone: the moment to ask for it."""
     asked: bool | None = await pool.fetchval(
@@ -73,15 +64,9 @@ async def set_phone(pool: asyncpg.Pool, telegram_id: int, phone: str) -> None:
 class Admins:
     """Admins = owner and ADMIN_TELEGRAM_IDS from the environment, plus those added in the bot."""
 
-    def __init__(self, pool: asyncpg.Pool, from_env: frozenset[int], owner_id: int | None) -> None:
+    def __init__(self, pool: asyncpg.Pool, from_env: frozenset[int]) -> None:
         self.pool = pool
         self.from_env = from_env
-        self.owner_id = owner_id
-
-    async def is_admin(self, telegram_id: int) -> bool:
-        if telegram_id in self.from_env:
-            return True
-        return bool(await self.pool.fetchval("SELECT true FROM admins WHERE telegram_id = $1", telegram_id))
 
     async def all_ids(self) -> list[int]:
         rows = await self.pool.fetch("SELECT telegram_id FROM admins")
