@@ -30,6 +30,21 @@ def running_operator(
         op.stop()
 
 
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[EmulatedCluster]:
+    """A module's own cluster, for tests that run their own operator (to stop, kill or configure it)."""
+    cluster = EmulatedCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture()
+async def own_kube(own_cluster: EmulatedCluster) -> AsyncIterator[KubeClient]:
+    client = KubeClient(own_cluster.url)
+    yield client
+    await client.close()
+
+
 @pytest.fixture()
 def namespace() -> str:
     return f"ns-{uuid.uuid4().hex[:8]}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +21,6 @@ from harness.operator_process import (
 from harness.telegram import FakeTelegram
 
 TOKEN = "424242:VALID-test-token"
-
-
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[EmulatedCluster]:
-    cluster = EmulatedCluster().start()
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture()

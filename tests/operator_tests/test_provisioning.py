@@ -252,3 +252,16 @@ async def test_liveness_endpoint_reports_the_operator_alive(running_operator: Op
     async with aiohttp.ClientSession() as session, session.get(url) as resp:
         assert resp.status == 200
         assert "tenants" in await resp.json()
+
+
+async def test_phase_changes_are_recorded_as_kubernetes_events(
+    kube: KubeClient, namespace: str, client_id: str
+) -> None:
+    await provision(kube, namespace, "salon", client_id)
+
+    async def events() -> list[dict[str, Any]]:
+        found = await kube.list("v1/events", namespace)
+        return [e for e in found if e.get("involvedObject", {}).get("name") == "salon"]
+
+    recorded = await eventually(events, what="an event about the tenant")
+    assert any(e["reason"] == "Provisioning" and e["type"] == "Normal" for e in recorded)

@@ -7,7 +7,7 @@ things here never disturbs the session-wide operator the other tests share.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -26,13 +26,6 @@ from harness.operator_process import (
 from harness.postgres import UnprivilegedPostgreSQLExecutor
 
 
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[EmulatedCluster]:
-    cluster = EmulatedCluster().start()
-    yield cluster
-    cluster.stop()
-
-
 @pytest.fixture()
 def own_operator(
     platform_services: Platform, own_cluster: EmulatedCluster, tmp_path: Path
@@ -42,13 +35,6 @@ def own_operator(
     )
     yield op
     op.stop()
-
-
-@pytest.fixture()
-async def own_kube(own_cluster: EmulatedCluster) -> AsyncIterator[KubeClient]:
-    client = KubeClient(own_cluster.url)
-    yield client
-    await client.close()
 
 
 async def test_postgres_down_during_provisioning_is_reported_and_then_converges(
