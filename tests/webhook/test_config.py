@@ -92,3 +92,11 @@ def test_the_charts_plan_json_with_numbers_is_understood(monkeypatch: pytest.Mon
     monkeypatch.setenv("PLANS", '{"1m": {"days": 30, "amount": 299}, "12m": {"days": 365, "amount": 2990.5}}')
     settings = load_settings()
     assert (settings.plans["1m"].amount_str, settings.plans["12m"].amount_str) == ("299.00", "2990.50")
+
+
+def test_an_empty_source_network_list_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in GOOD.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("WEBHOOK_SOURCE_NETWORKS", "")
+    with pytest.raises(ConfigError, match="WEBHOOK_SOURCE_NETWORKS"):
+        load_settings()

@@ -314,3 +314,11 @@ async def test_an_abandoned_checkout_loses_its_token_secret(
 
     left = [s["metadata"]["name"] for s in await kube.list("v1/secrets", ns)]
     assert left == [paid_checkout.token_secret_name]
+
+
+async def test_start_offers_the_pending_payment_again(sales_bot: SalesBot, yookassa: FakeYooKassa) -> None:
+    pay = await _buy(sales_bot)
+    menu = await sales_bot.say("/start")
+    urls = [b.get("url") for row in (menu.reply_markup or {})["inline_keyboard"] for b in row]
+    assert _pay_url(pay) in urls
+    assert len(yookassa.payments) == 1

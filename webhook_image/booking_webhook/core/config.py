@@ -166,6 +166,8 @@ class Settings(BaseSettings):
         dsn = self.database_url.get_secret_value()
         if not dsn.startswith(("postgresql://", "postgres://")):
             raise ValueError("WEBHOOK_DATABASE_URL must be a postgresql:// URL")
+        if not self.allowed_sources:
+            raise ValueError("WEBHOOK_SOURCE_NETWORKS is empty: no notification could ever be accepted")
         if self.sales_bot_token is not None and is_placeholder(self.sales_bot_token.get_secret_value()):
             raise ValueError("SALES_BOT_TOKEN is a placeholder")
         return self

@@ -78,3 +78,7 @@ def retry(checkout_id: str) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def continue_payment(url: str, company: str) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(text=f"{texts.CONTINUE_PAYMENT}: {company}"[:64], url=url)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import re
 import uuid
@@ -24,6 +25,8 @@ from booking_webhook.store import Checkout
 from booking_webhook.yookassa_api import YooKassaError, YooKassaUnavailable
 
 log = logging.getLogger(__name__)
+# A pending payment is offered again on /start for this long (YooKassa cancels it later anyway).
+PENDING_PAYMENT_SHOWN_FOR = datetime.timedelta(hours=1)
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 
 
@@ -51,6 +54,13 @@ async def start(message: Message, state: FSMContext, deps: SalesDeps) -> None:
     await state.clear()
     markup = keyboards.plans(deps.settings.plans)
     if message.from_user is not None:
+        latest = await deps.store.latest_checkout(message.from_user.id)
+        if latest is not None and latest.status == "pending" and latest.confirmation_url:
+            age = datetime.datetime.now(tz=datetime.UTC) - latest.created_at
+            if age < PENDING_PAYMENT_SHOWN_FOR:
+                markup.inline_keyboard.append(
+                    keyboards.continue_payment(latest.confirmation_url, latest.company_name)
+                )
         owned = await _existing_tenants(deps, message.from_user.id)
         markup.inline_keyboard.extend(
             keyboards.renewals([(c.tenant_name, c.company_name) for c in owned.values()])
