@@ -15,8 +15,10 @@ def main() -> None:
     except ConfigError as exc:
         sys.stderr.write(f"booking-operator: configuration error: {exc}\n")
         raise SystemExit(2) from None
+    level = settings.log_level.upper()
     kopf.configure(
-        verbose=settings.log_level.upper() == "DEBUG",
+        verbose=level == "DEBUG",
+        quiet=level in {"WARNING", "ERROR", "CRITICAL"},
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
         log_refkey="object",
     )

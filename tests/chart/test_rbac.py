@@ -59,8 +59,8 @@ def operator_calls(cluster: EmulatedCluster) -> tuple[set[Call], set[str]]:
     assert cluster.emulator is not None
     calls: set[Call] = set()
     other: set[str] = set()
-    # KMock's emulator iterates over every request it served (there is no `.requests` list).
-    for request in list(cluster.emulator):
+    # The harness keeps every request the emulator served in `served`.
+    for request in list(cluster.emulator.served):
         if not isinstance(request, kmock.Request):
             continue
         if request.headers.get("User-Agent", "") == TEST_CLIENT_AGENT:

@@ -48,6 +48,9 @@ class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         self._rv = itertools.count(1)
         self._last_rv = 0
         self._status_resources: set[Any] = set()
+        # Every request served, for assertions (e.g. the RBAC test). KMock's own list is kept
+        # short, because KMock matches each new request by scanning all earlier ones (O(n^2)).
+        self.served: list[rendering.Request] = []
 
     def declare_status_subresource(self, resource: str) -> None:
         self._status_resources.add(kmock_refs.resource(resource))
@@ -59,6 +62,11 @@ class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         base = kmock.RawHandler  # skip the emulator's own storage: ours replaces it
         response: aiohttp.web.StreamResponse
+        self.served.append(request)
+        if len(self._requests) > 256:
+            del self._requests[:-32]
+            for payload in self._payloads:
+                del payload._requests[:-32]
         if request.resource is None:
             response = await base._handle(self, request)
             return response
