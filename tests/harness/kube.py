@@ -63,10 +63,10 @@ class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         base = kmock.RawHandler  # skip the emulator's own storage: ours replaces it
         response: aiohttp.web.StreamResponse
         self.served.append(request)
-        if len(self._requests) > 256:
-            del self._requests[:-32]
+        if len(self._requests) > 16:  # the request being served is always among the last ones
+            del self._requests[:-4]
             for payload in self._payloads:
-                del payload._requests[:-32]
+                del payload._requests[:-4]
         if request.resource is None:
             response = await base._handle(self, request)
             return response
