@@ -398,3 +398,31 @@ async def test_postgres_down_is_non_200_then_redelivery_succeeds(
     finally:
         await server.stop()
         await proxy.down()
+
+
+async def test_the_webhook_starts_while_postgres_is_down_and_recovers(
+    yookassa: FakeYooKassa,
+    webhook_dsn: str,
+    kubeconfig: Path,
+    namespace: str,
+    platform: Platform,
+) -> None:
+    host_port = webhook_dsn.split("@", 1)[1].split("/", 1)[0]
+    proxy = TcpProxy(f"tcp://{host_port}")
+    await proxy.up()
+    dsn = webhook_dsn.replace(host_port, f"127.0.0.1:{proxy.port}")
+    await proxy.down()
+    server = await WebhookServer(make_settings(yookassa, dsn, kubeconfig, namespace)).start()
+    try:
+        assert (await server.get("/health"))[0] == 200
+        assert (await server.get("/ready"))[0] == 503
+        _, payment_id = await platform.new_checkout()
+        yookassa.succeed(payment_id)
+        assert (await server.notify(yookassa, "payment.succeeded", payment_id))[0] == 503
+        await proxy.up()
+        assert (await server.get("/ready"))[0] == 200
+        status, body = await server.notify(yookassa, "payment.succeeded", payment_id)
+        assert (status, body["outcome"]) == (200, "created")
+    finally:
+        await server.stop()
+        await proxy.down()

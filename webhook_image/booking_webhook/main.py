@@ -38,7 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         current = settings or get_settings()
-        store = await Store.connect(current.database_url.get_secret_value())
+        store = Store(current.database_url.get_secret_value())
+        try:
+            await asyncio.wait_for(store.ensure(), 10)
+        except Exception as exc:  # not fatal: /ready says so, notifications get 503 until it is back
+            log_event(log, "database not reachable at startup", logging.WARNING, error=type(exc).__name__)
         kube = await Kube.connect(current.tenant_namespace, current.kubeconfig)
         yookassa = YooKassaClient(
             current.yookassa_api_url,

@@ -6,6 +6,7 @@ are constants of this module.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import uuid
@@ -138,27 +139,52 @@ async def migrate(conn: asyncpg.Connection) -> None:
 
 
 class Store:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    """The platform tables behind a lazily (re)connected pool: the service starts, and answers
+    /health, while PostgreSQL is still coming up; until it is reachable every call raises."""
+
+    def __init__(self, dsn: str, min_size: int = 1, max_size: int = 10) -> None:
+        self._dsn = dsn
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def connect(cls, dsn: str, min_size: int = 1, max_size: int = 10) -> Store:
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=10)
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        return cls(pool)
+        """Connect and migrate now (raises if PostgreSQL is unreachable)."""
+        store = cls(dsn, min_size, max_size)
+        await store.ensure()
+        return store
+
+    async def ensure(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is None:
+                pool = await asyncpg.create_pool(
+                    self._dsn, min_size=self._min_size, max_size=self._max_size, command_timeout=10, timeout=5
+                )
+                try:
+                    async with pool.acquire() as conn:
+                        await migrate(conn)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+            return self._pool
 
     async def close(self) -> None:
-        await self.pool.close()
+        if self._pool is not None:
+            await self._pool.close()
 
     async def ping(self) -> None:
-        await self.pool.fetchval("SELECT 1")
+        await (await self.ensure()).fetchval("SELECT 1")
 
     # --- notifications ---
     async def record_notification(
         self, event: str, object_id: str, source_ip: str | None, body: dict[str, Any]
     ) -> tuple[int, str]:
-        row = await self.pool.fetchrow(
+        row = await (await self.ensure()).fetchrow(
             """
             INSERT INTO platform.notifications (event, object_id, source_ip, body)
             VALUES ($1, $2, $3::inet, $4::jsonb)
@@ -175,7 +201,7 @@ class Store:
         return int(row["id"]), str(row["outcome"])
 
     async def finish_notification(self, notification_id: int, outcome: str, error: str | None = None) -> None:
-        await self.pool.execute(
+        await (await self.ensure()).execute(
             "UPDATE platform.notifications SET outcome = $2, error = $3, processed_at = now() WHERE id = $1",
             notification_id,
             outcome,
@@ -186,7 +212,7 @@ class Store:
         self, older_than_seconds: float, limit: int = 50
     ) -> list[asyncpg.Record]:
         return list(
-            await self.pool.fetch(
+            await (await self.ensure()).fetch(
                 """
                 SELECT id, event, object_id FROM platform.notifications
                 WHERE outcome IN ('received', 'retry')
@@ -202,7 +228,7 @@ class Store:
     async def create_checkout(self, **fields: Any) -> Checkout:
         columns = ", ".join(fields)
         placeholders = ", ".join(f"${i}" for i in range(1, len(fields) + 1))
-        row = await self.pool.fetchrow(
+        row = await (await self.ensure()).fetchrow(
             f"INSERT INTO platform.checkouts ({columns}) VALUES ({placeholders})"  # noqa: S608 - constant names
             f" RETURNING {CHECKOUT_COLUMNS}",
             *fields.values(),
@@ -211,14 +237,14 @@ class Store:
         return Checkout.from_row(row)
 
     async def checkout(self, checkout_id: uuid.UUID) -> Checkout | None:
-        row = await self.pool.fetchrow(
+        row = await (await self.ensure()).fetchrow(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts WHERE id = $1",  # noqa: S608
             checkout_id,
         )
         return Checkout.from_row(row) if row else None
 
     async def checkout_by_return_token(self, token: str) -> Checkout | None:
-        row = await self.pool.fetchrow(
+        row = await (await self.ensure()).fetchrow(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts WHERE return_token = $1",  # noqa: S608
             token,
         )
@@ -226,7 +252,7 @@ class Store:
 
     async def client_id_taken(self, client_id: str) -> bool:
         return bool(
-            await self.pool.fetchval(
+            await (await self.ensure()).fetchval(
                 "SELECT EXISTS (SELECT 1 FROM platform.checkouts WHERE client_id = $1)", client_id
             )
         )
@@ -234,7 +260,7 @@ class Store:
     async def attach_payment(
         self, checkout_id: uuid.UUID, payment_id: str, confirmation_url: str | None
     ) -> None:
-        await self.pool.execute(
+        await (await self.ensure()).execute(
             """
             UPDATE platform.checkouts
             SET payment_id = $2, confirmation_url = $3, status = 'pending', updated_at = now()
@@ -248,7 +274,7 @@ class Store:
     async def set_checkout_status(
         self, checkout_id: uuid.UUID, status: str, message: str | None = None
     ) -> None:
-        await self.pool.execute(
+        await (await self.ensure()).execute(
             "UPDATE platform.checkouts SET status = $2, status_message = $3, updated_at = now()"
             " WHERE id = $1",
             checkout_id,
@@ -258,7 +284,7 @@ class Store:
 
     async def owner_tenants(self, telegram_user_id: int, namespace: str) -> list[Checkout]:
         """The owner's tenants in `namespace`: the applied 'new' checkout of each tenant."""
-        rows = await self.pool.fetch(
+        rows = await (await self.ensure()).fetch(
             f"SELECT DISTINCT ON (tenant_name) {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
             " WHERE telegram_user_id = $1 AND kind = 'new' AND status = 'applied' AND namespace = $2"
             " ORDER BY tenant_name, created_at DESC",
@@ -268,7 +294,7 @@ class Store:
         return [Checkout.from_row(r) for r in rows]
 
     async def latest_checkout(self, telegram_user_id: int) -> Checkout | None:
-        row = await self.pool.fetchrow(
+        row = await (await self.ensure()).fetchrow(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts WHERE telegram_user_id = $1"  # noqa: S608
             " ORDER BY created_at DESC LIMIT 1",
             telegram_user_id,
@@ -278,7 +304,7 @@ class Store:
     async def checkouts_awaiting_ready_message(self, namespace: str, within_seconds: float) -> list[Checkout]:
         """Applied checkouts whose owner has not been told yet; after `within_seconds` the
         notifier gives up (a tenant that never gets Ready is an operator matter, see /status)."""
-        rows = await self.pool.fetch(
+        rows = await (await self.ensure()).fetch(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
             " WHERE status = 'applied' AND ready_notified_at IS NULL AND namespace = $1"
             " AND updated_at > now() - make_interval(secs => $2) ORDER BY created_at LIMIT 100",
@@ -288,7 +314,7 @@ class Store:
         return [Checkout.from_row(r) for r in rows]
 
     async def checkouts_awaiting_cancel_message(self, namespace: str) -> list[Checkout]:
-        rows = await self.pool.fetch(
+        rows = await (await self.ensure()).fetch(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
             " WHERE status = 'canceled' AND canceled_notified_at IS NULL AND namespace = $1"
             " ORDER BY created_at LIMIT 100",
@@ -297,7 +323,7 @@ class Store:
         return [Checkout.from_row(r) for r in rows]
 
     async def mark_ready_notified(self, checkout_id: uuid.UUID) -> bool:
-        done = await self.pool.execute(
+        done = await (await self.ensure()).execute(
             "UPDATE platform.checkouts SET ready_notified_at = now()"
             " WHERE id = $1 AND ready_notified_at IS NULL",
             checkout_id,
@@ -305,7 +331,7 @@ class Store:
         return bool(done == "UPDATE 1")
 
     async def mark_cancel_notified(self, checkout_id: uuid.UUID) -> bool:
-        done = await self.pool.execute(
+        done = await (await self.ensure()).execute(
             "UPDATE platform.checkouts SET canceled_notified_at = now()"
             " WHERE id = $1 AND canceled_notified_at IS NULL",
             checkout_id,
@@ -313,7 +339,7 @@ class Store:
         return bool(done == "UPDATE 1")
 
     async def refunded_total(self, tenant_name: str) -> Decimal:
-        value = await self.pool.fetchval(
+        value = await (await self.ensure()).fetchval(
             "SELECT coalesce(sum(refunded_amount), 0) FROM platform.checkouts WHERE tenant_name = $1",
             tenant_name,
         )
@@ -323,7 +349,7 @@ class Store:
         self, namespace: str, older_than_seconds: float
     ) -> list[tuple[uuid.UUID, str]]:
         """Token Secrets of new-bot checkouts that were never paid (and now never will be)."""
-        rows = await self.pool.fetch(
+        rows = await (await self.ensure()).fetch(
             """
             SELECT id, token_secret_name FROM platform.checkouts
             WHERE kind = 'new' AND status IN ('created', 'pending', 'canceled')
@@ -337,7 +363,7 @@ class Store:
         return [(r["id"], str(r["token_secret_name"])) for r in rows]
 
     async def mark_token_secret_removed(self, checkout_id: uuid.UUID) -> None:
-        await self.pool.execute(
+        await (await self.ensure()).execute(
             "UPDATE platform.checkouts SET token_secret_removed_at = now() WHERE id = $1", checkout_id
         )
 
@@ -345,7 +371,7 @@ class Store:
     async def record_refund(
         self, refund_id: str, payment_id: str, checkout_id: uuid.UUID | None, amount: Decimal, currency: str
     ) -> bool:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with (await self.ensure()).acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
                 "INSERT INTO platform.refunds (id, payment_id, checkout_id, amount, currency)"
                 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING true",
