@@ -80,10 +80,12 @@ async def process(services: Services, event: str, object_id: str) -> tuple[str, 
         if event == REFUND_SUCCEEDED:
             return await _refund_succeeded(services, object_id), None
     except (Rejected, PaymentRejected) as exc:
+        # PaymentRejected: the money arrived but cannot be applied (tenant gone, wrong owner):
+        # a human must refund or apply it, so it is an error, not a warning.
         log_event(
             log,
             "notification rejected",
-            logging.WARNING,
+            logging.ERROR if isinstance(exc, PaymentRejected) else logging.WARNING,
             notification_event=event,
             object_id=object_id,
             reason=str(exc),
