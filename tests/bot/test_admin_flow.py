@@ -178,3 +178,45 @@ async def test_admins_from_the_environment_are_admins(telegram: FakeTelegram, se
     async with run_bot(telegram, seeded_tenant, admins=(HELPER,)) as bot:
         assert "Managing" in (await bot.say(HELPER, "/admin")).text
         assert "⚙️ Manage" not in [t for t, _ in (await bot.say(OWNER, "/start")).buttons]
+
+
+async def test_owner_edits_a_services_name_duration_and_price(bot: RunningBot) -> None:
+    services = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Services")
+    detail = await bot.press(OWNER, services, "Haircut")
+    await bot.press(OWNER, detail, "Name")
+    assert "Saved" in (await bot.say(OWNER, "Men's haircut")).text
+    detail = await bot.press(
+        OWNER, await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Services"), "Men's haircut"
+    )
+    await bot.press(OWNER, detail, "Duration")
+    assert "Saved" in (await bot.say(OWNER, "45")).text
+    detail = await bot.press(
+        OWNER, await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Services"), "Men's haircut"
+    )
+    await bot.press(OWNER, detail, "Price")
+    assert "like 1500" in (await bot.say(OWNER, "cheap")).text  # refused, asked again
+    assert "Saved" in (await bot.say(OWNER, "1800")).text
+    rows = await _fetch(bot.tenant, "SELECT name, duration_minutes, price FROM services WHERE id = 1")
+    assert [(r["name"], r["duration_minutes"], r["price"]) for r in rows] == [
+        ("Men's haircut", 45, Decimal("1800.00"))
+    ]
+
+
+async def test_owner_removes_a_block_from_the_day_view(bot: RunningBot) -> None:
+    await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Block a time")
+    await bot.say(OWNER, "2030-03-04 15:00 60")
+    day = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Today")
+    assert "15:00–16:00 ⛔ blocked" in day.text
+    sure = await bot.press(OWNER, day, "❌ 15:00 blocked")
+    await bot.press(OWNER, sure, "tell the customer")
+    assert await _fetch(bot.tenant, "SELECT * FROM booked_slots") == []
+    assert not bot.tg.sent_messages(bot.token, ANN)  # nobody to tell about a block
+
+
+async def test_a_bad_slot_step_is_refused(bot: RunningBot) -> None:
+    settings = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Settings")
+    await bot.press(OWNER, settings, "Slot step")
+    assert "not a valid value" in (await bot.say(OWNER, "25")).text
+    assert "Saved" in (await bot.say(OWNER, "15")).text
+    rows = await _fetch(bot.tenant, "SELECT slot_step_minutes FROM settings")
+    assert rows[0]["slot_step_minutes"] == 15

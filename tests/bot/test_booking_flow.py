@@ -254,3 +254,16 @@ async def test_someone_elses_contact_is_not_saved(bot: RunningBot) -> None:
     )
     assert "your own number" in (await bot.next(ANN)).text
     assert await bot.pool.fetchval("SELECT phone FROM users WHERE telegram_id = $1", ANN) is None
+
+
+async def test_the_calendar_pages_forward_to_the_horizon(bot: RunningBot) -> None:
+    await bot.pool.execute("UPDATE settings SET horizon_days = 35")  # through Sunday 7 April
+    calendar = await bot.press(ANN, await bot.press(ANN, await bot.say(ANN, "/start"), "Book"), "Haircut")
+    assert calendar.buttons[0][0] == "March 2030"
+    later = await bot.press(ANN, calendar, "»", exact=True)
+    assert later.buttons[0][0] == "April 2030"
+    labels = [t for t, _ in later.buttons]
+    assert labels[8:15] == ["1", "2", "3", "4", "5", "6", "✖"], labels  # Sunday 7: closed
+    assert labels[15:22] == [" "] * 7 and "»" not in labels  # nothing beyond the horizon
+    back = await bot.press(ANN, later, "«", exact=True)
+    assert back.buttons[0][0] == "March 2030"
