@@ -426,3 +426,17 @@ async def test_the_webhook_starts_while_postgres_is_down_and_recovers(
     finally:
         await server.stop()
         await proxy.down()
+
+
+async def test_a_renewal_of_a_deleted_tenant_is_rejected_not_recreated(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient
+) -> None:
+    first, first_payment = await platform.new_checkout()
+    yookassa.succeed(first_payment)
+    await webhook.notify(yookassa, "payment.succeeded", first_payment)
+    _, renewal_payment = await platform.renewal_checkout(first)
+    await kube.delete(BOOKINGTENANTS, webhook.settings.tenant_namespace, first.tenant_name)
+    yookassa.succeed(renewal_payment)
+    status, body = await webhook.notify(yookassa, "payment.succeeded", renewal_payment)
+    assert (status, body["outcome"]) == (200, "rejected")
+    assert await _tenants(kube, webhook.settings.tenant_namespace) == []

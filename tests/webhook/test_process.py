@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import sys
@@ -62,6 +63,11 @@ async def test_the_module_serves_health_and_metrics_on_port(
         proc.terminate()
         _, stderr = await asyncio.wait_for(proc.communicate(), 10)
     assert yookassa.secret_key.encode() not in stderr and webhook_dsn.encode() not in stderr
+    lines = stderr.decode().splitlines()
+    assert lines, "the service logged nothing"
+    for line in lines:  # structured: one JSON event per line
+        event = json.loads(line)
+        assert {"ts", "level", "logger", "event"} <= event.keys()
 
 
 async def test_the_sales_bot_runs_with_its_own_connections_and_answers_start(
