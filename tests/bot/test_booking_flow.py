@@ -162,6 +162,21 @@ async def test_flood_control_is_waited_out(bot: RunningBot) -> None:
     assert len(bot.tg.calls_of("sendMessage", bot.token)) == 2
 
 
+async def test_a_bot_api_server_error_is_retried(bot: RunningBot) -> None:
+    bot.tg.fail_next("sendMessage", bot.token, error_code=502, description="Bad Gateway")
+    menu = await bot.say(ANN, "/start")
+    assert "Salon Test" in menu.text
+    assert len(bot.tg.calls_of("sendMessage", bot.token)) == 2
+
+
+async def test_polling_survives_a_failing_get_updates(bot: RunningBot) -> None:
+    bot.tg.fail_next("getUpdates", bot.token, error_code=502, description="Bad Gateway")
+    await asyncio.sleep(1.2)  # the failed poll happens, aiogram backs off and polls again
+    menu = await bot.say(ANN, "/start")
+    assert "Salon Test" in menu.text
+    assert len(bot.tg.calls_of("getUpdates", bot.token)) >= 3  # before, the failed one, after
+
+
 async def test_a_failing_update_does_not_kill_the_bot(bot: RunningBot) -> None:
     bot.tg.fail_next("editMessageText", bot.token, error_code=400, description="Bad Request: chat not found")
     menu = await bot.say(ANN, "/start")
