@@ -322,3 +322,35 @@ async def test_start_offers_the_pending_payment_again(sales_bot: SalesBot, yooka
     urls = [b.get("url") for row in (menu.reply_markup or {})["inline_keyboard"] for b in row]
     assert _pay_url(pay) in urls
     assert len(yookassa.payments) == 1
+
+
+async def test_a_rotated_managed_bot_token_reaches_the_tenant_secret(
+    sales_bot: SalesBot, kube: KubeClient, platform: Platform
+) -> None:
+    await _buy(sales_bot)
+    checkout = await platform.store.latest_checkout(sales_bot.owner)
+    assert checkout is not None and checkout.bot_id == 7770001 and checkout.token_secret_name
+    rotated = "7770001:TEST-rotated-token-abcdef"
+    sales_bot.tg.set_result("getManagedBotToken", rotated, SALES_TOKEN)
+    sales_bot.tg.push_update(
+        SALES_TOKEN,
+        {
+            "managed_bot": {
+                "user": {"id": sales_bot.owner, "is_bot": False, "first_name": "Owner"},
+                "bot": {
+                    "id": 7770001,
+                    "is_bot": True,
+                    "first_name": "Aurora",
+                    "username": "aurora_salon_bot",
+                },
+            }
+        },
+    )
+    ns = sales_bot.settings.tenant_namespace
+    for _ in range(100):
+        secret = await kube.get("v1/secrets", ns, checkout.token_secret_name)
+        if base64.b64decode(secret["data"]["token"]).decode() == rotated:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the Secret still holds the old token")

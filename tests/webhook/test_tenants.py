@@ -37,6 +37,7 @@ def _checkout() -> Checkout:
         refunded_amount=Decimal(0),
         created_at=NOW,
         namespace="default",
+        bot_id=None,
     )
 
 

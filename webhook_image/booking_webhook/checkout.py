@@ -99,7 +99,13 @@ async def _free_client_id(store: Store, kube: Kube) -> str:
 
 
 async def start_new(
-    store: Store, kube: Kube, settings: Settings, buyer: Buyer, plan_name: str, bot_token: str
+    store: Store,
+    kube: Kube,
+    settings: Settings,
+    buyer: Buyer,
+    plan_name: str,
+    bot_token: str,
+    bot_id: int | None = None,
 ) -> Checkout:
     """Record a purchase of a new bot; store its token in a Secret. No payment yet."""
     plan = _plan(settings, plan_name)
@@ -120,6 +126,7 @@ async def start_new(
         client_id=client_id,
         tenant_name=name,
         token_secret_name=secret,
+        bot_id=bot_id,
         receipt_email=buyer.receipt_email,
         idempotence_key=uuid.uuid4(),
         return_token=secrets.token_urlsafe(24),

@@ -66,6 +66,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS checkouts_open ON platform.checkouts (namespace, status)
         WHERE ready_notified_at IS NULL OR canceled_notified_at IS NULL;
     """,
+    """
+    ALTER TABLE platform.checkouts ADD COLUMN IF NOT EXISTS bot_id bigint;
+    CREATE INDEX IF NOT EXISTS checkouts_bot ON platform.checkouts (bot_id) WHERE bot_id IS NOT NULL;
+    """,
 )
 
 MIGRATION_LOCK = 0x426F6F6B  # pg_advisory_lock key: one migrator at a time

@@ -21,7 +21,7 @@ from booking_webhook.migrations import migrate
 CHECKOUT_COLUMNS = (
     "id, kind, telegram_user_id, chat_id, plan, days, amount, currency, company_name, client_id, "
     "tenant_name, token_secret_name, receipt_email, idempotence_key, return_token, payment_id, "
-    "confirmation_url, status, status_message, refunded_amount, created_at, namespace"
+    "confirmation_url, status, status_message, refunded_amount, created_at, namespace, bot_id"
 )
 
 
@@ -49,6 +49,7 @@ class Checkout:
     refunded_amount: Decimal
     created_at: datetime.datetime
     namespace: str | None  # the TENANT_NAMESPACE the tenant lives in
+    bot_id: int | None  # the owner's bot (Telegram user id), from getMe
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Checkout:
@@ -164,6 +165,16 @@ class Store:
         row = await (await self.ensure()).fetchrow(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts WHERE return_token = $1",  # noqa: S608
             token,
+        )
+        return Checkout.from_row(row) if row else None
+
+    async def checkout_by_bot(self, bot_id: int, namespace: str) -> Checkout | None:
+        """The newest new-bot checkout for this Telegram bot."""
+        row = await (await self.ensure()).fetchrow(
+            f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
+            " WHERE bot_id = $1 AND kind = 'new' AND namespace = $2 ORDER BY created_at DESC LIMIT 1",
+            bot_id,
+            namespace,
         )
         return Checkout.from_row(row) if row else None
 

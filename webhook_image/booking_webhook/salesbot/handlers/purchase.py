@@ -152,7 +152,7 @@ async def _accept_token(message: Message, state: FSMContext, deps: SalesDeps, to
         await message.answer(texts.TOKEN_CHECK_FAILED)
         return
     await message.answer(texts.TOKEN_OK.format(username=me.username), reply_markup=ReplyKeyboardRemove())
-    await state.update_data(token=token)
+    await state.update_data(token=token, bot_id=me.id)
     if message.from_user is not None:
         await _after_details(message, state, deps, message.from_user.id)
 
@@ -187,7 +187,13 @@ async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, u
             checkout = await start_renewal(deps.store, deps.settings, buyer, str(data["plan"]), first)
         else:
             checkout = await start_new(
-                deps.store, deps.kube, deps.settings, buyer, str(data["plan"]), data["token"]
+                deps.store,
+                deps.kube,
+                deps.settings,
+                buyer,
+                str(data["plan"]),
+                data["token"],
+                data.get("bot_id"),
             )
     except (CheckoutError, KubeError, KubeUnavailable) as exc:
         log_event(log, "checkout failed", logging.WARNING, user_id=user_id, error=type(exc).__name__)
