@@ -277,11 +277,13 @@ async def confirm(
             ),
             keyboards.main_menu(texts, is_admin=is_admin),
         )
-        await notifier.admins_about(after, "notify.new")
+        # The customer first (the phone question), then the admins: their notices may wait
+        # out flood control and must not hold up the customer's conversation.
         if await ask_for_phone_once(pool, person.telegram_id) and isinstance(query.message, Message):
             await query.message.answer(
                 texts("phone.ask", business=settings.business_name), reply_markup=keyboards.share_phone(texts)
             )
+        await notifier.admins_about(after, "notify.new")
     else:
         log.info("booking rescheduled", extra={"event": "booking_rescheduled", "booking_id": after.id})
         old = f"{texts.date(before.starts_at)} {texts.time(before.starts_at)}"
