@@ -64,8 +64,7 @@ def kubeconfig(kube_cluster: EmulatedCluster, tmp_path_factory: pytest.TempPathF
 
 @pytest.fixture()
 async def namespace(kube_cluster: EmulatedCluster) -> AsyncIterator[str]:
-    """Each test's own namespace, emptied afterwards: the shared emulator answers in time
-    proportional to everything it stores (~0.35 ms per object per request)."""
+    """Each test's own namespace, emptied afterwards (the emulator is shared by the session)."""
     name = f"wh-{uuid.uuid4().hex[:10]}"
     yield name
     invalid = await remove_everything(kube_cluster.url, name)
