@@ -10,7 +10,7 @@ Kubernetes emulator, PostgreSQL), each sent with 10 concurrent clients:
 - a bare FastAPI endpoint served the same way, as the floor of the HTTP stack itself.
 
 Everything runs in one process on 2 cores (the emulator in a thread), so absolute numbers are
-lower bounds; the KMock emulator costs ~20 ms per GET and ~60 ms per create on its own.
+lower bounds; compare the streams within one run.
 """
 
 from __future__ import annotations
