@@ -25,7 +25,7 @@ test: venv  ## Run the whole test suite (real PostgreSQL, real Redis, emulated K
 
 lint: venv  ## ruff over the tree, mypy over each package
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check operator bot_image tests
+	$(BIN)/ruff format --check .
 	$(foreach p,$(PACKAGES),cd $(p) && ../$(BIN)/mypy --config-file ../pyproject.toml . && cd .. &&) true
 	$(BIN)/mypy --config-file pyproject.toml tests
 

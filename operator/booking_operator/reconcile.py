@@ -26,7 +26,7 @@ from booking_operator.config import OperatorSettings
 from booking_operator.identifiers import InvalidClientId, validate_client_id
 from booking_operator.kube import DEPLOYMENTS, SECRETS, Kube, KubeError
 from booking_operator.status import Conditions
-from booking_operator.telegram import TelegramClient, TelegramUnavailable, TokenRejected
+from booking_operator.telegram import TelegramClient, TelegramUnavailable, TokenRejected, token_fingerprint
 
 ROTATE_ANNOTATION = "bookingsaas.dev/rotate-credentials"
 GIVE_UP_AFTER = 10  # deletion attempts before a role that cannot be dropped is left behind
@@ -207,7 +207,12 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
         status["credentialsRotation"] = rotation
     conds.set("Secret", True, "Written", manifests.secret_name(name))
 
+    # --- The bot token: does Telegram know it, and what is the bot's @username?
+    token_problem, token_tag = await _check_token(platform, namespace, spec, status, conds, logger)
+
     # --- The bot Deployment: running while paid and not suspended, scaled to zero otherwise.
+    # The pod template carries a hash of the credentials and the token, so a change of either
+    # (rotation, a new token in the owner's Secret) restarts the bot onto it.
     running = subscription.should_run(spec, now)
     wanted_deployment = manifests.deployment(
         settings,
@@ -215,7 +220,7 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
         namespace,
         spec,
         replicas=1 if running else 0,
-        secret_hash=manifests.config_hash(data),
+        secret_hash=manifests.config_hash({**data, "BOT_TOKEN_TAG": token_tag}),
     )
     kopf.adopt(wanted_deployment, owner=cast(kopf.Body, body))
     platform.desired[uid] = {"secret": wanted_secret, "deployment": wanted_deployment}
@@ -229,9 +234,6 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
         outcome.retry_after = 10
         return finish("Provisioning", f"cannot write the bot Deployment: {exc}")
     available = int(((live_deployment or {}).get("status") or {}).get("availableReplicas") or 0)
-
-    # --- The bot token: does Telegram know it, and what is the bot's @username?
-    token_problem = await _check_token(platform, namespace, spec, status, conds, logger)
 
     if token_problem is not None:
         return finish("Failed", token_problem)
@@ -255,35 +257,39 @@ async def _check_token(
     status: dict[str, Any],
     conds: Conditions,
     logger: logging.Logger | Any,
-) -> str | None:
-    """Returns a message when the token needs the owner's action; Telegram being down is not that."""
+) -> tuple[str | None, str]:
+    """(a message when the token needs the owner's action, a non-reversible tag of the token).
+
+    Telegram being unreachable is not the owner's problem and yields no message.
+    """
     ref = spec["botTokenSecretRef"]
     key = ref.get("key") or "token"
     try:
         token_secret = await platform.kube.get(SECRETS, namespace, ref["name"])
     except KubeError as exc:
         conds.set("BotToken", None, "KubernetesError", str(exc))
-        return None
+        return None, ""
     token = manifests.decode((token_secret or {}).get("data")).get(key, "").strip()
     if not token:
         message = f"bot token Secret {ref['name']!r} (key {key!r}) not found or empty"
         conds.set("BotToken", False, "SecretNotFound", message)
-        return message
+        return message, ""
+    tag = token_fingerprint(token)
     if not platform.settings.telegram_check_tokens:
         conds.set("BotToken", None, "NotChecked", "TELEGRAM_CHECK_TOKENS is off")
-        return None
+        return None, tag
     try:
         identity = await platform.telegram.get_me(token)
     except TokenRejected as exc:
         conds.set("BotToken", False, "Rejected", str(exc))
-        return f"{exc}: update Secret {ref['name']!r}"
+        return f"{exc}: update Secret {ref['name']!r}", tag
     except TelegramUnavailable as exc:
         logger.warning(f"could not check the bot token: {exc}")
         conds.set("BotToken", None, "TelegramUnavailable", str(exc))
-        return None
+        return None, tag
     status["botUsername"] = identity.username
     conds.set("BotToken", True, "Valid", f"@{identity.username}")
-    return None
+    return None, tag
 
 
 async def _apply(

@@ -290,3 +290,22 @@ async def test_a_missing_bot_token_secret_fails_the_tenant_with_a_clear_message(
 
 async def _gone(kube: KubeClient, namespace: str, name: str) -> bool:
     return await kube.get(BOOKINGTENANTS, namespace, name) is None
+
+
+async def test_a_new_token_in_the_owners_secret_restarts_the_bot(
+    kube: KubeClient, namespace: str, client_id: str
+) -> None:
+    await ready_tenant(kube, namespace, "salon", client_id)
+
+    async def template_hash() -> str:
+        deployment = await kube.get(DEPLOYMENTS, namespace, "salon-bot")
+        return str(deployment["spec"]["template"]["metadata"]["annotations"]["bookingsaas.dev/config-hash"])
+
+    before = await template_hash()
+    new_token = base64.b64encode(b"123:rotated-by-botfather").decode()
+    await kube.patch("v1/secrets", namespace, "bot-token", {"data": {"token": new_token}})
+
+    async def restarted() -> bool:
+        return await template_hash() != before
+
+    await eventually(restarted, what="a new pod-template hash after the token changed")
