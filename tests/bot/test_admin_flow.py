@@ -220,3 +220,20 @@ async def test_a_bad_slot_step_is_refused(bot: RunningBot) -> None:
     assert "Saved" in (await bot.say(OWNER, "15")).text
     rows = await _fetch(bot.tenant, "SELECT slot_step_minutes FROM settings")
     assert rows[0]["slot_step_minutes"] == 15
+
+
+async def test_a_busy_week_fits_in_one_telegram_message(bot: RunningBot) -> None:
+    start = dt.datetime(2030, 3, 4, 7, 0, tzinfo=dt.UTC)
+    await bot.pool.execute("INSERT INTO users (telegram_id, first_name) VALUES ($1, $2)", ANN, "A" * 40)
+    await bot.pool.executemany(
+        "INSERT INTO bookings (service_id, user_id, starts_at, ends_at) VALUES (1, $1, $2, $3)",
+        [
+            (ANN, start + dt.timedelta(minutes=15 * i), start + dt.timedelta(minutes=15 * i + 60))
+            for i in range(400)
+        ],
+    )
+    week = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Week")
+    assert len(week.text) <= 4096
+    assert "more lines" in week.text.splitlines()[-1]
+    day = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Today")
+    assert len(day.buttons) <= 100

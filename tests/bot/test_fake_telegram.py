@@ -9,7 +9,12 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter, TelegramUnauthorizedError
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from harness.telegram import FakeTelegram
@@ -83,3 +88,17 @@ async def test_stubbed_result_for_any_method(telegram: FakeTelegram) -> None:
     async with aiohttp.ClientSession() as http, http.post(url, json={"user_id": 5}) as resp:
         assert await resp.json() == {"ok": True, "result": "5005:MANAGED"}
     assert telegram.calls_of("getManagedBotToken")[0].params == {"user_id": 5}
+
+
+async def test_telegram_limits_are_enforced(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    async with _bot(telegram, "1001:AAA") as bot:
+        with pytest.raises(TelegramBadRequest, match="too long"):
+            await bot.send_message(42, "x" * 4097)
+        with pytest.raises(TelegramBadRequest, match="empty"):
+            await bot.send_message(42, " ")
+        many = InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text=str(i), callback_data=str(i))] for i in range(101)]
+        )
+        with pytest.raises(TelegramBadRequest, match="too many"):
+            await bot.send_message(42, "x", reply_markup=many)

@@ -23,7 +23,9 @@ Stable API (other components' tests rely on it; extend, do not change):
 ``next_message`` returns :class:`SentMessage` snapshots of ``sendMessage``,
 ``editMessageText``, ``editMessageReplyMarkup`` and ``editMessageCaption`` calls, in the
 order the bot made them, per (token, chat). Methods the server does not model are
-recorded and answered with ``true`` (or the stubbed result).
+recorded and answered with ``true`` (or the stubbed result). Like the real API, texts must be
+1..4096 characters and inline keyboards at most 100 buttons (else 400 Bad Request), and a
+returned Message carries only an inline keyboard as ``reply_markup``.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ _STRING_PARAMS = frozenset(
         "business_connection_id",
     }
 )
+MAX_TEXT_LENGTH = 4096
+MAX_INLINE_BUTTONS = 100
 _OUTGOING = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup", "editMessageCaption"})
 _SENDS_TO_CHAT = frozenset(
     {"sendMessage", "sendPhoto", "sendDocument", "sendChatAction", "copyMessage", "forwardMessage"}
@@ -488,8 +492,22 @@ class FakeTelegram:
             "pending_update_count": len(self._updates[bot.token]),
         }
 
+    @staticmethod
+    def _check_text(params: Mapping[str, Any]) -> None:
+        """The real API's limits: non-empty text of at most 4096 characters, at most 100 buttons."""
+        text = str(params.get("text", ""))
+        if not text.strip():
+            raise _ApiError(TelegramError(400, "Bad Request: message text is empty"))
+        if len(text) > MAX_TEXT_LENGTH:
+            raise _ApiError(TelegramError(400, "Bad Request: message is too long"))
+        markup = params.get("reply_markup")
+        rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+        if rows and sum(len(row) for row in rows) > MAX_INLINE_BUTTONS:
+            raise _ApiError(TelegramError(400, "Bad Request: too many inline keyboard buttons"))
+
     def _m_sendMessage(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
         chat_id = self._chat_id(params)
+        self._check_text(params)
         message_id = next(self._message_ids[(bot.token, chat_id)])
         message: dict[str, Any] = {
             "message_id": message_id,
@@ -505,6 +523,7 @@ class FakeTelegram:
 
     def _m_editMessageText(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
         message = self._existing(bot, params)
+        self._check_text(params)
         message["text"] = str(params.get("text", ""))
         self._set_markup(message, params)
         message["edit_date"] = int(time.time())

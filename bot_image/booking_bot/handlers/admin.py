@@ -39,6 +39,24 @@ class AdminInput(StatesGroup):
     add_admin = State()
 
 
+# Telegram's limits: 4096 characters per message, 100 buttons per keyboard.
+MAX_TEXT = 3900
+MAX_CANCEL_BUTTONS = 90
+
+
+def fit(lines: list[str], texts: Texts) -> str:
+    """Join lines up to Telegram's message size; say how many did not fit."""
+    kept: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        if size + len(line) + 1 > MAX_TEXT:
+            kept.append(texts("admin.more", count=len(lines) - index))
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
+
+
 # ---- menu ---------------------------------------------------------------------------------------
 async def admin_menu(
     event: Message | CallbackQuery, state: FSMContext, texts: Texts, settings: Settings
@@ -83,7 +101,7 @@ async def day_view(
                 callback_data=Admin(action="bcancel", arg=b.id).pack(),
             )
         ]
-        for b in items
+        for b in items[:MAX_CANCEL_BUTTONS]
     ]
     rows.append(
         [
@@ -95,7 +113,7 @@ async def day_view(
         ]
     )
     rows.append([keyboards.admin_button(texts, "back", "menu")])
-    await show(query, "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows))
+    await show(query, fit(lines, texts), InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 def _day_bounds(first: dt.date, last: dt.date, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -138,7 +156,7 @@ async def week_view(
         ],
         [keyboards.admin_button(texts, "back", "menu")],
     ]
-    await show(query, "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows))
+    await show(query, fit(lines, texts), InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 async def cancel_booking(
