@@ -63,7 +63,7 @@ async def drop_clients(admin_dsn: str, client_ids: list[str]) -> None:
 
 def operator_target(platform: OperatorPlatform, **kwargs: object) -> Target:
     """The tool as the platform runs it: the operator's least-privilege admin role."""
-    return Target(admin_dsn=platform.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD), namespace=NAMESPACE, **kwargs)  # type: ignore[arg-type]
+    return Target(admin_dsn=platform.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD), namespace=NAMESPACE, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,8 @@ class ClientData:
 
     @property
     def summary(self) -> str:
-        return f"Migrated {self.client_id}: {self.bookings} bookings, {self.services} services, {self.users} users"
+        counts = f"{self.bookings} bookings, {self.services} services, {self.users} users"
+        return f"Migrated {self.client_id}: {counts}"
 
 
 @dataclass
@@ -85,13 +86,18 @@ class Tree:
         return [c for i, c in sorted(self.clients.items()) if i != CORRUPT]
 
 
-def write_sqlite(path: Path, index: int, bookings: int, services: int, users: int, today: dt.date) -> list[int]:
+def write_sqlite(
+    path: Path, index: int, bookings: int, services: int, users: int, today: dt.date
+) -> list[int]:
     rng = random.Random(index)
     db = sqlite3.connect(path)
     db.executescript(LEGACY_SCHEMA)
     db.executemany(
         "INSERT INTO services (id, name, duration, price) VALUES (?, ?, ?, ?)",
-        [(s, f"Service {s}", rng.choice([30, 45, 60, 90]), rng.choice([500, 1500.5, 2000])) for s in range(1, services + 1)],
+        [
+            (s, f"Service {s}", rng.choice([30, 45, 60, 90]), rng.choice([500, 1500.5, 2000]))
+            for s in range(1, services + 1)
+        ],
     )
     user_ids = [index * 1_000_000 + u for u in range(1, users + 1)]
     if index == 1 and users:
@@ -105,10 +111,14 @@ def write_sqlite(path: Path, index: int, bookings: int, services: int, users: in
         day = today + dt.timedelta(days=rng.randint(-60, 30))
         at = dt.time(rng.randint(10, 18), rng.choice([0, 30]))
         status = rng.choice(["active", "active", "active", "cancelled", "completed"])
-        rows.append((b, rng.choice(user_ids), day.isoformat(), at.strftime("%H:%M"), rng.randint(1, services), status))
+        rows.append(
+            (b, rng.choice(user_ids), day.isoformat(), at.strftime("%H:%M"), rng.randint(1, services), status)
+        )
     if index == 1 and rows:
         rows[0] = (1, 123456789, "2026-02-20", "14:00", 1, "active")  # the seed's example booking
-    db.executemany("INSERT INTO bookings (id, user_id, date, time, service_id, status) VALUES (?, ?, ?, ?, ?, ?)", rows)
+    db.executemany(
+        "INSERT INTO bookings (id, user_id, date, time, service_id, status) VALUES (?, ?, ?, ?, ?, ?)", rows
+    )
     db.commit()
     db.close()
     return user_ids
@@ -155,7 +165,12 @@ def build_tree(root: Path, stem: str, today: dt.date | None = None) -> Tree:
         env = [f"BOT_TOKEN={bot_token(index)}", f"CLIENT_ID={client_id}", f'COMPANY_NAME="Salon #{index}"']
         if redis_db is not None:
             env.append(f"REDIS_DB={redis_db}")
-        env += ["TIMEZONE=Europe/Moscow", f"OWNER_ID={index * 1_000_000 + 1}", "# legacy compose settings", ""]
+        env += [
+            "TIMEZONE=Europe/Moscow",
+            f"OWNER_ID={index * 1_000_000 + 1}",
+            "# legacy compose settings",
+            "",
+        ]
         (folder / ".env").write_text("\n".join(env), encoding="utf-8")
         db_path = folder / "bookings.db"
         user_ids = write_sqlite(db_path, index, bookings, services, users, today)

@@ -22,7 +22,7 @@ UTC = dt.UTC
 
 def run_import(tree: Tree, target: Target, **kwargs: object) -> dict[str, ClientResult]:
     legacy = read_tree(tree.root)
-    results = asyncio.run(import_all(legacy.clients, target, **kwargs))  # type: ignore[arg-type]
+    results = asyncio.run(import_all(legacy.clients, target, **kwargs))
     return {r.client_id: r for r in results}
 
 
@@ -92,7 +92,7 @@ async def test_legacy_local_date_and_time_become_a_utc_instant(
     tree: Tree, first_run: dict[str, ClientResult], db: asyncpg.Connection
 ) -> None:
     row = await db.fetchrow(
-        f'SELECT b.user_id, b.starts_at, b.ends_at, b.status, s.legacy_id AS service, s.duration_minutes'
+        f"SELECT b.user_id, b.starts_at, b.ends_at, b.status, s.legacy_id AS service, s.duration_minutes"
         f' FROM "{tree.client(1).client_id}".bookings b JOIN "{tree.client(1).client_id}".services s'
         f" ON s.id = b.service_id WHERE b.legacy_id = 1"
     )
@@ -107,12 +107,13 @@ async def test_booking_of_a_vanished_service_keeps_a_hidden_placeholder_service(
 ) -> None:
     q = f'"{tree.client(ODD).client_id}"'
     row = await db.fetchrow(
-        f"SELECT s.name, s.is_active, s.legacy_id FROM {q}.bookings b JOIN {q}.services s ON s.id = b.service_id"
-        " WHERE b.legacy_id = 1001"
+        f"SELECT s.name, s.is_active, s.legacy_id FROM {q}.bookings b"
+        f" JOIN {q}.services s ON s.id = b.service_id WHERE b.legacy_id = 1001"
     )
     assert (row["name"], row["is_active"], row["legacy_id"]) == ("legacy service #99", False, 99)
     none = await db.fetchval(
-        f"SELECT s.name FROM {q}.bookings b JOIN {q}.services s ON s.id = b.service_id WHERE b.legacy_id = 1004"
+        f"SELECT s.name FROM {q}.bookings b JOIN {q}.services s ON s.id = b.service_id"
+        " WHERE b.legacy_id = 1004"
     )
     assert none == "legacy service (none)"
 
@@ -127,12 +128,16 @@ async def test_odd_rows_are_mapped_and_reported_not_refused(
     q = f'"{tree.client(ODD).client_id}"'
     rows = {
         r["legacy_id"]: r
-        for r in await db.fetch(f"SELECT legacy_id, status, starts_at FROM {q}.bookings WHERE legacy_id > 1000")
+        for r in await db.fetch(
+            f"SELECT legacy_id, status, starts_at FROM {q}.bookings WHERE legacy_id > 1000"
+        )
     }
     assert rows[1003]["status"] == "cancelled"  # 'canceled'
     assert rows[1003]["starts_at"] == dt.datetime(2030, 3, 5, 6, 30, tzinfo=UTC)  # '05.03.2030' '9:30' MSK
     assert rows[1004]["status"] == "confirmed"  # 'done'
-    ghost = await db.fetchval(f"SELECT first_name FROM {q}.users WHERE telegram_id = $1", ODD * 1_000_000 + 999)
+    ghost = await db.fetchval(
+        f"SELECT first_name FROM {q}.users WHERE telegram_id = $1", ODD * 1_000_000 + 999
+    )
     assert ghost == ""
     free = await db.fetchrow(f"SELECT duration_minutes, price FROM {q}.services WHERE legacy_id = 50")
     assert (free["duration_minutes"], free["price"]) == (5, 0)
@@ -158,9 +163,7 @@ async def test_tables_belong_to_the_tenant_role_and_the_schema_to_its_bookingten
     tree: Tree, first_run: dict[str, ClientResult], db: asyncpg.Connection
 ) -> None:
     client_id = tree.client(4).client_id
-    owners = await db.fetch(
-        "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = $1", client_id
-    )
+    owners = await db.fetch("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = $1", client_id)
     assert [r["tableowner"] for r in owners] == [client_id]
     comment = await db.fetchval(
         "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1", client_id
@@ -178,22 +181,33 @@ async def test_each_clients_rows_are_only_in_its_own_schema(
         assert owners <= {client.index}
         users = {r[0] for r in await db.fetch(f"SELECT telegram_id FROM {q}.users")}
         assert {uid // 1_000_000 for uid in users if uid != 123456789} <= {client.index}
-    public = await db.fetchval("SELECT count(*) FROM pg_tables WHERE tablename = 'legacy_users' AND schemaname = 'public'")
+    public = await db.fetchval(
+        "SELECT count(*) FROM pg_tables WHERE tablename = 'legacy_users' AND schemaname = 'public'"
+    )
     assert public == 0
 
 
 async def test_rerun_writes_nothing_and_prints_the_same_summary(
-    tree: Tree, first_run: dict[str, ClientResult], platform_services: OperatorPlatform, db: asyncpg.Connection
+    tree: Tree,
+    first_run: dict[str, ClientResult],
+    platform_services: OperatorPlatform,
+    db: asyncpg.Connection,
 ) -> None:
     q = f'"{tree.client(12).client_id}"'
     before = await db.fetchval(f"SELECT count(*) FROM {q}.bookings")
     legacy = read_tree(tree.root)
-    results = await import_all(legacy.clients, operator_target(platform_services, create_schemas=True), jobs=2)
+    results = await import_all(
+        legacy.clients, operator_target(platform_services, create_schemas=True), jobs=2
+    )
     second = {r.client_id: r for r in results}
     for client in tree.valid:
         result = second[client.client_id]
         assert result.summary() == client.summary
-        assert result.new is not None and (result.new.bookings, result.new.services, result.new.users) == (0, 0, 0)
+        assert result.new is not None and (result.new.bookings, result.new.services, result.new.users) == (
+            0,
+            0,
+            0,
+        )
     assert not second[tree.client(CORRUPT).client_id].ok
     assert await db.fetchval(f"SELECT count(*) FROM {q}.bookings") == before
     assert await db.fetchval(f"SELECT count(*) FROM {q}.legacy_imports") == 1

@@ -34,7 +34,7 @@ from booking_bot.legacy.tree import LegacyClient, LegacyError
 LEGACY_KEY = re.compile(
     r"^fsm:(?P<ids>-?\d+:-?\d+(?::-?\d+)?)(?::(?P<destiny>[A-Za-z_][A-Za-z0-9_-]*))?:(?P<part>state|data|lock|bucket)$"
 )
-NEW_KEY = re.compile(r"^[a-z][a-z0-9_]{2,39}:")
+NEW_KEY = re.compile(r"^[a-z][a-z0-9_]{2,39}:fsm:")
 TRANSIENT = frozenset({"lock", "bucket"})
 SCAN_COUNT = 500
 
