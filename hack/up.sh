@@ -65,6 +65,11 @@ say "helm upgrade --install $RELEASE (namespace $NAMESPACE)"
   "${webhook[@]}" \
   --wait --timeout 10m
 
+if [ "${webhook[1]}" = "webhook.enabled=true" ]; then
+  say "helm test (the webhook answers /health)"
+  "$HELM" test "$RELEASE" --kube-context "$CONTEXT" --namespace "$NAMESPACE" --timeout 3m
+fi
+
 say "sample tenant (crds/tenant.yaml) in namespace $TENANT_NAMESPACE"
 if kc -n "$TENANT_NAMESPACE" get bookingtenant client-001 >/dev/null 2>&1; then
   echo "already applied (left as it is, so its bot token is not reset to the placeholder)"
