@@ -58,6 +58,16 @@ class NotFound(BookingError):
     code = "not_found"
 
 
+class TooManyBookings(BookingError):
+    """The customer already holds MAX_UPCOMING_PER_CUSTOMER upcoming bookings."""
+
+    code = "too_many"
+
+
+# One customer cannot take the whole week (a prank, a bot): upcoming bookings per customer.
+MAX_UPCOMING_PER_CUSTOMER = 5
+
+
 @dataclass(frozen=True)
 class Booking:
     id: int
@@ -145,6 +155,15 @@ async def create_booking(
     await _check_slot(pool, starts_at, service.duration_minutes, now, tz)
     ends_at = starts_at + dt.timedelta(minutes=service.duration_minutes)
     async with pool.acquire() as conn, conn.transaction():
+        # The user's row is the per-customer lock: two bookings of one customer count in turn.
+        await conn.execute("SELECT 1 FROM users WHERE telegram_id = $1 FOR UPDATE", user_id)
+        upcoming: int = await conn.fetchval(
+            "SELECT count(*) FROM bookings WHERE user_id = $1 AND status = 'confirmed' AND ends_at > $2",
+            user_id,
+            now,
+        )
+        if upcoming >= MAX_UPCOMING_PER_CUSTOMER:
+            raise TooManyBookings("too many upcoming bookings")
         booking_id: int = await conn.fetchval(
             "INSERT INTO bookings (kind, service_id, user_id, starts_at, ends_at)"
             " VALUES ('customer', $1, $2, $3, $4) RETURNING id",

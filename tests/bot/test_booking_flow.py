@@ -282,3 +282,14 @@ async def test_the_calendar_pages_forward_to_the_horizon(bot: RunningBot) -> Non
     assert labels[15:22] == [" "] * 7 and "»" not in labels  # nothing beyond the horizon
     back = await bot.press(ANN, later, "«", exact=True)
     assert back.buttons[0][0] == "March 2030"
+
+
+async def test_a_customer_at_the_upcoming_limit_is_told_to_cancel_one_first(bot: RunningBot) -> None:
+    confirm = await _to_confirm(bot, ANN)  # creates the user row on the way
+    first = dt.datetime(2030, 3, 11, 7, 0, tzinfo=dt.UTC)
+    await bot.pool.executemany(
+        "INSERT INTO bookings (service_id, user_id, starts_at, ends_at) VALUES (1, $1, $2, $3)",
+        [(ANN, first + dt.timedelta(days=d), first + dt.timedelta(days=d, hours=1)) for d in range(5)],
+    )
+    answer = await bot.press(ANN, confirm, "Confirm")
+    assert answer.text.startswith("You already have 5 upcoming bookings")

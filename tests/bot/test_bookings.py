@@ -167,3 +167,17 @@ async def test_concurrent_reschedules_onto_one_slot_make_one_move(pool: asyncpg.
     )
     assert sorted(type(r).__name__ for r in results) == ["SlotTaken", "tuple"]
     assert await pool.fetchval("SELECT count(*) FROM booked_slots") == 8
+
+
+async def test_one_customer_cannot_take_more_than_the_upcoming_limit(pool: asyncpg.Pool) -> None:
+    starts = [TUESDAY_11 + dt.timedelta(days=d) for d in range(bookings.MAX_UPCOMING_PER_CUSTOMER + 1)]
+    starts = [s for s in starts if s.astimezone(MOSCOW).isoweekday() <= 5][
+        : bookings.MAX_UPCOMING_PER_CUSTOMER
+    ]
+    starts += [TUESDAY_11 + dt.timedelta(hours=h) for h in (3, 4)]
+    results = await asyncio.gather(*(_book(pool, 1, s) for s in starts), return_exceptions=True)
+    made = [r for r in results if isinstance(r, bookings.Booking)]
+    refused = [r for r in results if isinstance(r, bookings.TooManyBookings)]
+    assert len(made) == bookings.MAX_UPCOMING_PER_CUSTOMER
+    assert len(refused) == len(starts) - bookings.MAX_UPCOMING_PER_CUSTOMER
+    await _book(pool, 2, starts[-1] + dt.timedelta(hours=1))  # others are not affected

@@ -262,6 +262,13 @@ async def confirm(
         cutoff = (await load_settings(pool)).cancel_cutoff_minutes
         await show(query, texts("too_late", cutoff=texts.duration(cutoff)), keyboards.only_home(texts))
         return
+    except bookings.TooManyBookings:
+        await show(
+            query,
+            texts("too_many", limit=bookings.MAX_UPCOMING_PER_CUSTOMER),
+            keyboards.main_menu(texts, is_admin=is_admin),
+        )
+        return
     except bookings.BookingError:
         await show(query, texts("slot_unavailable"), keyboards.only_home(texts))
         return
