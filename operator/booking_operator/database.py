@@ -46,6 +46,23 @@ async def _lock(conn: asyncpg.Connection, client_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{MARKER}:{client_id}")
 
 
+# Everything ensure_tenant needs to know about a clientId, in one round trip.
+_STATE_QUERY = """
+SELECT r.oid IS NOT NULL AS role_exists,
+       r.rolcanlogin AS can_login,
+       r.rolconnlimit AS connection_limit,
+       r.rolconfig AS role_config,
+       shobj_description(r.oid, 'pg_authid') AS role_comment,
+       pg_get_userbyid(n.nspowner) AS schema_owner,
+       obj_description(n.oid, 'pg_namespace') AS schema_comment,
+       r.oid IS NOT NULL AND pg_has_role(current_user, r.oid, 'MEMBER') AS is_member,
+       r.oid IS NOT NULL AND has_database_privilege(r.oid, $2, 'CONNECT') AS can_connect
+FROM (SELECT $1::name AS id) AS wanted
+LEFT JOIN pg_roles AS r ON r.rolname = wanted.id
+LEFT JOIN pg_namespace AS n ON n.nspname = wanted.id
+"""
+
+
 def _claimable(comment: str | None, marker: str) -> bool:
     return comment in (marker, RETAINED)
 
@@ -66,56 +83,52 @@ async def ensure_tenant(
     """
     validate_client_id(client_id)
     q = quote_ident(client_id)
-    created = False
     async with conn.transaction():
         await _lock(conn, client_id)
-        role = await conn.fetchrow(
-            "SELECT rolcanlogin, rolconnlimit, rolconfig, shobj_description(oid, 'pg_authid') AS comment "
-            "FROM pg_roles WHERE rolname = $1",
-            client_id,
-        )
-        schema = await conn.fetchrow(
-            "SELECT pg_get_userbyid(nspowner) AS owner, obj_description(oid, 'pg_namespace') AS comment "
-            "FROM pg_namespace WHERE nspname = $1",
-            client_id,
-        )
-        if role is not None and not _claimable(role["comment"], owner):
-            raise ClientIdConflict(_conflict_message("role", client_id, role["comment"]))
-        if schema is not None and not _claimable(schema["comment"], owner):
-            raise ClientIdConflict(_conflict_message("schema", client_id, schema["comment"]))
-        if schema is not None and schema["owner"] != client_id:
+        state = await conn.fetchrow(_STATE_QUERY, client_id, database)
+        role_exists, schema_exists = state["role_exists"], state["schema_owner"] is not None
+        if role_exists and not _claimable(state["role_comment"], owner):
+            raise ClientIdConflict(_conflict_message("role", client_id, state["role_comment"]))
+        if schema_exists and not _claimable(state["schema_comment"], owner):
+            raise ClientIdConflict(_conflict_message("schema", client_id, state["schema_comment"]))
+        if schema_exists and state["schema_owner"] != client_id:
             raise ClientIdConflict(
-                f"schema {client_id!r} is owned by {schema['owner']!r}, not by the tenant role"
+                f"schema {client_id!r} is owned by {state['schema_owner']!r}, not by the tenant role"
             )
 
-        if role is None:
+        # Only what differs is changed, in one round trip (DDL takes no bind parameters:
+        # the identifier is validated and quoted, the literals quoted).
+        ddl: list[str] = []
+        limit = int(connection_limit)
+        if not role_exists:
             if password_verifier is None:
                 raise ValueError("a new tenant role needs a password verifier")
-            await conn.execute(
+            ddl.append(
                 f"CREATE ROLE {q} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION "
-                f"CONNECTION LIMIT {int(connection_limit)} PASSWORD {quote_literal(password_verifier)}"
+                f"CONNECTION LIMIT {limit} PASSWORD {quote_literal(password_verifier)}"
             )
-            created = True
         else:
-            if not role["rolcanlogin"] or role["rolconnlimit"] != connection_limit:
-                await conn.execute(f"ALTER ROLE {q} LOGIN CONNECTION LIMIT {int(connection_limit)}")
+            if not state["can_login"] or state["connection_limit"] != limit:
+                ddl.append(f"ALTER ROLE {q} LOGIN CONNECTION LIMIT {limit}")
             if password_verifier is not None:
-                await conn.execute(f"ALTER ROLE {q} PASSWORD {quote_literal(password_verifier)}")
-        if role is None or role["comment"] != owner:
-            await conn.execute(f"COMMENT ON ROLE {q} IS {quote_literal(owner)}")
+                ddl.append(f"ALTER ROLE {q} PASSWORD {quote_literal(password_verifier)}")
+        if state["role_comment"] != owner:
+            ddl.append(f"COMMENT ON ROLE {q} IS {quote_literal(owner)}")
         wanted_paths = {f"search_path={q}", f"search_path={client_id}"}  # Postgres drops needless quotes
-        if role is None or not wanted_paths & set(role["rolconfig"] or []):
-            await conn.execute(f"ALTER ROLE {q} SET search_path = {q}")
+        if not wanted_paths & set(state["role_config"] or []):
+            ddl.append(f"ALTER ROLE {q} SET search_path = {q}")
         # Membership lets the admin role create the schema for the tenant and, later, drop it.
-        if not await conn.fetchval("SELECT pg_has_role(current_user, $1, 'MEMBER')", client_id):
-            await conn.execute(f"GRANT {q} TO CURRENT_USER")
-        if schema is None:
-            await conn.execute(f"CREATE SCHEMA {q} AUTHORIZATION {q}")
-            created = True
-        if schema is None or schema["comment"] != owner:
-            await conn.execute(f"COMMENT ON SCHEMA {q} IS {quote_literal(owner)}")
-        if not await conn.fetchval("SELECT has_database_privilege($1, $2, 'CONNECT')", client_id, database):
-            await conn.execute(f"GRANT CONNECT ON DATABASE {quote_ident(database)} TO {q}")
+        if not state["is_member"]:
+            ddl.append(f"GRANT {q} TO CURRENT_USER")
+        if not schema_exists:
+            ddl.append(f"CREATE SCHEMA {q} AUTHORIZATION {q}")
+        if state["schema_comment"] != owner:
+            ddl.append(f"COMMENT ON SCHEMA {q} IS {quote_literal(owner)}")
+        if not state["can_connect"]:
+            ddl.append(f"GRANT CONNECT ON DATABASE {quote_ident(database)} TO {q}")
+        if ddl:
+            await conn.execute(";\n".join(ddl))
+    created = not role_exists or not schema_exists
     return TenantDatabase(schema=client_id, role=client_id, created=created)
 
 
