@@ -273,3 +273,30 @@ async def test_unknown_booking_status_fails_the_client_naming_the_row(
     legacy = read_tree(small_tree.root, [client.client_id])
     (result,) = await import_all(legacy.clients, operator_target(platform_services, create_schemas=True))
     assert result.reason == "booking 3: unknown status 'weird'"
+
+
+async def test_bulk_path_restores_every_foreign_key_of_the_bot_schema(
+    small_tree: Tree,
+    platform_services: OperatorPlatform,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from booking_bot.legacy import importer
+
+    bulk, rows = small_tree.client(8), small_tree.client(6)
+    target = operator_target(platform_services, create_schemas=True)
+    (normal,) = await import_all(read_tree(small_tree.root, [rows.client_id]).clients, target)
+    monkeypatch.setattr(importer, "BULK_THRESHOLD", 1)
+    (dropped,) = await import_all(read_tree(small_tree.root, [bulk.client_id]).clients, target)
+    assert normal.ok and dropped.ok and dropped.summary() == bulk.summary
+
+    async def foreign_keys(schema: str) -> list[tuple[str, str, str]]:
+        found = await db.fetch(
+            "SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS d FROM pg_constraint"
+            " WHERE contype = 'f' AND connamespace = $1::regnamespace ORDER BY 2",
+            schema,
+        )
+        return [(r["t"].split(".")[-1], r["conname"], r["d"].replace(schema, "S")) for r in found]
+
+    assert await foreign_keys(bulk.client_id) == await foreign_keys(rows.client_id)
+    assert len(await foreign_keys(bulk.client_id)) >= 4
