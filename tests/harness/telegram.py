@@ -4,7 +4,8 @@ It speaks the wire protocol as aiogram 3 (and any other client) uses it:
 ``POST /bot<token>/<method>`` with a multipart/urlencoded form or a JSON body,
 answered with ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code": ..., "description": ..., "parameters": {...}}``.
-Several bots (tokens) are served at once; an unknown token gets 401 like the real API.
+Several bots (tokens) are served at once; an unknown token gets 401 like the real API, and a
+second concurrent ``getUpdates`` for one token ends the first with 409 Conflict.
 
 Stable API (other components' tests rely on it; extend, do not change):
 
@@ -19,6 +20,10 @@ Stable API (other components' tests rely on it; extend, do not change):
         tg.fail_next("sendMessage", token, error_code=429, retry_after=1)
         tg.block_user(token, user_id)                # every send to that chat -> 403 blocked
         tg.set_result("getManagedBotToken", {...}, token)       # stub any method's result
+        tg.push_update(token, {...})                 # any raw update (contact, edited message...)
+        await tg.wait_for_call("getMe", token)       # the first call of a method, waiting for it
+        tg.sent_messages(token, chat_id), tg.drain(token, chat_id)
+        FakeTelegram.make_token(bot_id), tg.remove_bot(token)   # revoke: 401 from then on
 
 ``next_message`` returns :class:`SentMessage` snapshots of ``sendMessage``,
 ``editMessageText``, ``editMessageReplyMarkup`` and ``editMessageCaption`` calls, in the
