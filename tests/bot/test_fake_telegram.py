@@ -11,6 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramRetryAfter,
     TelegramUnauthorizedError,
@@ -102,3 +103,14 @@ async def test_telegram_limits_are_enforced(telegram: FakeTelegram) -> None:
         )
         with pytest.raises(TelegramBadRequest, match="too many"):
             await bot.send_message(42, "x", reply_markup=many)
+
+
+async def test_a_second_poller_ends_the_first_with_409(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    async with _bot(telegram, "1001:AAA") as one, _bot(telegram, "1001:AAA") as two:
+        first = asyncio.create_task(one.get_updates(timeout=5))
+        await asyncio.sleep(0.1)
+        second = asyncio.create_task(two.get_updates(timeout=1))
+        with pytest.raises(TelegramConflictError):
+            await asyncio.wait_for(first, 2)
+        assert await second == []
