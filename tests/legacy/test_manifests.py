@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import stat
 import subprocess
@@ -12,6 +14,7 @@ import yaml
 
 from booking_operator.legacy import generate, manifests, parse_env, to_yaml
 from harness.crd_schema import validate
+from harness.kube import EmulatedCluster, KubeClient
 from legacy.legacy_tree import CORRUPT, INVALID_NAME, bot_token, build_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,3 +118,24 @@ def test_command_writes_private_files_reports_on_stderr_and_exits_1_for_a_skippe
     docs = list(yaml.safe_load_all(files[0].read_text()))
     assert [d["kind"] for d in docs] == ["Secret", "BookingTenant"]
     assert validate(docs[1]) == []
+
+
+async def test_apply_creates_secret_and_tenant_through_the_operators_client_and_reapplies(
+    tmp_path: Path, kube_cluster: EmulatedCluster, kube: KubeClient
+) -> None:
+    tree = build_tree(tmp_path / "clients", "ap")
+    kubeconfig = kube_cluster.write_kubeconfig(tmp_path / "kubeconfig")
+    args = [sys.executable, "-m", "booking_operator.legacy", str(tree.root), "--namespace", "legacy-apply"]
+    args += ["--client", "ap_001", "--client", "ap_002", "--apply"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "operator"), "KUBECONFIG": str(kubeconfig)}
+    for _ in range(2):  # the second run finds both objects and merge-patches them
+        proc = await asyncio.to_thread(
+            subprocess.run, args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == ""
+    tenant = await kube.get("bookingsaas.dev/v1alpha1/bookingtenants", "legacy-apply", "ap-002")
+    secret = await kube.get("v1/secrets", "legacy-apply", "ap-002-bot-token")
+    assert tenant["spec"]["clientId"] == "ap_002" and validate(tenant) == []
+    token = secret.get("stringData", {}).get("token") or base64.b64decode(secret["data"]["token"]).decode()
+    assert token == bot_token(2)

@@ -300,3 +300,21 @@ async def test_bulk_path_restores_every_foreign_key_of_the_bot_schema(
 
     assert await foreign_keys(bulk.client_id) == await foreign_keys(rows.client_id)
     assert len(await foreign_keys(bulk.client_id)) >= 4
+
+
+async def test_a_count_mismatch_rolls_the_whole_client_back(
+    small_tree: Tree,
+    platform_services: OperatorPlatform,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from booking_bot.legacy import importer
+
+    client = small_tree.client(5)
+    monkeypatch.setattr(importer, "VERIFY", "SELECT 0 AS services, 0 AS users, 0 AS bookings")
+    legacy = read_tree(small_tree.root, [client.client_id])
+    (result,) = await import_all(legacy.clients, operator_target(platform_services, create_schemas=True))
+    assert not result.ok and result.reason.startswith("verification failed, nothing written")
+    q = f'"{client.client_id}"'
+    for table in ("bookings", "services", "users", "booked_slots", "reminders", "legacy_imports"):
+        assert await db.fetchval(f"SELECT count(*) FROM {q}.{table}") == 0, table
