@@ -318,3 +318,19 @@ async def test_a_count_mismatch_rolls_the_whole_client_back(
     q = f'"{client.client_id}"'
     for table in ("bookings", "services", "users", "booked_slots", "reminders", "legacy_imports"):
         assert await db.fetchval(f"SELECT count(*) FROM {q}.{table}") == 0, table
+
+
+async def test_a_schema_the_operator_does_not_own_fails_that_client_and_stays_untouched(
+    small_tree: Tree, platform_services: OperatorPlatform, db: asyncpg.Connection
+) -> None:
+    foreign, fine = small_tree.client(9), small_tree.client(10)
+    await db.execute(f'CREATE SCHEMA "{foreign.client_id}"')
+    await db.execute(f'CREATE TABLE "{foreign.client_id}".precious (x int)')
+    ids = [foreign.client_id, fine.client_id]
+    results = await import_all(
+        read_tree(small_tree.root, ids).clients, operator_target(platform_services, create_schemas=True)
+    )
+    assert [r.ok for r in results] == [False, True]
+    assert "owned by" in results[0].reason or "not managed by booking-operator" in results[0].reason
+    tables = await db.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", foreign.client_id)
+    assert [r["tablename"] for r in tables] == ["precious"]

@@ -97,20 +97,21 @@ INSERT INTO pg_temp.legacy_stg_new SELECT id, starts_at, ends_at, status FROM in
 # Upcoming confirmed bookings hold their 15-minute UTC grid cells, as the bot's own do (an
 # off-grid legacy time holds every cell it touches). Two legacy bookings on the same cell:
 # the earlier one holds it, both bookings are kept, the overlap is reported.
-CELLS = """
-CROSS JOIN LATERAL generate_series(
-    to_timestamp(floor(extract(epoch FROM n.starts_at) / 900) * 900),
-    n.ends_at - interval '1 microsecond', interval '15 minutes') AS g
-WHERE n.status = 'confirmed' AND n.ends_at > now()
-"""
-OCCUPY = (
-    """
-INSERT INTO booked_slots (slot_start, booking_id)
-SELECT g, n.id FROM pg_temp.legacy_stg_new n"""
-    + CELLS
-    + "ORDER BY n.starts_at, n.id ON CONFLICT DO NOTHING"
+OCCUPY = """
+WITH cells AS (
+    SELECT g AS slot_start, n.id, n.starts_at FROM pg_temp.legacy_stg_new n
+    CROSS JOIN LATERAL generate_series(
+        to_timestamp(floor(extract(epoch FROM n.starts_at) / 900) * 900),
+        n.ends_at - interval '1 microsecond', interval '15 minutes') AS g
+    WHERE n.status = 'confirmed' AND n.ends_at > now()
+), held AS (
+    INSERT INTO booked_slots (slot_start, booking_id)
+    SELECT slot_start, id FROM cells ORDER BY starts_at, id
+    ON CONFLICT DO NOTHING
+    RETURNING 1
 )
-CELLS_WANTED = "SELECT count(*) FROM pg_temp.legacy_stg_new n" + CELLS  # noqa: S608 - constants
+SELECT (SELECT count(*) FROM cells) AS wanted, (SELECT count(*) FROM held) AS held
+"""
 PLAN_REMINDERS = """
 INSERT INTO reminders (booking_id, offset_minutes, due_at)
 SELECT n.id, o.minutes, n.starts_at - make_interval(mins => o.minutes)
@@ -214,6 +215,8 @@ async def import_client(
         result.reason = f"migration failed: {exc}"
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         result.reason = f"database error: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # e.g. the operator's ClientIdConflict: this client fails, the others go on
+        result.reason = f"{type(exc).__name__}: {exc}"
     return result
 
 
@@ -373,9 +376,9 @@ async def _copy(
             if counts.bookings >= BULK_THRESHOLD:
                 restore = await _drop_foreign_keys(conn, schema)
             new_bookings = _affected(await conn.execute(INSERT_BOOKINGS))
-            wanted = await conn.fetchval(CELLS_WANTED)
             await conn.execute("ANALYZE pg_temp.legacy_stg_new")
-            held = _affected(await conn.execute(OCCUPY))
+            cells = await conn.fetchrow(OCCUPY)
+            wanted, held = cells["wanted"], cells["held"]
             await conn.execute(PLAN_REMINDERS)
             for statement in restore:  # validates every row in one pass; a violation rolls back
                 await conn.execute(statement)

@@ -116,6 +116,8 @@ async def move_client(
         result.reason = str(exc)
     except (RedisError, OSError) as exc:
         result.reason = f"redis error: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # this client fails, the others go on
+        result.reason = f"{type(exc).__name__}: {exc}"
     return result
 
 
