@@ -93,6 +93,30 @@ async def record_outcome(pool: asyncpg.Pool, reminder_id: int, error: str | None
         await pool.execute("UPDATE reminders SET error = $2 WHERE id = $1", reminder_id, error[:200])
 
 
+async def set_offsets(pool: asyncpg.Pool, offsets: list[int], now: dt.datetime) -> None:
+    """The owner's new reminder times, applied to every upcoming booking's unsent reminders too."""
+    wanted = sorted(set(offsets), reverse=True)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE settings SET reminder_offsets_minutes = $1, updated_at = now() WHERE id", wanted
+        )
+        await conn.execute(
+            "DELETE FROM reminders r USING bookings b WHERE r.booking_id = b.id AND r.claimed_at IS NULL"
+            " AND b.status = 'confirmed' AND b.starts_at > $1",
+            now,
+        )
+        await conn.execute(
+            "INSERT INTO reminders (booking_id, offset_minutes, due_at)"
+            " SELECT b.id, o, b.starts_at - make_interval(mins => o)"
+            " FROM bookings b CROSS JOIN unnest($1::int[]) AS o"
+            " WHERE b.status = 'confirmed' AND b.kind = 'customer'"
+            " AND b.starts_at - make_interval(mins => o) > $2"
+            " ON CONFLICT DO NOTHING",
+            wanted,
+            now,
+        )
+
+
 Sender = Callable[[DueReminder], Awaitable[str | None]]  # returns None when delivered, else an error
 
 

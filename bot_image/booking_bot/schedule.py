@@ -140,13 +140,6 @@ async def update_setting(pool: asyncpg.Pool, name: str, value: int) -> None:
     await pool.execute(f"UPDATE settings SET {name} = $1, updated_at = now() WHERE id", value)  # noqa: S608
 
 
-async def set_reminder_offsets(pool: asyncpg.Pool, offsets: list[int]) -> None:
-    await pool.execute(
-        "UPDATE settings SET reminder_offsets_minutes = $1, updated_at = now() WHERE id",
-        sorted(set(offsets), reverse=True),
-    )
-
-
 def parse_interval(text: str) -> Interval | None:
     """``"10:00-19:00"`` -> Interval; None when malformed, empty or off the 15-minute grid."""
     try:

@@ -143,6 +143,21 @@ async def test_owner_blocks_a_slot_and_customers_cannot_book_it(bot: RunningBot)
     assert slots.buttons[0][0] == "12:00"
 
 
+async def test_new_reminder_times_apply_to_upcoming_bookings(bot: RunningBot) -> None:
+    menu = await bot.say(ANN, "/start")
+    calendar = await bot.press(ANN, await bot.press(ANN, menu, "Book"), "Haircut")
+    slots = await bot.press(ANN, calendar, "6", exact=True)
+    await bot.book(ANN, await bot.press(ANN, slots, "11:00", exact=True))
+    assert "Новая запись" in (await bot.next(OWNER)).text  # the owner's notice comes first
+    settings = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Settings")
+    await bot.press(OWNER, settings, "Reminders")
+    assert "Saved" in (await bot.say(OWNER, "3")).text
+    rows = await _fetch(bot.tenant, "SELECT offset_minutes, due_at FROM reminders")
+    assert [(r["offset_minutes"], r["due_at"]) for r in rows] == [
+        (180, dt.datetime(2030, 3, 6, 5, 0, tzinfo=dt.UTC))
+    ]
+
+
 async def test_owner_changes_settings(bot: RunningBot) -> None:
     settings = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Settings")
     await bot.press(OWNER, settings, "Minimum notice")

@@ -18,7 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from booking_bot import bookings, commands, keyboards, schedule, slots
+from booking_bot import bookings, commands, keyboards, reminders, schedule, slots
 from booking_bot.callbacks import Admin, Menu
 from booking_bot.config import Settings
 from booking_bot.handlers.booking import Clock
@@ -302,7 +302,9 @@ async def reminders_prompt(query: CallbackQuery, state: FSMContext, texts: Texts
     await show(query, texts("admin.prompt.reminders"), keyboards.admin_back(texts, "settings"))
 
 
-async def reminders_input(message: Message, state: FSMContext, pool: asyncpg.Pool, texts: Texts) -> None:
+async def reminders_input(
+    message: Message, state: FSMContext, pool: asyncpg.Pool, texts: Texts, clock: Clock
+) -> None:
     text = (message.text or "").strip()
     try:
         hours = [float(p) for p in re.split(r"[,\s]+", text) if p] if text not in ("0", "-") else []
@@ -312,7 +314,7 @@ async def reminders_input(message: Message, state: FSMContext, pool: asyncpg.Poo
     if any(m < 5 or m > 60 * 24 * 14 for m in minutes) or len(minutes) > 5:
         await message.answer(texts("admin.bad_number"), reply_markup=keyboards.admin_back(texts, "settings"))
         return
-    await schedule.set_reminder_offsets(pool, minutes)
+    await reminders.set_offsets(pool, minutes, clock())
     await state.clear()
     await message.answer(texts("admin.saved"), reply_markup=keyboards.admin_back(texts, "settings"))
 
