@@ -124,7 +124,9 @@ async def ensure_tenant(
             ddl.append(f"CREATE SCHEMA {q} AUTHORIZATION {q}")
         if state["schema_comment"] != owner:
             ddl.append(f"COMMENT ON SCHEMA {q} IS {quote_literal(owner)}")
-        if not state["can_connect"]:
+        if role_exists and not state["can_connect"]:  # someone revoked CONNECT from PUBLIC
+            # Grants on the database all rewrite one catalog row: serialise them.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{MARKER}:database-acl")
             ddl.append(f"GRANT CONNECT ON DATABASE {quote_ident(database)} TO {q}")
         if ddl:
             await conn.execute(";\n".join(ddl))

@@ -17,6 +17,10 @@ from typing import Any, cast
 import asyncpg
 import kopf
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from booking_operator import database, manifests, metrics, subscription
 from booking_operator.config import get_settings
@@ -54,8 +58,14 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
         settings=cfg,
         kube=await Kube.connect(),
         pg=pg,
+        # Servers (and proxies) drop idle connections: check them and retry once broken.
         redis=aioredis.from_url(
-            cfg.operator_redis_url.get_secret_value(), socket_timeout=10, socket_connect_timeout=5
+            cfg.operator_redis_url.get_secret_value(),
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=15,
+            retry=Retry(ExponentialBackoff(cap=2), retries=3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         ),
         telegram=TelegramClient(cfg.telegram_api_url),
     )

@@ -36,6 +36,7 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock: just retry
 )
 
 
