@@ -23,6 +23,7 @@ for a whole tree; migrations then run ``SET ROLE <client_id>`` so the tables sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib
 import urllib.parse
@@ -293,12 +294,17 @@ def _prefetched(chunks: Iterator[list[tuple[Any, ...]]]) -> Any:
 
     async def gen() -> Any:
         pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
-        while True:
-            chunk = await pending
-            if chunk is None:
-                return
-            pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
-            yield chunk
+        try:
+            while True:
+                chunk = await pending
+                if chunk is None:
+                    return
+                pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+                yield chunk
+        finally:
+            # The copy failed or stopped: let the read in flight finish before the file is closed.
+            with contextlib.suppress(Exception):
+                await pending
 
     return gen()
 
