@@ -139,3 +139,6 @@ async def test_apply_creates_secret_and_tenant_through_the_operators_client_and_
     assert tenant["spec"]["clientId"] == "ap_002" and validate(tenant) == []
     token = secret.get("stringData", {}).get("token") or base64.b64decode(secret["data"]["token"]).decode()
     assert token == bot_token(2)
+    for name in ("ap-001", "ap-002"):
+        await kube.delete("bookingsaas.dev/v1alpha1/bookingtenants", "legacy-apply", name)
+        await kube.delete("v1/secrets", "legacy-apply", f"{name}-bot-token")

@@ -334,3 +334,33 @@ async def test_a_schema_the_operator_does_not_own_fails_that_client_and_stays_un
     assert "owned by" in results[0].reason or "not managed by booking-operator" in results[0].reason
     tables = await db.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", foreign.client_id)
     assert [r["tablename"] for r in tables] == ["precious"]
+
+
+async def test_schema_made_by_the_operator_is_migrated_and_filled_without_create_schemas(
+    small_tree: Tree, platform_services: OperatorPlatform, db: asyncpg.Connection
+) -> None:
+    from booking_operator import passwords
+    from booking_operator.database import ensure_tenant
+    from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB
+
+    client = small_tree.client(13)
+    operator = await asyncpg.connect(platform_services.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD))
+    try:  # what the operator's reconcile does for the applied BookingTenant (runbook step 2)
+        await ensure_tenant(
+            operator,
+            client.client_id,
+            owner=owner_marker(NAMESPACE, dns_name(client.client_id)),
+            password_verifier=passwords.scram_sha256_verifier(passwords.generate()),
+            connection_limit=4,
+            database=PLATFORM_DB,
+        )
+    finally:
+        await operator.close()
+    (result,) = await import_all(
+        read_tree(small_tree.root, [client.client_id]).clients, operator_target(platform_services)
+    )
+    assert result.summary() == client.summary
+    owners = await db.fetch(
+        "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = $1", client.client_id
+    )
+    assert [r["tableowner"] for r in owners] == [client.client_id]
