@@ -67,6 +67,7 @@ class BookingBot:
         self._polling = False
         self._worker: asyncio.Task[None] | None = None
         self.in_flight = InFlight()
+        self._notifier: Notifier | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -133,6 +134,13 @@ class BookingBot:
             self.health = HealthServer(s.health_port, s.client_id, lambda: self._polling)
             await self.health.start()
 
+    @property
+    def notifier(self) -> Notifier:
+        """Outgoing messages (reminders, notices); available after ``start()``."""
+        if self._notifier is None:
+            raise RuntimeError("the bot has not started")
+        return self._notifier
+
     async def _set_commands(self, i18n: I18n, admins: Admins) -> None:
         assert self.bot is not None
         await commands.set_default_commands(self.bot, i18n)
@@ -145,7 +153,7 @@ class BookingBot:
         self._worker = asyncio.create_task(
             reminders.run_worker(
                 self.pool,
-                self._notifier.reminder,
+                self.notifier.reminder,
                 worker=worker_id,
                 interval=self.settings.reminder_interval_seconds,
                 stop=self._stop,

@@ -1,5 +1,9 @@
 """Versioned CallbackData factories shared by the handlers and the keyboards.
 
+They live in one module rather than next to each handler because ``keyboards`` needs them
+too, and handlers import keyboards: defining them in the handler modules would make that
+import circular.
+
 The prefix carries a version digit: when a payload's shape changes, bump it, and buttons
 from old messages stop matching instead of being misread. Payloads stay under Telegram's
 64-byte limit (dates as ``yyyymmdd``, instants as minutes since the epoch).

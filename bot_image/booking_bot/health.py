@@ -27,10 +27,6 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "0.0.0.0", self.port)  # noqa: S104 - probes come from the kubelet
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._runner is not None:

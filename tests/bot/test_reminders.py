@@ -121,7 +121,7 @@ async def test_the_running_bot_delivers_a_reminder_to_the_customer(bot: RunningB
     await bot.book(1001, confirm)
     bot.clock.now = dt.datetime(2030, 3, 5, 6, 5, tzinfo=dt.UTC)  # 1 h 55 min before
     assert bot.app.pool is not None
-    delivered = await reminders.run_once(bot.app.pool, bot.app._notifier.reminder, bot.clock(), "test")
+    delivered = await reminders.run_once(bot.app.pool, bot.app.notifier.reminder, bot.clock(), "test")
     assert delivered == 2 - 1  # the 24 h one is more than an hour stale and dropped; the 2 h one goes out
     message = await bot.next(1001)
     assert message.text == "⏰ Reminder: Haircut on Tu 5 Mar at 11:00 (in 2 h)."
@@ -135,6 +135,6 @@ async def test_a_blocked_customer_is_marked_and_not_retried(bot: RunningBot) -> 
     bot.tg.block_user(bot.token, 1001)
     assert bot.app.pool is not None
     later = dt.datetime(2030, 3, 4, 8, 30, tzinfo=dt.UTC)  # the 24 h reminder is due
-    assert await reminders.run_once(bot.app.pool, bot.app._notifier.reminder, later, "test") == 0
+    assert await reminders.run_once(bot.app.pool, bot.app.notifier.reminder, later, "test") == 0
     assert await bot.pool.fetchval("SELECT blocked_at IS NOT NULL FROM users WHERE telegram_id = 1001")
     assert await bot.pool.fetchval("SELECT error FROM reminders WHERE offset_minutes = 1440") == "blocked"

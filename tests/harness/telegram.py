@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -209,12 +210,11 @@ class FakeTelegram:
         app.router.add_route("*", "/file/bot{token}/{path:.*}", self._file)
         self._runner = aiohttp.web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = aiohttp.web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))  # port 0: the kernel picks a free one
+        self.port = sock.getsockname()[1]
+        await aiohttp.web.SockSite(self._runner, sock).start()
         self.url = f"http://{self.host}:{self.port}"
         return self
 
