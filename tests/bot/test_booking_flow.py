@@ -178,14 +178,22 @@ async def test_polling_survives_a_failing_get_updates(bot: RunningBot) -> None:
 
 
 async def test_a_failing_update_does_not_kill_the_bot(bot: RunningBot) -> None:
-    bot.tg.fail_next("editMessageText", bot.token, error_code=400, description="Bad Request: chat not found")
     menu = await bot.say(ANN, "/start")
-    bot.click(ANN, menu, "k1:999:notanumber:0")  # garbage callback data
-    bot.click(ANN, menu, menu.button_data("Book"))  # the edit fails with 400
-    await asyncio.sleep(0.3)
+    bot.click(ANN, menu, "k1:1:99999999999999:0")  # a forged instant: the handler raises
+    assert await bot.alert(ANN) == "Something went wrong. Please try again."
+    bot.click(ANN, menu, "k1:999:notanumber:0")  # garbage callback data: no handler matches
     bot.drain(ANN)
     again = await bot.say(ANN, "/start")
     assert "Salon Test" in again.text
+
+
+async def test_a_failing_edit_falls_back_to_a_new_message(bot: RunningBot) -> None:
+    menu = await bot.say(ANN, "/start")
+    bot.tg.fail_next(
+        "editMessageText", bot.token, error_code=400, description="Bad Request: message to edit not found"
+    )
+    services = await bot.press(ANN, menu, "Book")
+    assert services.method == "sendMessage" and services.text == "Choose a service:"
 
 
 async def test_hidden_services_are_not_offered(telegram: FakeTelegram, seeded_tenant: Tenant) -> None:
