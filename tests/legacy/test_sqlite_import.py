@@ -364,3 +364,43 @@ async def test_schema_made_by_the_operator_is_migrated_and_filled_without_create
         "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = $1", client.client_id
     )
     assert [r["tableowner"] for r in owners] == [client.client_id]
+
+
+async def test_rerun_after_the_legacy_file_changed_adds_new_rows_and_carries_cancellations(
+    small_tree: Tree, platform_services: OperatorPlatform, db: asyncpg.Connection
+) -> None:
+    import sqlite3
+
+    client = small_tree.client(6)
+    assert client.sqlite is not None
+    target = operator_target(platform_services, create_schemas=True)
+    legacy = read_tree(small_tree.root, [client.client_id])
+    (first,) = await import_all(legacy.clients, target)
+    q = f'"{client.client_id}"'
+    upcoming = await db.fetch(
+        f"SELECT legacy_id FROM {q}.bookings b WHERE status = 'confirmed' AND starts_at > now()"
+        f" AND EXISTS (SELECT 1 FROM {q}.booked_slots s WHERE s.booking_id = b.id) ORDER BY legacy_id LIMIT 2"
+    )
+    gone, moved = upcoming[0]["legacy_id"], upcoming[1]["legacy_id"]
+    conn = sqlite3.connect(client.sqlite)
+    conn.execute("UPDATE bookings SET status = 'cancelled' WHERE id = ?", (gone,))
+    conn.execute("UPDATE bookings SET time = '23:45' WHERE id = ?", (moved,))
+    conn.execute(
+        "INSERT INTO bookings (id, user_id, date, time, service_id, status)"
+        " VALUES (9001, ?, '2030-01-02', '10:00', 1, 'active')",
+        (client.user_ids[0],),
+    )
+    conn.commit()
+    conn.close()
+    (second,) = await import_all(legacy.clients, target)
+    assert second.summary() == client.summary.replace(
+        f"{client.bookings} bookings", f"{client.bookings + 1} bookings"
+    )
+    assert second.new is not None and second.new.bookings == 1
+    assert any("1 booking(s) cancelled" in n for n in second.notes)
+    assert any("1 booking(s) have another time" in n for n in second.notes)
+    row = await db.fetchrow(f"SELECT id, status FROM {q}.bookings WHERE legacy_id = $1", gone)
+    assert row["status"] == "cancelled"
+    assert await db.fetchval(f"SELECT count(*) FROM {q}.booked_slots WHERE booking_id = $1", row["id"]) == 0
+    assert await db.fetchval(f"SELECT count(*) FROM {q}.reminders WHERE booking_id = $1", row["id"]) == 0
+    assert first.ok

@@ -121,6 +121,26 @@ CROSS JOIN (SELECT unnest(reminder_offsets_minutes) AS minutes FROM settings WHE
 WHERE n.status = 'confirmed' AND n.starts_at - make_interval(mins => o.minutes) > now()
 ON CONFLICT DO NOTHING
 """
+# A re-run after the legacy file changed (a rehearsal import, then the final one): bookings
+# cancelled in the legacy bot since are cancelled here too (their cells freed, reminders not yet
+# sent dropped); nothing is ever un-cancelled, and changed times are only reported.
+SYNC_CANCELLED = """
+WITH changed AS (
+    UPDATE bookings b SET status = 'cancelled', cancelled_at = now(), updated_at = now()
+    FROM pg_temp.legacy_stg_bookings s
+    WHERE b.legacy_id = s.legacy_id AND s.status = 'cancelled' AND b.status = 'confirmed'
+    RETURNING b.id
+), freed AS (
+    DELETE FROM booked_slots WHERE booking_id IN (SELECT id FROM changed)
+), dropped AS (
+    DELETE FROM reminders WHERE booking_id IN (SELECT id FROM changed) AND claimed_at IS NULL
+)
+SELECT count(*) FROM changed
+"""
+MOVED = """
+SELECT count(*) FROM pg_temp.legacy_stg_bookings s JOIN bookings b ON b.legacy_id = s.legacy_id
+WHERE b.starts_at <> s.starts_at AND s.status = 'confirmed' AND b.status = 'confirmed'
+"""
 VERIFY = """
 SELECT
   (SELECT count(*) FROM pg_temp.legacy_stg_services s JOIN services x ON x.legacy_id = s.legacy_id
@@ -381,6 +401,8 @@ async def _copy(
             restore: list[str] = []
             if counts.bookings >= BULK_THRESHOLD:
                 restore = await _drop_foreign_keys(conn, schema)
+            cancelled = await conn.fetchval(SYNC_CANCELLED)
+            moved = await conn.fetchval(MOVED)
             new_bookings = _affected(await conn.execute(INSERT_BOOKINGS))
             await conn.execute("ANALYZE pg_temp.legacy_stg_new")
             cells = await conn.fetchrow(OCCUPY)
@@ -397,6 +419,14 @@ async def _copy(
                     f"{found.bookings}, {found.services}, {found.users}"
                 )
             result.new = Counts(new_bookings, new_services, new_users)
+            if cancelled:
+                result.notes.append(
+                    f"{cancelled} booking(s) cancelled in the legacy file since the last run: cancelled"
+                )
+            if moved:
+                result.notes.append(
+                    f"{moved} booking(s) have another time in the legacy file than here: left as they are"
+                )
             if wanted > held:
                 result.notes.append(
                     f"{wanted - held} grid cell(s) of upcoming bookings were already held by an overlapping "
