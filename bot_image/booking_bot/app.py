@@ -132,7 +132,10 @@ class BookingBot:
             await self.bot.delete_webhook(drop_pending_updates=False)
         if s.health_port:
             self.health = HealthServer(s.health_port, s.client_id, lambda: self._polling)
-            await self.health.start()
+            try:
+                await self.health.start()
+            except OSError as exc:
+                raise StartupError(f"cannot serve /healthz on port {s.health_port}: {exc.strerror}") from None
 
     @property
     def notifier(self) -> Notifier:

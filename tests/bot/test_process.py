@@ -137,3 +137,26 @@ async def test_a_token_telegram_rejects_is_one_line_and_exit_2(
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1 and "BOT_TOKEN was rejected" in lines[0]
     assert "REVOKED" not in err.decode()
+
+
+async def test_a_busy_health_port_is_one_line_and_exit_1(
+    telegram: FakeTelegram, seeded_tenant: Tenant
+) -> None:
+    token = FakeTelegram.make_token(3100000004)
+    telegram.add_bot(token)
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))  # the bot binds all interfaces too
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "booking_bot",
+            env=_env(seeded_tenant, telegram, token, HEALTH_PORT=str(port)),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and f"cannot serve /healthz on port {port}" in lines[0], err.decode()
