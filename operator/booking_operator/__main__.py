@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import kopf
@@ -9,9 +10,24 @@ import kopf
 from booking_operator.config import ConfigError, get_settings
 
 
+def check_cluster_access() -> None:
+    """In a pod the service account is used; elsewhere a kubeconfig must exist."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return
+    paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    paths = paths or [os.path.expanduser("~/.kube/config")]
+    if not any(os.path.isfile(p) for p in paths):
+        raise ConfigError(
+            "no Kubernetes access: not in a cluster and no kubeconfig at "
+            + ", ".join(paths)
+            + " (set KUBECONFIG)"
+        )
+
+
 def main() -> None:
     try:
         settings = get_settings()
+        check_cluster_access()
     except ConfigError as exc:
         sys.stderr.write(f"booking-operator: configuration error: {exc}\n")
         raise SystemExit(2) from None

@@ -108,5 +108,5 @@ def get_settings() -> OperatorSettings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
-        problem = "is required" if first["type"] == "missing" else first["msg"]
+        problem = "is required" if first["type"] == "missing" else first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{name} {problem}") from None

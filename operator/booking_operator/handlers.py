@@ -43,6 +43,9 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
         prefix="bookingsaas.dev", key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING  # our own events are posted explicitly
+    # Watching one namespace needs no cluster-wide discovery of namespaces and CRDs, which a
+    # namespaced Role could not grant anyway.
+    settings.scanning.disabled = bool(cfg.watch_namespace)
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30

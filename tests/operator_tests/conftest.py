@@ -15,13 +15,29 @@ from harness.operator_process import OperatorProcess, Platform, eventually, oper
 
 
 @pytest.fixture(scope="session")
+def operator_cluster() -> Iterator[EmulatedCluster]:
+    """The shared operator's own cluster: it watches everything, so no other suite may share it."""
+    cluster = EmulatedCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture()
+async def kube(operator_cluster: EmulatedCluster) -> AsyncIterator[KubeClient]:
+    """Overrides the root `kube`: the operator tests act on the shared operator's cluster."""
+    client = KubeClient(operator_cluster.url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture(scope="session")
 def running_operator(
-    platform_services: Platform, kube_cluster: EmulatedCluster, tmp_path_factory: pytest.TempPathFactory
+    platform_services: Platform, operator_cluster: EmulatedCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """One operator for the whole session; tests isolate themselves by namespace and clientId."""
     workdir = tmp_path_factory.mktemp("operator")
     op = OperatorProcess(
-        env=operator_env(platform_services, kube_cluster, workdir), log_path=workdir / "op.log"
+        env=operator_env(platform_services, operator_cluster, workdir), log_path=workdir / "op.log"
     )
     op.start()
     try:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 
 def run_operator(**env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("OPERATOR_", "BOT_", "KUBE"))}
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPERATOR_", "BOT_", "KUBE", "REDIS_ACL"))
+    }
+    base["KUBECONFIG"] = "/dev/null"  # exists: the checks under test come first
     return subprocess.run(
         [sys.executable, "-m", "booking_operator"],
         env={**base, **env},
@@ -52,6 +56,21 @@ def test_bad_configuration_exits_2_with_one_line_naming_the_variable(
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_no_kubernetes_access_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = run_operator(
+        OPERATOR_DATABASE_URL="postgresql://u:p@h/db",
+        OPERATOR_REDIS_URL="redis://r",
+        BOT_IMAGE="i",
+        KUBECONFIG=str(tmp_path / "missing"),
+        HOME=str(tmp_path),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"booking-operator: configuration error: no Kubernetes access: not in a cluster and no kubeconfig "
+        f"at {tmp_path / 'missing'} (set KUBECONFIG)"
+    ]
 
 
 def test_configuration_errors_never_echo_the_database_password() -> None:
