@@ -180,6 +180,7 @@ class BookingBot:
             # Polling has stopped taking updates; let the ones being handled finish.
             if not await self.in_flight.wait_idle(SHUTDOWN_GRACE_SECONDS):
                 log.warning("updates still running at shutdown", extra={"event": "shutdown_unfinished"})
+            await self.notifier.drain(SHUTDOWN_GRACE_SECONDS)
             self._stop.set()
             if self._worker is not None:
                 await self._worker

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncpg
 from aiogram import Bot
@@ -24,6 +26,29 @@ class Notifier:
         self.pool = pool
         self.admins = admins
         self.i18n = i18n
+        self._background: set[asyncio.Task[None]] = set()
+
+    def later(self, notice: Coroutine[Any, Any, None]) -> None:
+        """Send a notice in the background: a flood wait on the owner's chat must not hold up
+        the customer's conversation. ``drain()`` at shutdown lets them finish."""
+        task = asyncio.create_task(notice)
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.warning("notice failed", extra={"event": "notice_failed", "error": type(exc).__name__})
+
+    async def drain(self, grace: float) -> None:
+        """Wait up to ``grace`` seconds for notices still being sent, then cancel the rest."""
+        if not self._background:
+            return
+        _, pending = await asyncio.wait(set(self._background), timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> str | None:
         """Send a message; None when delivered, else a short error name (never raises)."""

@@ -196,7 +196,7 @@ async def cancel_booking_yes(
     )
     await show(query, texts("admin.cancelled"), keyboards.admin_back(texts, "day"))
     if booking.kind == "customer":
-        await notifier.customer_cancelled_by_admin(booking, settings.business_name)
+        notifier.later(notifier.customer_cancelled_by_admin(booking, settings.business_name))
 
 
 # ---- block a slot -------------------------------------------------------------------------------

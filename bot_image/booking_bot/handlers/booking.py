@@ -284,13 +284,12 @@ async def confirm(
             ),
             keyboards.main_menu(texts, is_admin=is_admin),
         )
-        # The customer first (the phone question), then the admins: their notices may wait
-        # out flood control and must not hold up the customer's conversation.
+        # The admins' notice goes out in the background (it may have to wait out flood control).
         if await ask_for_phone_once(pool, person.telegram_id) and isinstance(query.message, Message):
             await query.message.answer(
                 texts("phone.ask", business=settings.business_name), reply_markup=keyboards.share_phone(texts)
             )
-        await notifier.admins_about(after, "notify.new")
+        notifier.later(notifier.admins_about(after, "notify.new"))
     else:
         log.info("booking rescheduled", extra={"event": "booking_rescheduled", "booking_id": after.id})
         old = f"{texts.date(before.starts_at)} {texts.time(before.starts_at)}"
@@ -304,10 +303,11 @@ async def confirm(
             ),
             keyboards.main_menu(texts, is_admin=is_admin),
         )
-        await notifier.admins_about(
-            after,
-            "notify.rescheduled",
-            lambda t: {"old": f"{t.date(before.starts_at)} {t.time(before.starts_at)}"},
+        moved_from = before.starts_at
+        notifier.later(
+            notifier.admins_about(
+                after, "notify.rescheduled", lambda t: {"old": f"{t.date(moved_from)} {t.time(moved_from)}"}
+            )
         )
 
 

@@ -92,7 +92,7 @@ async def booking_action(
             extra={"event": "booking_cancelled", "booking_id": booking.id, "by": "customer"},
         )
         await show(query, texts("cancel.done", **values), keyboards.main_menu(texts, is_admin=is_admin))
-        await notifier.admins_about(cancelled, "notify.cancelled")
+        notifier.later(notifier.admins_about(cancelled, "notify.cancelled"))
     elif action == "move":
         cutoff = (await load_settings(pool)).cancel_cutoff_minutes
         now = clock()
