@@ -1,16 +1,19 @@
 """Versioned, idempotent migrations of the tenant schema.
 
 ``python -m booking_bot migrate`` connects as the tenant's own role, makes sure the schema
-named CLIENT_ID exists, takes a session advisory lock (two pods never migrate at once: the
-second waits, then finds nothing to do), and applies each pending ``migrations/NNNN_name.sql``
-in its own transaction, recording it in ``schema_migrations``. A re-run is a no-op.
+named CLIENT_ID exists, and applies each pending ``migrations/NNNN_name.sql`` in its own
+transaction under a transaction-level advisory lock on the schema (two pods never migrate at
+once: the second waits, re-checks, and finds nothing to do), recording it in
+``schema_migrations``. A re-run is a no-op.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 
@@ -68,52 +71,65 @@ async def ensure_schema(conn: asyncpg.Connection, schema: str) -> None:
 
 
 async def migrate(dsn: str, schema: str) -> list[int]:
-    """Apply pending migrations in ``schema``; return the versions applied by this call."""
+    """Apply pending migrations in ``schema``; return the versions applied by this call.
+
+    Every step is one transaction that first takes a transaction-level advisory lock on the
+    schema and sets ``search_path`` locally, so this works the same through PgBouncer in
+    transaction-pooling mode (where a session lock or a session ``SET`` could land on another
+    server connection) and directly against PostgreSQL.
+    """
     migrations = load_migrations()
     conn = await connect(dsn, schema=None)
     try:
         await ensure_schema(conn, schema)
-        await conn.execute(f"SET search_path TO {quote_ident(schema)}")
         lock_key = int.from_bytes(hashlib.sha256(schema.encode()).digest()[:4], "big", signed=True)
-        await conn.execute("SELECT pg_advisory_lock($1, $2)", LOCK_CLASS, lock_key)
-        try:
-            return await _apply(conn, migrations)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, lock_key)
+        async with _locked(conn, schema, lock_key):
+            await conn.execute(_SCHEMA_MIGRATIONS)
+            rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        applied = {int(r["version"]): str(r["checksum"]) for r in rows}
+        done: list[int] = []
+        for migration in migrations:
+            if migration.version in applied:
+                if applied[migration.version] != migration.checksum:
+                    log.warning(
+                        "applied migration differs from the shipped file",
+                        extra={"event": "migration_checksum_mismatch", "version": migration.version},
+                    )
+                continue
+            async with _locked(conn, schema, lock_key):
+                # Another pod may have applied it while we waited for the lock.
+                if await conn.fetchval(
+                    "SELECT true FROM schema_migrations WHERE version = $1", migration.version
+                ):
+                    continue
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+            log.info("migration applied", extra={"event": "migration_applied", "version": migration.version})
+            done.append(migration.version)
+        return done
     finally:
         await conn.close()
 
 
-async def _apply(conn: asyncpg.Connection, migrations: list[Migration]) -> list[int]:
-    await conn.execute(
-        """
-        CREATE TABLE IF NOT EXISTS schema_migrations (
-            version    integer PRIMARY KEY,
-            name       text NOT NULL,
-            checksum   text NOT NULL,
-            applied_at timestamptz NOT NULL DEFAULT now()
-        )
-        """
-    )
-    rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
-    applied = {int(r["version"]): str(r["checksum"]) for r in rows}
-    done: list[int] = []
-    for migration in migrations:
-        if migration.version in applied:
-            if applied[migration.version] != migration.checksum:
-                log.warning(
-                    "applied migration differs from the shipped file",
-                    extra={"event": "migration_checksum_mismatch", "version": migration.version},
-                )
-            continue
-        async with conn.transaction():
-            await conn.execute(migration.sql)
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                migration.version,
-                migration.name,
-                migration.checksum,
-            )
-        log.info("migration applied", extra={"event": "migration_applied", "version": migration.version})
-        done.append(migration.version)
-    return done
+_SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@contextlib.asynccontextmanager
+async def _locked(conn: asyncpg.Connection, schema: str, lock_key: int) -> AsyncIterator[None]:
+    """A transaction holding the schema's migration lock, with search_path set inside it."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_CLASS, lock_key)
+        await conn.execute(f"SET LOCAL search_path TO {quote_ident(schema)}")
+        yield
