@@ -90,18 +90,12 @@ def platform_services(pg_server: PgServer, redis_server: RedisServer) -> Operato
 
 
 @pytest.fixture(scope="session")
-def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatedCluster]:
-    cluster = EmulatedCluster().start()
-    try:
+def kube_cluster() -> Iterator[EmulatedCluster]:
+    with EmulatedCluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture()
 async def kube(kube_cluster: EmulatedCluster) -> AsyncIterator[KubeClient]:
-    client = KubeClient(kube_cluster.url)
-    try:
+    async with KubeClient(kube_cluster.url) as client:
         yield client
-    finally:
-        await client.close()

@@ -276,6 +276,12 @@ class EmulatedCluster:
             raise RuntimeError("the Kubernetes emulator did not start")
         return self
 
+    def __enter__(self) -> EmulatedCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
@@ -351,6 +357,12 @@ class KubeClient:
 
     async def close(self) -> None:
         await self._session.close()
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def _call(self, method: str, path: str, body: Any = None, content_type: str | None = None) -> Any:
         headers = {"Content-Type": content_type or "application/json"}

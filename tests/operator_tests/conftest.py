@@ -17,17 +17,15 @@ from harness.operator_process import OperatorProcess, Platform, eventually, oper
 @pytest.fixture(scope="session")
 def operator_cluster() -> Iterator[EmulatedCluster]:
     """The shared operator's own cluster: it watches everything, so no other suite may share it."""
-    cluster = EmulatedCluster().start()
-    yield cluster
-    cluster.stop()
+    with EmulatedCluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture()
 async def kube(operator_cluster: EmulatedCluster) -> AsyncIterator[KubeClient]:
     """Overrides the root `kube`: the operator tests act on the shared operator's cluster."""
-    client = KubeClient(operator_cluster.url)
-    yield client
-    await client.close()
+    async with KubeClient(operator_cluster.url) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
@@ -49,16 +47,14 @@ def running_operator(
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[EmulatedCluster]:
     """A module's own cluster, for tests that run their own operator (to stop, kill or configure it)."""
-    cluster = EmulatedCluster().start()
-    yield cluster
-    cluster.stop()
+    with EmulatedCluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture()
 async def own_kube(own_cluster: EmulatedCluster) -> AsyncIterator[KubeClient]:
-    client = KubeClient(own_cluster.url)
-    yield client
-    await client.close()
+    async with KubeClient(own_cluster.url) as client:
+        yield client
 
 
 @pytest.fixture()
