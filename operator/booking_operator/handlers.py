@@ -189,6 +189,14 @@ async def delete_tenant(body: kopf.Body, memo: Any, uid: str, retry: int, logger
             summary = await retire(platform, body, logger, retry=retry)
         except kopf.TemporaryError as exc:
             kopf.warn(body, reason="DeletionDelayed", message=str(exc))
+            with contextlib.suppress(KubeError):
+                await platform.kube.patch(
+                    BOOKINGTENANTS,
+                    meta["namespace"],
+                    meta["name"],
+                    {"status": {"message": str(exc)}},
+                    sub="status",
+                )
             raise
     kopf.info(body, reason="Deleted", message=summary)
     logger.info(summary)
@@ -213,9 +221,11 @@ async def _run(platform: Platform, body: Mapping[str, Any], uid: str, trigger: s
     metrics.RECONCILES.labels(trigger=trigger, outcome=result).inc()
     platform.phases[uid] = phase
     if outcome.retry_after is not None:
+        outcome.retry_after = platform.backoff(uid, outcome.retry_after)
         platform.retry_at[uid] = time.monotonic() + outcome.retry_after
     else:
         platform.retry_at.pop(uid, None)
+        platform.failures.pop(uid, None)
     metrics.record_phases(platform.phases.values())
     for kind, reason, message in outcome.events:
         kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message)

@@ -29,6 +29,7 @@ from booking_operator.status import Conditions
 from booking_operator.telegram import TelegramClient, TelegramUnavailable, TokenRejected, token_fingerprint
 
 ROTATE_ANNOTATION = "bookingsaas.dev/rotate-credentials"
+MAX_BACKOFF = 300.0
 GIVE_UP_AFTER = 10  # deletion attempts before a role that cannot be dropped is left behind
 DB_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -55,6 +56,7 @@ class Platform:
     phases: dict[str, str] = field(default_factory=dict)
     # Monotonic time after which a tenant whose last pass hit a transient failure is retried.
     retry_at: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # consecutive transient failures
     _acl: bool | None = None
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -65,6 +67,13 @@ class Platform:
         self.desired.pop(uid, None)
         self.phases.pop(uid, None)
         self.retry_at.pop(uid, None)
+        self.failures.pop(uid, None)
+
+    def backoff(self, uid: str, base: float) -> float:
+        """Delay before retrying a tenant whose pass failed transiently: doubling, at most 5 minutes."""
+        count = self.failures.get(uid, 0)
+        self.failures[uid] = count + 1
+        return float(min(base * 2 ** min(count, 8), MAX_BACKOFF))
 
     async def acl_enabled(self) -> bool:
         if self.settings.redis_acl == "off":

@@ -53,3 +53,15 @@ def test_client_ids_that_are_reserved_or_malformed_are_refused() -> None:
 def test_quoting_neutralises_embedded_quotes() -> None:
     assert quote_ident('we"ird') == '"we""ird"'
     assert quote_literal("it's") == "'it''s'"
+
+
+def test_transient_failures_back_off_doubling_up_to_five_minutes() -> None:
+    from typing import Any, cast
+
+    from booking_operator.reconcile import Platform
+
+    platform = Platform(*(cast(Any, None) for _ in range(5)))
+    delays = [platform.backoff("uid", 15) for _ in range(7)]
+    assert delays == [15, 30, 60, 120, 240, 300, 300]
+    platform.forget("uid")
+    assert platform.backoff("uid", 15) == 15

@@ -101,3 +101,39 @@ async def test_operator_killed_midway_converges_without_duplicates_and_with_work
     secret = await own_kube.get("v1/secrets", namespace, "salon-credentials")
     dsn = base64.b64decode(secret["data"]["DATABASE_URL"]).decode()
     (await asyncpg.connect(dsn)).terminate()
+
+
+async def test_deletion_while_postgres_is_down_is_reported_and_finishes_once_it_is_back(
+    own_operator: OperatorProcess,
+    own_kube: KubeClient,
+    pg_executor: UnprivilegedPostgreSQLExecutor,
+    platform_services: Platform,
+    namespace: str,
+    client_id: str,
+) -> None:
+    own_operator.start()
+    await create_token_secret(own_kube, namespace)
+    await own_kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id, deletionPolicy="Delete"))
+    await wait_phase(own_kube, namespace, "salon", "Provisioning")
+    pg_executor.stop()
+    try:
+        await own_kube.delete(BOOKINGTENANTS, namespace, "salon")
+
+        async def reported() -> str | None:
+            tenant = await own_kube.get(BOOKINGTENANTS, namespace, "salon")
+            message = str((tenant.get("status") or {}).get("message", ""))
+            return message if "PostgreSQL is unreachable" in message else None
+
+        await eventually(reported, what="the deletion's failure in status.message")
+    finally:
+        pg_executor.start()
+
+    async def gone() -> bool:
+        return await own_kube.get(BOOKINGTENANTS, namespace, "salon") is None
+
+    await eventually(gone, timeout=60, what="the tenant deleted once PostgreSQL is back")
+    conn = await asyncpg.connect(platform_services.admin_dsn)
+    try:
+        assert await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", client_id) is None
+    finally:
+        await conn.close()
