@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
+import sys
 from typing import Any
 
 import aiohttp
@@ -265,3 +268,26 @@ async def test_phase_changes_are_recorded_as_kubernetes_events(
 
     recorded = await eventually(events, what="an event about the tenant")
     assert any(e["reason"] == "Provisioning" and e["type"] == "Normal" for e in recorded)
+
+
+async def test_the_bots_migrations_run_with_the_secret_the_operator_wrote(
+    kube: KubeClient, namespace: str, client_id: str, admin_db: asyncpg.Connection
+) -> None:
+    """What the Deployment's init container does: `python -m booking_bot migrate` with envFrom the Secret."""
+    await provision(kube, namespace, "salon", client_id)
+    values = await secret_values(kube, namespace, "salon")
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "REDIS_URL")}
+    env.update({k: values[k] for k in ("CLIENT_ID", "REDIS_KEY_PREFIX", "DATABASE_URL", "REDIS_URL")})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "booking_bot", "migrate", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    owners = dict(
+        await admin_db.fetch(
+            "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = $1 "
+            "AND tablename IN ('services', 'users', 'bookings')",
+            client_id,
+        )
+    )
+    assert owners == {"services": client_id, "users": client_id, "bookings": client_id}
