@@ -59,7 +59,9 @@ def rss_kb(pid: int) -> int:
 async def provision_with_operator(platform: Platform, tmp: Path, n: int) -> tuple[float, list[float], int]:
     cluster = EmulatedCluster().start()
     op = OperatorProcess(
-        env=operator_env(platform, cluster, tmp, RESYNC_INTERVAL="3600", LOG_LEVEL="WARNING"),
+        env=operator_env(
+            platform, cluster, tmp, RESYNC_INTERVAL="3600", DEADLINE_CHECK_INTERVAL="15", LOG_LEVEL="WARNING"
+        ),
         log_path=tmp / f"op-{n}.log",
     )
     op.start()
