@@ -51,7 +51,15 @@ class Kube:
         except k8s_config.ConfigException:
             configuration = k8s_client.Configuration()
             await k8s_config.load_kube_config(client_configuration=configuration)
-        return cls(k8s_client.ApiClient(configuration=configuration))
+        api = k8s_client.ApiClient(configuration=configuration)
+        # kubernetes_asyncio opens its aiohttp session with trust_env=True, which makes aiohttp
+        # look up ~/.netrc in a worker thread on every request (measured: a fifth of the
+        # operator's CPU while provisioning 1000 tenants). The API server's address and proxy
+        # come from the kubeconfig or the service account, never from netrc/env.
+        session = getattr(api.rest_client, "pool_manager", None)
+        if session is not None and hasattr(session, "_trust_env"):
+            session._trust_env = False
+        return cls(api)
 
     async def close(self) -> None:
         await self.api.close()
