@@ -38,10 +38,19 @@ async def api_client(kubeconfig: str | None = None) -> client.ApiClient:
         try:
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
-            return client.ApiClient(configuration=configuration)
+            return _without_netrc(client.ApiClient(configuration=configuration))
         except ConfigException:
             pass
-    return await config.new_client_from_config(config_file=kubeconfig)
+    return _without_netrc(await config.new_client_from_config(config_file=kubeconfig))
+
+
+def _without_netrc(api: client.ApiClient) -> client.ApiClient:
+    """kubernetes_asyncio's aiohttp session trusts the environment, so aiohttp reads ~/.netrc in a
+    worker thread on every request; the API server's address and proxy come from the config."""
+    session = getattr(api.rest_client, "pool_manager", None)
+    if session is not None and hasattr(session, "_trust_env"):
+        session._trust_env = False
+    return api
 
 
 def _translate(exc: BaseException) -> Exception:
