@@ -150,7 +150,7 @@ async def bot_deployment_changed(type: str, body: kopf.Body, memo: Any, logger: 
     if owner is None:
         return
     uid = owner.get("uid", "")
-    wanted = platform.desired.get(uid, {}).get("deployment")
+    wanted = platform.desired.get(uid)
     available = int((body.get("status") or {}).get("availableReplicas") or 0)
     phase = platform.phases.get(uid)
     readiness_changed = (available >= 1 and phase == "Provisioning") or (available == 0 and phase == "Ready")
@@ -179,24 +179,15 @@ async def bot_deployment_changed(type: str, body: kopf.Body, memo: Any, logger: 
 async def delete_tenant(body: kopf.Body, memo: Any, uid: str, retry: int, logger: Logger, **_: Any) -> None:
     platform: Platform = memo.platform
     policy = (body.get("spec") or {}).get("deletionPolicy") or "Retain"
-    meta = body["metadata"]
     with contextlib.suppress(KubeError):  # best effort: the finalizer work below is what matters
-        await platform.kube.patch(
-            BOOKINGTENANTS, meta["namespace"], meta["name"], {"status": {"phase": "Deleting"}}, sub="status"
-        )
+        await platform.kube.patch_tenant_status(body, {"phase": "Deleting"})
     async with platform.lock(uid):
         try:
             summary = await retire(platform, body, logger, retry=retry)
         except kopf.TemporaryError as exc:
             kopf.warn(body, reason="DeletionDelayed", message=str(exc))
             with contextlib.suppress(KubeError):
-                await platform.kube.patch(
-                    BOOKINGTENANTS,
-                    meta["namespace"],
-                    meta["name"],
-                    {"status": {"message": str(exc)}},
-                    sub="status",
-                )
+                await platform.kube.patch_tenant_status(body, {"message": str(exc)})
             raise
     kopf.info(body, reason="Deleted", message=summary)
     logger.info(summary)
@@ -241,11 +232,8 @@ async def _run_and_report(
     outcome = await _run(platform, body, uid, trigger, logger)
     if same_status(body.get("status"), outcome.status):
         return
-    meta = body["metadata"]
     try:
-        await platform.kube.patch(
-            BOOKINGTENANTS, meta["namespace"], meta["name"], {"status": outcome.status}, sub="status"
-        )
+        await platform.kube.patch_tenant_status(body, outcome.status)
     except KubeError as exc:
         logger.warning(f"cannot write status: {exc}")
 

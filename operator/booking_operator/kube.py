@@ -9,6 +9,7 @@ Every verb used here is listed in the chart's RBAC rules (tests check that).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes_asyncio import client as k8s_client
@@ -115,6 +116,11 @@ class Kube:
             "PATCH", path(resource, namespace, name, sub), body, "application/merge-patch+json"
         )
         return result
+
+    async def patch_tenant_status(self, body: Mapping[str, Any], status: dict[str, Any]) -> None:
+        """Write a BookingTenant's status through its status subresource."""
+        meta = body["metadata"]
+        await self.patch(BOOKINGTENANTS, meta["namespace"], meta["name"], {"status": status}, sub="status")
 
     async def delete(self, resource: tuple[str, str, str], namespace: str, name: str) -> bool:
         try:

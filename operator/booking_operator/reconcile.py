@@ -52,7 +52,7 @@ class Platform:
     telegram: TelegramClient
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     # What we last wrote per tenant uid: lets child events tell hand edits from our own writes.
-    desired: dict[str, dict[str, Any]] = field(default_factory=dict)
+    desired: dict[str, dict[str, Any]] = field(default_factory=dict)  # the bot Deployment
     phases: dict[str, str] = field(default_factory=dict)
     # Monotonic time after which a tenant whose last pass hit a transient failure is retried.
     retry_at: dict[str, float] = field(default_factory=dict)
@@ -233,7 +233,7 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
         secret_hash=manifests.config_hash({**data, "BOT_TOKEN_TAG": token_tag}),
     )
     kopf.adopt(wanted_deployment, owner=cast(kopf.Body, body))
-    platform.desired[uid] = {"secret": wanted_secret, "deployment": wanted_deployment}
+    platform.desired[uid] = wanted_deployment
     try:
         live_deployment = await platform.kube.get(DEPLOYMENTS, namespace, manifests.deployment_name(name))
         changed = await _apply(platform.kube, DEPLOYMENTS, namespace, wanted_deployment, live_deployment)
