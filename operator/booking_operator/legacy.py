@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from booking_operator.identifiers import InvalidClientId, dns_name, validate_client_id
+from booking_operator.references import TOKEN_LABEL, TOKEN_LABEL_VALUE
 
 GROUP_VERSION = "bookingsaas.dev/v1alpha1"
 TOKEN_KEYS = ("BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "TOKEN")
@@ -137,7 +138,8 @@ def manifests(client_id: str, env: dict[str, str], *, namespace: str, suspended:
     paid_until = _paid_until(_first(env, ("PAID_UNTIL", "SUBSCRIPTION_END")))
     if paid_until:
         spec["paidUntil"] = paid_until
-    meta = {"name": secret_name, "namespace": namespace, "labels": labels, "annotations": annotations}
+    token_labels = {**labels, TOKEN_LABEL: TOKEN_LABEL_VALUE}  # the operator mounts only labelled tokens
+    meta = {"name": secret_name, "namespace": namespace, "labels": token_labels, "annotations": annotations}
     result.objects.append(
         {
             "apiVersion": "v1",

@@ -21,7 +21,7 @@ import kopf
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from booking_operator import database, manifests, passwords, redis_acl, subscription
+from booking_operator import database, manifests, metrics, passwords, redis_acl, references, subscription
 from booking_operator.config import OperatorSettings
 from booking_operator.identifiers import InvalidClientId, validate_client_id
 from booking_operator.kube import DEPLOYMENTS, SECRETS, Kube, KubeError
@@ -131,6 +131,24 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
     owner = database.owner_marker(namespace, name)
     settings = platform.settings
 
+    # --- What the spec points at: refused before anything is provisioned, mounted or sent.
+    refusal = references.refused_image(spec, settings.bot_image, settings.image_allowlist)
+    if refusal is None:
+        refusal = references.refused_secret_name(spec["botTokenSecretRef"]["name"])
+    token_secret: dict[str, Any] | None = None
+    if refusal is None:
+        try:
+            token_secret = await platform.kube.get(SECRETS, namespace, spec["botTokenSecretRef"]["name"])
+        except KubeError as exc:
+            conds.set("BotToken", None, "KubernetesError", str(exc))
+            outcome.retry_after = 10
+            return finish("Provisioning", f"cannot read the bot token Secret: {exc}")
+        refusal = references.refused_token_secret(token_secret, uid) if token_secret else None
+    if refusal is not None:
+        conds.set("References", False, refusal.reason, refusal.message)
+        return finish("Failed", refusal.message)
+    conds.set("References", True, "Allowed", "bot image and token Secret allowed")
+
     # --- Credentials: reuse the Secret's passwords unless missing or a rotation is asked for.
     try:
         live_secret = await platform.kube.get(SECRETS, namespace, manifests.secret_name(name))
@@ -169,8 +187,9 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
                 client_id,
                 owner=owner,
                 password_verifier=None if applied else passwords.scram_sha256_verifier(db_password),
-                connection_limit=settings.tenant_connection_limit,
+                limits=settings.role_limits,
                 database=settings.tenant_database_name or "postgres",
+                group=settings.tenant_group_role,
             )
     except database.ClientIdConflict as exc:
         conds.set("Database", False, "ClientIdConflict", str(exc))
@@ -188,8 +207,9 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
     # --- Redis: an ACL user confined to the tenant's prefix.
     if use_acl and redis_password is not None:
         try:
-            if not applied or not await redis_acl.user_exists(platform.redis, client_id):
-                await redis_acl.ensure_user(platform.redis, client_id, redis_password)
+            writable = await _redis_quota(platform, client_id, status, conds)
+            if not applied or not await redis_acl.user_current(platform.redis, client_id, writable=writable):
+                await redis_acl.ensure_user(platform.redis, client_id, redis_password, writable=writable)
         except (RedisError, OSError) as exc:
             conds.set("Redis", False, "Unavailable", _short(exc))
             outcome.retry_after = 15
@@ -217,8 +237,8 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
         status["credentialsRotation"] = rotation
     conds.set("Secret", True, "Written", manifests.secret_name(name))
 
-    # --- The bot token: does Telegram know it, and what is the bot's @username?
-    token_problem, token_tag = await _check_token(platform, namespace, spec, status, conds, logger)
+    # --- The bot token: a Secret allowed as a token (references.py); does Telegram know it?
+    token_problem, token_tag = await _check_token(platform, token_secret, spec, status, conds, logger)
 
     # --- The bot Deployment: running while paid and not suspended, scaled to zero otherwise.
     # The pod template carries a hash of the credentials and the token, so a change of either
@@ -260,9 +280,22 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
     return finish("Provisioning", "waiting for the bot pod to become available")
 
 
+async def _redis_quota(platform: Platform, client_id: str, status: dict[str, Any], conds: Conditions) -> bool:
+    """Measure the tenant's Redis usage into status; False when over TENANT_REDIS_MAX_BYTES."""
+    used = await redis_acl.usage(platform.redis, client_id)
+    limit = platform.settings.tenant_redis_max_bytes
+    status["redisBytes"], status["redisKeys"] = used.bytes, used.keys
+    metrics.REDIS_BYTES.labels(client_id=client_id).set(used.bytes)
+    if used.bytes > limit:
+        conds.set("RedisQuota", False, "OverQuota", f"{used.bytes} bytes used of {limit}: writes refused")
+        return False
+    conds.set("RedisQuota", True, "WithinQuota", f"{used.bytes} bytes used of {limit}")
+    return True
+
+
 async def _check_token(
     platform: Platform,
-    namespace: str,
+    token_secret: Mapping[str, Any] | None,
     spec: Mapping[str, Any],
     status: dict[str, Any],
     conds: Conditions,
@@ -274,11 +307,6 @@ async def _check_token(
     """
     ref = spec["botTokenSecretRef"]
     key = ref.get("key") or "token"
-    try:
-        token_secret = await platform.kube.get(SECRETS, namespace, ref["name"])
-    except KubeError as exc:
-        conds.set("BotToken", None, "KubernetesError", str(exc))
-        return None, ""
     token = manifests.decode((token_secret or {}).get("data")).get(key, "").strip()
     if not token:
         message = f"bot token Secret {ref['name']!r} (key {key!r}) not found or empty"
@@ -385,6 +413,7 @@ async def retire(
         removed_keys = await redis_acl.delete_keys(platform.redis, client_id) if policy == "Delete" else 0
     except (RedisError, OSError) as exc:
         raise kopf.TemporaryError(f"Redis is unreachable: {_short(exc)}", delay=15) from exc
+    metrics.forget_tenant(client_id)
     if policy == "Delete":
         return f"deleted schema and role {client_id!r} and {removed_keys} Redis keys {client_id}:*"
     return (

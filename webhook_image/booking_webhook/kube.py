@@ -18,6 +18,8 @@ from kubernetes_asyncio.config.config_exception import ConfigException
 
 GROUP, VERSION, PLURAL = "bookingsaas.dev", "v1alpha1", "bookingtenants"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "booking-webhook"}
+# The operator mounts only Secrets carrying this label as a bot's token (booking_operator/references.py).
+TOKEN_LABELS = {"bookingsaas.dev/bot-token": "true"}
 
 
 class KubeUnavailable(Exception):
@@ -140,7 +142,7 @@ class Kube:
     # --- Secrets (bot tokens) ---
     async def create_token_secret(self, name: str, token: str, labels: dict[str, str]) -> None:
         body = client.V1Secret(
-            metadata=client.V1ObjectMeta(name=name, labels={**MANAGED_BY, **labels}),
+            metadata=client.V1ObjectMeta(name=name, labels={**MANAGED_BY, **TOKEN_LABELS, **labels}),
             type="Opaque",
             data={"token": base64.b64encode(token.encode()).decode()},
         )
