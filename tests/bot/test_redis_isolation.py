@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import NoPermissionError
 
+from booking_operator import redis_acl
 from harness.postgres import PgServer
 from harness.redis import RedisServer
 from harness.telegram import FakeTelegram
@@ -30,18 +31,10 @@ async def redis_admin(redis_server: RedisServer) -> AsyncIterator[Redis]:
 
 
 async def _acl_user(redis: Redis, server: RedisServer, client_id: str) -> str:
-    """What the operator does: an ACL user limited to the tenant's key prefix."""
+    """Exactly what the operator does: its allow-list ACL user, limited to the tenant's key prefix."""
     password = secrets.token_hex(16)
-    await redis.acl_setuser(
-        client_id,
-        enabled=True,
-        reset=True,
-        passwords=[f"+{password}"],
-        keys=[f"{client_id}:*"],
-        channels=["*"],
-        commands=["+@all", "-@dangerous"],
-    )
-    return f"redis://{client_id}:{password}@{server.host}:{server.port}/0"
+    user = await redis_acl.ensure_user(redis, client_id, password)
+    return f"redis://{user}:{password}@{server.host}:{server.port}/0"
 
 
 async def test_fsm_keys_start_with_the_client_id_and_carry_the_bot_id(

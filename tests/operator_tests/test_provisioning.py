@@ -154,7 +154,9 @@ async def test_tenant_redis_user_reaches_only_its_own_prefix(
     tenant = aioredis.from_url(values["REDIS_URL"])
     try:
         await admin.set("other_tenant:fsm:1:1:state", "secret")
-        await tenant.set(f"{client_id}:fsm:1:1:state", "mine")
+        await tenant.execute_command(
+            "SETEX", f"{client_id}:fsm:1:1:state", 3600, "mine"
+        )  # what the bot sends
         assert await tenant.get(f"{client_id}:fsm:1:1:state") == b"mine"
         with pytest.raises(NoPermissionError):
             await tenant.get("other_tenant:fsm:1:1:state")
