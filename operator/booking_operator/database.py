@@ -267,6 +267,16 @@ async def ensure_group(conn: asyncpg.Connection, group: str, database: str) -> N
                 await conn.execute(f"COMMENT ON ROLE {q} IS {quote_literal(MARKER + ' tenant group')}")
             if not await conn.fetchval("SELECT has_database_privilege($1, $2, 'CONNECT')", group, database):
                 await conn.execute(f"GRANT CONNECT ON DATABASE {quote_ident(database)} TO {q}")
+            may_grant = await conn.fetchval(
+                "SELECT rolsuper OR pg_has_role(current_user, $1, 'MEMBER WITH ADMIN OPTION') "
+                "FROM pg_roles WHERE rolname = current_user",
+                group,
+            )
+            if not may_grant:
+                raise GroupUnavailable(
+                    f"the operator's role may not grant {group!r}: "
+                    f"GRANT {group} TO <operator role> WITH ADMIN OPTION"
+                )
         except asyncpg.InsufficientPrivilegeError as exc:
             raise GroupUnavailable(f"cannot set up tenant group role {group!r}: {exc}") from exc
 

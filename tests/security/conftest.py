@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
+from chart.conftest import helm  # noqa: F401 - the chart's rendering fixture, for the permission tests
 from redis.asyncio import Redis
 
 from booking_operator import redis_acl

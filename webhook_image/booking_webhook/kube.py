@@ -161,12 +161,6 @@ class Kube:
                 )
             )
 
-    async def secret_exists(self, name: str) -> bool:
-        result = await self._call(
-            self.core.read_namespaced_secret(name, self.namespace, _request_timeout=self.timeout)
-        )
-        return result is not None
-
     async def delete_secret(self, name: str) -> None:
         await self._call(
             self.core.delete_namespaced_secret(name, self.namespace, _request_timeout=self.timeout)
