@@ -154,7 +154,7 @@ async def test_tenant_redis_user_reaches_only_its_own_prefix(
     tenant = aioredis.from_url(values["REDIS_URL"])
     try:
         await admin.set("other_tenant:fsm:1:1:state", "secret")
-        await tenant.execute_command(
+        await tenant.execute_command(  # type: ignore[no-untyped-call]
             "SETEX", f"{client_id}:fsm:1:1:state", 3600, "mine"
         )  # what the bot sends
         assert await tenant.get(f"{client_id}:fsm:1:1:state") == b"mine"

@@ -94,8 +94,8 @@ def test_every_pod_the_chart_creates_passes_pod_security_restricted(
 
 def test_the_bot_pod_the_operator_creates_passes_pod_security_restricted() -> None:
     settings = OperatorSettings(
-        operator_database_url="postgresql://op:pw@db:5432/booking",  # type: ignore[arg-type]
-        operator_redis_url="redis://:pw@redis:6379/0",  # type: ignore[arg-type]
+        operator_database_url="postgresql://op:pw@db:5432/booking",
+        operator_redis_url="redis://:pw@redis:6379/0",
         bot_image="booking-bot:1",
     )
     spec = {"clientId": "client_001", "botTokenSecretRef": {"name": "t", "key": "token"}}

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -29,7 +30,7 @@ from harness.operator_process import (
     eventually,
     tenant_body,
 )
-from harness.postgres import DEBIAN_PG15_BINDIR, start_postgres
+from harness.postgres import DEBIAN_PG15_BINDIR, UnprivilegedPostgreSQLExecutor, start_postgres
 
 from .conftest import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS
 
@@ -156,7 +157,7 @@ async def test_operator_role_cannot_grant_itself_server_programs_on_the_shipped_
 
 
 @pytest.fixture(scope="module")
-def postgres15(tmp_path_factory: pytest.TempPathFactory) -> Platform:
+def postgres15(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnprivilegedPostgreSQLExecutor]:
     """A second server on Debian's PostgreSQL 15, where CREATEROLE is nearly superuser."""
     if not (DEBIAN_PG15_BINDIR / "postgres").exists():
         pytest.skip("PostgreSQL 15 is not installed (apt-get install postgresql-15)")
@@ -164,17 +165,17 @@ def postgres15(tmp_path_factory: pytest.TempPathFactory) -> Platform:
     os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user must reach its data directory
     executor = start_postgres(base, port_for.select_random(), bindir=DEBIAN_PG15_BINDIR)
     try:
-        yield executor  # type: ignore[misc]
+        yield executor
     finally:
         executor.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 
 def test_operator_refuses_to_start_with_createrole_on_postgresql_15(
-    postgres15: object, platform_services: Platform, tmp_path: Path
+    postgres15: UnprivilegedPostgreSQLExecutor, platform_services: Platform, tmp_path: Path
 ) -> None:
     executor = postgres15
-    dsn_admin = f"postgresql://postgres:{executor.password}@127.0.0.1:{executor.port}/postgres"  # type: ignore[attr-defined]
+    dsn_admin = f"postgresql://postgres:{executor.password}@127.0.0.1:{executor.port}/postgres"
 
     async def setup() -> None:
         for _ in range(100):
@@ -202,7 +203,7 @@ def test_operator_refuses_to_start_with_createrole_on_postgresql_15(
     env.update(
         KUBECONFIG=str(kubeconfig),
         OPERATOR_DATABASE_URL=(
-            f"postgresql://{OPERATOR_ROLE}:{OPERATOR_PASSWORD}@127.0.0.1:{executor.port}/postgres"  # type: ignore[attr-defined]
+            f"postgresql://{OPERATOR_ROLE}:{OPERATOR_PASSWORD}@127.0.0.1:{executor.port}/postgres"
         ),
         OPERATOR_REDIS_URL=platform_services.redis.admin_url,
         BOT_IMAGE="registry.example/booking-bot:test",

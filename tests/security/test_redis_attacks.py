@@ -20,7 +20,7 @@ async def test_client_tracking_bcast_does_not_stream_other_tenants_key_names(att
     # RESP3 (redis-py's default) delivers invalidations on the same connection: with BCAST and no
     # prefix, every key anyone writes (`client_002:customer:+7999...`) would be pushed to us.
     with pytest.raises(NoPermissionError):
-        await attacker.client.execute_command("CLIENT", "TRACKING", "ON", "BCAST")
+        await attacker.client.execute_command("CLIENT", "TRACKING", "ON", "BCAST")  # type: ignore[no-untyped-call]
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ async def test_tenant_cannot_load_flush_or_run_server_side_code(
     attacker: RedisTenant, command: tuple[str, ...]
 ) -> None:
     with pytest.raises(NoPermissionError):
-        await attacker.client.execute_command(*command)
+        await attacker.client.execute_command(*command)  # type: ignore[no-untyped-call]
 
 
 @pytest.mark.parametrize(
@@ -49,12 +49,12 @@ async def test_tenant_cannot_learn_about_other_tenants_keys_or_channels(
     attacker: RedisTenant, victim: RedisTenant, command: tuple[str, ...]
 ) -> None:
     with pytest.raises(NoPermissionError):
-        await attacker.client.execute_command(*command)
+        await attacker.client.execute_command(*command)  # type: ignore[no-untyped-call]
 
 
 async def test_tenant_cannot_select_another_database(attacker: RedisTenant) -> None:
     with pytest.raises(NoPermissionError):
-        await attacker.client.execute_command("SELECT", "1")
+        await attacker.client.execute_command("SELECT", "1")  # type: ignore[no-untyped-call]
 
 
 async def test_tenant_cannot_read_or_delete_another_tenants_keys(
@@ -63,7 +63,7 @@ async def test_tenant_cannot_read_or_delete_another_tenants_keys(
     key = f"{victim.client_id}:customer:+79990000000"
     for command in (("GET", key), ("DEL", key), ("SETEX", key, "10", "x")):
         with pytest.raises(NoPermissionError):
-            await attacker.client.execute_command(*command)
+            await attacker.client.execute_command(*command)  # type: ignore[no-untyped-call]
 
 
 async def test_every_command_outside_the_bots_allow_list_is_refused(
@@ -95,8 +95,8 @@ async def test_tenant_cannot_write_a_key_that_never_expires(
     key = f"{attacker.client_id}:fsm:1:1:1:data"
     for command in (("SET", key, "x"), ("APPEND", key, "x"), ("PERSIST", key), ("LPUSH", key, "x")):
         with pytest.raises(NoPermissionError):
-            await attacker.client.execute_command(*command)
-    await attacker.client.execute_command("SETEX", key, "60", "x")
+            await attacker.client.execute_command(*command)  # type: ignore[no-untyped-call]
+    await attacker.client.execute_command("SETEX", key, "60", "x")  # type: ignore[no-untyped-call]
     assert 0 < await redis_admin.ttl(key) <= 60
 
 
@@ -105,14 +105,14 @@ async def test_tenant_over_its_quota_can_no_longer_write_but_can_still_shrink(
 ) -> None:
     """What the operator's reconcile does when redis_acl.usage() exceeds TENANT_REDIS_MAX_BYTES."""
     for i in range(20):
-        await attacker.client.execute_command("SETEX", f"{attacker.client_id}:blob:{i}", "600", "x" * 10_000)
+        await attacker.client.execute_command("SETEX", f"{attacker.client_id}:blob:{i}", "600", "x" * 10_000)  # type: ignore[no-untyped-call]
     used = await redis_acl.usage(redis_admin, attacker.client_id)
     assert used.keys == 20 and used.bytes >= 200_000 and used.complete
     await redis_acl.ensure_user(redis_admin, attacker.client_id, "quota-password", writable=False)
     over = Redis.from_url(_url(attacker, redis_admin, "quota-password"))
     try:
         with pytest.raises(NoPermissionError):
-            await over.execute_command("SETEX", f"{attacker.client_id}:more", "600", "x")
+            await over.execute_command("SETEX", f"{attacker.client_id}:more", "600", "x")  # type: ignore[no-untyped-call]
         assert await over.delete(f"{attacker.client_id}:blob:0") == 1
         assert await over.get(f"{attacker.client_id}:blob:1") is not None
     finally:

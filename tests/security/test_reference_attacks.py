@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from typing import Any
 
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.operator_process import create_token_secret, tenant_body, wait_phase
@@ -29,7 +30,7 @@ async def _victim_credentials(kube: KubeClient, namespace: str) -> dict[str, str
     return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
-async def _assert_refused(kube: KubeClient, namespace: str, name: str, reason: str) -> dict[str, object]:
+async def _assert_refused(kube: KubeClient, namespace: str, name: str, reason: str) -> dict[str, Any]:
     tenant = await wait_phase(kube, namespace, name, "Failed", timeout=30)
     conditions = {c["type"]: c for c in tenant["status"]["conditions"]}
     assert conditions["References"]["reason"] == reason, tenant["status"]
@@ -47,7 +48,7 @@ async def test_tenant_cannot_mount_another_tenants_credentials_as_its_bot_token(
     body["spec"]["botTokenSecretRef"] = ref
     await kube.create(BOOKINGTENANTS, namespace, body)
     tenant = await _assert_refused(kube, namespace, "thief", "ForbiddenSecret")
-    assert "credentials" in tenant["status"]["message"]  # type: ignore[index]
+    assert "credentials" in tenant["status"]["message"]
     assert not security_telegram.saw(stolen["DATABASE_PASSWORD"]), "the victim's password went to Telegram"
 
 
@@ -57,7 +58,7 @@ async def test_tenant_cannot_use_a_secret_not_labelled_as_a_bot_token(
     await create_token_secret(kube, namespace, name="some-secret", token="222:unlabelled", labels={})
     await kube.create(BOOKINGTENANTS, namespace, tenant_body("sneaky", _cid(), token_secret="some-secret"))
     tenant = await _assert_refused(kube, namespace, "sneaky", "SecretNotLabelled")
-    assert "kubectl label secret some-secret bookingsaas.dev/bot-token=true" in tenant["status"]["message"]  # type: ignore[operator]
+    assert "kubectl label secret some-secret bookingsaas.dev/bot-token=true" in tenant["status"]["message"]
     assert not security_telegram.saw("222:unlabelled")
 
 
