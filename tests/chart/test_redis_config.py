@@ -18,6 +18,8 @@ import port_for
 import pytest
 import redis
 
+from booking_operator.redis_acl import acl_rules, acl_username
+
 from .conftest import Helm, by_kind
 
 PASSWORD = "chart-redis-password"
@@ -88,8 +90,42 @@ def test_admin_can_manage_per_tenant_acl_users(chart_redis: int) -> None:
     admin.acl_deluser("chart_tenant")
 
 
-def test_redis_persists_with_aof_and_never_evicts(chart_redis: int) -> None:
+def test_redis_persists_with_aof_and_evicts_only_keys_with_a_ttl(chart_redis: int) -> None:
     admin = redis.Redis(port=chart_redis, password=PASSWORD, decode_responses=True)
     assert admin.config_get("appendonly") == {"appendonly": "yes"}
-    assert admin.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    assert admin.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-lru"}
     assert Path(str(admin.config_get("dir")["dir"])).is_dir()
+
+
+def _tenant_user(admin: redis.Redis, client_id: str) -> redis.Redis:
+    """The tenant's ACL user exactly as the operator makes it."""
+    admin.execute_command("ACL", "SETUSER", acl_username(client_id), *acl_rules(client_id, f"{client_id}-pw"))  # type: ignore[no-untyped-call]
+    return redis.Redis(
+        port=admin.connection_pool.connection_kwargs["port"],
+        username=acl_username(client_id),
+        password=f"{client_id}-pw",
+    )
+
+
+def test_one_tenant_filling_redis_does_not_fail_another_tenants_writes(chart_redis: int) -> None:
+    """Attack matrix: a hostile tenant writes until the server is full, with whatever its ACL allows."""
+    admin = redis.Redis(port=chart_redis, password=PASSWORD)
+    admin.config_set("maxmemory", "8mb")  # the chart's policy, on a size a test can fill
+    attacker, victim = _tenant_user(admin, "chart_hog"), _tenant_user(admin, "chart_victim")
+    blob = "x" * 100_000
+    try:
+        for i in range(200):  # 20 MB into an 8 MB server
+            try:
+                attacker.set(f"chart_hog:{i}", blob)  # a key that never expires, if allowed
+            except redis.exceptions.NoPermissionError:
+                attacker.execute_command("SETEX", f"chart_hog:{i}", 10**8, blob)  # type: ignore[no-untyped-call]
+            except redis.exceptions.OutOfMemoryError:
+                break
+        victim.execute_command("SETEX", "chart_victim:fsm:1:1:1:state", 3600, "booking")  # type: ignore[no-untyped-call]
+        assert victim.get("chart_victim:fsm:1:1:1:state") == b"booking"
+    finally:
+        for client_id in ("chart_hog", "chart_victim"):
+            admin.execute_command("ACL", "DELUSER", acl_username(client_id))  # type: ignore[no-untyped-call]
+        for key in admin.scan_iter(match="chart_hog:*"):
+            admin.unlink(key)
+        admin.config_set("maxmemory", "256mb")

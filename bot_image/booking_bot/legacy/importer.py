@@ -194,6 +194,7 @@ class Target:
     create_schemas: bool = False
     namespace: str = "default"
     connection_limit: int = 4
+    tenant_group: str = "booking_tenants"  # the operator's TENANT_GROUP_ROLE
 
     def dsn(self) -> str:
         dsn = self.admin_dsn or self.tenant_dsn
@@ -369,13 +370,16 @@ async def _create_schema(conn: asyncpg.Connection, target: Target, client_id: st
         ) from None
     # The operator replaces this throw-away password with its own when it writes the tenant Secret.
     verifier = passwords.scram_sha256_verifier(passwords.generate())
+    current_database = await conn.fetchval("SELECT current_database()")
+    await database.ensure_group(conn, target.tenant_group, current_database)
     await database.ensure_tenant(
         conn,
         client_id,
         owner=database.owner_marker(target.namespace, client_id.replace("_", "-")),
         password_verifier=verifier,
-        connection_limit=target.connection_limit,
-        database=await conn.fetchval("SELECT current_database()"),
+        limits=database.RoleLimits(connection_limit=target.connection_limit),
+        database=current_database,
+        group=target.tenant_group,
     )
 
 
