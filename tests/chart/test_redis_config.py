@@ -107,20 +107,27 @@ def _tenant_user(admin: redis.Redis, client_id: str) -> redis.Redis:
     )
 
 
+def _hog_write(client: redis.Redis, key: str, value: str) -> None:
+    """A key that never expires if the ACL allows SET, else the longest TTL it can give."""
+    try:
+        client.set(key, value)
+    except redis.exceptions.NoPermissionError:
+        client.execute_command("SETEX", key, 10**8, value)  # type: ignore[no-untyped-call]
+
+
 def test_one_tenant_filling_redis_does_not_fail_another_tenants_writes(chart_redis: int) -> None:
     """Attack matrix: a hostile tenant writes until the server is full, with whatever its ACL allows."""
     admin = redis.Redis(port=chart_redis, password=PASSWORD)
     admin.config_set("maxmemory", "8mb")  # the chart's policy, on a size a test can fill
     attacker, victim = _tenant_user(admin, "chart_hog"), _tenant_user(admin, "chart_victim")
-    blob = "x" * 100_000
     try:
-        for i in range(200):  # 20 MB into an 8 MB server
-            try:
-                attacker.set(f"chart_hog:{i}", blob)  # a key that never expires, if allowed
-            except redis.exceptions.NoPermissionError:
-                attacker.execute_command("SETEX", f"chart_hog:{i}", 10**8, blob)  # type: ignore[no-untyped-call]
-            except redis.exceptions.OutOfMemoryError:
-                break
+        # 100 KB values until refused, then ever smaller ones: the server is as full as it gets.
+        for size, count in ((100_000, 200), (1_000, 20_000), (10, 20_000)):
+            for i in range(count):
+                try:
+                    _hog_write(attacker, f"chart_hog:{size}:{i}", "x" * size)
+                except redis.exceptions.OutOfMemoryError:
+                    break
         victim.execute_command("SETEX", "chart_victim:fsm:1:1:1:state", 3600, "booking")  # type: ignore[no-untyped-call]
         assert victim.get("chart_victim:fsm:1:1:1:state") == b"booking"
     finally:
