@@ -252,7 +252,7 @@ class GroupUnavailable(Exception):
 
 
 async def ensure_group(conn: asyncpg.Connection, group: str, database: str) -> None:
-    """The group role tenants get CONNECT through: NOLOGIN, CONNECT on the database, nothing else.
+    """The group role tenants get CONNECT through: NOLOGIN, CONNECT and TEMPORARY on the database.
 
     The chart's bootstrap creates it as the superuser; on a managed server the operator
     (CREATEROLE, owner of the database) can create it itself.
@@ -265,8 +265,13 @@ async def ensure_group(conn: asyncpg.Connection, group: str, database: str) -> N
             if not exists:
                 await conn.execute(f"CREATE ROLE {q} NOLOGIN NOINHERIT")
                 await conn.execute(f"COMMENT ON ROLE {q} IS {quote_literal(MARKER + ' tenant group')}")
-            if not await conn.fetchval("SELECT has_database_privilege($1, $2, 'CONNECT')", group, database):
-                await conn.execute(f"GRANT CONNECT ON DATABASE {quote_ident(database)} TO {q}")
+            if not await conn.fetchval(
+                "SELECT has_database_privilege($1, $2, 'CONNECT') "
+                "AND has_database_privilege($1, $2, 'TEMPORARY')",
+                group,
+                database,
+            ):  # TEMPORARY: the legacy importer stages rows in temporary tables
+                await conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {quote_ident(database)} TO {q}")
             may_grant = await conn.fetchval(
                 "SELECT rolsuper OR pg_has_role(current_user, $1, 'MEMBER WITH ADMIN OPTION') "
                 "FROM pg_roles WHERE rolname = current_user",
