@@ -222,6 +222,17 @@ def deployment(
     }
 
 
+def is_ours(live: Mapping[str, Any], name: str, client_id: str) -> bool:
+    """A child the operator made for this tenant: it writes nothing it does not label (an
+    unrelated `<name>-bot` Deployment or `<name>-credentials` Secret is never taken over)."""
+    found = (live.get("metadata") or {}).get("labels") or {}
+    return (
+        found.get(MANAGED_BY) == MANAGED_BY_VALUE
+        and found.get(CLIENT_ID_LABEL) == client_id
+        and found.get(INSTANCE_LABEL) == name
+    )
+
+
 def is_subset(wanted: Any, actual: Any) -> bool:
     """True when every field we set is present with our value (servers add defaults; that's fine)."""
     if isinstance(wanted, Mapping):

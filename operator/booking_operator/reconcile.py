@@ -156,6 +156,10 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
         conds.set("Secret", False, "KubernetesError", str(exc))
         outcome.retry_after = 10
         return finish("Provisioning", f"cannot read the tenant Secret: {exc}")
+    if live_secret is not None and not manifests.is_ours(live_secret, name, client_id):
+        message = f"Secret {manifests.secret_name(name)!r} exists and is not booking-operator's: not touched"
+        conds.set("Secret", False, "NameTaken", message)
+        return finish("Failed", message)
     current = manifests.decode(live_secret.get("data") if live_secret else None)
     rotation = (meta.get("annotations") or {}).get(ROTATE_ANNOTATION)
     rotate = bool(rotation) and rotation != old_status.get("credentialsRotation")
@@ -256,6 +260,10 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
     platform.desired[uid] = wanted_deployment
     try:
         live_deployment = await platform.kube.get(DEPLOYMENTS, namespace, manifests.deployment_name(name))
+        if live_deployment is not None and not manifests.is_ours(live_deployment, name, client_id):
+            message = f"Deployment {manifests.deployment_name(name)!r} exists and is not booking-operator's"
+            conds.set("Deployment", False, "NameTaken", message)
+            return finish("Failed", message + ": not touched")
         changed = await _apply(platform.kube, DEPLOYMENTS, namespace, wanted_deployment, live_deployment)
         if changed and live_deployment is not None:
             live_deployment = await platform.kube.get(DEPLOYMENTS, namespace, manifests.deployment_name(name))
@@ -344,6 +352,13 @@ async def _apply(
             await kube.create(resource, namespace, wanted)
         except KubeError as exc:
             if exc.status != 409:
+                raise
+            # Created meanwhile: by us (a concurrent pass) or by someone else, whose object stays.
+            raced = await kube.get(resource, namespace, name)
+            labels = wanted["metadata"]["labels"]
+            if raced is None or not manifests.is_ours(
+                raced, labels[manifests.INSTANCE_LABEL], labels[manifests.CLIENT_ID_LABEL]
+            ):
                 raise
             await kube.patch(resource, namespace, name, _owned(wanted))
         return True

@@ -105,3 +105,43 @@ async def test_tenant_may_run_an_image_the_allow_list_names(kube: KubeClient, na
         deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         == "registry.example/booking-bot:canary"
     )
+
+
+async def test_tenant_named_after_an_existing_deployment_does_not_take_it_over(
+    kube: KubeClient, namespace: str
+) -> None:
+    """A BookingTenant `app` next to someone's Deployment `app-bot`: the operator leaves it alone."""
+    theirs = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "app-bot", "labels": {"app": "payments"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "payments"}},
+            "template": {
+                "metadata": {"labels": {"app": "payments"}},
+                "spec": {"containers": [{"name": "payments", "image": "payments:1"}]},
+            },
+        },
+    }
+    await kube.create("apps/v1/deployments", namespace, theirs)
+    await create_token_secret(kube, namespace)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("app", _cid()))
+    tenant = await wait_phase(kube, namespace, "app", "Failed", timeout=30)
+    conditions = {c["type"]: c for c in tenant["status"]["conditions"]}
+    assert conditions["Deployment"]["reason"] == "NameTaken"
+    live = await kube.get("apps/v1/deployments", namespace, "app-bot")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "payments:1"
+    assert "ownerReferences" not in live["metadata"]
+
+
+async def test_tenant_named_after_an_existing_secret_does_not_overwrite_it(
+    kube: KubeClient, namespace: str
+) -> None:
+    await create_token_secret(kube, namespace, name="db-credentials", token="theirs", labels={"team": "db"})
+    await create_token_secret(kube, namespace)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("db", _cid()))
+    tenant = await wait_phase(kube, namespace, "db", "Failed", timeout=30)
+    assert "not booking-operator's" in tenant["status"]["message"]
+    live = await kube.get("v1/secrets", namespace, "db-credentials")
+    assert set(live["data"]) == {"token"}
