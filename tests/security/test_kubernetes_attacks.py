@@ -7,6 +7,7 @@ The real-tier tests need a cluster reachable through $KUBECONFIG with the chart 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -161,3 +162,50 @@ def test_real_api_server_refuses_a_tenant_naming_a_credentials_secret() -> None:
         check=False,
     )
     assert result.returncode != 0 and "credentials" in result.stderr, result.stdout + result.stderr
+
+
+def _server_dry_run(
+    kubectl: str, namespace: str, manifest: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [kubectl, "apply", "--dry-run=server", "-n", namespace, "-f", "-"],
+        input=json.dumps(manifest),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.e2e
+def test_real_api_server_enforces_restricted_in_the_tenant_namespace() -> None:
+    """The tenant namespace carries `pod-security.kubernetes.io/enforce: restricted` (docs/operator.md):
+    a privileged pod is refused there, the operator's bot pod is admitted."""
+    kubectl = _kubectl()
+    namespace = os.environ.get("BOOKING_NAMESPACE", "booking-system")
+    labels = subprocess.run(
+        [kubectl, "get", "namespace", namespace, "-o", "jsonpath={.metadata.labels}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert json.loads(labels.stdout or "{}").get("pod-security.kubernetes.io/enforce") == "restricted"
+    privileged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "psa-probe"},
+        "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]},
+    }
+    refused = _server_dry_run(kubectl, namespace, privileged)
+    assert refused.returncode != 0 and "restricted" in refused.stderr, refused.stderr
+    settings = OperatorSettings(
+        operator_database_url="postgresql://op:pw@db:5432/booking",
+        operator_redis_url="redis://:pw@redis:6379/0",
+        bot_image="booking-bot:1",
+    )
+    spec = {"clientId": "psa_probe", "botTokenSecretRef": {"name": "t", "key": "token"}}
+    deployment = manifests.deployment(settings, "psa-probe", namespace, spec, replicas=0, secret_hash="x")
+    admitted = _server_dry_run(kubectl, namespace, deployment)
+    assert admitted.returncode == 0, admitted.stderr
+    assert "would violate" not in admitted.stderr, admitted.stderr
