@@ -17,6 +17,7 @@ import asyncpg
 import port_for
 import pytest
 from pytest_redis import factories as redis_factories
+from redis.asyncio import Redis
 
 from harness.kube import EmulatedCluster, KubeClient
 from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB
@@ -66,6 +67,16 @@ redis_proc = redis_factories.redis_proc(password=ADMIN_PASSWORD, port=None)  # t
 @pytest.fixture(scope="session")
 def redis_server(redis_proc: object) -> RedisServer:
     return RedisServer(host=redis_proc.host, port=redis_proc.port, password=ADMIN_PASSWORD)  # type: ignore[attr-defined]
+
+
+@pytest.fixture()
+async def redis_admin(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """The admin (default user) of the session's Redis, for assertions and for making ACL users."""
+    client = Redis.from_url(redis_server.admin_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture(scope="session")

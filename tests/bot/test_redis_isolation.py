@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -19,15 +18,6 @@ from .conftest import OWNER, Tenant, create_tenant, drop_tenant, run_bot, seed
 
 async def _scan(redis: Redis, pattern: str = "*") -> list[str]:
     return sorted([key.decode() async for key in redis.scan_iter(match=pattern, count=500)])
-
-
-@pytest.fixture()
-async def redis_admin(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.admin_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def _acl_user(redis: Redis, server: RedisServer, client_id: str) -> str:

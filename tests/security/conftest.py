@@ -129,15 +129,6 @@ class RedisTenant:
     client: Redis
 
 
-@pytest.fixture()
-async def redis_admin(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.admin_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def _tenant(admin: Redis, server: RedisServer) -> RedisTenant:
     client_id = f"t_{uuid.uuid4().hex[:10]}"
     password = secrets.token_hex(16)

@@ -125,12 +125,16 @@ def _can_i(kubectl: str, sa: str, verb: str, resource: str, namespace: str) -> b
     return result.stdout.strip() == "yes"
 
 
+def _service_account(variable: str, default: str) -> tuple[str, str]:
+    """(the release namespace, the full user name of one of its service accounts)."""
+    namespace = os.environ.get("BOOKING_NAMESPACE", "booking-system")
+    return namespace, f"system:serviceaccount:{namespace}:{os.environ.get(variable, default)}"
+
+
 @pytest.mark.e2e
 def test_real_api_server_denies_the_webhook_reading_secrets() -> None:
     kubectl = _kubectl()
-    namespace = os.environ.get("BOOKING_NAMESPACE", "booking-system")
-    name = os.environ.get("BOOKING_WEBHOOK_SA", "booking-booking-saas-webhook")
-    sa = f"system:serviceaccount:{namespace}:{name}"
+    namespace, sa = _service_account("BOOKING_WEBHOOK_SA", "booking-booking-saas-webhook")
     for verb in ("get", "list", "watch"):
         assert not _can_i(kubectl, sa, verb, "secrets", namespace), verb
 
@@ -138,9 +142,7 @@ def test_real_api_server_denies_the_webhook_reading_secrets() -> None:
 @pytest.mark.e2e
 def test_real_api_server_denies_the_operator_writing_outside_its_namespace() -> None:
     kubectl = _kubectl()
-    namespace = os.environ.get("BOOKING_NAMESPACE", "booking-system")
-    name = os.environ.get("BOOKING_OPERATOR_SA", "booking-booking-saas-operator")
-    sa = f"system:serviceaccount:{namespace}:{name}"
+    _, sa = _service_account("BOOKING_OPERATOR_SA", "booking-booking-saas-operator")
     for verb, resource in (("create", "deployments"), ("get", "secrets"), ("patch", "secrets")):
         assert not _can_i(kubectl, sa, verb, resource, "kube-system"), (verb, resource)
 
