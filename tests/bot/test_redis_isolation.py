@@ -37,7 +37,9 @@ async def test_fsm_keys_start_with_the_client_id_and_carry_the_bot_id(
         await bot.press(OWNER, services, "Add a service")  # FSM state set: waiting for a name
         await bot.say(OWNER, "Nails")  # FSM data written
         keys = await _scan(redis_admin, f"{seeded_tenant.client_id}:*")
+        ttls = [await redis_admin.ttl(key) for key in keys]
     assert keys, "the bot wrote no FSM keys"
+    assert all(ttl > 0 for ttl in ttls), "every key the bot writes expires (SETEX), none is kept for ever"
     prefix = f"{seeded_tenant.client_id}:fsm:4242000001:{OWNER}:{OWNER}:"
     assert all(key.startswith(prefix) for key in keys), keys
     assert {key.rsplit(":", 1)[1] for key in keys} >= {"state", "data"}

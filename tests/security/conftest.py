@@ -25,6 +25,7 @@ STATEMENT_TIMEOUT_MS = 1_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 1_000
 LOCK_TIMEOUT_MS = 500
 ALLOWED_IMAGE = "registry.example/booking-bot:*"
+REDIS_QUOTA_BYTES = 1024 * 1024
 
 
 class TokenRecorder:
@@ -101,6 +102,7 @@ def security_operator(
         TENANT_STATEMENT_TIMEOUT_MS=str(STATEMENT_TIMEOUT_MS),
         TENANT_IDLE_IN_TRANSACTION_TIMEOUT_MS=str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
         TENANT_LOCK_TIMEOUT_MS=str(LOCK_TIMEOUT_MS),
+        TENANT_REDIS_MAX_BYTES=str(REDIS_QUOTA_BYTES),
     )
     op = OperatorProcess(env=env, log_path=workdir / "op.log")
     op.start()

@@ -7,13 +7,19 @@ first version (`+@all -@admin -@dangerous -scan -randomkey`).
 
 from __future__ import annotations
 
+import base64
+import uuid
+from typing import Any
+
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import NoPermissionError, ResponseError
 
 from booking_operator import redis_acl
+from harness.kube import BOOKINGTENANTS, KubeClient
+from harness.operator_process import create_token_secret, eventually, tenant_body, wait_phase
 
-from .conftest import RedisTenant
+from .conftest import REDIS_QUOTA_BYTES, RedisTenant
 
 
 async def test_client_tracking_bcast_does_not_stream_other_tenants_key_names(attacker: RedisTenant) -> None:
@@ -126,3 +132,50 @@ def _url(tenant: RedisTenant, admin: Redis, password: str) -> str:
     return (
         f"redis://{redis_acl.acl_username(tenant.client_id)}:{password}@{kwargs['host']}:{kwargs['port']}/0"
     )
+
+
+async def test_operator_stops_a_tenant_over_its_redis_quota_from_writing_until_it_shrinks(
+    kube: KubeClient, namespace: str
+) -> None:
+    """Through the real operator: usage in status, writes refused above TENANT_REDIS_MAX_BYTES."""
+    client_id = f"t_{uuid.uuid4().hex[:10]}"
+    await create_token_secret(kube, namespace)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("hog", client_id))
+    await wait_phase(kube, namespace, "hog", "Provisioning", timeout=30)
+    secret = await kube.get("v1/secrets", namespace, "hog-credentials")
+    tenant = Redis.from_url(base64.b64decode(secret["data"]["REDIS_URL"]).decode())
+    try:
+        for i in range(15):  # 1.5 MB against a 1 MiB quota
+            await tenant.execute_command("SETEX", f"{client_id}:blob:{i}", 600, "x" * 100_000)  # type: ignore[no-untyped-call]
+
+        async def condition(status: str) -> dict[str, Any] | None:
+            body = await kube.get(BOOKINGTENANTS, namespace, "hog")
+            conditions = {c["type"]: c for c in (body.get("status") or {}).get("conditions", [])}
+            quota = conditions.get("RedisQuota")
+            return body if quota and quota["status"] == status else None
+
+        over = await eventually(lambda: condition("False"), timeout=30, what="RedisQuota False")
+        assert over["status"]["redisBytes"] > REDIS_QUOTA_BYTES and over["status"]["redisKeys"] == 15
+
+        async def refused() -> bool:
+            try:
+                await tenant.execute_command("SETEX", f"{client_id}:more", 600, "x")  # type: ignore[no-untyped-call]
+            except NoPermissionError:
+                return True
+            return False
+
+        await eventually(refused, timeout=10, what="SETEX refused")
+        assert await tenant.get(f"{client_id}:blob:0") is not None  # reading still works
+        await tenant.delete(*[f"{client_id}:blob:{i}" for i in range(15)])  # and so does shrinking
+        await eventually(lambda: condition("True"), timeout=30, what="RedisQuota True again")
+        await eventually(lambda: _writes(tenant, client_id), timeout=10, what="SETEX allowed again")
+    finally:
+        await tenant.aclose()
+
+
+async def _writes(tenant: Redis, client_id: str) -> bool:
+    try:
+        await tenant.execute_command("SETEX", f"{client_id}:again", 600, "x")  # type: ignore[no-untyped-call]
+    except NoPermissionError:
+        return False
+    return True
