@@ -8,6 +8,7 @@ from typing import Any
 
 import celpy
 import pytest
+from celpy.adapter import json_to_cel
 
 from .conftest import NAMESPACE, Helm, Manifest, by_kind
 
@@ -32,9 +33,9 @@ def refusals(
     """The messages of the validations that refuse the request (an evaluation error refuses too)."""
     env = celpy.Environment()
     activation: dict[str, Any] = {
-        "object": celpy.json_to_cel(obj),
-        "oldObject": celpy.json_to_cel(old),
-        "request": celpy.json_to_cel({"operation": operation, "userInfo": {"username": user}}),
+        "object": json_to_cel(obj),
+        "oldObject": json_to_cel(old),
+        "request": json_to_cel({"operation": operation, "userInfo": {"username": user}}),
     }
     variables: dict[str, Any] = {}
     for variable in policy["spec"].get("variables", []):
