@@ -40,7 +40,7 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts) or "invalid configuration"
 
 
-def load(factory: Callable[[], T]) -> T:
+def load(factory: Callable[..., T]) -> T:
     """Build the settings (``factory`` reads the environment); raise ConfigError in one line."""
     try:
         return factory()

@@ -22,25 +22,27 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from booking_contract import crd
+from booking_contract.kube import BOOKINGTENANTS, KubeClient, KubeError
+from booking_contract.telegram import TelegramClient
+from booking_contract.times import utc_now
 from booking_operator import database, manifests, metrics, subscription
 from booking_operator.config import get_settings
-from booking_operator.kube import BOOKINGTENANTS, Kube, KubeError
-from booking_operator.reconcile import DB_ERRORS, Outcome, Platform, now_utc, reconcile, retire
-from booking_operator.status import same_status
-from booking_operator.telegram import TelegramClient
+from booking_operator.reconcile import DB_ERRORS, Outcome, Platform, reconcile, retire
+from booking_operator.status import same_status, write_status
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-GROUP, VERSION, PLURAL = "bookingsaas.dev", "v1alpha1", "bookingtenants"
+GROUP, VERSION, PLURAL = crd.GROUP, crd.VERSION, crd.PLURAL
 OURS = {manifests.MANAGED_BY: manifests.MANAGED_BY_VALUE}
 
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_: Any) -> None:
     cfg = get_settings()
-    settings.persistence.finalizer = "bookingsaas.dev/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="bookingsaas.dev")
+    settings.persistence.finalizer = crd.FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=crd.ANNOTATION_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="bookingsaas.dev", key="last-handled-configuration"
+        prefix=crd.ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING  # our own events are posted explicitly
     # Watching one namespace needs no cluster-wide discovery of namespaces and CRDs, which a
@@ -59,7 +61,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
     )
     memo.platform = Platform(
         settings=cfg,
-        kube=await Kube.connect(),
+        kube=await KubeClient.connect(),
         pg=pg,
         # Servers (and proxies) drop idle connections: check them and retry once broken.
         redis=aioredis.from_url(
@@ -114,7 +116,7 @@ async def keep_converged(
     while not stopped:
         spec = body.get("spec") or {}
         phase = (body.get("status") or {}).get("phase")
-        expired = subscription.is_expired(spec, now_utc())
+        expired = subscription.is_expired(spec, utc_now())
         deadline_crossed = (expired and phase in ("Ready", "Provisioning")) or (
             not expired and phase == "Expired"
         )
@@ -127,7 +129,7 @@ async def keep_converged(
             )
             next_resync = time.monotonic() + cfg.resync_interval
         delay = cfg.deadline_check_interval
-        remaining = subscription.seconds_until_expiry(spec, now_utc())
+        remaining = subscription.seconds_until_expiry(spec, utc_now())
         if remaining is not None and 0 < remaining < delay:
             delay = remaining + 0.05
         await stopped.wait(delay)
@@ -180,14 +182,14 @@ async def delete_tenant(body: kopf.Body, memo: Any, uid: str, retry: int, logger
     platform: Platform = memo.platform
     policy = (body.get("spec") or {}).get("deletionPolicy") or "Retain"
     with contextlib.suppress(KubeError):  # best effort: the finalizer work below is what matters
-        await platform.kube.patch_tenant_status(body, {"phase": "Deleting"})
+        await write_status(platform.kube, body, {"phase": "Deleting"})
     async with platform.lock(uid):
         try:
             summary = await retire(platform, body, logger, retry=retry)
         except kopf.TemporaryError as exc:
             kopf.warn(body, reason="DeletionDelayed", message=str(exc))
             with contextlib.suppress(KubeError):
-                await platform.kube.patch_tenant_status(body, {"message": str(exc)})
+                await write_status(platform.kube, body, {"message": str(exc)})
             raise
     kopf.info(body, reason="Deleted", message=summary)
     logger.info(summary)
@@ -233,7 +235,7 @@ async def _run_and_report(
     if same_status(body.get("status"), outcome.status):
         return
     try:
-        await platform.kube.patch_tenant_status(body, outcome.status)
+        await write_status(platform.kube, body, outcome.status)
     except KubeError as exc:
         logger.warning(f"cannot write status: {exc}")
 

@@ -30,7 +30,9 @@ from typing import Any
 
 import yaml
 
-from booking_operator.identifiers import InvalidClientId, dns_name, validate_client_id
+from booking_contract.client_id import InvalidClientId, validate_client_id
+from booking_contract.client_id import tenant_name as dns_name
+from booking_contract.dotenv import parse_env
 
 GROUP_VERSION = "bookingsaas.dev/v1alpha1"
 TOKEN_KEYS = ("BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "TOKEN")
@@ -43,25 +45,6 @@ TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
 PLAN_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 TIMEZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
 MIGRATED_ANNOTATION = "bookingsaas.dev/migrated-from"
-
-
-def parse_env(text: str) -> dict[str, str]:
-    """``KEY=VALUE`` lines as docker-compose reads them: comments, ``export``, quotes."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, _, value = line.partition("=")
-        key, value = key.strip(), value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
-    return values
 
 
 def _first(env: dict[str, str], keys: tuple[str, ...]) -> str | None:
@@ -210,9 +193,9 @@ def to_yaml(objects: list[dict[str, Any]]) -> str:
 
 async def apply(generated: list[Generated]) -> list[tuple[str, str]]:
     """Create each object, or merge-patch it when it exists; returns (client, error) failures."""
-    from booking_operator.kube import BOOKINGTENANTS, SECRETS, Kube, KubeError
+    from booking_contract.kube import BOOKINGTENANTS, SECRETS, KubeClient, KubeConflict, KubeError
 
-    kube = await Kube.connect()
+    kube = await KubeClient.connect()
     failures: list[tuple[str, str]] = []
     try:
         for item in generated:
@@ -222,9 +205,7 @@ async def apply(generated: list[Generated]) -> list[tuple[str, str]]:
                     meta = obj["metadata"]
                     try:
                         await kube.create(resource, meta["namespace"], obj)
-                    except KubeError as exc:
-                        if exc.status != 409:
-                            raise
+                    except KubeConflict:
                         await kube.patch(resource, meta["namespace"], meta["name"], obj)
             except KubeError as exc:
                 failures.append((item.client_id, f"kubernetes API: {exc}"))

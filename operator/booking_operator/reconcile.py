@@ -10,7 +10,6 @@ match its passwords has them (re)applied on the next pass.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,14 +20,16 @@ import kopf
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from booking_contract import crd
+from booking_contract.client_id import InvalidClientId, validate_client_id
+from booking_contract.kube import DEPLOYMENTS, SECRETS, KubeClient, KubeConflict, KubeError, Resource
+from booking_contract.telegram import TelegramClient, TelegramUnavailable, TokenRejected, token_fingerprint
+from booking_contract.times import format_time, utc_now
 from booking_operator import database, manifests, passwords, redis_acl, subscription
 from booking_operator.config import OperatorSettings
-from booking_operator.identifiers import InvalidClientId, validate_client_id
-from booking_operator.kube import DEPLOYMENTS, SECRETS, Kube, KubeError
 from booking_operator.status import Conditions
-from booking_operator.telegram import TelegramClient, TelegramUnavailable, TokenRejected, token_fingerprint
 
-ROTATE_ANNOTATION = "bookingsaas.dev/rotate-credentials"
+ROTATE_ANNOTATION = crd.ROTATE_CREDENTIALS_ANNOTATION
 MAX_BACKOFF = 300.0
 GIVE_UP_AFTER = 10  # deletion attempts before a role that cannot be dropped is left behind
 DB_ERRORS: tuple[type[BaseException], ...] = (
@@ -46,7 +47,7 @@ class Platform:
     """Long-lived clients and per-tenant memory, built once at operator startup."""
 
     settings: OperatorSettings
-    kube: Kube
+    kube: KubeClient
     pg: asyncpg.Pool
     redis: aioredis.Redis
     telegram: TelegramClient
@@ -90,10 +91,6 @@ class Outcome:
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
 
 
-def now_utc() -> datetime.datetime:
-    return datetime.datetime.now(tz=datetime.UTC)
-
-
 async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging.Logger | Any) -> Outcome:
     """Bring one tenant to its wanted state; never raises for expected trouble, reports it in status."""
     meta = body["metadata"]
@@ -101,8 +98,8 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
     spec: Mapping[str, Any] = body.get("spec") or {}
     old_status: Mapping[str, Any] = body.get("status") or {}
     generation = int(meta.get("generation") or 1)
-    now = now_utc()
-    conds = Conditions(old_status.get("conditions"), generation, subscription.format_time(now))
+    now = utc_now()
+    conds = Conditions(old_status.get("conditions"), generation, format_time(now))
     status: dict[str, Any] = {
         "observedGeneration": generation,
         "secretName": manifests.secret_name(name),
@@ -150,10 +147,9 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
     db_password = current.get(manifests.DB_PASSWORD_KEY)
     redis_password = current.get(manifests.REDIS_PASSWORD_KEY) if use_acl else None
     new_credentials = rotate or not db_password or (use_acl and not redis_password)
-    if new_credentials:
+    if new_credentials or not db_password:
         db_password = passwords.generate()
         redis_password = passwords.generate() if use_acl else None
-    assert db_password is not None
     tag = passwords.fingerprint(db_password, redis_password or "")
     applied = (
         not new_credentials
@@ -273,7 +269,7 @@ async def _check_token(
     Telegram being unreachable is not the owner's problem and yields no message.
     """
     ref = spec["botTokenSecretRef"]
-    key = ref.get("key") or "token"
+    key = ref.get("key") or crd.TOKEN_SECRET_KEY
     try:
         token_secret = await platform.kube.get(SECRETS, namespace, ref["name"])
     except KubeError as exc:
@@ -303,8 +299,8 @@ async def _check_token(
 
 
 async def _apply(
-    kube: Kube,
-    resource: tuple[str, str, str],
+    kube: KubeClient,
+    resource: Resource,
     namespace: str,
     wanted: dict[str, Any],
     live: dict[str, Any] | None,
@@ -314,9 +310,7 @@ async def _apply(
     if live is None:
         try:
             await kube.create(resource, namespace, wanted)
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
+        except KubeConflict:
             await kube.patch(resource, namespace, name, _owned(wanted))
         return True
     if manifests.is_subset(_owned(wanted), live):

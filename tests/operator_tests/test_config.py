@@ -27,14 +27,14 @@ def run_operator(**env: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, "OPERATOR_DATABASE_URL is required"),
+        ({}, "OPERATOR_DATABASE_URL is not set"),
         (
             {"OPERATOR_DATABASE_URL": "mysql://x", "OPERATOR_REDIS_URL": "redis://r", "BOT_IMAGE": "i"},
             "OPERATOR_DATABASE_URL",
         ),
         (
             {"OPERATOR_DATABASE_URL": "postgresql://u:p@h/db", "OPERATOR_REDIS_URL": "redis://r"},
-            "BOT_IMAGE is required",
+            "BOT_IMAGE is not set",
         ),
         (
             {

@@ -6,8 +6,9 @@ import base64
 import hashlib
 import hmac
 
+from booking_contract.client_id import InvalidClientId, validate_client_id
 from booking_operator import passwords
-from booking_operator.identifiers import InvalidClientId, quote_ident, quote_literal, validate_client_id
+from booking_operator.identifiers import quote_ident, quote_literal
 
 
 def test_scram_verifier_has_postgres_format_and_checks_out_against_rfc_5802() -> None:
