@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from booking_webhook.core.config import YOOKASSA_NOTIFICATION_NETWORKS, ConfigError, load_settings
+from booking_contract.settings import ConfigError
+from booking_webhook.core.config import YOOKASSA_NOTIFICATION_NETWORKS, load_settings
 
 GOOD = {
     "YOOKASSA_SHOP_ID": "123456",
