@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncpg
 
-from booking_bot.config import CLIENT_ID_PATTERN
+from booking_contract.client_id import CLIENT_ID_RE
 
 
 def quote_ident(name: str) -> str:
     """Quote an identifier that has already passed the CLIENT_ID pattern."""
-    if not CLIENT_ID_PATTERN.fullmatch(name):
+    if not CLIENT_ID_RE.fullmatch(name):
         raise ValueError(f"refusing to quote unexpected identifier {name!r}")
     return '"' + name.replace('"', '""') + '"'
 
@@ -45,5 +45,6 @@ async def create_pool(
         command_timeout=30,
         timeout=10,
     )
-    assert pool is not None
+    if pool is None:  # asyncpg types the pool as optional; a created pool is never None
+        raise RuntimeError("asyncpg created no pool")
     return pool
