@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := contract operator bot_image webhook_image
+PACKAGES := contract operator bot_image webhook_image legacy_migration
 
 .PHONY: help venv test lint bench clean up down images chart-test
 

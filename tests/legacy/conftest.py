@@ -9,6 +9,7 @@ Same-server moves (``COPY ... DB 0``) are tested on ``redis_server``'s DB 1..7.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,13 +19,16 @@ import asyncpg
 import pytest
 from pytest_redis import factories as redis_factories
 
-from booking_bot.legacy.importer import Target
+from booking_legacy.importer import Target
 from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE
 from harness.operator_process import Platform as OperatorPlatform
 from harness.redis import ADMIN_PASSWORD
 from legacy.legacy_tree import Tree, build_tree
 
 NAMESPACE = "legacy"
+ROOT = Path(__file__).resolve().parents[2]
+# PYTHONPATH of a `python -m booking_legacy` subprocess: the tool and the packages it stands on.
+PACKAGES = os.pathsep.join(str(ROOT / d) for d in ("legacy_migration", "contract", "operator", "bot_image"))
 
 legacy_redis_proc = redis_factories.redis_proc(password=ADMIN_PASSWORD, port=None, db_count=16)  # type: ignore[arg-type]
 

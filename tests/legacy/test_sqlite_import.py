@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from booking_bot.legacy.importer import ClientResult, Target, import_all
-from booking_bot.legacy.tree import read_tree
+from booking_contract.client_id import tenant_name as dns_name
+from booking_legacy.importer import ClientResult, Target, import_all
+from booking_legacy.tree import read_tree
 from booking_operator.database import owner_marker
-from booking_operator.identifiers import dns_name
 from harness.operator_process import Platform as OperatorPlatform
 from legacy.conftest import NAMESPACE, operator_target
 from legacy.legacy_tree import CORRUPT, INVALID_NAME, ODD, Tree
@@ -281,7 +281,7 @@ async def test_bulk_path_restores_every_foreign_key_of_the_bot_schema(
     db: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from booking_bot.legacy import importer
+    from booking_legacy import importer
 
     bulk, rows = small_tree.client(8), small_tree.client(6)
     target = operator_target(platform_services, create_schemas=True)
@@ -308,7 +308,7 @@ async def test_a_count_mismatch_rolls_the_whole_client_back(
     db: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from booking_bot.legacy import importer
+    from booking_legacy import importer
 
     client = small_tree.client(5)
     monkeypatch.setattr(importer, "VERIFY", "SELECT 0 AS services, 0 AS users, 0 AS bookings")

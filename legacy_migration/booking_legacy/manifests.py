@@ -1,54 +1,45 @@
 """Legacy clients -> Kubernetes: a BookingTenant and a token Secret per ``clients/<client_id>/.env``.
 
-    python -m booking_operator.legacy CLIENTS_DIR [--namespace NS] [--active]
-                                      [--output-dir DIR | --apply] [--client ID]...
-
 ``clientId`` is the directory name; directories that are no valid client id are reported and
-skipped (exit code 1), the others proceed. The bot token goes into a Secret
-``<name>-bot-token`` (key ``token``) which the BookingTenant references; it never appears in the
-custom resource, in a log line or in the report. Tenants are generated **suspended** (the
-operator creates schema, role and credentials, the bot stays at zero replicas) so the data can
-be imported before the new bot starts polling; ``--active`` generates them running.
+skipped, the others proceed. The bot token goes into a Secret ``<name>-bot-token`` (key
+``token``) which the BookingTenant references; it never appears in the custom resource, in a
+log line or in the report. Tenants are generated **suspended** (the operator creates schema,
+role and credentials, the bot stays at zero replicas) so the data can be imported before the
+new bot starts polling; ``active=True`` generates them running.
 
-Output: YAML on stdout (a Secret and a BookingTenant per client), or one file per client in
-``--output-dir`` (mode 0600: it holds the token), or ``--apply`` through the operator's own
-Kubernetes client (create, else merge-patch). The report goes to stderr.
+The command is ``python -m booking_legacy manifests`` (see ``__main__``): YAML on stdout, one
+file per client, or ``--apply`` through the platform's Kubernetes client (create, else
+merge-patch).
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
 import re
-import sys
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from booking_contract.client_id import InvalidClientId, validate_client_id
-from booking_contract.client_id import tenant_name as dns_name
+from booking_contract import crd
+from booking_contract.client_id import InvalidClientId, tenant_name, validate_client_id
+from booking_contract.dotenv import first_value as _first
 from booking_contract.dotenv import parse_env
+from booking_contract.kube import BOOKINGTENANTS, SECRETS, KubeClient, KubeConflict, KubeError
+from booking_contract.telegram import looks_like_token
+from booking_contract.times import format_time, parse_time
+from booking_legacy.tree import (
+    ADMINS_KEYS,
+    COMPANY_KEYS,
+    LANGUAGE_KEYS,
+    OWNER_KEYS,
+    TIMEZONE_KEYS,
+    TOKEN_KEYS,
+)
 
-GROUP_VERSION = "bookingsaas.dev/v1alpha1"
-TOKEN_KEYS = ("BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "TOKEN")
-COMPANY_KEYS = ("COMPANY_NAME", "BUSINESS_NAME", "COMPANY", "SALON_NAME")
-OWNER_KEYS = ("OWNER_TELEGRAM_ID", "OWNER_ID", "ADMIN_ID")
-ADMINS_KEYS = ("ADMIN_TELEGRAM_IDS", "ADMIN_IDS", "ADMINS")
-TIMEZONE_KEYS = ("TENANT_TIMEZONE", "TIMEZONE", "TZ")
-LANGUAGE_KEYS = ("DEFAULT_LANGUAGE", "LANGUAGE", "LANG")
-TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
 PLAN_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 TIMEZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
-MIGRATED_ANNOTATION = "bookingsaas.dev/migrated-from"
-
-
-def _first(env: dict[str, str], keys: tuple[str, ...]) -> str | None:
-    return next((env[k].strip() for k in keys if env.get(k, "").strip()), None)
 
 
 def _telegram_id(value: str | None) -> int | None:
@@ -77,17 +68,17 @@ def manifests(client_id: str, env: dict[str, str], *, namespace: str, suspended:
     token = _first(env, TOKEN_KEYS)
     if not token:
         raise Skip("no BOT_TOKEN in .env")
-    if not TOKEN_RE.fullmatch(token):
+    if not looks_like_token(token):
         raise Skip("BOT_TOKEN in .env does not look like a Telegram bot token (<digits>:<secret>)")
     result = Generated(client_id)
-    name = dns_name(client_id)
-    labels = {"bookingsaas.dev/client-id": client_id, "app.kubernetes.io/part-of": "booking-saas"}
-    annotations = {MIGRATED_ANNOTATION: f"legacy clients/{client_id}"}
-    secret_name = f"{name}-bot-token"
+    name = tenant_name(client_id)
+    labels = {crd.CLIENT_ID_LABEL: client_id, crd.PART_OF_LABEL: crd.PART_OF}
+    annotations = {crd.MIGRATED_FROM_ANNOTATION: f"legacy clients/{client_id}"}
+    secret_name = crd.token_secret_name(name)
     spec: dict[str, Any] = {
         "clientId": client_id,
         "companyName": (_first(env, COMPANY_KEYS) or client_id)[:128],
-        "botTokenSecretRef": {"name": secret_name, "key": "token"},
+        "botTokenSecretRef": {"name": secret_name, "key": crd.TOKEN_SECRET_KEY},
         "deletionPolicy": "Retain",
         "suspended": suspended,
     }
@@ -127,13 +118,13 @@ def manifests(client_id: str, env: dict[str, str], *, namespace: str, suspended:
             "kind": "Secret",
             "metadata": meta,
             "type": "Opaque",
-            "stringData": {"token": token},
+            "stringData": {crd.TOKEN_SECRET_KEY: token},
         }
     )
     result.objects.append(
         {
-            "apiVersion": GROUP_VERSION,
-            "kind": "BookingTenant",
+            "apiVersion": crd.API_VERSION,
+            "kind": crd.KIND,
             "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": annotations},
             "spec": spec,
         }
@@ -150,15 +141,8 @@ def _zone_exists(name: str) -> bool:
 
 
 def _paid_until(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    parsed = parse_time(value)
+    return format_time(parsed) if parsed else None
 
 
 @dataclass
@@ -193,8 +177,6 @@ def to_yaml(objects: list[dict[str, Any]]) -> str:
 
 async def apply(generated: list[Generated]) -> list[tuple[str, str]]:
     """Create each object, or merge-patch it when it exists; returns (client, error) failures."""
-    from booking_contract.kube import BOOKINGTENANTS, SECRETS, KubeClient, KubeConflict, KubeError
-
     kube = await KubeClient.connect()
     failures: list[tuple[str, str]] = []
     try:
@@ -212,51 +194,3 @@ async def apply(generated: list[Generated]) -> list[tuple[str, str]]:
     finally:
         await kube.close()
     return failures
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m booking_operator.legacy", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("clients_dir", type=Path, help="the legacy clients/ directory")
-    parser.add_argument("--namespace", default="default", help="namespace of the Secrets and BookingTenants")
-    parser.add_argument("--client", action="append", default=[], help="only this client (repeatable)")
-    parser.add_argument("--active", action="store_true", help="generate running tenants (default: suspended)")
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--output-dir", type=Path, help="write <client_id>.yaml files here (mode 0600)")
-    out.add_argument("--apply", action="store_true", help="create/patch the objects in the cluster")
-    args = parser.parse_args(argv)
-    if not args.clients_dir.is_dir():
-        sys.stderr.write(f"{args.clients_dir} is not a directory\n")
-        return 2
-    result = generate(args.clients_dir, namespace=args.namespace, suspended=not args.active, only=args.client)
-    failures = list(result.skipped)
-    if args.apply:
-        failures += asyncio.run(apply(result.generated))
-    elif args.output_dir:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        for item in result.generated:
-            path = args.output_dir / f"{item.client_id}.yaml"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(to_yaml(item.objects))
-    else:
-        sys.stdout.write(to_yaml([obj for item in result.generated for obj in item.objects]))
-    failed = {name for name, _ in failures}
-    for item in result.generated:
-        if item.client_id not in failed:
-            sys.stderr.write(
-                f"Generated {item.client_id}: Secret {dns_name(item.client_id)}-bot-token, "
-                f"BookingTenant {dns_name(item.client_id)}\n"
-            )
-        for note in item.notes:
-            sys.stderr.write(f"  {item.client_id}: note: {note}\n")
-    for name, reason in failures:
-        sys.stderr.write(f"Skipped {name}: {reason}\n")
-    total = len(result.generated) + len(result.skipped)
-    sys.stderr.write(f"{total - len(failed)} of {total} clients done, {len(failed)} skipped or failed\n")
-    return 1 if failures else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
