@@ -46,10 +46,11 @@ up:  ## Bring the platform up on a local kind cluster (creates it if absent; saf
 down:  ## Delete the local kind cluster and everything in it
 	kind delete cluster --name $(KIND_CLUSTER)
 
+# The build context is the repository root: every image also installs the contract package.
 images:  ## Build the three images (booking-operator, booking-bot, booking-webhook) with docker
-	$(DOCKER) build -t booking-operator:$(IMAGE_TAG) operator
-	$(DOCKER) build -t booking-bot:$(IMAGE_TAG) bot_image
-	$(DOCKER) build -t booking-webhook:$(IMAGE_TAG) webhook_image
+	$(DOCKER) build -f operator/Dockerfile -t booking-operator:$(IMAGE_TAG) .
+	$(DOCKER) build -f bot_image/Dockerfile -t booking-bot:$(IMAGE_TAG) .
+	$(DOCKER) build -f webhook_image/Dockerfile -t booking-webhook:$(IMAGE_TAG) .
 
 chart-test: venv  ## Lint, render and validate the Helm chart offline (installs the pinned helm)
 	hack/install-helm.sh
