@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -65,7 +66,7 @@ async def drop_clients(admin_dsn: str, client_ids: list[str]) -> None:
         await conn.close()
 
 
-def operator_target(platform: OperatorPlatform, **kwargs: object) -> Target:
+def operator_target(platform: OperatorPlatform, **kwargs: Any) -> Target:
     """The tool as the platform runs it: the operator's least-privilege admin role."""
     return Target(admin_dsn=platform.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD), namespace=NAMESPACE, **kwargs)
 

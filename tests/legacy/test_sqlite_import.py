@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -20,7 +21,7 @@ from legacy.legacy_tree import CORRUPT, INVALID_NAME, ODD, Tree
 UTC = dt.UTC
 
 
-def run_import(tree: Tree, target: Target, **kwargs: object) -> dict[str, ClientResult]:
+def run_import(tree: Tree, target: Target, **kwargs: Any) -> dict[str, ClientResult]:
     legacy = read_tree(tree.root)
     results = asyncio.run(import_all(legacy.clients, target, **kwargs))
     return {r.client_id: r for r in results}
