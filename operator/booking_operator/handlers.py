@@ -28,7 +28,10 @@ from booking_contract.telegram import TelegramClient
 from booking_contract.times import utc_now
 from booking_operator import database, manifests, metrics, subscription
 from booking_operator.config import get_settings
-from booking_operator.reconcile import DB_ERRORS, Outcome, Platform, reconcile, retire
+from booking_operator.errors import DB_ERRORS
+from booking_operator.platform import Platform
+from booking_operator.reconcile import ReconcileOutcome, reconcile
+from booking_operator.retire import retire
 from booking_operator.status import same_status, write_status
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -120,7 +123,9 @@ async def keep_converged(
         deadline_crossed = (expired and phase in ("Ready", "Provisioning")) or (
             not expired and phase == "Expired"
         )
-        retry_due = time.monotonic() >= platform.retry_at.get(uid, float("inf"))
+        memory = platform.known(uid)
+        retry_at = memory.retry_at if memory is not None and memory.retry_at is not None else float("inf")
+        retry_due = time.monotonic() >= retry_at
         if deadline_crossed or time.monotonic() >= next_resync or retry_due:
             if body.get("metadata", {}).get("deletionTimestamp"):
                 return
@@ -152,11 +157,12 @@ async def bot_deployment_changed(type: str, body: kopf.Body, memo: Any, logger: 
     if owner is None:
         return
     uid = owner.get("uid", "")
-    wanted = platform.desired.get(uid)
+    memory = platform.known(uid)
+    wanted = memory.desired if memory is not None else None
     available = int((body.get("status") or {}).get("availableReplicas") or 0)
-    phase = platform.phases.get(uid)
+    phase = memory.phase if memory is not None else None
     readiness_changed = (available >= 1 and phase == "Provisioning") or (available == 0 and phase == "Ready")
-    drifted = wanted is not None and not manifests.is_subset(_without_meta_noise(wanted), body)
+    drifted = wanted is not None and manifests.drifted(wanted, body)
     if type != "DELETED" and not readiness_changed and not drifted:
         return
     namespace = body["metadata"]["namespace"]
@@ -195,31 +201,33 @@ async def delete_tenant(body: kopf.Body, memo: Any, uid: str, retry: int, logger
     logger.info(summary)
     metrics.DELETIONS.labels(policy=policy).inc()
     platform.forget(uid)
-    metrics.record_phases(platform.phases.values())
+    metrics.record_phases(platform.phases())
 
 
 @kopf.on.probe(id="tenants")
 def tenants_known(memo: Any, **_: Any) -> int:
     platform: Platform | None = getattr(memo, "platform", None)
-    return len(platform.phases) if platform else 0
+    return sum(1 for _ in platform.phases()) if platform else 0
 
 
-async def _run(platform: Platform, body: Mapping[str, Any], uid: str, trigger: str, logger: Any) -> Outcome:
+async def _run(
+    platform: Platform, body: Mapping[str, Any], uid: str, trigger: str, logger: Any
+) -> ReconcileOutcome:
     started = time.perf_counter()
-    async with platform.lock(uid):
+    memory = platform.memory(uid)
+    async with memory.lock:
         outcome = await reconcile(platform, body, logger)
     metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
     phase = outcome.status.get("phase", "Pending")
     result = "retry" if outcome.retry_after is not None else phase.lower()
     metrics.RECONCILES.labels(trigger=trigger, outcome=result).inc()
-    platform.phases[uid] = phase
+    memory.phase = phase
     if outcome.retry_after is not None:
-        outcome.retry_after = platform.backoff(uid, outcome.retry_after)
-        platform.retry_at[uid] = time.monotonic() + outcome.retry_after
+        outcome.retry_after = memory.backoff(outcome.retry_after)
+        memory.retry_at = time.monotonic() + outcome.retry_after
     else:
-        platform.retry_at.pop(uid, None)
-        platform.failures.pop(uid, None)
-    metrics.record_phases(platform.phases.values())
+        memory.succeeded()
+    metrics.record_phases(platform.phases())
     for kind, reason, message in outcome.events:
         kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message)
     if outcome.status.get("phase") != (body.get("status") or {}).get("phase"):
@@ -238,11 +246,3 @@ async def _run_and_report(
         await write_status(platform.kube, body, outcome.status)
     except KubeError as exc:
         logger.warning(f"cannot write status: {exc}")
-
-
-def _without_meta_noise(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a Deployment the operator owns, for comparing with what the server holds."""
-    return {
-        "metadata": {"labels": manifest["metadata"].get("labels", {})},
-        "spec": manifest.get("spec", {}),
-    }

@@ -226,6 +226,25 @@ def deployment(
     }
 
 
+def owned_fields(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a child the operator owns: everything but apiVersion/kind and name/namespace.
+
+    The one definition of "ours": what a pass compares with the live object and merge-patches
+    back, and what a child event compares to tell a hand edit from the operator's own write.
+    """
+    meta = manifest["metadata"]
+    owned: dict[str, Any] = {
+        "metadata": {k: meta[k] for k in ("labels", "annotations", "ownerReferences") if k in meta},
+    }
+    owned.update({k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")})
+    return owned
+
+
+def drifted(wanted: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """Whether the live object lost or changed any field the operator owns."""
+    return not is_subset(owned_fields(wanted), live)
+
+
 def is_subset(wanted: Any, actual: Any) -> bool:
     """True when every field we set is present with our value (servers add defaults; that's fine)."""
     if isinstance(wanted, Mapping):

@@ -59,7 +59,7 @@ def test_quoting_neutralises_embedded_quotes() -> None:
 def test_transient_failures_back_off_doubling_up_to_five_minutes() -> None:
     from typing import Any, cast
 
-    from booking_operator.reconcile import Platform
+    from booking_operator.platform import Platform
 
     platform = Platform(*(cast(Any, None) for _ in range(5)))
     delays = [platform.backoff("uid", 15) for _ in range(7)]
