@@ -39,8 +39,9 @@ def test_phases_lists_only_tenants_a_pass_has_finished_for() -> None:
 
 def test_a_success_clears_the_retry_and_the_failure_count() -> None:
     platform = _platform()
+    failing = platform.memory("uid")
+    failing.retry_at = failing.backoff(15)
+    failing.succeeded()
     memory = platform.memory("uid")
-    memory.retry_at = memory.backoff(15)
-    memory.succeeded()
     assert memory.retry_at is None and memory.failures == 0
     assert memory.backoff(15) == 15
