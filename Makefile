@@ -47,7 +47,7 @@ lint: venv  ## ruff over the tree, mypy over each package
 bench: venv  ## Run the benchmarks under tests/bench and print their tables
 	$(BIN)/pytest tests/bench --run-bench -p no:randomly -q -s
 
-clean:  ## Remove the virtualenv and caches
+clean:  ## Remove the virtualenv and caches (keeps .tools/, where hack/install-helm.sh puts helm)
 	rm -rf $(VENV) .mypy_cache .ruff_cache
 
 # --- Local cluster and chart (hack/up.sh, charts/booking-saas) -------------------------
@@ -66,6 +66,6 @@ images:  ## Build the three images (booking-operator, booking-bot, booking-webho
 	$(DOCKER) build -t booking-bot:$(IMAGE_TAG) bot_image
 	$(DOCKER) build -t booking-webhook:$(IMAGE_TAG) webhook_image
 
-chart-test: venv  ## Lint, render and validate the Helm chart offline (installs the pinned helm)
+chart-test: venv  ## Lint, render and validate the Helm chart offline (installs the pinned helm into .tools/bin)
 	hack/install-helm.sh
 	$(BIN)/pytest tests/chart -q
