@@ -25,7 +25,7 @@ if [ -x "$helm" ] && "$helm" version --short 2>/dev/null | grep -q "^${HELM_VERS
   exit 0
 fi
 
-os="${HELM_OS:-$(uname -s | tr '[:upper:]' '[:lower:]')}"
+os="$(printf %s "${HELM_OS:-$(uname -s)}" | tr "[:upper:]" "[:lower:]")"
 arch="${HELM_ARCH:-$(uname -m)}"
 case "$arch" in
   x86_64 | amd64) arch=amd64 ;;
