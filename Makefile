@@ -1,5 +1,5 @@
-# The two commands a new user needs: `make up` (platform on a local kind cluster)
-# and `make test` (the whole test suite). Everything else supports those.
+# What a new user needs: `make demo` (the bot working, no cluster, no token), `make test` (the
+# whole test suite) and `make up` (the platform on a local kind cluster). The rest supports those.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

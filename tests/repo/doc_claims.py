@@ -128,7 +128,7 @@ def code_spans(text: str) -> list[str]:
 
 def _command_words(span: str, command: str) -> Iterator[list[str]]:
     """The words after each ``command`` (a regex) in a span, up to a comment or a shell operator."""
-    for match in re.finditer(rf"(?:^|[\s;&|(/]){command}\s+(.*)", span):
+    for match in re.finditer(rf"{command}\s+(.*)", span):
         rest = re.split(r"\s#|[;&|)]|\s\\$", match.group(1))[0]
         yield rest.split()
 
@@ -136,7 +136,8 @@ def _command_words(span: str, command: str) -> Iterator[list[str]]:
 def check_make_targets(text: str) -> list[str]:
     problems = []
     for span in code_spans(text):
-        for words in _command_words(span, "make"):
+        # `make` where a command starts (after `VAR=value` prefixes), not `apt-get install make ...`
+        for words in _command_words(span, r"(?:^|[;&|(])\s*(?:[A-Z_][A-Z0-9_]*=\S*\s+)*make"):
             for word in words:
                 if "=" in word or word.startswith("-"):
                     continue
@@ -167,7 +168,7 @@ def check_python_modules(text: str) -> list[str]:
     """``python -m pkg [subcommand] [--flag]``: the module runs, and knows the subcommand and flags."""
     problems = []
     for span in code_spans(text):
-        for words in _command_words(span, r"python[0-9.]*\s+-m"):
+        for words in _command_words(span, r"(?:^|[\s;&|(/])python[0-9.]*\s+-m"):
             if not words or not re.fullmatch(r"[a-z_][a-z0-9_.]*", words[0]):
                 continue
             module, args = words[0], words[1:]
