@@ -64,7 +64,8 @@ def _app_version() -> str:
 def test_there_is_a_ci_workflow_running_the_ci_script_and_a_release_workflow_on_version_tags() -> None:
     ci = _load(WORKFLOWS / "ci.yml")
     assert any(step.get("run") == "bash .ci/run" for step in _steps(ci))
-    triggers = _load(RELEASE)[True]  # PyYAML reads the key `on` as a boolean
+    release: dict[Any, Any] = _load(RELEASE)
+    triggers = release[True]  # PyYAML reads the key `on` as a boolean
     assert triggers == {"push": {"tags": ["v*"]}}
 
 
