@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import secrets
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -76,3 +78,20 @@ def test_make_demo_starts_its_own_servers_prints_the_conversation_and_exits_0() 
     assert "Olga  < 🆕 New booking" in out
     assert "demo_salon.bookings: booking #1: Haircut" in out
     assert "DEMO-not-a-real-token" not in out + result.stderr
+
+
+def test_without_postgresql_the_demo_says_what_to_install_in_one_line_and_exits_1() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "booking_demo"],
+        cwd=ROOT,
+        env={**os.environ, "PG_BINDIR": "/nonexistent", "PYTHONPATH": "tests:hack/demo"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "booking_demo: PostgreSQL is not installed in /nonexistent"
+        " (apt-get install postgresql, or set PG_BINDIR)"
+    ]

@@ -7,7 +7,7 @@ import contextlib
 import sys
 
 from .run import DemoFailed, run_demo
-from .servers import MissingTool, throwaway_postgres, throwaway_redis
+from .servers import ServerUnavailable, throwaway_postgres, throwaway_redis
 from .tenant import BotFailed
 
 
@@ -17,7 +17,7 @@ def main() -> int:
             pg = stack.enter_context(throwaway_postgres())
             redis = stack.enter_context(throwaway_redis())
             asyncio.run(run_demo(pg, redis, sys.stdout))
-    except (MissingTool, BotFailed, DemoFailed) as exc:
+    except (ServerUnavailable, BotFailed, DemoFailed) as exc:
         sys.stderr.write(f"booking_demo: {exc}\n")
         return 1
     return 0

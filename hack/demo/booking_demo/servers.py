@@ -12,18 +12,31 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mirakuru.exceptions import ExecutorError
 from pytest_redis.executor import RedisExecutor
 
 from harness.postgres import PG_BINDIR, PgServer, start_postgres
 from harness.redis import RedisServer
 
 
-class MissingTool(Exception):
-    """A server binary the demo needs is not installed; the message says how to get it."""
+class ServerUnavailable(Exception):
+    """A server the demo needs is not installed or did not start; the message says what to do."""
+
+
+# What starting a server can raise: the tool failing, or not answering in time.
+START_ERRORS = (OSError, subprocess.CalledProcessError, ExecutorError)
+
+
+def _log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "no log"
 
 
 def free_port() -> int:
@@ -36,13 +49,17 @@ def free_port() -> int:
 @contextlib.contextmanager
 def throwaway_postgres() -> Iterator[PgServer]:
     if not (PG_BINDIR / "pg_ctl").exists():
-        raise MissingTool(
+        raise ServerUnavailable(
             f"PostgreSQL is not installed in {PG_BINDIR} (apt-get install postgresql, or set PG_BINDIR)"
         )
     base = Path(tempfile.mkdtemp(prefix="booking-demo-pg-"))
     os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user must reach its data directory
     try:
-        executor = start_postgres(base, free_port())
+        try:
+            executor = start_postgres(base, free_port())
+        except START_ERRORS as exc:
+            log = _log_tail(base / "postgresql.log")
+            raise ServerUnavailable(f"PostgreSQL did not start ({exc}); its log: {log}") from None
         try:
             yield PgServer(
                 host="127.0.0.1",
@@ -60,7 +77,7 @@ def throwaway_postgres() -> Iterator[PgServer]:
 def throwaway_redis() -> Iterator[RedisServer]:
     binary = shutil.which("redis-server")
     if binary is None:
-        raise MissingTool("redis-server is not installed (apt-get install redis-server)")
+        raise ServerUnavailable("redis-server is not installed (apt-get install redis-server)")
     base = Path(tempfile.mkdtemp(prefix="booking-demo-redis-"))
     password = secrets.token_hex(16)
     executor = RedisExecutor(
@@ -74,7 +91,13 @@ def throwaway_redis() -> Iterator[RedisServer]:
         datadir=base,
     )
     try:
-        with executor:
+        try:
+            executor.start()
+        except START_ERRORS as exc:
+            raise ServerUnavailable(f"redis-server did not start ({exc})") from None
+        try:
             yield RedisServer(host="127.0.0.1", port=executor.port, password=password)
+        finally:
+            executor.stop()
     finally:
         shutil.rmtree(base, ignore_errors=True)
