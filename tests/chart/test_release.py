@@ -113,6 +113,8 @@ def test_the_release_pushes_to_the_owners_ghcr_namespace_and_the_chart_to_its_ch
 def test_the_chart_defaults_to_the_released_images_under_the_upstream_owner() -> None:
     values = _values()
     assert values["imageRegistry"] == "ghcr.io/booking-saas"
+    # The release rewrites this very line for a fork (`sed "s|^imageRegistry: .*|..."`).
+    assert re.search(r"^imageRegistry: ghcr.io/booking-saas$", (CHART / "values.yaml").read_text(), re.M)
     for component, image in PLATFORM_IMAGES.items():
         assert values[component]["image"]["repository"] == image
         assert values[component]["image"]["tag"] == ""  # = the chart's appVersion
