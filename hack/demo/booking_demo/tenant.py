@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 
-from harness.postgres import PgServer
+from harness.postgres import PgServer, create_tenant_schema
 from harness.redis import RedisServer
 
 
@@ -33,10 +33,7 @@ async def provision(pg: PgServer, redis: RedisServer, client_id: str) -> Tenant:
     password = secrets.token_hex(16)
     admin = await asyncpg.connect(pg.dsn())
     try:
-        # client_id is a fixed identifier chosen by the caller ([a-z_0-9]), quoted all the same.
-        await admin.execute(f"CREATE ROLE \"{client_id}\" LOGIN PASSWORD '{password}'")
-        await admin.execute(f'CREATE SCHEMA "{client_id}" AUTHORIZATION "{client_id}"')
-        await admin.execute(f'ALTER ROLE "{client_id}" SET search_path = "{client_id}"')
+        await create_tenant_schema(admin, client_id, password)
     finally:
         await admin.close()
     redis_password = secrets.token_hex(16)
