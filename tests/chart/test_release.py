@@ -156,3 +156,9 @@ def test_the_changelog_has_a_section_for_the_app_version() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in changelog
     assert re.search(rf"^## \[{re.escape(_app_version())}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M)
+
+
+def test_the_chart_version_is_its_app_version() -> None:
+    """One number per release (docs/releasing.md): a chart-only fix is a patch release of everything."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert str(chart["version"]) == _app_version()
