@@ -1,6 +1,6 @@
 """PostgreSQL access: one small asyncpg pool per bot, always inside the tenant schema.
 
-Pool arithmetic (docs/bot.md): an idle bot holds ``DB_POOL_MIN`` (default 0) connections and
+Pool arithmetic (docs/scaling.md): an idle bot holds ``DB_POOL_MIN`` (default 0) connections and
 closes idle ones after ``DB_IDLE_SECONDS``; a busy bot holds at most ``DB_POOL_MAX`` (default 2).
 """
 
@@ -9,6 +9,10 @@ from __future__ import annotations
 import asyncpg
 
 from booking_contract.client_id import CLIENT_ID_RE
+from booking_bot.config import Settings
+
+# One source for the idle timeout: the settings' default (DB_IDLE_SECONDS).
+DEFAULT_IDLE_SECONDS: float = Settings.model_fields["db_idle_seconds"].default
 
 
 def quote_ident(name: str) -> str:
@@ -34,7 +38,7 @@ async def connect(dsn: str, schema: str | None) -> asyncpg.Connection:
 
 
 async def create_pool(
-    dsn: str, schema: str, *, min_size: int = 0, max_size: int = 2, idle_seconds: float = 30.0
+    dsn: str, schema: str, *, min_size: int = 0, max_size: int = 2, idle_seconds: float = DEFAULT_IDLE_SECONDS
 ) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,

@@ -92,6 +92,7 @@ def test_first_run_creates_the_cluster_builds_loads_installs_and_applies_the_ten
     assert len(loads) == 3
     (install,) = [c for c in calls if c.startswith("helm upgrade --install booking charts/booking-saas")]
     assert "--set operator.image.tag=dev" in install and "--set bot.image.tag=dev" in install
+    assert "--set imageRegistry= " in install  # the chart then deploys exactly the names kind loaded
     assert "--set webhook.enabled=false" in install
     assert any("apply -f crds/tenant.yaml" in c for c in calls)
     assert "kubectl --context kind-booking-saas -n default get bt -w" in result.stdout
