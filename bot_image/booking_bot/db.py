@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from booking_contract.client_id import CLIENT_ID_RE
 from booking_bot.config import Settings
+from booking_contract.client_id import CLIENT_ID_RE
 
 # One source for the idle timeout: the settings' default (DB_IDLE_SECONDS).
 DEFAULT_IDLE_SECONDS: float = Settings.model_fields["db_idle_seconds"].default

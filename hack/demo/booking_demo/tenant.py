@@ -104,7 +104,8 @@ async def stop_bot(proc: asyncio.subprocess.Process) -> int:
         except TimeoutError:
             proc.kill()
             await proc.wait()
-    assert proc.returncode is not None
+    if proc.returncode is None:  # wait() returned, so the process has exited
+        raise RuntimeError("the bot process did not exit")
     return proc.returncode
 
 
