@@ -114,12 +114,14 @@ _TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, asyncio.Timeout
 
 async def api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient:
     """In-cluster config when a service account is mounted (and no kubeconfig is named), else a kubeconfig."""
-    configuration = k8s_client.Configuration()
-    try:
-        if kubeconfig:
-            raise ConfigException("a kubeconfig was named")
-        k8s_config.load_incluster_config(client_configuration=configuration)
-    except ConfigException:
+    configuration: k8s_client.Configuration | None = None
+    if not kubeconfig:
+        try:
+            configuration = k8s_client.Configuration()
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        except ConfigException:  # not in a pod: no service account mounted
+            configuration = None
+    if configuration is None:
         configuration = k8s_client.Configuration()
         await k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     api = k8s_client.ApiClient(configuration=configuration)

@@ -160,7 +160,7 @@ class Pass:
 Step = Callable[[Pass], Awaitable[None]]
 
 
-async def credentials(p: Pass) -> None:
+async def choose_credentials(p: Pass) -> None:
     """Reuse the Secret's passwords unless they are missing or a rotation is asked for."""
     try:
         p.live_secret = await p.platform.kube.get(SECRETS, p.namespace, manifests.secret_name(p.name))
@@ -188,7 +188,7 @@ async def credentials(p: Pass) -> None:
     )
 
 
-async def database_step(p: Pass) -> None:
+async def ensure_database(p: Pass) -> None:
     """Schema and role (and the password, unless already applied)."""
     settings = p.platform.settings
     try:
@@ -218,7 +218,7 @@ async def database_step(p: Pass) -> None:
     p.conds.set("Database", True, "Provisioned", f"schema and role {p.client_id!r}")
 
 
-async def redis_step(p: Pass) -> None:
+async def ensure_redis_user(p: Pass) -> None:
     """An ACL user confined to the tenant's prefix, where the server has ACLs."""
     if not (p.use_acl and p.redis_password is not None):
         p.conds.set("Redis", True, "PrefixOnly", "server without ACLs: isolation by key prefix only")
@@ -232,7 +232,7 @@ async def redis_step(p: Pass) -> None:
     p.conds.set("Redis", True, "AclUser", f"keys {redis_acl.key_prefix(p.client_id)}* only")
 
 
-async def secret(p: Pass) -> None:
+async def write_secret(p: Pass) -> None:
     """The tenant Secret, written only after the passwords in it work."""
     p.data = manifests.secret_data(p.platform.settings, p.client_id, p.db_password, p.redis_password)
     wanted = manifests.secret(p.name, p.namespace, p.client_id, p.data, p.tag)
@@ -251,7 +251,7 @@ async def secret(p: Pass) -> None:
     p.conds.set("Secret", True, "Written", manifests.secret_name(p.name))
 
 
-async def bot_token(p: Pass) -> None:
+async def check_bot_token(p: Pass) -> None:
     """Does Telegram know the token, and what is the bot's @username? Never stops the pass.
 
     A missing or rejected token needs the owner's action (``token_problem``: the tenant ends
@@ -287,7 +287,7 @@ async def bot_token(p: Pass) -> None:
     p.conds.set("BotToken", True, "Valid", f"@{identity.username}")
 
 
-async def deployment(p: Pass) -> None:
+async def write_deployment(p: Pass) -> None:
     """The bot: running while paid and not suspended, scaled to zero otherwise.
 
     The pod template carries a hash of the credentials and the token, so a change of either
@@ -315,7 +315,14 @@ async def deployment(p: Pass) -> None:
     p.available = int(((live or {}).get("status") or {}).get("availableReplicas") or 0)
 
 
-STEPS: tuple[Step, ...] = (credentials, database_step, redis_step, secret, bot_token, deployment)
+STEPS: tuple[Step, ...] = (
+    choose_credentials,
+    ensure_database,
+    ensure_redis_user,
+    write_secret,
+    check_bot_token,
+    write_deployment,
+)
 
 
 def settled(p: Pass) -> tuple[str, str]:

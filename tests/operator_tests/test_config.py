@@ -77,3 +77,16 @@ def test_configuration_errors_never_echo_the_database_password() -> None:
     result = run_operator(OPERATOR_DATABASE_URL="mysql://admin:hunter2@db/x", OPERATOR_REDIS_URL="redis://r")
     assert result.returncode == 2
     assert "hunter2" not in result.stderr
+
+
+def test_help_prints_the_usage_and_needs_no_configuration() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "booking_operator", "--help"],
+        env={k: v for k, v in os.environ.items() if not k.startswith(("OPERATOR_", "BOT_"))},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m booking_operator")
+    assert result.stderr == ""
