@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 from kubernetes_asyncio.config import ConfigException
 
-from booking_operator.kube import SECRETS, Kube, KubeError
+from booking_contract import crd
+from booking_contract.kube import SECRETS, KubeClient, KubeConflict, KubeError
 
 PASSWORD_BYTES = 24  # 32 URL-safe characters
-LABELS = {"app.kubernetes.io/part-of": "booking-saas", "bookingsaas.dev/generated": "platform-secrets"}
+LABELS = {crd.PART_OF_LABEL: crd.PART_OF, f"{crd.GROUP}/generated": "platform-secrets"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def _value() -> str:
     return base64.b64encode(secrets.token_urlsafe(PASSWORD_BYTES).encode()).decode()
 
 
-async def ensure(kube: Kube, namespace: str, wanted: Wanted) -> list[str]:
+async def ensure(kube: KubeClient, namespace: str, wanted: Wanted) -> list[str]:
     """Create the Secret or add its missing keys; returns the keys it generated (never values)."""
     live = await kube.get(SECRETS, namespace, wanted.name)
     present = set((live or {}).get("data") or {})
@@ -65,17 +66,15 @@ async def ensure(kube: Kube, namespace: str, wanted: Wanted) -> list[str]:
         }
         try:
             await kube.create(SECRETS, namespace, body)
-            return missing
-        except KubeError as exc:
-            if exc.status != 409:  # created meanwhile by a concurrent run: add what it lacks
-                raise
+        except KubeConflict:  # created meanwhile by a concurrent run: add what it lacks
             return await ensure(kube, namespace, wanted)
+        return missing
     await kube.patch(SECRETS, namespace, wanted.name, {"data": data})
     return missing
 
 
 async def run(namespace: str, wanted: list[Wanted]) -> None:
-    kube = await Kube.connect()
+    kube = await KubeClient.connect()
     try:
         for item in wanted:
             generated = await ensure(kube, namespace, item)

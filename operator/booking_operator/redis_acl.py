@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from booking_operator.identifiers import validate_client_id
+from booking_contract.client_id import validate_client_id
 from booking_operator.passwords import redis_acl_hash
 
 USER_PREFIX = "tenant_"
@@ -117,7 +117,8 @@ def _text(value: object) -> str:
 def _as_dict(reply: object) -> dict[str, object]:
     if isinstance(reply, dict):
         return {_text(k): v for k, v in reply.items()}
-    assert isinstance(reply, list)
+    if not isinstance(reply, list):
+        raise TypeError(f"unexpected ACL GETUSER reply: {type(reply).__name__}")
     return {_text(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
 
 

@@ -22,11 +22,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-TOKEN_LABEL = "bookingsaas.dev/bot-token"  # noqa: S105 - a label name, not a secret
-TOKEN_LABEL_VALUE = "true"  # noqa: S105 - a label value
-MANAGED_BY = "app.kubernetes.io/managed-by"
-OPERATOR = "booking-operator"
-CREDENTIALS_SUFFIX = "-credentials"
+from booking_contract import crd
+
+TOKEN_LABEL = crd.BOT_TOKEN_LABEL
+TOKEN_LABEL_VALUE = crd.BOT_TOKEN_LABEL_VALUE
+MANAGED_BY = crd.MANAGED_BY_LABEL
+OPERATOR = crd.MANAGED_BY_OPERATOR
+CREDENTIALS_SUFFIX = "-credentials"  # manifests.secret_name
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def refused_token_secret(secret: Mapping[str, Any], tenant_uid: str) -> Refusal 
             f"kubectl label secret {name} {TOKEN_LABEL}={TOKEN_LABEL_VALUE}",
         )
     for owner in meta.get("ownerReferences") or []:
-        if owner.get("kind") == "BookingTenant" and owner.get("uid") != tenant_uid:
+        if owner.get("kind") == crd.KIND and owner.get("uid") != tenant_uid:
             return Refusal(
                 "ForbiddenSecret",
                 f"Secret {name!r} is the bot token of BookingTenant {owner.get('name')!r}",

@@ -103,6 +103,7 @@ def security_operator(
         TENANT_IDLE_IN_TRANSACTION_TIMEOUT_MS=str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
         TENANT_LOCK_TIMEOUT_MS=str(LOCK_TIMEOUT_MS),
         TENANT_REDIS_MAX_BYTES=str(REDIS_QUOTA_BYTES),
+        RESYNC_INTERVAL="3",  # the Redis quota is measured at each resync
     )
     op = OperatorProcess(env=env, log_path=workdir / "op.log")
     op.start()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from chart.conftest import Helm, Manifest, by_kind
+from pydantic import SecretStr
 
 from booking_operator import manifests
 from booking_operator.config import OperatorSettings
@@ -95,8 +96,8 @@ def test_every_pod_the_chart_creates_passes_pod_security_restricted(
 
 def test_the_bot_pod_the_operator_creates_passes_pod_security_restricted() -> None:
     settings = OperatorSettings(
-        operator_database_url="postgresql://op:pw@db:5432/booking",
-        operator_redis_url="redis://:pw@redis:6379/0",
+        operator_database_url=SecretStr("postgresql://op:pw@db:5432/booking"),
+        operator_redis_url=SecretStr("redis://:pw@redis:6379/0"),
         bot_image="booking-bot:1",
     )
     spec = {"clientId": "client_001", "botTokenSecretRef": {"name": "t", "key": "token"}}
@@ -202,8 +203,8 @@ def test_real_api_server_enforces_restricted_in_the_tenant_namespace() -> None:
     refused = _server_dry_run(kubectl, namespace, privileged)
     assert refused.returncode != 0 and "restricted" in refused.stderr, refused.stderr
     settings = OperatorSettings(
-        operator_database_url="postgresql://op:pw@db:5432/booking",
-        operator_redis_url="redis://:pw@redis:6379/0",
+        operator_database_url=SecretStr("postgresql://op:pw@db:5432/booking"),
+        operator_redis_url=SecretStr("redis://:pw@redis:6379/0"),
         bot_image="booking-bot:1",
     )
     spec = {"clientId": "psa_probe", "botTokenSecretRef": {"name": "t", "key": "token"}}
