@@ -78,7 +78,7 @@ def test_a_tenant_naming_a_credentials_secret_is_refused(policies: dict[str, Man
     ("image", "allowed"),
     [
         (None, True),
-        ("booking-bot:0.1.0", True),  # the chart's bot image
+        ("ghcr.io/booking-saas/booking-bot:0.1.0", True),  # the chart's bot image (bot.image)
         ("registry.example/booking-bot:canary", True),
         ("mirror.example/bot:2", True),
         ("mirror.example/bot:3", False),
