@@ -2,6 +2,12 @@
 
 The notification body only tells us *which* object to look at; everything we act on comes
 from fetching that object from the YooKassa API with our own credentials.
+
+A payment the API confirms as paid is money taken: if it cannot be applied (its tenant is gone,
+a test payment in a live shop, a price that does not match) it is still answered 200 - a retry
+will not change it - but raises an alert and stays in the ledger as needing a human. Any paid
+payment of one of our checkouts is applied, including one from an earlier attempt of the same
+checkout (it then extends the tenant): a buyer who paid twice gets both periods, not one.
 """
 
 from __future__ import annotations
@@ -9,15 +15,24 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from booking_webhook.alerts import PAID_NOT_APPLIED, TEST_PAYMENT_REFUSED, raise_alert
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import Kube, KubeError, KubeUnavailable
+from booking_webhook.kube import Kube
+from booking_webhook.ledger import Ledger, api_time, money
 from booking_webhook.metrics import Metrics
 from booking_webhook.store import Checkout, Store
-from booking_webhook.tenants import ConfirmedPayment, Outcome, PaymentRejected, apply_payment
-from booking_webhook.yookassa_api import PaymentNotFound, YooKassaClient, YooKassaError
+from booking_webhook.tenants import (
+    ConfirmedPayment,
+    ConfirmedRefund,
+    Outcome,
+    PaymentRejected,
+    apply_payment,
+    apply_refund,
+    refund_days,
+)
+from booking_webhook.yookassa_api import PaymentNotFound, YooKassaClient
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +55,7 @@ class Services:
     kube: Kube
     yookassa: YooKassaClient
     metrics: Metrics
-
-
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
+    test_shop: bool = False  # YOOKASSA_TEST_SHOP: accept payments that carry `test: true`
 
 
 async def _our_checkout(services: Services, payment: dict[str, Any]) -> Checkout:
@@ -58,16 +67,17 @@ async def _our_checkout(services: Services, payment: dict[str, Any]) -> Checkout
     checkout = await services.store.checkout(checkout_id)
     if checkout is None:
         raise Rejected("payment names an unknown checkout")
-    if checkout.payment_id not in (None, payment.get("id")):
-        raise Rejected("checkout belongs to another payment")
     return checkout
 
 
 async def _fetch_payment(services: Services, payment_id: str) -> dict[str, Any]:
     try:
-        return await services.yookassa.get_payment(payment_id)
+        payment = await services.yookassa.get_payment(payment_id)
     except PaymentNotFound:
         raise Rejected("payment unknown to the YooKassa API") from None
+    if str(payment.get("id")) != payment_id:
+        raise Rejected("the API answered about another payment")
+    return payment
 
 
 async def process(services: Services, event: str, object_id: str) -> tuple[str, str | None]:
@@ -79,13 +89,11 @@ async def process(services: Services, event: str, object_id: str) -> tuple[str, 
             return await _payment_canceled(services, object_id), None
         if event == REFUND_SUCCEEDED:
             return await _refund_succeeded(services, object_id), None
-    except (Rejected, PaymentRejected) as exc:
-        # PaymentRejected: the money arrived but cannot be applied (tenant gone, wrong owner):
-        # a human must refund or apply it, so it is an error, not a warning.
+    except Rejected as exc:
         log_event(
             log,
             "notification rejected",
-            logging.ERROR if isinstance(exc, PaymentRejected) else logging.WARNING,
+            logging.WARNING,
             notification_event=event,
             object_id=object_id,
             reason=str(exc),
@@ -98,12 +106,25 @@ async def _payment_succeeded(services: Services, payment_id: str) -> str:
     payment = await _fetch_payment(services, payment_id)
     if payment.get("status") != "succeeded" or payment.get("paid") is False:
         raise Rejected(f"payment status is {payment.get('status')!r}, not 'succeeded'")
-    checkout = await _our_checkout(services, payment)
+    checkout: Checkout | None = None
+    try:
+        checkout = await _our_checkout(services, payment)
+        await Ledger(services.store).seen(payment, checkout)
+        return await _apply_paid(services, payment, checkout)
+    except (Rejected, PaymentRejected) as exc:
+        await _paid_but_not_applied(services, payment, checkout, str(exc))
+        raise Rejected(str(exc)) from None
+
+
+async def _apply_paid(services: Services, payment: dict[str, Any], checkout: Checkout) -> str:
+    if payment.get("test") is True and not services.test_shop:
+        raise Rejected("a test payment, and YOOKASSA_TEST_SHOP is off")
     metadata = payment.get("metadata") or {}
-    amount = payment.get("amount") or {}
+    amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
     if metadata.get("plan") != checkout.plan:
         raise Rejected("payment plan differs from its checkout")
-    if _decimal(amount.get("value")) != checkout.amount or amount.get("currency") != checkout.currency:
+    value, currency = money((amount or {}).get("value")), (amount or {}).get("currency")
+    if value != checkout.amount or currency != checkout.currency:
         raise Rejected("payment amount or currency differs from the plan's price")
     confirmed = ConfirmedPayment(
         id=str(payment["id"]),
@@ -112,15 +133,34 @@ async def _payment_succeeded(services: Services, payment_id: str) -> str:
         amount=f"{checkout.amount:.2f}",
         currency=checkout.currency,
     )
-    outcome = await apply_payment(services.kube, checkout, confirmed)
-    if checkout.payment_id is None:
-        await services.store.attach_payment(checkout.id, confirmed.id, None)
-    await services.store.set_checkout_status(checkout.id, "applied")
-    if outcome is Outcome.CREATED:
+    applied = await apply_payment(services.kube, checkout, confirmed)
+    await services.store.mark_applied(checkout.id, confirmed.id)
+    await Ledger(services.store).applied(confirmed.id, applied.period_start, applied.period_end)
+    if applied.outcome is Outcome.CREATED:
         services.metrics.tenants_created.inc()
-    elif outcome is Outcome.EXTENDED:
+    elif applied.outcome is Outcome.EXTENDED:
         services.metrics.tenants_extended.inc()
-    return outcome.value
+    return applied.outcome.value
+
+
+async def _paid_but_not_applied(
+    services: Services, payment: dict[str, Any], checkout: Checkout | None, reason: str
+) -> None:
+    """Money was taken and nothing was delivered: the ledger and an alert say so."""
+    ledger = Ledger(services.store)
+    if checkout is None:
+        await ledger.seen(payment, None)
+    await ledger.rejected(str(payment["id"]), reason)
+    amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
+    raise_alert(
+        services.metrics,
+        TEST_PAYMENT_REFUSED if payment.get("test") is True and not services.test_shop else PAID_NOT_APPLIED,
+        "paid payment not applied",
+        payment_id=str(payment["id"]),
+        tenant=checkout.tenant_name if checkout else None,
+        amount=str((amount or {}).get("value")),
+        reason=reason,
+    )
 
 
 async def _payment_canceled(services: Services, payment_id: str) -> str:
@@ -128,9 +168,11 @@ async def _payment_canceled(services: Services, payment_id: str) -> str:
     if payment.get("status") != "canceled":
         raise Rejected(f"payment status is {payment.get('status')!r}, not 'canceled'")
     checkout = await _our_checkout(services, payment)
-    if checkout.status != "applied":
-        reason = str((payment.get("cancellation_details") or {}).get("reason") or "canceled")[:100]
-        await services.store.set_checkout_status(checkout.id, "canceled", reason)
+    reason = str((payment.get("cancellation_details") or {}).get("reason") or "canceled")[:100]
+    ledger = Ledger(services.store)
+    await ledger.seen(payment, checkout)
+    await ledger.canceled(payment_id, reason)
+    await services.store.mark_canceled(checkout.id, payment_id, reason)
     return "canceled"
 
 
@@ -143,31 +185,35 @@ async def _refund_succeeded(services: Services, refund_id: str) -> str:
         raise Rejected(f"refund status is {refund.get('status')!r}")
     payment = await _fetch_payment(services, str(refund.get("payment_id") or ""))
     checkout = await _our_checkout(services, payment)
-    amount = refund.get("amount") or {}
-    value = _decimal(amount.get("value"))
+    amount = refund.get("amount") if isinstance(refund.get("amount"), dict) else {}
+    value = money((amount or {}).get("value"))
     if value is None:
         raise Rejected("refund has no amount")
+    currency = str((amount or {}).get("currency") or "")
     if await services.store.record_refund(
-        refund_id, str(payment["id"]), checkout.id, value, str(amount.get("currency") or "")
+        refund_id,
+        str(payment["id"]),
+        checkout.id,
+        value,
+        currency,
+        checkout.tenant_name,
+        api_time(refund.get("created_at")),
     ):
         services.metrics.refunds.inc()
-        log_event(log, "refund recorded", refund_id=refund_id, payment_id=payment["id"], amount=str(value))
+        log_event(
+            log,
+            "refund recorded",
+            refund_id=refund_id,
+            payment_id=payment["id"],
+            amount=str(value),
+            tenant=checkout.tenant_name,
+        )
+    paid = money((payment.get("amount") or {}).get("value")) or checkout.amount
+    days = refund_days(value, paid, checkout.days)
+    confirmed = ConfirmedRefund(refund_id, str(payment["id"]), days, f"{value:.2f}", currency)
+    paid_until = await apply_refund(services.kube, checkout.tenant_name, confirmed)
+    await services.store.refund_applied(refund_id, days if paid_until is not None else None)
     return "refunded"
-
-
-async def recover_once(services: Services, older_than_seconds: float) -> int:
-    """Finish notifications that were recorded but never completed (a crash, or a 503 that
-    YooKassa stopped redelivering). Safe to run next to live traffic: applying is idempotent."""
-    finished = 0
-    for row in await services.store.unfinished_notifications(older_than_seconds):
-        try:
-            outcome, reason = await process(services, row["event"], row["object_id"])
-        except (KubeUnavailable, KubeError, YooKassaError, TimeoutError):
-            continue
-        await services.store.finish_notification(int(row["id"]), outcome, reason)
-        services.metrics.notifications.labels(event=row["event"], outcome=f"recovered_{outcome}").inc()
-        finished += 1
-    return finished
 
 
 async def reconcile_payment(services: Services, payment_id: str) -> str | None:

@@ -11,10 +11,12 @@ from aiogram.exceptions import TelegramAPIError
 
 from booking_webhook.core.logging import log_event
 from booking_webhook.kube import KubeError, KubeUnavailable
+from booking_webhook.ledger import Ledger
 from booking_webhook.salesbot import texts
 from booking_webhook.salesbot.deps import SalesDeps
 from booking_webhook.store import Checkout
 from booking_webhook.tenants import parse_rfc3339
+from booking_webhook.yookassa_api import PaymentNotFound, YooKassaError
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +81,55 @@ READY_WAIT_SECONDS = 24 * 3600.0
 ABANDONED_AFTER_SECONDS = 7 * 24 * 3600.0
 
 
+async def _token_still_needed(deps: SalesDeps, ledger: Ledger, checkout: Checkout) -> bool:
+    """Whether anything says the token may still be used: a tenant of that name exists, or one
+    of the checkout's payments is not known to be canceled (a paid one whose notification was
+    lost is applied by the reconciliation pass; a pending one may still be paid)."""
+    if await deps.kube.get_tenant(checkout.tenant_name) is not None:
+        await deps.store.mark_token_secret_kept(checkout.id)
+        return True
+    for payment_id in await ledger.checkout_payment_ids(checkout):
+        try:
+            payment = await deps.yookassa.get_payment(payment_id)
+        except PaymentNotFound:
+            continue
+        if payment.get("status") != "canceled":
+            log_event(
+                log,
+                "token secret kept",
+                logging.WARNING if payment.get("status") == "succeeded" else logging.INFO,
+                checkout_id=str(checkout.id),
+                tenant=checkout.tenant_name,
+                payment_id=payment_id,
+                payment_status=str(payment.get("status")),
+            )
+            return True
+    return False
+
+
 async def remove_abandoned_tokens(
     deps: SalesDeps, older_than_seconds: float = ABANDONED_AFTER_SECONDS
 ) -> int:
+    """Delete the token Secrets of new-bot checkouts that were never paid and never will be."""
     removed = 0
-    for checkout_id, secret in await deps.store.abandoned_token_secrets(
-        deps.settings.tenant_namespace, older_than_seconds
-    ):
+    ledger = Ledger(deps.store)
+    namespace = deps.settings.tenant_namespace
+    for checkout in await deps.store.abandoned_token_secrets(namespace, older_than_seconds):
+        secret = str(checkout.token_secret_name)
         try:
+            if await _token_still_needed(deps, ledger, checkout):
+                continue
             await deps.kube.delete_secret(secret)
-        except (KubeUnavailable, KubeError):
-            continue
-        await deps.store.mark_token_secret_removed(checkout_id)
-        log_event(log, "abandoned token secret removed", checkout_id=str(checkout_id), secret=secret)
+        except (KubeUnavailable, KubeError, YooKassaError):
+            continue  # cannot be sure now: ask again on a later pass
+        await deps.store.mark_token_secret_removed(checkout.id)
+        log_event(
+            log,
+            "abandoned token secret removed",
+            checkout_id=str(checkout.id),
+            tenant=checkout.tenant_name,
+            secret=secret,
+        )
         removed += 1
     return removed
 

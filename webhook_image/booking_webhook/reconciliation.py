@@ -1,0 +1,78 @@
+"""Reconciliation: what YooKassa says was paid (or refunded), compared with what was applied.
+
+A notification can be lost for good (YooKassa gives up after 24 hours of failed deliveries, a
+misconfigured URL, a firewall). So every `WEBHOOK_RECONCILE_INTERVAL` one replica (a PostgreSQL
+advisory lock picks it) lists the shop's succeeded payments and refunds created in the last
+`WEBHOOK_RECONCILE_LOOKBACK_HOURS` (`GET /v3/payments?created_at.gte=...&status=succeeded`,
+page by page through `next_cursor`) and feeds each one of ours that the ledger does not show as
+settled through the same path a notification takes: recorded in `platform.notifications`
+(source address NULL), confirmed with the API, applied exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from booking_webhook.core.logging import log_event
+from booking_webhook.ledger import Ledger
+from booking_webhook.notifications import (
+    FINAL_OUTCOMES,
+    PAYMENT_SUCCEEDED,
+    REFUND_SUCCEEDED,
+    Services,
+    process,
+)
+
+log = logging.getLogger(__name__)
+
+RECONCILE_LOCK = 0x426F6F6C  # pg_advisory_lock key: one reconciling replica at a time
+
+
+async def reconcile_once(services: Services, lookback: datetime.timedelta) -> int:
+    """One pass; returns how many payments and refunds it had to deliver itself."""
+    async with services.store.try_lock(RECONCILE_LOCK) as got:
+        if not got:
+            services.metrics.reconcile_passes.labels(result="skipped").inc()
+            return 0
+        since = datetime.datetime.now(tz=datetime.UTC) - lookback
+        ledger = Ledger(services.store)
+        delivered = 0
+        async for payment in services.yookassa.list_payments(since, status="succeeded"):
+            payment_id = str(payment["id"])
+            if not (payment.get("metadata") or {}).get("checkout_id"):
+                continue  # not made by this platform
+            if await ledger.is_settled(payment_id):
+                continue
+            await _deliver(services, PAYMENT_SUCCEEDED, payment_id)
+            delivered += 1
+        async for refund in services.yookassa.list_refunds(since, status="succeeded"):
+            refund_id = str(refund["id"])
+            if await ledger.payment(str(refund.get("payment_id"))) is None:
+                continue  # a refund of a payment that is not ours
+            if await services.store.refund_is_applied(refund_id):
+                continue
+            await _deliver(services, REFUND_SUCCEEDED, refund_id)
+            delivered += 1
+        services.metrics.payments_needing_attention.set(await ledger.needing_attention())
+        services.metrics.reconcile_passes.labels(result="ok").inc()
+        return delivered
+
+
+async def _deliver(services: Services, event: str, object_id: str) -> None:
+    notification_id, previous = await services.store.record_notification(
+        event, object_id, None, {"type": "reconciliation", "event": event, "object": {"id": object_id}}
+    )
+    outcome, reason = await process(services, event, object_id)
+    if previous not in FINAL_OUTCOMES:
+        await services.store.finish_notification(notification_id, outcome, reason)
+    services.metrics.reconciled.labels(outcome=outcome).inc()
+    log_event(
+        log,
+        "notification reconciled",
+        logging.WARNING if previous not in FINAL_OUTCOMES else logging.INFO,
+        notification_event=event,
+        object_id=object_id,
+        outcome=outcome,
+        reason=reason,
+    )
