@@ -117,6 +117,11 @@ def make_settings(
         "trusted_proxies": "127.0.0.1/32",
         "public_url": "http://127.0.0.1:8001",
         "processing_timeout": 5.0,
+        # The fake's payments carry `test: true`, as a test shop's do.
+        "yookassa_test_shop": True,
+        # Background passes only where a test asks for them.
+        "recovery_interval": 0,
+        "reconcile_interval": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -300,11 +300,13 @@ async def test_an_abandoned_checkout_loses_its_token_secret(
     from booking_webhook.salesbot.notifier import remove_abandoned_tokens
 
     await _buy(sales_bot)
+    abandoned_payment = next(iter(yookassa.payments))
+    yookassa.cancel(abandoned_payment)  # YooKassa cancels a payment nobody confirmed
     paid_checkout, paid = await platform.new_checkout(owner=sales_bot.owner)
     yookassa.succeed(paid)
     checkout = await platform.store.latest_checkout(sales_bot.owner)
     assert checkout is not None and checkout.id == paid_checkout.id
-    await platform.store.set_checkout_status(paid_checkout.id, "applied")
+    await platform.store.mark_applied(paid_checkout.id, paid)
     ns = sales_bot.settings.tenant_namespace
     secrets = [s["metadata"]["name"] for s in await kube.list("v1/secrets", ns)]
     assert len(secrets) == 2
