@@ -356,3 +356,60 @@ async def test_a_rotated_managed_bot_token_reaches_the_tenant_secret(
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the Secret still holds the old token")
+
+
+async def test_the_retry_button_of_a_paid_checkout_says_it_is_paid(
+    sales_bot: SalesBot, webhook: WebhookServer, yookassa: FakeYooKassa, platform: Platform
+) -> None:
+    yookassa.fail = True
+    unavailable = await _buy(sales_bot)
+    yookassa.fail = False
+    await sales_bot.press(unavailable, "Повторить")
+    payment_id = next(iter(yookassa.payments))
+    yookassa.succeed(payment_id)
+    assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[1]["outcome"] == "created"
+
+    again = await sales_bot.press(unavailable, "Повторить")
+
+    assert "уже оплачен" in again.text
+    checkout = await platform.store.latest_checkout(sales_bot.owner)
+    assert checkout is not None and checkout.status == "applied"
+    assert len(yookassa.payments) == 1
+
+
+async def test_an_old_retry_button_asks_to_start_again(
+    sales_bot: SalesBot, yookassa: FakeYooKassa, platform: Platform, webhook_dsn: str
+) -> None:
+    import asyncpg
+
+    yookassa.fail = True
+    unavailable = await _buy(sales_bot)
+    yookassa.fail = False
+    conn = await asyncpg.connect(webhook_dsn)
+    try:
+        await conn.execute(
+            "UPDATE platform.checkouts SET created_at = now() - interval '3 days'"
+            " WHERE telegram_user_id = $1",
+            sales_bot.owner,
+        )
+    finally:
+        await conn.close()
+
+    stale = await sales_bot.press(unavailable, "Повторить")
+
+    assert "/start" in stale.text and "устарел" in stale.text
+    assert yookassa.payments == {}
+
+
+async def test_a_receipt_can_go_to_a_phone_number(sales_bot: SalesBot, yookassa: FakeYooKassa) -> None:
+    object.__setattr__(sales_bot.settings, "yookassa_receipt_enabled", True)  # the bot's deps share it
+    menu = await sales_bot.say("/start")
+    await sales_bot.press(menu, "1 месяц")
+    await sales_bot.say("Салон Аврора")
+    await sales_bot.say(OWNER_BOT_TOKEN)
+    assert "телефон" in (await sales_bot.next()).text
+
+    await sales_bot.say("+7 (900) 123-45-67")
+
+    [request] = yookassa.created_requests
+    assert request["receipt"]["customer"] == {"phone": "79001234567"}

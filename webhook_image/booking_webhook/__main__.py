@@ -1,4 +1,5 @@
-"""`python -m booking_webhook` serves the webhook; `python -m booking_webhook salesbot` runs the sales bot."""
+"""`python -m booking_webhook` serves the webhook; `python -m booking_webhook salesbot` runs the sales
+bot; `python -m booking_webhook refund PAYMENT_ID [AMOUNT] --reason TEXT` refunds a payment."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import sys
 from booking_webhook.core.config import ConfigError, load_settings
 from booking_webhook.core.logging import configure_logging
 
-USAGE = "usage: python -m booking_webhook [serve|salesbot]"
+USAGE = "usage: python -m booking_webhook [serve|salesbot|refund PAYMENT_ID [AMOUNT] --reason TEXT]"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "serve"
-    if command not in ("serve", "salesbot"):
+    if command not in ("serve", "salesbot", "refund"):
         sys.stderr.write(USAGE + "\n")
         return 2
     try:
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"booking-webhook: {exc}\n")
         return 2
     configure_logging()
+    if command == "refund":
+        from booking_webhook.admin import run_refund
+
+        return run_refund(settings, args[1:])
     if command == "salesbot":
         from booking_webhook.salesbot.app import run_sales_bot
 
