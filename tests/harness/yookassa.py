@@ -158,7 +158,8 @@ class FakeYooKassa:
 
     def payment_for_checkout(self, checkout_id: str) -> dict[str, Any]:
         for payment in self.payments.values():
-            if payment.get("metadata", {}).get("checkout_id") == checkout_id:
+            metadata = payment.get("metadata")
+            if isinstance(metadata, dict) and metadata.get("checkout_id") == checkout_id:
                 return payment
         raise KeyError(checkout_id)
 

@@ -22,12 +22,16 @@ BASE_DELAY_SECONDS = 30.0
 MAX_DELAY_SECONDS = 3600.0
 
 
-def backoff(attempts: int) -> float:
-    return float(min(BASE_DELAY_SECONDS * 2 ** max(attempts - 1, 0), MAX_DELAY_SECONDS))
+def backoff(attempts: int, base: float = BASE_DELAY_SECONDS) -> float:
+    return float(min(base * 2 ** max(attempts - 1, 0), MAX_DELAY_SECONDS))
 
 
 async def recover_once(
-    services: Services, older_than_seconds: float, max_attempts: int = 20, row_timeout: float = 20.0
+    services: Services,
+    older_than_seconds: float,
+    max_attempts: int = 20,
+    row_timeout: float = 20.0,
+    backoff_base: float = BASE_DELAY_SECONDS,
 ) -> int:
     """One pass; returns how many rows it finished. Safe next to live traffic (applying is
     idempotent)."""
@@ -40,6 +44,7 @@ async def recover_once(
             error = f"{type(exc).__name__}: {exc}"[:300]
             attempts = int(row["recovery_attempts"]) + 1
             if attempts >= max_attempts:
+                await services.store.defer_notification(notification_id, error, 0)
                 await services.store.finish_notification(notification_id, "failed", error)
                 raise_alert(
                     services.metrics,
@@ -51,7 +56,9 @@ async def recover_once(
                     error=error,
                 )
             else:
-                await services.store.defer_notification(notification_id, error, backoff(attempts))
+                await services.store.defer_notification(
+                    notification_id, error, backoff(attempts, backoff_base)
+                )
                 log_event(
                     log,
                     "notification recovery failed",
