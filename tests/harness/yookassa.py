@@ -53,6 +53,7 @@ class FakeYooKassa:
         self.list_requests: list[dict[str, str]] = []
         self.hang = False
         self.fail = False
+        self.fail_after_refund = False  # make the refund, then answer 500 (a lost answer)
         self.url = ""
         self._runner: aiohttp.web.AppRunner | None = None
         self._release = asyncio.Event()
@@ -295,6 +296,8 @@ class FakeYooKassa:
         self.created_refund_requests.append(copy.deepcopy(body))
         refund = self._make_refund(payment, f"{value:.2f}", body)
         self.refund_idempotence[key] = (refund["id"], self.now())
+        if self.fail_after_refund:
+            return self._error(500, "internal_server_error", "fake failure after the refund was made")
         return aiohttp.web.json_response(refund)
 
     async def _get_payment(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
