@@ -141,7 +141,8 @@ async def apply_payment(
         else:
             await _adopt_token_secret(kube, checkout, created)
             log_event(log, "tenant created", tenant=checkout.tenant_name, payment_id=payment.id)
-            return Applied(Outcome.CREATED, now, parse_rfc3339(manifest["spec"]["paidUntil"]))
+            start = now.replace(microsecond=0)  # paidUntil is written to the second
+            return Applied(Outcome.CREATED, start, parse_rfc3339(manifest["spec"]["paidUntil"]))
     return await _extend(kube, checkout, payment, now)
 
 
