@@ -132,6 +132,20 @@ def test_ingress_routes_to_the_webhook_and_trusts_the_proxy(rendered: dict[str, 
     assert env["WEBHOOK_TRUSTED_PROXIES"]["value"] == "10.244.0.0/16"
 
 
+def test_the_ingress_routes_only_the_public_paths(rendered: dict[str, list[Manifest]]) -> None:
+    """/metrics, /health and /ready must not be reachable from the internet."""
+    (ingress,) = by_kind(rendered["ingress"], "Ingress")
+    routed = [(p["path"], p["pathType"]) for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+
+    def reaches(url: str) -> bool:
+        return any(url == path if kind == "Exact" else url.startswith(path) for path, kind in routed)
+
+    for private in ("/metrics", "/health", "/ready"):
+        assert not reaches(private), private
+    for public in ("/webhook/yookassa", "/pay/return/abcdefghijklmnop", "/api/orders/abcdefghijklmnop"):
+        assert reaches(public), public
+
+
 def test_load_balancer_keeps_the_client_source_address(rendered: dict[str, list[Manifest]]) -> None:
     (service,) = [
         s for s in by_kind(rendered["loadbalancer"], "Service") if s["metadata"]["name"].endswith("webhook")
