@@ -83,17 +83,18 @@ async def test_the_background_recovery_task_finishes_a_deferred_notification_pas
         await _poison_row(server, yookassa)
         name, _ = await _deferred_genuine_payment(server, platform, yookassa)
 
-        async def applied() -> bool:
-            return await kube.get(BOOKINGTENANTS, namespace, name) is not None
+        async def recovered() -> bool:
+            _, metrics = await server.get("/metrics")
+            recorded = (
+                'booking_webhook_notifications_total{event="payment.succeeded",outcome="recovered_created"}'
+            )
+            return recorded in metrics
 
-        await wait_until(applied)
-        _, metrics = await server.get("/metrics")
+        await wait_until(recovered)
     finally:
         await server.stop()
-    assert (
-        'booking_webhook_notifications_total{event="payment.succeeded",outcome="recovered_created"}'
-        in metrics
-    )
+    tenant = await kube.get(BOOKINGTENANTS, namespace, name)
+    assert len(tenant["spec"]["payments"]) == 1
 
 
 async def test_a_row_that_keeps_failing_is_given_up_with_an_alert(

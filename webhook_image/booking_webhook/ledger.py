@@ -113,8 +113,14 @@ class Ledger:
         return sorted(ids)
 
     # --- what YooKassa says (the webhook) ---
-    async def seen(self, payment: dict[str, Any], checkout: Checkout | None) -> None:
-        """Upsert the payment as the API reported it (status, income, test flag, paid time)."""
+    async def seen(
+        self,
+        payment: dict[str, Any],
+        checkout: Checkout | None,
+        applied: tuple[datetime.datetime | None, datetime.datetime | None] | None = None,
+    ) -> None:
+        """Upsert the payment as the API reported it (status, income, test flag, paid time);
+        `applied` (the period it bought) marks it applied in the same statement."""
         amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
         income = payment.get("income_amount") if isinstance(payment.get("income_amount"), dict) else {}
         value = money((amount or {}).get("value"))
@@ -123,14 +129,22 @@ class Ledger:
         await (await self._pool()).execute(
             """
             INSERT INTO platform.payments (payment_id, checkout_id, kind, namespace, tenant_name, client_id,
-                telegram_user_id, plan, days, amount, currency, income_amount, status, test, paid_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                telegram_user_id, plan, days, amount, currency, income_amount, status, test, paid_at,
+                outcome, applied_at, period_start, period_end)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                CASE WHEN $16 THEN 'applied' END, CASE WHEN $16 THEN now() END, $17, $18)
             ON CONFLICT (payment_id) DO UPDATE SET
                 status = CASE WHEN platform.payments.status IN ('succeeded', 'canceled')
                               THEN platform.payments.status ELSE EXCLUDED.status END,
                 income_amount = coalesce(EXCLUDED.income_amount, platform.payments.income_amount),
                 test = EXCLUDED.test,
                 paid_at = coalesce(platform.payments.paid_at, EXCLUDED.paid_at),
+                outcome = CASE WHEN $16 THEN 'applied' ELSE platform.payments.outcome END,
+                problem = CASE WHEN $16 THEN NULL ELSE platform.payments.problem END,
+                applied_at = CASE WHEN $16 THEN coalesce(platform.payments.applied_at, now())
+                                  ELSE platform.payments.applied_at END,
+                period_start = coalesce(platform.payments.period_start, EXCLUDED.period_start),
+                period_end = coalesce(platform.payments.period_end, EXCLUDED.period_end),
                 updated_at = now()
             """,
             str(payment["id"]),
@@ -148,22 +162,9 @@ class Ledger:
             _status(payment),
             bool(payment.get("test")),
             api_time(payment.get("captured_at")) if payment.get("status") == "succeeded" else None,
-        )
-
-    async def applied(
-        self, payment_id: str, period_start: datetime.datetime | None, period_end: datetime.datetime | None
-    ) -> None:
-        await (await self._pool()).execute(
-            """
-            UPDATE platform.payments
-            SET outcome = 'applied', problem = NULL, applied_at = coalesce(applied_at, now()),
-                period_start = coalesce(period_start, $2), period_end = coalesce(period_end, $3),
-                updated_at = now()
-            WHERE payment_id = $1
-            """,
-            payment_id,
-            period_start,
-            period_end,
+            applied is not None,
+            applied[0] if applied else None,
+            applied[1] if applied else None,
         )
 
     async def rejected(self, payment_id: str, problem: str) -> None:

@@ -12,6 +12,7 @@ checkout (it then extends the tenant): a buyer who paid twice gets both periods,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -109,7 +110,6 @@ async def _payment_succeeded(services: Services, payment_id: str) -> str:
     checkout: Checkout | None = None
     try:
         checkout = await _our_checkout(services, payment)
-        await Ledger(services.store).seen(payment, checkout)
         return await _apply_paid(services, payment, checkout)
     except (Rejected, PaymentRejected) as exc:
         await _paid_but_not_applied(services, payment, checkout, str(exc))
@@ -134,8 +134,11 @@ async def _apply_paid(services: Services, payment: dict[str, Any], checkout: Che
         currency=checkout.currency,
     )
     applied = await apply_payment(services.kube, checkout, confirmed)
-    await services.store.mark_applied(checkout.id, confirmed.id)
-    await Ledger(services.store).applied(confirmed.id, applied.period_start, applied.period_end)
+    period = (applied.period_start, applied.period_end)
+    await asyncio.gather(  # two independent records of one fact: the checkout's and the ledger's
+        services.store.mark_applied(checkout.id, confirmed.id),
+        Ledger(services.store).seen(payment, checkout, applied=period),
+    )
     if applied.outcome is Outcome.CREATED:
         services.metrics.tenants_created.inc()
     elif applied.outcome is Outcome.EXTENDED:
@@ -148,8 +151,7 @@ async def _paid_but_not_applied(
 ) -> None:
     """Money was taken and nothing was delivered: the ledger and an alert say so."""
     ledger = Ledger(services.store)
-    if checkout is None:
-        await ledger.seen(payment, None)
+    await ledger.seen(payment, checkout)
     await ledger.rejected(str(payment["id"]), reason)
     amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
     raise_alert(
