@@ -130,6 +130,15 @@ class Kube:
         )
         return dict(result) if result else None
 
+    async def list_tenants(self) -> list[dict[str, Any]]:
+        """Every BookingTenant of the namespace, in one call (the sales bot's expiry reminders)."""
+        result = await self._call(
+            self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, _request_timeout=self.timeout
+            )
+        )
+        return [dict(item) for item in (result or {}).get("items") or []]
+
     async def ping(self) -> None:
         await self._call(
             self.custom.list_namespaced_custom_object(

@@ -136,6 +136,17 @@ MIGRATIONS: tuple[str, ...] = (
         ADD COLUMN token_secret_kept_at timestamptz,
         ADD COLUMN receipt_phone text;
     """,
+    # 5: reminders told to owners, once per tenant, kind and paid-until value.
+    """
+    CREATE TABLE platform.owner_reminders (
+        tenant_name text NOT NULL,
+        namespace text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('expires_in_3_days', 'expires_in_1_day', 'suspended')),
+        paid_until text NOT NULL,
+        sent_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (namespace, tenant_name, kind, paid_until)
+    );
+    """,
 )
 
 MIGRATION_LOCK = 0x426F6F6B  # pg_advisory_lock key: one migrator at a time

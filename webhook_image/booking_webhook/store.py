@@ -292,6 +292,16 @@ class Store:
         )
         return [Checkout.from_row(r) for r in rows]
 
+    async def tenants_sold(self, namespace: str) -> list[Checkout]:
+        """The applied new-bot checkout of every tenant this platform sold in `namespace`."""
+        rows = await (await self.ensure()).fetch(
+            f"SELECT DISTINCT ON (tenant_name) {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
+            " WHERE kind = 'new' AND status = 'applied' AND namespace = $1"
+            " ORDER BY tenant_name, created_at DESC",
+            namespace,
+        )
+        return [Checkout.from_row(r) for r in rows]
+
     async def latest_checkout(self, telegram_user_id: int) -> Checkout | None:
         row = await (await self.ensure()).fetchrow(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts WHERE telegram_user_id = $1"  # noqa: S608
@@ -405,6 +415,29 @@ class Store:
                     amount,
                 )
             return bool(inserted)
+
+    async def claim_reminder(self, namespace: str, tenant_name: str, kind: str, paid_until: str) -> bool:
+        """True once per (tenant, kind, paid-until): a renewal moves paid-until, so the next
+        period's reminders are due again."""
+        claimed = await (await self.ensure()).fetchval(
+            "INSERT INTO platform.owner_reminders (namespace, tenant_name, kind, paid_until)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
+            namespace,
+            tenant_name,
+            kind,
+            paid_until,
+        )
+        return bool(claimed)
+
+    async def release_reminder(self, namespace: str, tenant_name: str, kind: str, paid_until: str) -> None:
+        await (await self.ensure()).execute(
+            "DELETE FROM platform.owner_reminders"
+            " WHERE namespace = $1 AND tenant_name = $2 AND kind = $3 AND paid_until = $4",
+            namespace,
+            tenant_name,
+            kind,
+            paid_until,
+        )
 
     async def refund_applied(self, refund_id: str, days_removed: int | None) -> None:
         await (await self.ensure()).execute(

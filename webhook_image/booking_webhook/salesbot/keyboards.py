@@ -68,6 +68,22 @@ def pay(url: str, amount: str, currency: str) -> InlineKeyboardMarkup:
     )
 
 
+def renew_now(plan_name: str, plan: Plan, tenant: str) -> InlineKeyboardMarkup:
+    """One tap from a reminder to the payment link of a renewal on the same plan."""
+    text = texts.RENEW_NOW.format(
+        title=plan.title or plan_name, amount=plan.amount_str, currency=plan.currency
+    )
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=text[:64], callback_data=PlanChoice(plan=plan_name, tenant=tenant).pack()
+                )
+            ]
+        ]
+    )
+
+
 def retry(checkout_id: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[

@@ -134,11 +134,18 @@ async def remove_abandoned_tokens(
     return removed
 
 
-async def run_notifier(bot: Bot, deps: SalesDeps, interval: float) -> None:
+async def run_notifier(bot: Bot, deps: SalesDeps, interval: float, remind_every: float | None = None) -> None:
+    from booking_webhook.salesbot.reminders import REMIND_EVERY_SECONDS, remind_once
+
+    every = REMIND_EVERY_SECONDS if remind_every is None else remind_every
+    last_reminders = float("-inf")
     while True:
         try:
             await notify_once(bot, deps)
             await remove_abandoned_tokens(deps)
+            if asyncio.get_running_loop().time() - last_reminders >= every:
+                await remind_once(bot, deps)
+                last_reminders = asyncio.get_running_loop().time()
         except Exception as exc:  # keep the loop alive through database hiccups
             log_event(log, "notifier pass failed", logging.WARNING, error=type(exc).__name__)
         await asyncio.sleep(interval)

@@ -32,6 +32,17 @@ CHECKOUT_FAILED = "Не удалось оформить заказ. Попроб
 READY = "Готово! Ваш бот @{username} работает: https://t.me/{username}\nОплачено до {paid_until}."
 RENEWED = "Оплата получена: подписка «{company}» продлена до {paid_until}."
 CANCELED = "Платёж не прошёл ({reason}), деньги не списаны. Попробуйте ещё раз: /start"
+EXPIRES_IN_3_DAYS = (
+    "Подписка «{company}» заканчивается {paid_until}: осталось меньше 3 дней. Продлить можно одной кнопкой:"
+)
+EXPIRES_IN_1_DAY = (
+    "Подписка «{company}» заканчивается {paid_until}: осталось меньше суток. Продлить можно одной кнопкой:"
+)
+SUSPENDED = (
+    "Бот «{company}» приостановлен: подписка закончилась {paid_until}. Все данные сохранены — "
+    "после оплаты бот заработает снова:"
+)
+RENEW_NOW = "Продлить: {title} — {amount} {currency}"
 NO_TENANTS = "У вас пока нет ботов. Купить: /start"
 STATUS_LINE = "«{company}»: тариф {plan}, статус {phase}, оплачено до {paid_until}{bot}{refund}"
 PENDING_LINE = "Заказ «{company}» ({plan}) ожидает оплаты."
