@@ -47,7 +47,9 @@ class FakeYooKassa:
         self.created_refund_requests: list[dict[str, Any]] = []
         self.clock_offset = datetime.timedelta()
         self.commission = Decimal("0.035")  # YooKassa's fee: income_amount = amount - 3.5 %
-        self.test_mode = True  # the `test` flag of new payments (a test shop's payments carry true)
+        self.test_mode = True
+        self.saved_methods: dict[str, dict[str, Any]] = {}
+        self.decline_saved_method: str | None = None  # a reason: the next charges of saved methods fail  # the `test` flag of new payments (a test shop's payments carry true)
         self.requests: list[tuple[str, str]] = []
         self.created_requests: list[dict[str, Any]] = []
         self.list_requests: list[dict[str, str]] = []
@@ -99,6 +101,16 @@ class FakeYooKassa:
         income = (value * (1 - self.commission)).quantize(Decimal("0.01"))
         payment["income_amount"] = {"value": f"{income:.2f}", "currency": payment["amount"]["currency"]}
         payment.pop("confirmation", None)
+        if payment.pop("save_payment_method", False) and "payment_method" not in payment:
+            method = {
+                "type": "bank_card",
+                "id": str(uuid.uuid4()),
+                "saved": True,
+                "title": "Bank card *4444",
+                "card": {"first6": "555555", "last4": "4444", "expiry_year": "2030", "expiry_month": "12"},
+            }
+            self.saved_methods[method["id"]] = method
+            payment["payment_method"] = method
         return copy.deepcopy(payment)
 
     def cancel(self, payment_id: str, reason: str = "expired_on_confirmation") -> dict[str, Any]:
@@ -213,6 +225,8 @@ class FakeYooKassa:
         confirmation = body.get("confirmation") or {}
         if not amount.get("value") or not amount.get("currency"):
             return self._error(400, "invalid_request", "amount is required")
+        if body.get("payment_method_id"):
+            return self._charge_saved_method(key, body)
         if confirmation.get("type") != "redirect" or not confirmation.get("return_url"):
             return self._error(400, "invalid_request", "redirect confirmation with return_url is required")
         self.created_requests.append(copy.deepcopy(body))
@@ -231,6 +245,24 @@ class FakeYooKassa:
             payment["receipt_registration"] = "pending"
         self.payments[payment_id] = payment
         self.idempotence[key] = (payment_id, self.now())
+        return aiohttp.web.json_response(payment)
+
+    def _charge_saved_method(self, key: str, body: dict[str, Any]) -> aiohttp.web.Response:
+        """An autopayment: no confirmation, the answer is final at once (succeeded or declined)."""
+        method = self.saved_methods.get(str(body["payment_method_id"]))
+        if method is None:
+            return self._error(400, "invalid_request", "payment_method_id is not a saved method of this shop")
+        self.created_requests.append(copy.deepcopy(body))
+        payment_id = str(uuid.uuid4())
+        payment = self._payment(payment_id, body["amount"], body.get("metadata") or {})
+        payment.update(description=body.get("description", ""), capture=body.get("capture"))
+        payment["payment_method"] = copy.deepcopy(method)
+        self.payments[payment_id] = payment
+        self.idempotence[key] = (payment_id, self.now())
+        if self.decline_saved_method:
+            self.cancel(payment_id, reason=self.decline_saved_method)
+        else:
+            self.succeed(payment_id)
         return aiohttp.web.json_response(payment)
 
     @staticmethod

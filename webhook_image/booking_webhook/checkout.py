@@ -61,6 +61,7 @@ class Buyer:
     company_name: str
     receipt_email: str | None = None
     receipt_phone: str | None = None
+    auto_renewal: bool = False  # opted in: save the payment method and charge it before the end
 
 
 def payment_request(settings: Settings, checkout: Checkout) -> dict[str, Any]:
@@ -70,10 +71,6 @@ def payment_request(settings: Settings, checkout: Checkout) -> dict[str, Any]:
     body: dict[str, Any] = {
         "amount": amount,
         "capture": True,
-        "confirmation": {
-            "type": "redirect",
-            "return_url": f"{settings.public_url.rstrip('/')}/pay/return/{checkout.return_token}",
-        },
         "description": description,
         "metadata": {
             "checkout_id": str(checkout.id),
@@ -83,6 +80,15 @@ def payment_request(settings: Settings, checkout: Checkout) -> dict[str, Any]:
             "kind": checkout.kind,
         },
     }
+    if checkout.payment_method_id:  # an auto-renewal charge: no buyer in the loop
+        body["payment_method_id"] = checkout.payment_method_id
+    else:
+        body["confirmation"] = {
+            "type": "redirect",
+            "return_url": f"{settings.public_url.rstrip('/')}/pay/return/{checkout.return_token}",
+        }
+    if checkout.save_payment_method:
+        body["save_payment_method"] = True
     if settings.yookassa_receipt_enabled:
         body["receipt"] = receipt(settings, checkout, description, amount)
     request = PaymentRequest(body)
@@ -172,6 +178,7 @@ async def start_new(
         bot_id=bot_id,
         receipt_email=buyer.receipt_email,
         receipt_phone=buyer.receipt_phone,
+        save_payment_method=buyer.auto_renewal,
         idempotence_key=uuid.uuid4(),
         return_token=secrets.token_urlsafe(24),
         namespace=settings.tenant_namespace,
@@ -198,6 +205,7 @@ async def start_renewal(
         token_secret_name=tenant.token_secret_name,
         receipt_email=buyer.receipt_email,
         receipt_phone=buyer.receipt_phone,
+        save_payment_method=buyer.auto_renewal,
         idempotence_key=uuid.uuid4(),
         return_token=secrets.token_urlsafe(24),
         namespace=settings.tenant_namespace,
@@ -226,7 +234,9 @@ async def create_payment(
         except PaymentNotFound:
             existing = {"status": "canceled"}
         status = existing.get("status")
-        if status in ("pending", "waiting_for_capture") and _confirmation_url(existing):
+        if status in ("pending", "waiting_for_capture") and (
+            _confirmation_url(existing) or current.payment_method_id
+        ):
             url = _confirmation_url(existing)
             await store.attach_payment(current.id, payment_id, url)
             return url

@@ -89,6 +89,14 @@ class Ledger:
             return Attempt(row["idempotence_key"], row["payment_id"], str(row["status"]), row["created_at"])
         return None
 
+    async def attempt_count(self, checkout: Checkout) -> int:
+        return int(
+            await (await self._pool()).fetchval(
+                "SELECT count(*) FROM platform.payments WHERE checkout_id = $1", checkout.id
+            )
+            or 0
+        )
+
     async def attempt_created(self, key: uuid.UUID, payment: dict[str, Any]) -> None:
         await (await self._pool()).execute(
             """

@@ -147,6 +147,29 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (namespace, tenant_name, kind, paid_until)
     );
     """,
+    # 6: auto-renewal: the owner's opt-in, the saved payment method, one charge checkout per period.
+    """
+    ALTER TABLE platform.checkouts
+        ADD COLUMN save_payment_method boolean NOT NULL DEFAULT false,
+        ADD COLUMN payment_method_id text,
+        ADD COLUMN auto_for_paid_until text;
+    CREATE UNIQUE INDEX checkouts_auto_period
+        ON platform.checkouts (namespace, tenant_name, auto_for_paid_until)
+        WHERE auto_for_paid_until IS NOT NULL;
+    CREATE TABLE platform.autorenewals (
+        namespace text NOT NULL,
+        tenant_name text NOT NULL,
+        telegram_user_id bigint NOT NULL,
+        checkout_id uuid NOT NULL REFERENCES platform.checkouts (id),
+        payment_method_id text NOT NULL,
+        method_title text,
+        plan text NOT NULL,
+        enabled boolean NOT NULL DEFAULT true,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (namespace, tenant_name)
+    );
+    """,
 )
 
 MIGRATION_LOCK = 0x426F6F6B  # pg_advisory_lock key: one migrator at a time

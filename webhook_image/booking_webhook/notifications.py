@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from booking_webhook.alerts import PAID_NOT_APPLIED, TEST_PAYMENT_REFUSED, raise_alert
+from booking_webhook.autorenewal import saved_method
 from booking_webhook.core.logging import log_event
 from booking_webhook.kube import Kube
 from booking_webhook.ledger import Ledger, api_time, money
@@ -134,6 +135,9 @@ async def _apply_paid(services: Services, payment: dict[str, Any], checkout: Che
         currency=checkout.currency,
     )
     applied = await apply_payment(services.kube, checkout, confirmed)
+    method = saved_method(payment)
+    if checkout.save_payment_method and method is not None:  # the owner opted in to auto-renewal
+        await services.store.save_autorenewal(checkout, method[0], method[1], checkout.plan)
     period = (applied.period_start, applied.period_end)
     await asyncio.gather(  # two independent records of one fact: the checkout's and the ledger's
         services.store.mark_applied(checkout.id, confirmed.id),

@@ -17,64 +17,19 @@ import datetime
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from booking_webhook.checkout_record import CHECKOUT_COLUMNS, CHECKOUT_TRANSITIONS, Checkout
 from booking_webhook.migrations import migrate
+from booking_webhook.renewal_records import RenewalRecords
 
-CHECKOUT_COLUMNS = (
-    "id, kind, telegram_user_id, chat_id, plan, days, amount, currency, company_name, client_id, "
-    "tenant_name, token_secret_name, receipt_email, idempotence_key, return_token, payment_id, "
-    "confirmation_url, status, status_message, refunded_amount, created_at, namespace, bot_id, receipt_phone"
-)
-
-# The checkout state machine: a status may be entered only from these states.
-#   created --payment attached--> pending --paid--> applied (final)
-#   pending --its payment canceled--> canceled --a new attempt's payment--> pending
-#   created | pending | canceled --a paid payment of the checkout--> applied
-CHECKOUT_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "pending": ("created", "pending", "canceled"),
-    "canceled": ("created", "pending"),
-    "applied": ("created", "pending", "canceled"),
-}
+__all__ = ["CHECKOUT_COLUMNS", "CHECKOUT_TRANSITIONS", "Checkout", "Store"]
 
 
-@dataclass(frozen=True)
-class Checkout:
-    id: uuid.UUID
-    kind: str
-    telegram_user_id: int
-    chat_id: int
-    plan: str
-    days: int
-    amount: Decimal
-    currency: str
-    company_name: str
-    client_id: str
-    tenant_name: str
-    token_secret_name: str | None
-    receipt_email: str | None
-    idempotence_key: uuid.UUID
-    return_token: str
-    payment_id: str | None
-    confirmation_url: str | None
-    status: str
-    status_message: str | None
-    refunded_amount: Decimal
-    created_at: datetime.datetime
-    namespace: str | None  # the TENANT_NAMESPACE the tenant lives in
-    bot_id: int | None  # the owner's bot (Telegram user id), from getMe
-    receipt_phone: str | None = None
-
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> Checkout:
-        return cls(**dict(row))
-
-
-class Store:
+class Store(RenewalRecords):
     """The platform tables behind a lazily (re)connected pool: the service starts, and answers
     /health, while PostgreSQL is still coming up; until it is reachable every call raises."""
 
@@ -415,29 +370,6 @@ class Store:
                     amount,
                 )
             return bool(inserted)
-
-    async def claim_reminder(self, namespace: str, tenant_name: str, kind: str, paid_until: str) -> bool:
-        """True once per (tenant, kind, paid-until): a renewal moves paid-until, so the next
-        period's reminders are due again."""
-        claimed = await (await self.ensure()).fetchval(
-            "INSERT INTO platform.owner_reminders (namespace, tenant_name, kind, paid_until)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
-            namespace,
-            tenant_name,
-            kind,
-            paid_until,
-        )
-        return bool(claimed)
-
-    async def release_reminder(self, namespace: str, tenant_name: str, kind: str, paid_until: str) -> None:
-        await (await self.ensure()).execute(
-            "DELETE FROM platform.owner_reminders"
-            " WHERE namespace = $1 AND tenant_name = $2 AND kind = $3 AND paid_until = $4",
-            namespace,
-            tenant_name,
-            kind,
-            paid_until,
-        )
 
     async def refund_applied(self, refund_id: str, days_removed: int | None) -> None:
         await (await self.ensure()).execute(

@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     sales_bot_token: SecretStr | None = Field(default=None, validation_alias="SALES_BOT_TOKEN")
     telegram_api_url: str | None = Field(default=None, validation_alias="TELEGRAM_API_URL")
     ready_poll_interval: float = Field(default=5.0, gt=0, validation_alias="SALES_READY_POLL_INTERVAL")
+    # Offer auto-renewal (YooKassa autopayments: the shop must have them enabled by YooKassa).
+    sales_autorenewal: bool = Field(default=False, validation_alias="SALES_AUTORENEWAL")
     # getUpdates long-poll seconds; a shutdown waits for the current poll to end.
     polling_timeout: int = Field(default=10, ge=1, le=50, validation_alias="SALES_POLLING_TIMEOUT")
 

@@ -11,7 +11,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from booking_webhook.core.config import Settings
 from booking_webhook.kube import Kube
 from booking_webhook.salesbot.deps import SalesDeps
-from booking_webhook.salesbot.handlers import managed, purchase, status
+from booking_webhook.salesbot.handlers import autorenewal, managed, purchase, status
 from booking_webhook.salesbot.notifier import run_notifier
 from booking_webhook.salesbot.tokens import session
 from booking_webhook.store import Store
@@ -20,7 +20,7 @@ from booking_webhook.yookassa_api import YooKassaClient
 
 def get_routers() -> list[Router]:
     """Fresh routers each call: a router can be attached to one dispatcher only."""
-    return [status.router(), managed.router(), purchase.router()]
+    return [status.router(), autorenewal.router(), managed.router(), purchase.router()]
 
 
 def build_dispatcher(deps: SalesDeps) -> Dispatcher:

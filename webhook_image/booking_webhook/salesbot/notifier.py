@@ -33,7 +33,8 @@ async def _ready_message(deps: SalesDeps, checkout: Checkout) -> str | None:
     spec, status = tenant.get("spec") or {}, tenant.get("status") or {}
     paid_until = human_date(spec.get("paidUntil"))
     if checkout.kind == "renewal":
-        return texts.RENEWED.format(company=checkout.company_name, paid_until=paid_until)
+        text = texts.AUTO_RENEWED if checkout.auto_for_paid_until else texts.RENEWED
+        return text.format(company=checkout.company_name, paid_until=paid_until)
     username = status.get("botUsername")
     if status.get("phase") == "Ready" and username:
         return texts.READY.format(username=username, paid_until=paid_until)
@@ -54,7 +55,11 @@ async def notify_once(bot: Bot, deps: SalesDeps) -> int:
             await deps.store.mark_ready_notified(checkout.id)
             sent += 1
     for checkout in await deps.store.checkouts_awaiting_cancel_message(deps.settings.tenant_namespace):
-        text = texts.CANCELED.format(reason=checkout.status_message or "canceled")
+        reason = checkout.status_message or "canceled"
+        if checkout.auto_for_paid_until:
+            text = texts.AUTO_DECLINED.format(company=checkout.company_name, reason=reason)
+        else:
+            text = texts.CANCELED.format(reason=reason)
         if await _send(bot, checkout, text):
             await deps.store.mark_cancel_notified(checkout.id)
             sent += 1
@@ -135,6 +140,7 @@ async def remove_abandoned_tokens(
 
 
 async def run_notifier(bot: Bot, deps: SalesDeps, interval: float, remind_every: float | None = None) -> None:
+    from booking_webhook.autorenewal import charge_due
     from booking_webhook.salesbot.reminders import REMIND_EVERY_SECONDS, remind_once
 
     every = REMIND_EVERY_SECONDS if remind_every is None else remind_every
@@ -145,6 +151,7 @@ async def run_notifier(bot: Bot, deps: SalesDeps, interval: float, remind_every:
             await remove_abandoned_tokens(deps)
             if asyncio.get_running_loop().time() - last_reminders >= every:
                 await remind_once(bot, deps)
+                await charge_due(deps.store, deps.kube, deps.yookassa, deps.settings)
                 last_reminders = asyncio.get_running_loop().time()
         except Exception as exc:  # keep the loop alive through database hiccups
             log_event(log, "notifier pass failed", logging.WARNING, error=type(exc).__name__)

@@ -15,6 +15,7 @@ import logging
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.types import InlineKeyboardMarkup
 
 from booking_webhook.core.logging import log_event
 from booking_webhook.salesbot import keyboards, texts
@@ -54,6 +55,7 @@ async def remind_once(bot: Bot, deps: SalesDeps, now: datetime.datetime | None =
     now = now or datetime.datetime.now(tz=datetime.UTC)
     namespace = deps.settings.tenant_namespace
     sold = {checkout.tenant_name: checkout for checkout in await deps.store.tenants_sold(namespace)}
+    automatic = {str(r["tenant_name"]): r for r in await deps.store.autorenewals(namespace)}
     sent = 0
     for tenant in await deps.kube.list_tenants():
         name = str((tenant.get("metadata") or {}).get("name"))
@@ -69,13 +71,24 @@ async def remind_once(bot: Bot, deps: SalesDeps, now: datetime.datetime | None =
         plan = deps.settings.plans.get(plan_name)
         if plan is None:
             plan_name, plan = next(iter(deps.settings.plans.items()))
-        text = TEXTS[kind].format(
-            company=spec.get("companyName") or checkout.company_name, paid_until=human_date(paid_until)
-        )
-        try:
-            await bot.send_message(
-                checkout.chat_id, text, reply_markup=keyboards.renew_now(plan_name, plan, name)
+        company = spec.get("companyName") or checkout.company_name
+        auto = automatic.get(name)
+        markup: InlineKeyboardMarkup | None = keyboards.renew_now(plan_name, plan, name)
+        if auto is not None and kind == "expires_in_3_days":  # announce the charge instead
+            method = f" ({auto['method_title']})" if auto["method_title"] else ""
+            charged = deps.settings.plans.get(str(auto["plan"])) or plan
+            text = texts.AUTO_UPCOMING.format(
+                company=company,
+                paid_until=human_date(paid_until),
+                amount=charged.amount_str,
+                currency=charged.currency,
+                method=method,
             )
+            markup = None
+        else:
+            text = TEXTS[kind].format(company=company, paid_until=human_date(paid_until))
+        try:
+            await bot.send_message(checkout.chat_id, text, reply_markup=markup)
         except TelegramForbiddenError:
             continue  # the owner blocked the bot: nothing to retry
         except TelegramAPIError as exc:

@@ -53,6 +53,7 @@ def router() -> Router:
     r.callback_query.register(choose_plan, keyboards.PlanChoice.filter())
     r.callback_query.register(choose_renewal, keyboards.RenewChoice.filter())
     r.callback_query.register(retry_payment, keyboards.RetryPayment.filter())
+    r.callback_query.register(auto_renewal_choice, keyboards.AutoRenewalChoice.filter())
     r.message.register(company_name, Purchase.company, F.text)
     r.message.register(managed_bot_created, Purchase.token, F.managed_bot_created)
     r.message.register(bot_token, Purchase.token, F.text)
@@ -187,12 +188,16 @@ async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, u
         await state.set_state(Purchase.email)
         await message.answer(texts.ASK_EMAIL)
         return
+    if deps.settings.sales_autorenewal and "auto" not in data:
+        await message.answer(texts.AUTO_QUESTION, reply_markup=keyboards.autorenewal_choice())
+        return
     buyer = Buyer(
         telegram_user_id=user_id,
         chat_id=message.chat.id,
         company_name=str(data.get("company") or ""),
         receipt_email=data.get("email"),
         receipt_phone=data.get("phone"),
+        auto_renewal=bool(data.get("auto")),
     )
     try:
         if data.get("renew_checkout"):
@@ -216,6 +221,17 @@ async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, u
         return
     await state.clear()  # drops the token from the FSM storage too
     await _pay(message, deps, checkout)
+
+
+async def auto_renewal_choice(
+    query: CallbackQuery, callback_data: keyboards.AutoRenewalChoice, state: FSMContext, deps: SalesDeps
+) -> None:
+    await query.answer()
+    data = await state.get_data()
+    if not isinstance(query.message, Message) or not data.get("plan"):
+        return  # a tap on an old question: the conversation is over
+    await state.update_data(auto=callback_data.on)
+    await _after_details(query.message, state, deps, query.from_user.id)
 
 
 async def _pay(message: Message, deps: SalesDeps, checkout: Checkout) -> None:
