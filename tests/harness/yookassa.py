@@ -56,6 +56,7 @@ class FakeYooKassa:
         self.hang = False
         self.fail = False
         self.fail_after_refund = False  # make the refund, then answer 500 (a lost answer)
+        self.fail_after_charge = False  # charge a saved method, then answer 500 (a lost answer)
         self.url = ""
         self._runner: aiohttp.web.AppRunner | None = None
         self._release = asyncio.Event()
@@ -263,6 +264,8 @@ class FakeYooKassa:
             self.cancel(payment_id, reason=self.decline_saved_method)
         else:
             self.succeed(payment_id)
+        if self.fail_after_charge:
+            return self._error(500, "internal_server_error", "fake failure after the charge was made")
         return aiohttp.web.json_response(payment)
 
     @staticmethod
