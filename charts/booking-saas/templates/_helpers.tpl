@@ -284,6 +284,8 @@ The environment the webhook and the sales bot share.
 - name: YOOKASSA_TAX_SYSTEM_CODE
   value: {{ . | quote }}
 {{- end }}
+- name: SALES_AUTORENEWAL
+  value: {{ .Values.salesBot.autoRenewal | quote }}
 - name: WEBHOOK_RECONCILE_INTERVAL
   value: {{ .Values.webhook.reconcileInterval | quote }}
 - name: WEBHOOK_RECONCILE_LOOKBACK_HOURS
