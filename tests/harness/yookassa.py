@@ -47,9 +47,9 @@ class FakeYooKassa:
         self.created_refund_requests: list[dict[str, Any]] = []
         self.clock_offset = datetime.timedelta()
         self.commission = Decimal("0.035")  # YooKassa's fee: income_amount = amount - 3.5 %
-        self.test_mode = True
+        self.test_mode = True  # the `test` flag of new payments (a test shop's payments carry true)
         self.saved_methods: dict[str, dict[str, Any]] = {}
-        self.decline_saved_method: str | None = None  # a reason: the next charges of saved methods fail  # the `test` flag of new payments (a test shop's payments carry true)
+        self.decline_saved_method: str | None = None  # a reason: the next charges of saved methods fail
         self.requests: list[tuple[str, str]] = []
         self.created_requests: list[dict[str, Any]] = []
         self.list_requests: list[dict[str, str]] = []
@@ -103,7 +103,7 @@ class FakeYooKassa:
         payment["income_amount"] = {"value": f"{income:.2f}", "currency": payment["amount"]["currency"]}
         payment.pop("confirmation", None)
         if payment.pop("save_payment_method", False) and "payment_method" not in payment:
-            method = {
+            method: dict[str, Any] = {
                 "type": "bank_card",
                 "id": str(uuid.uuid4()),
                 "saved": True,

@@ -187,11 +187,15 @@ async def test_behind_ingress_nginx_defaults_a_client_cannot_claim_a_yookassa_ad
 async def test_behind_ingress_nginx_with_full_forwarded_for_a_client_cannot_claim_a_yookassa_address(
     webhook: WebhookServer,
 ) -> None:
-    config = {"use_forwarded_headers": True, "compute_full_forwarded_for": True}
-    header = ingress_nginx_forwarded_for(peer="8.8.8.8", client_header="185.71.76.10", **config)
+    def config(peer: str, client_header: str | None) -> str:
+        return ingress_nginx_forwarded_for(
+            peer, client_header, use_forwarded_headers=True, compute_full_forwarded_for=True
+        )
+
+    header = config(peer="8.8.8.8", client_header="185.71.76.10")
     assert header == "185.71.76.10, 8.8.8.8"
     assert (await webhook.post(UNKNOWN_EVENT, forwarded_for=header))[0] == 403
-    real = ingress_nginx_forwarded_for(peer="185.71.76.10", client_header=None, **config)
+    real = config(peer="185.71.76.10", client_header=None)
     assert (await webhook.post(UNKNOWN_EVENT, forwarded_for=real))[0] == 200
 
 

@@ -45,7 +45,7 @@ def _deps(sales_bot: SalesBot, platform: Platform) -> SalesDeps:
 async def _ends_in(kube: KubeClient, namespace: str, name: str, delta: datetime.timedelta) -> str:
     end = rfc3339(datetime.datetime.now(tz=datetime.UTC) + delta)
     await kube.patch(BOOKINGTENANTS, namespace, name, {"spec": {"paidUntil": end}})
-    return end
+    return str(end)
 
 
 def _charges(yookassa: FakeYooKassa) -> list[str]:

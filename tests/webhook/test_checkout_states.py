@@ -4,6 +4,7 @@ payment is never thrown away: the money-safety rules of the checkout, end to end
 from __future__ import annotations
 
 import contextlib
+import uuid
 
 import asyncpg
 
@@ -14,10 +15,10 @@ from harness.yookassa import FakeYooKassa
 from .conftest import Platform, WebhookServer
 
 
-async def _status(platform: Platform, checkout_id: object) -> str:
-    stored = await platform.store.checkout(checkout_id)  # type: ignore[arg-type]
+async def _status(platform: Platform, checkout_id: uuid.UUID) -> str:
+    stored = await platform.store.checkout(checkout_id)
     assert stored is not None
-    return stored.status
+    return str(stored.status)
 
 
 async def test_retrying_an_applied_checkout_leaves_it_applied(

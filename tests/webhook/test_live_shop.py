@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,11 @@ from .conftest import Platform, WebhookServer, make_settings
 @pytest.fixture()
 async def live_webhook(
     yookassa: FakeYooKassa, webhook_dsn: str, kubeconfig: Path, namespace: str
-) -> WebhookServer:
+) -> AsyncIterator[WebhookServer]:
     settings = make_settings(yookassa, webhook_dsn, kubeconfig, namespace, yookassa_test_shop=False)
     server = await WebhookServer(settings).start()
     try:
-        yield server  # type: ignore[misc]
+        yield server
     finally:
         await server.stop()
 

@@ -31,7 +31,7 @@ async def _owned_tenant(
     checkout, payment_id = await platform.new_checkout(owner=sales_bot.owner, company="Салон Аврора")
     yookassa.succeed(payment_id)
     assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[1]["outcome"] == "created"
-    return checkout.tenant_name
+    return str(checkout.tenant_name)
 
 
 async def _set_paid_until(kube: KubeClient, namespace: str, name: str, moment: datetime.datetime) -> None:

@@ -113,7 +113,7 @@ async def test_reconciliation_racing_concurrent_deliveries_applies_once(
         *(webhook.notify(yookassa, "payment.succeeded", renewal) for _ in range(5)),
     )
 
-    assert all(status == 200 for status, _ in results[1:])  # type: ignore[misc]
+    assert all(status == 200 for status, _ in results[1:])
     tenant = await kube.get(BOOKINGTENANTS, webhook.settings.tenant_namespace, first.tenant_name)
     assert [p["id"] for p in tenant["spec"]["payments"]] == [first_payment, renewal]
 

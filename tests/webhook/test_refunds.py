@@ -30,7 +30,7 @@ async def _paid_tenant(webhook: WebhookServer, platform: Platform, yookassa: Fak
 
 async def _paid_until(kube: KubeClient, namespace: str, name: str) -> datetime.datetime:
     tenant = await kube.get(BOOKINGTENANTS, namespace, name)
-    moment = parse_rfc3339(tenant["spec"]["paidUntil"])
+    moment: datetime.datetime | None = parse_rfc3339(tenant["spec"]["paidUntil"])
     assert moment is not None
     return moment
 
@@ -98,7 +98,7 @@ async def test_a_lost_refund_notification_is_found_by_reconciliation(
 async def reconcile_once_delivered(platform: Platform) -> int:
     from booking_webhook.reconciliation import reconcile_once
 
-    return await reconcile_once(_services(platform), LOOKBACK)
+    return int(await reconcile_once(_services(platform), LOOKBACK))
 
 
 async def test_the_refund_command_refunds_through_yookassa_and_shortens_the_period(
