@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import datetime
 import logging
-import secrets
-import uuid
 from typing import Any
 
-from booking_webhook.checkout import create_payment
+from booking_webhook.checkout import Buyer, create_payment, renewal_fields
 from booking_webhook.core.config import Settings
 from booking_webhook.core.logging import log_event
 from booking_webhook.kube import Kube
@@ -48,29 +46,18 @@ def saved_method(payment: dict[str, Any]) -> tuple[str, str | None] | None:
 async def _period_checkout(
     store: Store, settings: Settings, row: Any, first: Checkout, paid_until: str
 ) -> Checkout:
-    plan = settings.plans.get(str(row["plan"])) or settings.plans[first.plan]
+    """The one charge checkout of the period ending at `paid_until` (made once, then found)."""
     plan_name = str(row["plan"]) if str(row["plan"]) in settings.plans else first.plan
-    return await store.create_auto_checkout(
-        id=uuid.uuid4(),
-        kind="renewal",
+    buyer = Buyer(
         telegram_user_id=first.telegram_user_id,
         chat_id=first.chat_id,
-        plan=plan_name,
-        days=plan.days,
-        amount=plan.amount,
-        currency=plan.currency,
         company_name=first.company_name,
-        client_id=first.client_id,
-        tenant_name=first.tenant_name,
-        token_secret_name=first.token_secret_name,
         receipt_email=first.receipt_email,
         receipt_phone=first.receipt_phone,
-        idempotence_key=uuid.uuid4(),
-        return_token=secrets.token_urlsafe(24),
-        namespace=first.namespace,
-        payment_method_id=str(row["payment_method_id"]),
-        auto_for_paid_until=paid_until,
     )
+    fields = renewal_fields(settings, buyer, plan_name, first)
+    fields.update(payment_method_id=str(row["payment_method_id"]), auto_for_paid_until=paid_until)
+    return await store.create_auto_checkout(**fields)
 
 
 async def _charge(

@@ -185,12 +185,10 @@ async def start_new(
     )
 
 
-async def start_renewal(
-    store: Store, settings: Settings, buyer: Buyer, plan_name: str, tenant: Checkout
-) -> Checkout:
-    """Record a renewal of an existing tenant (named by the checkout that created it)."""
+def renewal_fields(settings: Settings, buyer: Buyer, plan_name: str, tenant: Checkout) -> dict[str, Any]:
+    """The row of a renewal checkout of `tenant` (named by the checkout that created it)."""
     plan = _plan(settings, plan_name)
-    return await store.create_checkout(
+    return dict(
         id=uuid.uuid4(),
         kind="renewal",
         telegram_user_id=buyer.telegram_user_id,
@@ -210,6 +208,13 @@ async def start_renewal(
         return_token=secrets.token_urlsafe(24),
         namespace=settings.tenant_namespace,
     )
+
+
+async def start_renewal(
+    store: Store, settings: Settings, buyer: Buyer, plan_name: str, tenant: Checkout
+) -> Checkout:
+    """Record a renewal of an existing tenant, bought by its owner."""
+    return await store.create_checkout(**renewal_fields(settings, buyer, plan_name, tenant))
 
 
 def _confirmation_url(payment: dict[str, Any]) -> str:
