@@ -192,3 +192,28 @@ def _container_env(manifests: list[Manifest], component: str) -> dict[str, Manif
 
 def _operator_env(manifests: list[Manifest]) -> dict[str, Manifest]:
     return _container_env(manifests, "operator")
+
+
+def test_every_variable_the_chart_gives_the_webhook_is_one_it_reads(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    """A misspelt name would be ignored silently (the settings ignore unknown variables)."""
+    import re
+
+    from pydantic import AliasChoices
+
+    from booking_webhook.core.config import Settings
+
+    read: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            read.add(alias)
+        elif isinstance(alias, AliasChoices):
+            read.update(str(choice) for choice in alias.choices)
+    for component in ("webhook", "salesbot"):
+        env = _container_env(rendered["webhook"], component)
+        referenced = {
+            name for e in env.values() for name in re.findall(r"\$\((\w+)\)", str(e.get("value", "")))
+        }
+        assert set(env) - read - referenced == set(), component

@@ -65,6 +65,7 @@ def test_production_defaults_trust_no_proxy_and_only_yookassa_networks(
     assert [str(n) for n in settings.allowed_sources] == list(YOOKASSA_NOTIFICATION_NETWORKS)
     assert settings.port == 8001
     assert settings.yookassa_api_url == "https://api.yookassa.ru/v3"
+    assert settings.yookassa_test_shop is False  # a live shop: test payments are refused
 
 
 def test_plans_come_from_configuration(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -160,3 +160,26 @@ def test_the_refund_command_needs_a_reason() -> None:
         parse_refund(["2f0c7e59-000f-5000-9000-1b68e7b15f3f", "10.00"])
     request = parse_refund(["2f0c7e59-000f-5000-9000-1b68e7b15f3f", "10.00", "--reason", "why"])
     assert (request.amount, request.reason) == (Decimal("10.00"), "why")
+
+
+async def test_with_receipts_on_a_refund_carries_a_receipt_to_the_buyer(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from booking_webhook.checkout import Buyer, create_payment, start_new
+
+    receipts = webhook.settings.model_copy(update={"yookassa_receipt_enabled": True})
+    buyer = Buyer(telegram_user_id=5151, chat_id=5151, company_name="Чек", receipt_email="owner@example.com")
+    checkout = await start_new(
+        platform.store, platform.kube, receipts, buyer, "1m", "5151:TEST-token-receipt-abc"
+    )
+    await create_payment(platform.store, platform.yookassa_client, receipts, checkout)
+    payment_id = yookassa.payment_for_checkout(str(checkout.id))["id"]
+    yookassa.succeed(payment_id)
+    await webhook.notify(yookassa, "payment.succeeded", payment_id)
+
+    assert await refund_command(receipts, RefundRequest(payment_id, Decimal("99.00"), "partial")) == 0
+
+    [request] = yookassa.created_refund_requests
+    assert request["receipt"]["customer"] == {"email": "owner@example.com"}
+    [item] = request["receipt"]["items"]
+    assert item["amount"] == {"value": "99.00", "currency": "RUB"} and item["payment_subject"] == "service"
