@@ -57,6 +57,7 @@ class FakeYooKassa:
         self.fail = False
         self.fail_after_refund = False  # make the refund, then answer 500 (a lost answer)
         self.fail_after_charge = False  # charge a saved method, then answer 500 (a lost answer)
+        self.failing_ids: set[str] = set()  # GET of these payments answers 500
         self.url = ""
         self._runner: aiohttp.web.AppRunner | None = None
         self._release = asyncio.Event()
@@ -336,6 +337,8 @@ class FakeYooKassa:
         return aiohttp.web.json_response(refund)
 
     async def _get_payment(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        if request.match_info["id"] in self.failing_ids:
+            return self._error(500, "internal_server_error", "fake failure of this payment")
         payment = self.payments.get(request.match_info["id"])
         if payment is None:
             return self._error(404, "not_found", "payment not found")

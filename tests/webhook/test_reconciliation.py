@@ -167,3 +167,27 @@ async def test_a_restart_while_a_notification_hangs_ends_with_one_tenant(
 
 async def _answered(yookassa: FakeYooKassa, payment_id: str) -> bool:
     return ("GET", f"/v3/payments/{payment_id}") in yookassa.requests
+
+
+async def test_one_payment_that_fails_does_not_stop_the_reconciliation_pass(
+    platform: Platform, yookassa: FakeYooKassa, kube: KubeClient, webhook_dsn: str
+) -> None:
+    broken, broken_payment = await platform.new_checkout()
+    fine, fine_payment = await platform.new_checkout()
+    for payment_id in (broken_payment, fine_payment):
+        yookassa.succeed(payment_id)
+    yookassa.failing_ids.add(broken_payment)
+
+    assert await reconcile_once(_services(platform), LOOKBACK) == 1
+
+    ns = platform.settings.tenant_namespace
+    assert await kube.get(BOOKINGTENANTS, ns, fine.tenant_name) is not None
+    assert await kube.get(BOOKINGTENANTS, ns, broken.tenant_name) is None
+    conn = await asyncpg.connect(webhook_dsn)
+    try:
+        outcome = await conn.fetchval(
+            "SELECT outcome FROM platform.notifications WHERE object_id = $1", broken_payment
+        )
+    finally:
+        await conn.close()
+    assert outcome == "retry"  # the recovery pass takes it from here

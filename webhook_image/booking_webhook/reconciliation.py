@@ -40,30 +40,46 @@ async def reconcile_once(services: Services, lookback: datetime.timedelta) -> in
         delivered = 0
         async for payment in services.yookassa.list_payments(since, status="succeeded"):
             payment_id = str(payment["id"])
-            if not (payment.get("metadata") or {}).get("checkout_id"):
+            metadata = payment.get("metadata")
+            if not isinstance(metadata, dict) or not metadata.get("checkout_id"):
                 continue  # not made by this platform
             if await ledger.is_settled(payment_id):
                 continue
-            await _deliver(services, PAYMENT_SUCCEEDED, payment_id)
-            delivered += 1
+            delivered += await _deliver(services, PAYMENT_SUCCEEDED, payment_id)
         async for refund in services.yookassa.list_refunds(since, status="succeeded"):
             refund_id = str(refund["id"])
             if await ledger.payment(str(refund.get("payment_id"))) is None:
                 continue  # a refund of a payment that is not ours
             if await services.store.refund_is_applied(refund_id):
                 continue
-            await _deliver(services, REFUND_SUCCEEDED, refund_id)
-            delivered += 1
+            delivered += await _deliver(services, REFUND_SUCCEEDED, refund_id)
         services.metrics.payments_needing_attention.set(await ledger.needing_attention())
         services.metrics.reconcile_passes.labels(result="ok").inc()
         return delivered
 
 
-async def _deliver(services: Services, event: str, object_id: str) -> None:
+async def _deliver(services: Services, event: str, object_id: str) -> int:
+    """Process one found object; an error of this one leaves it to the recovery pass (its row
+    stays unfinished) and the pass goes on with the rest."""
     notification_id, previous = await services.store.record_notification(
         event, object_id, None, {"type": "reconciliation", "event": event, "object": {"id": object_id}}
     )
-    outcome, reason = await process(services, event, object_id)
+    try:
+        outcome, reason = await process(services, event, object_id)
+    except Exception as exc:  # any error of this object: the others still get their turn
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        if previous not in FINAL_OUTCOMES:
+            await services.store.finish_notification(notification_id, "retry", error)
+        services.metrics.reconciled.labels(outcome="retry").inc()
+        log_event(
+            log,
+            "reconciliation deferred",
+            logging.WARNING,
+            notification_event=event,
+            object_id=object_id,
+            error=error,
+        )
+        return 0
     if previous not in FINAL_OUTCOMES:
         await services.store.finish_notification(notification_id, outcome, reason)
     services.metrics.reconciled.labels(outcome=outcome).inc()
@@ -76,3 +92,4 @@ async def _deliver(services: Services, event: str, object_id: str) -> None:
         outcome=outcome,
         reason=reason,
     )
+    return 1
