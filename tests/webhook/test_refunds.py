@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import os
+import sys
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +186,36 @@ async def test_with_receipts_on_a_refund_carries_a_receipt_to_the_buyer(
     assert request["receipt"]["customer"] == {"email": "owner@example.com"}
     [item] = request["receipt"]["items"]
     assert item["amount"] == {"value": "99.00", "currency": "RUB"} and item["payment_subject"] == "service"
+
+
+async def test_the_refund_command_as_a_process_refuses_an_unknown_payment_in_one_line(
+    yookassa: FakeYooKassa, webhook_dsn: str, kubeconfig: Path, namespace: str
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "YOOKASSA_SHOP_ID": yookassa.shop_id,
+        "YOOKASSA_SECRET_KEY": yookassa.secret_key,
+        "YOOKASSA_API_URL": yookassa.url,
+        "WEBHOOK_DATABASE_URL": webhook_dsn,
+        "KUBECONFIG": str(kubeconfig),
+        "TENANT_NAMESPACE": namespace,
+    }
+    unknown = "2f0c7e59-000f-5000-9000-1b68e7b15f3f"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "booking_webhook",
+        "refund",
+        unknown,
+        "--reason",
+        "test",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+
+    assert proc.returncode == 1 and stdout == b""
+    refused = [line for line in stderr.decode().splitlines() if line.startswith("booking-webhook:")]
+    assert refused == [f"booking-webhook: refund refused: payment {unknown} is not in the ledger"]
+    assert yookassa.secret_key not in stderr.decode()
