@@ -7,10 +7,10 @@ import datetime
 
 import pytest
 
+from booking_contract.times import format_time, parse_time
 from booking_webhook.autorenewal import MAX_ATTEMPTS, RETRY_AFTER, charge_due
 from booking_webhook.salesbot.deps import SalesDeps
 from booking_webhook.salesbot.reminders import remind_once
-from booking_webhook.tenants import parse_rfc3339, rfc3339
 from booking_webhook.yookassa_api import YooKassaUnavailable
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.yookassa import FakeYooKassa
@@ -43,7 +43,7 @@ def _deps(sales_bot: SalesBot, platform: Platform) -> SalesDeps:
 
 
 async def _ends_in(kube: KubeClient, namespace: str, name: str, delta: datetime.timedelta) -> str:
-    end = rfc3339(datetime.datetime.now(tz=datetime.UTC) + delta)
+    end = format_time(datetime.datetime.now(tz=datetime.UTC) + delta)
     await kube.patch(BOOKINGTENANTS, namespace, name, {"spec": {"paidUntil": end}})
     return str(end)
 
@@ -69,9 +69,9 @@ async def test_an_opted_in_owner_is_charged_once_before_the_end_and_told(
     assert await charge_due(deps.store, deps.kube, deps.yookassa, deps.settings) == 0  # once per period
 
     tenant = await kube.get(BOOKINGTENANTS, ns, name)
-    old_end = parse_rfc3339(end)
+    old_end = parse_time(end)
     assert old_end is not None
-    assert tenant["spec"]["paidUntil"] == rfc3339(old_end + datetime.timedelta(days=30))
+    assert tenant["spec"]["paidUntil"] == format_time(old_end + datetime.timedelta(days=30))
     told = await sales_bot.next()
     assert "Автопродление" in told.text and "продлена" in told.text
 

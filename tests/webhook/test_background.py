@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 
 from booking_webhook.metrics import Metrics
-from booking_webhook.notifications import Services
+from booking_webhook.notifications import Clients
 from booking_webhook.recovery import recover_once
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.yookassa import FakeYooKassa
@@ -49,10 +49,10 @@ async def _deferred_genuine_payment(
     return checkout.tenant_name, payment_id
 
 
-def _services(platform: Platform) -> Services:
-    services = Services(platform.store, platform.kube, platform.yookassa_client, Metrics())
-    services.test_shop = True  # the fake's payments are a test shop's
-    return services
+def _services(platform: Platform) -> Clients:
+    clients = Clients(platform.store, platform.kube, platform.yookassa_client, Metrics())
+    clients.test_shop = True  # the fake's payments are a test shop's
+    return clients
 
 
 async def test_a_row_that_raises_does_not_stop_the_recovery_pass(
@@ -101,10 +101,10 @@ async def test_a_row_that_keeps_failing_is_given_up_with_an_alert(
     webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, webhook_dsn: str
 ) -> None:
     poison = await _poison_row(webhook, yookassa)
-    services = _services(platform)
+    clients = _services(platform)
 
     for _ in range(3):
-        await recover_once(services, older_than_seconds=0, max_attempts=3, backoff_base=0)
+        await recover_once(clients, older_than_seconds=0, max_attempts=3, backoff_base=0)
 
     conn = await asyncpg.connect(webhook_dsn)
     try:
@@ -116,7 +116,7 @@ async def test_a_row_that_keeps_failing_is_given_up_with_an_alert(
         await conn.close()
     assert row is not None and (row["outcome"], row["recovery_attempts"]) == ("failed", 3)
     assert "AttributeError" in row["error"]
-    alerts = services.metrics.alerts.labels(reason="notification_given_up")._value.get()
+    alerts = clients.metrics.alerts.labels(reason="notification_given_up")._value.get()
     assert alerts == 1
 
 
@@ -124,8 +124,8 @@ async def test_a_row_that_fails_waits_behind_the_others(
     webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa
 ) -> None:
     poison = await _poison_row(webhook, yookassa)
-    services = _services(platform)
-    await recover_once(services, older_than_seconds=0, backoff_base=60)
+    clients = _services(platform)
+    await recover_once(clients, older_than_seconds=0, backoff_base=60)
 
     due = [r["object_id"] for r in await platform.store.unfinished_notifications(0)]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime
 
+from booking_contract.times import format_time
 from booking_webhook.salesbot.deps import SalesDeps
 from booking_webhook.salesbot.reminders import due_reminder, remind_once
-from booking_webhook.tenants import rfc3339
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.yookassa import FakeYooKassa
 
@@ -35,7 +35,7 @@ async def _owned_tenant(
 
 
 async def _set_paid_until(kube: KubeClient, namespace: str, name: str, moment: datetime.datetime) -> None:
-    await kube.patch(BOOKINGTENANTS, namespace, name, {"spec": {"paidUntil": rfc3339(moment)}})
+    await kube.patch(BOOKINGTENANTS, namespace, name, {"spec": {"paidUntil": format_time(moment)}})
 
 
 async def test_three_days_before_the_end_the_owner_gets_one_reminder_with_a_renew_button(
@@ -74,7 +74,7 @@ async def test_the_renew_button_of_a_reminder_leads_straight_to_the_payment_link
     yookassa.succeed(renewal)
     assert (await webhook.notify(yookassa, "payment.succeeded", renewal))[1]["outcome"] == "extended"
     tenant = await kube.get(BOOKINGTENANTS, ns, name)
-    assert tenant["spec"]["paidUntil"] == rfc3339(end + datetime.timedelta(days=30))
+    assert tenant["spec"]["paidUntil"] == format_time(end + datetime.timedelta(days=30))
 
 
 async def test_a_suspended_bot_is_told_once_that_its_data_is_kept(

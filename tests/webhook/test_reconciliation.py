@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 
 from booking_webhook.metrics import Metrics
-from booking_webhook.notifications import Services
+from booking_webhook.notifications import Clients
 from booking_webhook.reconciliation import reconcile_once
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.yookassa import FakeYooKassa
@@ -21,10 +21,10 @@ from .test_background import wait_until
 LOOKBACK = datetime.timedelta(hours=72)
 
 
-def _services(platform: Platform) -> Services:
-    services = Services(platform.store, platform.kube, platform.yookassa_client, Metrics())
-    services.test_shop = True
-    return services
+def _services(platform: Platform) -> Clients:
+    clients = Clients(platform.store, platform.kube, platform.yookassa_client, Metrics())
+    clients.test_shop = True
+    return clients
 
 
 async def test_a_lost_notification_still_creates_the_tenant_from_the_background_task(

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from booking_contract.times import parse_time
 from booking_webhook.admin import parse_refund, refund_command
 from booking_webhook.refunds import RefundRequest
-from booking_webhook.tenants import parse_rfc3339, refund_days
+from booking_webhook.tenants import refund_days
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.yookassa import FakeYooKassa
 
@@ -33,7 +34,7 @@ async def _paid_tenant(webhook: WebhookServer, platform: Platform, yookassa: Fak
 
 async def _paid_until(kube: KubeClient, namespace: str, name: str) -> datetime.datetime:
     tenant = await kube.get(BOOKINGTENANTS, namespace, name)
-    moment: datetime.datetime | None = parse_rfc3339(tenant["spec"]["paidUntil"])
+    moment: datetime.datetime | None = parse_time(tenant["spec"]["paidUntil"])
     assert moment is not None
     return moment
 
@@ -61,7 +62,7 @@ async def test_a_partial_refund_shortens_paid_until_by_its_share(
 
     assert (status, body["outcome"]) == (200, "refunded")
     after = await kube.get(BOOKINGTENANTS, ns, name)
-    old_end, new_end = parse_rfc3339(before["spec"]["paidUntil"]), parse_rfc3339(after["spec"]["paidUntil"])
+    old_end, new_end = parse_time(before["spec"]["paidUntil"]), parse_time(after["spec"]["paidUntil"])
     assert old_end is not None and new_end is not None and old_end - new_end == datetime.timedelta(days=10)
     assert [(r["id"], r["paymentId"], r["days"], r["amount"]) for r in after["spec"]["refunds"]] == [
         (refund_id, payment_id, 10, "100.00")

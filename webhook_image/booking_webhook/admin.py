@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from booking_webhook.core.config import Settings
 from booking_webhook.kube import Kube
 from booking_webhook.metrics import Metrics
-from booking_webhook.notifications import REFUND_SUCCEEDED, Services, process
+from booking_webhook.notifications import REFUND_SUCCEEDED, Clients, process
 from booking_webhook.refunds import RefundRefused, RefundRequest, issue_refund
 from booking_webhook.store import Store
 from booking_webhook.yookassa_api import YooKassaClient, YooKassaError
@@ -58,11 +58,11 @@ async def refund_command(settings: Settings, request: RefundRequest) -> int:
             return 1
         outcome = None
         if refund.get("status") == "succeeded":
-            services = Services(store, kube, yookassa, Metrics(), test_shop=settings.yookassa_test_shop)
+            clients = Clients(store, kube, yookassa, Metrics(), test_shop=settings.yookassa_test_shop)
             notification_id, _ = await store.record_notification(
                 REFUND_SUCCEEDED, str(refund["id"]), None, {"type": "admin", "object": {"id": refund["id"]}}
             )
-            outcome, reason = await process(services, REFUND_SUCCEEDED, str(refund["id"]))
+            outcome, reason = await process(clients, REFUND_SUCCEEDED, str(refund["id"]))
             await store.finish_notification(notification_id, outcome, reason)
         summary = {"refund_id": refund.get("id"), "status": refund.get("status"), "applied": outcome}
         sys.stdout.write(json.dumps(summary) + "\n")

@@ -19,13 +19,13 @@ import datetime
 import logging
 from typing import Any
 
+from booking_contract.times import parse_time
 from booking_webhook.checkout import Buyer, create_payment, renewal_fields
 from booking_webhook.core.config import Settings
 from booking_webhook.core.logging import log_event
 from booking_webhook.kube import Kube
 from booking_webhook.ledger import IDEMPOTENCE_KEY_REUSE_FOR, Ledger
 from booking_webhook.store import Checkout, Store
-from booking_webhook.tenants import parse_rfc3339
 from booking_webhook.yookassa_api import YooKassaClient
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ async def charge_due(
         if first is None or tenant is None or (tenant.get("spec") or {}).get("suspended"):
             continue
         paid_until = str((tenant.get("spec") or {}).get("paidUntil") or "")
-        end = parse_rfc3339(paid_until)
+        end = parse_time(paid_until)
         if end is None or end - now > AUTORENEW_LEAD:
             continue
         checkout = await _period_checkout(store, settings, row, first, paid_until)

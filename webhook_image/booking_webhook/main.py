@@ -16,7 +16,7 @@ from booking_webhook.core.config import Settings, get_settings
 from booking_webhook.core.logging import log_event
 from booking_webhook.kube import Kube
 from booking_webhook.metrics import Metrics
-from booking_webhook.notifications import Services
+from booking_webhook.notifications import Clients
 from booking_webhook.ratelimit import RateLimiter
 from booking_webhook.reconciliation import reconcile_once
 from booking_webhook.recovery import recover_once
@@ -36,7 +36,7 @@ async def _every(interval: float, name: str, one_pass: Callable[[], Awaitable[ob
             log_event(log, f"{name} pass failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}"[:300])
 
 
-def _background(services: Services, settings: Settings) -> list[asyncio.Task[None]]:
+def _background(clients: Clients, settings: Settings) -> list[asyncio.Task[None]]:
     tasks = []
     if settings.recovery_interval > 0:
         tasks.append(
@@ -45,7 +45,7 @@ def _background(services: Services, settings: Settings) -> list[asyncio.Task[Non
                     settings.recovery_interval,
                     "recovery",
                     lambda: recover_once(
-                        services,
+                        clients,
                         older_than_seconds=settings.recovery_min_age,
                         max_attempts=settings.recovery_max_attempts,
                         row_timeout=settings.processing_timeout,
@@ -55,7 +55,7 @@ def _background(services: Services, settings: Settings) -> list[asyncio.Task[Non
         )
     if settings.reconcile_interval > 0:
         lookback = datetime.timedelta(hours=settings.reconcile_lookback_hours)
-        reconcile = lambda: reconcile_once(services, lookback)  # noqa: E731
+        reconcile = lambda: reconcile_once(clients, lookback)  # noqa: E731
         tasks.append(asyncio.create_task(_every(settings.reconcile_interval, "reconciliation", reconcile)))
     return tasks
 
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         metrics = Metrics()
         metrics.test_shop.set(1 if current.yookassa_test_shop else 0)
-        app.state.services = Services(
+        app.state.clients = Clients(
             store=store, kube=kube, yookassa=yookassa, metrics=metrics, test_shop=current.yookassa_test_shop
         )
         app.state.rate_limiter = RateLimiter(current.rate_limit_per_second, current.rate_limit_burst)
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             receipts=current.yookassa_receipt_enabled,
             reconcile_interval=current.reconcile_interval,
         )
-        tasks = _background(app.state.services, current)
+        tasks = _background(app.state.clients, current)
         try:
             yield
         finally:

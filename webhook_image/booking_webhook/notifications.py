@@ -28,7 +28,7 @@ from booking_webhook.store import Checkout, Store
 from booking_webhook.tenants import (
     ConfirmedPayment,
     ConfirmedRefund,
-    Outcome,
+    PaymentOutcome,
     PaymentRejected,
     apply_payment,
     apply_refund,
@@ -52,7 +52,7 @@ class Rejected(Exception):
 
 
 @dataclass
-class Services:
+class Clients:
     store: Store
     kube: Kube
     yookassa: YooKassaClient
@@ -60,21 +60,21 @@ class Services:
     test_shop: bool = False  # YOOKASSA_TEST_SHOP: accept payments that carry `test: true`
 
 
-async def _our_checkout(services: Services, payment: dict[str, Any]) -> Checkout:
+async def _our_checkout(clients: Clients, payment: dict[str, Any]) -> Checkout:
     metadata = payment.get("metadata") or {}
     try:
         checkout_id = uuid.UUID(str(metadata.get("checkout_id")))
     except ValueError:
         raise Rejected("payment has no checkout of ours") from None
-    checkout = await services.store.checkout(checkout_id)
+    checkout = await clients.store.checkout(checkout_id)
     if checkout is None:
         raise Rejected("payment names an unknown checkout")
     return checkout
 
 
-async def _fetch_payment(services: Services, payment_id: str) -> dict[str, Any]:
+async def _fetch_payment(clients: Clients, payment_id: str) -> dict[str, Any]:
     try:
-        payment = await services.yookassa.get_payment(payment_id)
+        payment = await clients.yookassa.get_payment(payment_id)
     except PaymentNotFound:
         raise Rejected("payment unknown to the YooKassa API") from None
     if str(payment.get("id")) != payment_id:
@@ -82,15 +82,15 @@ async def _fetch_payment(services: Services, payment_id: str) -> dict[str, Any]:
     return payment
 
 
-async def process(services: Services, event: str, object_id: str) -> tuple[str, str | None]:
+async def process(clients: Clients, event: str, object_id: str) -> tuple[str, str | None]:
     """Return (outcome, why it was rejected); raise a transient error (Kube/YooKassa unavailable)."""
     try:
         if event == PAYMENT_SUCCEEDED:
-            return await _payment_succeeded(services, object_id), None
+            return await _payment_succeeded(clients, object_id), None
         if event == PAYMENT_CANCELED:
-            return await _payment_canceled(services, object_id), None
+            return await _payment_canceled(clients, object_id), None
         if event == REFUND_SUCCEEDED:
-            return await _refund_succeeded(services, object_id), None
+            return await _refund_succeeded(clients, object_id), None
     except Rejected as exc:
         log_event(
             log,
@@ -104,21 +104,21 @@ async def process(services: Services, event: str, object_id: str) -> tuple[str, 
     return "ignored", None
 
 
-async def _payment_succeeded(services: Services, payment_id: str) -> str:
-    payment = await _fetch_payment(services, payment_id)
+async def _payment_succeeded(clients: Clients, payment_id: str) -> str:
+    payment = await _fetch_payment(clients, payment_id)
     if payment.get("status") != "succeeded" or payment.get("paid") is False:
         raise Rejected(f"payment status is {payment.get('status')!r}, not 'succeeded'")
     checkout: Checkout | None = None
     try:
-        checkout = await _our_checkout(services, payment)
-        return await _apply_paid(services, payment, checkout)
+        checkout = await _our_checkout(clients, payment)
+        return await _apply_paid(clients, payment, checkout)
     except (Rejected, PaymentRejected) as exc:
-        await _paid_but_not_applied(services, payment, checkout, str(exc))
+        await _paid_but_not_applied(clients, payment, checkout, str(exc))
         raise Rejected(str(exc)) from None
 
 
-async def _apply_paid(services: Services, payment: dict[str, Any], checkout: Checkout) -> str:
-    if payment.get("test") is True and not services.test_shop:
+async def _apply_paid(clients: Clients, payment: dict[str, Any], checkout: Checkout) -> str:
+    if payment.get("test") is True and not clients.test_shop:
         raise Rejected("a test payment, and YOOKASSA_TEST_SHOP is off")
     metadata = payment.get("metadata") or {}
     amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
@@ -134,33 +134,33 @@ async def _apply_paid(services: Services, payment: dict[str, Any], checkout: Che
         amount=f"{checkout.amount:.2f}",
         currency=checkout.currency,
     )
-    applied = await apply_payment(services.kube, checkout, confirmed)
+    applied = await apply_payment(clients.kube, checkout, confirmed)
     method = saved_method(payment)
     if checkout.save_payment_method and method is not None:  # the owner opted in to auto-renewal
-        await services.store.save_autorenewal(checkout, method[0], method[1], checkout.plan)
+        await clients.store.save_autorenewal(checkout, method[0], method[1], checkout.plan)
     period = (applied.period_start, applied.period_end)
     await asyncio.gather(  # two independent records of one fact: the checkout's and the ledger's
-        services.store.mark_applied(checkout.id, confirmed.id),
-        Ledger(services.store).seen(payment, checkout, applied=period),
+        clients.store.mark_applied(checkout.id, confirmed.id),
+        Ledger(clients.store).seen(payment, checkout, applied=period),
     )
-    if applied.outcome is Outcome.CREATED:
-        services.metrics.tenants_created.inc()
-    elif applied.outcome is Outcome.EXTENDED:
-        services.metrics.tenants_extended.inc()
+    if applied.outcome is PaymentOutcome.CREATED:
+        clients.metrics.tenants_created.inc()
+    elif applied.outcome is PaymentOutcome.EXTENDED:
+        clients.metrics.tenants_extended.inc()
     return applied.outcome.value
 
 
 async def _paid_but_not_applied(
-    services: Services, payment: dict[str, Any], checkout: Checkout | None, reason: str
+    clients: Clients, payment: dict[str, Any], checkout: Checkout | None, reason: str
 ) -> None:
     """Money was taken and nothing was delivered: the ledger and an alert say so."""
-    ledger = Ledger(services.store)
+    ledger = Ledger(clients.store)
     await ledger.seen(payment, checkout)
     await ledger.rejected(str(payment["id"]), reason)
     amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
     raise_alert(
-        services.metrics,
-        TEST_PAYMENT_REFUSED if payment.get("test") is True and not services.test_shop else PAID_NOT_APPLIED,
+        clients.metrics,
+        TEST_PAYMENT_REFUSED if payment.get("test") is True and not clients.test_shop else PAID_NOT_APPLIED,
         "paid payment not applied",
         payment_id=str(payment["id"]),
         tenant=checkout.tenant_name if checkout else None,
@@ -169,34 +169,34 @@ async def _paid_but_not_applied(
     )
 
 
-async def _payment_canceled(services: Services, payment_id: str) -> str:
-    payment = await _fetch_payment(services, payment_id)
+async def _payment_canceled(clients: Clients, payment_id: str) -> str:
+    payment = await _fetch_payment(clients, payment_id)
     if payment.get("status") != "canceled":
         raise Rejected(f"payment status is {payment.get('status')!r}, not 'canceled'")
-    checkout = await _our_checkout(services, payment)
+    checkout = await _our_checkout(clients, payment)
     reason = str((payment.get("cancellation_details") or {}).get("reason") or "canceled")[:100]
-    ledger = Ledger(services.store)
+    ledger = Ledger(clients.store)
     await ledger.seen(payment, checkout)
     await ledger.canceled(payment_id, reason)
-    await services.store.mark_canceled(checkout.id, payment_id, reason)
+    await clients.store.mark_canceled(checkout.id, payment_id, reason)
     return "canceled"
 
 
-async def _refund_succeeded(services: Services, refund_id: str) -> str:
+async def _refund_succeeded(clients: Clients, refund_id: str) -> str:
     try:
-        refund = await services.yookassa.get_refund(refund_id)
+        refund = await clients.yookassa.get_refund(refund_id)
     except PaymentNotFound:
         raise Rejected("refund unknown to the YooKassa API") from None
     if refund.get("status") != "succeeded":
         raise Rejected(f"refund status is {refund.get('status')!r}")
-    payment = await _fetch_payment(services, str(refund.get("payment_id") or ""))
-    checkout = await _our_checkout(services, payment)
+    payment = await _fetch_payment(clients, str(refund.get("payment_id") or ""))
+    checkout = await _our_checkout(clients, payment)
     amount = refund.get("amount") if isinstance(refund.get("amount"), dict) else {}
     value = money((amount or {}).get("value"))
     if value is None:
         raise Rejected("refund has no amount")
     currency = str((amount or {}).get("currency") or "")
-    if await services.store.record_refund(
+    if await clients.store.record_refund(
         refund_id,
         str(payment["id"]),
         checkout.id,
@@ -205,7 +205,7 @@ async def _refund_succeeded(services: Services, refund_id: str) -> str:
         checkout.tenant_name,
         api_time(refund.get("created_at")),
     ):
-        services.metrics.refunds.inc()
+        clients.metrics.refunds.inc()
         log_event(
             log,
             "refund recorded",
@@ -217,20 +217,20 @@ async def _refund_succeeded(services: Services, refund_id: str) -> str:
     paid = money((payment.get("amount") or {}).get("value")) or checkout.amount
     days = refund_days(value, paid, checkout.days)
     confirmed = ConfirmedRefund(refund_id, str(payment["id"]), days, f"{value:.2f}", currency)
-    paid_until = await apply_refund(services.kube, checkout.tenant_name, confirmed)
-    await services.store.refund_applied(refund_id, days if paid_until is not None else None)
+    paid_until = await apply_refund(clients.kube, checkout.tenant_name, confirmed)
+    await clients.store.refund_applied(refund_id, days if paid_until is not None else None)
     return "refunded"
 
 
-async def reconcile_payment(services: Services, payment_id: str) -> str | None:
+async def reconcile_payment(clients: Clients, payment_id: str) -> str | None:
     """Ask the API about a payment whose notification has not arrived (yet) and act as if it had.
 
     Used when the buyer is back on the return page: a delayed or lost notification then costs
     nothing. Exactly-once holds because applying is idempotent.
     """
-    payment = await services.yookassa.get_payment(payment_id)
+    payment = await clients.yookassa.get_payment(payment_id)
     if payment.get("status") == "succeeded":
-        return (await process(services, PAYMENT_SUCCEEDED, payment_id))[0]
+        return (await process(clients, PAYMENT_SUCCEEDED, payment_id))[0]
     if payment.get("status") == "canceled":
-        return (await process(services, PAYMENT_CANCELED, payment_id))[0]
+        return (await process(clients, PAYMENT_CANCELED, payment_id))[0]
     return None

@@ -20,7 +20,7 @@ from booking_webhook.notifications import (
     FINAL_OUTCOMES,
     PAYMENT_SUCCEEDED,
     REFUND_SUCCEEDED,
-    Services,
+    Clients,
     process,
 )
 
@@ -29,48 +29,48 @@ log = logging.getLogger(__name__)
 RECONCILE_LOCK = 0x426F6F6C  # pg_advisory_lock key: one reconciling replica at a time
 
 
-async def reconcile_once(services: Services, lookback: datetime.timedelta) -> int:
+async def reconcile_once(clients: Clients, lookback: datetime.timedelta) -> int:
     """One pass; returns how many payments and refunds it had to deliver itself."""
-    async with services.store.try_lock(RECONCILE_LOCK) as got:
+    async with clients.store.try_lock(RECONCILE_LOCK) as got:
         if not got:
-            services.metrics.reconcile_passes.labels(result="skipped").inc()
+            clients.metrics.reconcile_passes.labels(result="skipped").inc()
             return 0
         since = datetime.datetime.now(tz=datetime.UTC) - lookback
-        ledger = Ledger(services.store)
+        ledger = Ledger(clients.store)
         delivered = 0
-        async for payment in services.yookassa.list_payments(since, status="succeeded"):
+        async for payment in clients.yookassa.list_payments(since, status="succeeded"):
             payment_id = str(payment["id"])
             metadata = payment.get("metadata")
             if not isinstance(metadata, dict) or not metadata.get("checkout_id"):
                 continue  # not made by this platform
             if await ledger.is_settled(payment_id):
                 continue
-            delivered += await _deliver(services, PAYMENT_SUCCEEDED, payment_id)
-        async for refund in services.yookassa.list_refunds(since, status="succeeded"):
+            delivered += await _deliver(clients, PAYMENT_SUCCEEDED, payment_id)
+        async for refund in clients.yookassa.list_refunds(since, status="succeeded"):
             refund_id = str(refund["id"])
             if await ledger.payment(str(refund.get("payment_id"))) is None:
                 continue  # a refund of a payment that is not ours
-            if await services.store.refund_is_applied(refund_id):
+            if await clients.store.refund_is_applied(refund_id):
                 continue
-            delivered += await _deliver(services, REFUND_SUCCEEDED, refund_id)
-        services.metrics.payments_needing_attention.set(await ledger.needing_attention())
-        services.metrics.reconcile_passes.labels(result="ok").inc()
+            delivered += await _deliver(clients, REFUND_SUCCEEDED, refund_id)
+        clients.metrics.payments_needing_attention.set(await ledger.needing_attention())
+        clients.metrics.reconcile_passes.labels(result="ok").inc()
         return delivered
 
 
-async def _deliver(services: Services, event: str, object_id: str) -> int:
+async def _deliver(clients: Clients, event: str, object_id: str) -> int:
     """Process one found object; an error of this one leaves it to the recovery pass (its row
     stays unfinished) and the pass goes on with the rest."""
-    notification_id, previous = await services.store.record_notification(
+    notification_id, previous = await clients.store.record_notification(
         event, object_id, None, {"type": "reconciliation", "event": event, "object": {"id": object_id}}
     )
     try:
-        outcome, reason = await process(services, event, object_id)
+        outcome, reason = await process(clients, event, object_id)
     except Exception as exc:  # any error of this object: the others still get their turn
         error = f"{type(exc).__name__}: {exc}"[:300]
         if previous not in FINAL_OUTCOMES:
-            await services.store.finish_notification(notification_id, "retry", error)
-        services.metrics.reconciled.labels(outcome="retry").inc()
+            await clients.store.finish_notification(notification_id, "retry", error)
+        clients.metrics.reconciled.labels(outcome="retry").inc()
         log_event(
             log,
             "reconciliation deferred",
@@ -81,8 +81,8 @@ async def _deliver(services: Services, event: str, object_id: str) -> int:
         )
         return 0
     if previous not in FINAL_OUTCOMES:
-        await services.store.finish_notification(notification_id, outcome, reason)
-    services.metrics.reconciled.labels(outcome=outcome).inc()
+        await clients.store.finish_notification(notification_id, outcome, reason)
+    clients.metrics.reconciled.labels(outcome=outcome).inc()
     log_event(
         log,
         "notification reconciled",

@@ -14,7 +14,7 @@ import logging
 
 from booking_webhook.alerts import NOTIFICATION_GIVEN_UP, raise_alert
 from booking_webhook.core.logging import log_event
-from booking_webhook.notifications import Services, process
+from booking_webhook.notifications import Clients, process
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def backoff(attempts: int, base: float = BASE_DELAY_SECONDS) -> float:
 
 
 async def recover_once(
-    services: Services,
+    clients: Clients,
     older_than_seconds: float,
     max_attempts: int = 20,
     row_timeout: float = 20.0,
@@ -36,18 +36,18 @@ async def recover_once(
     """One pass; returns how many rows it finished. Safe next to live traffic (applying is
     idempotent)."""
     finished = 0
-    for row in await services.store.unfinished_notifications(older_than_seconds):
+    for row in await clients.store.unfinished_notifications(older_than_seconds):
         notification_id, event, object_id = int(row["id"]), str(row["event"]), str(row["object_id"])
         try:
-            outcome, reason = await asyncio.wait_for(process(services, event, object_id), row_timeout)
+            outcome, reason = await asyncio.wait_for(process(clients, event, object_id), row_timeout)
         except Exception as exc:  # any error of this row: it waits, the others go on
             error = f"{type(exc).__name__}: {exc}"[:300]
             attempts = int(row["recovery_attempts"]) + 1
             if attempts >= max_attempts:
-                await services.store.defer_notification(notification_id, error, 0)
-                await services.store.finish_notification(notification_id, "failed", error)
+                await clients.store.defer_notification(notification_id, error, 0)
+                await clients.store.finish_notification(notification_id, "failed", error)
                 raise_alert(
-                    services.metrics,
+                    clients.metrics,
                     NOTIFICATION_GIVEN_UP,
                     "notification given up",
                     notification_event=event,
@@ -56,7 +56,7 @@ async def recover_once(
                     error=error,
                 )
             else:
-                await services.store.defer_notification(
+                await clients.store.defer_notification(
                     notification_id, error, backoff(attempts, backoff_base)
                 )
                 log_event(
@@ -69,7 +69,7 @@ async def recover_once(
                     error=error,
                 )
             continue
-        await services.store.finish_notification(notification_id, outcome, reason)
-        services.metrics.notifications.labels(event=event, outcome=f"recovered_{outcome}").inc()
+        await clients.store.finish_notification(notification_id, outcome, reason)
+        clients.metrics.notifications.labels(event=event, outcome=f"recovered_{outcome}").inc()
         finished += 1
     return finished

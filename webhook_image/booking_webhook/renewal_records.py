@@ -113,5 +113,6 @@ class RenewalRecords:
         existing = await self.auto_checkout(
             fields["namespace"], fields["tenant_name"], fields["auto_for_paid_until"]
         )
-        assert existing is not None
+        if existing is None:  # the conflicting row was deleted meanwhile: nobody deletes checkouts
+            raise RuntimeError("the period's auto-renewal checkout vanished")
         return existing

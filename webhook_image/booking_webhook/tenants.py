@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from booking_contract import crd
+from booking_contract.kube import KubeConflict, KubeError
+from booking_contract.times import format_time, parse_time, utc_now
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import Kube, KubeConflict, KubeError, KubeUnavailable
+from booking_webhook.kube import Kube
 from booking_webhook.store import Checkout
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,9 @@ MAX_PAYMENTS = 1000  # the CRD's maxItems for spec.payments
 MAX_CONFLICT_RETRIES = 20
 
 
-class Outcome(enum.StrEnum):
+class PaymentOutcome(enum.StrEnum):
+    """What applying one confirmed payment did to its tenant."""
+
     CREATED = "created"
     EXTENDED = "extended"
     DUPLICATE = "duplicate"
@@ -41,7 +46,7 @@ class Applied:
     """What applying a payment did, and the period it bought (unknown for a duplicate, absent
     for a tenant without an end date)."""
 
-    outcome: Outcome
+    outcome: PaymentOutcome
     period_start: datetime.datetime | None = None
     period_end: datetime.datetime | None = None
 
@@ -68,20 +73,6 @@ class ConfirmedPayment:
     currency: str
 
 
-def rfc3339(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
 def payment_entry(payment: ConfirmedPayment, now: datetime.datetime) -> dict[str, Any]:
     return {
         "id": payment.id,
@@ -89,7 +80,7 @@ def payment_entry(payment: ConfirmedPayment, now: datetime.datetime) -> dict[str
         "days": payment.days,
         "amount": payment.amount,
         "currency": payment.currency,
-        "appliedAt": rfc3339(now),
+        "appliedAt": format_time(now),
     }
 
 
@@ -97,23 +88,23 @@ def tenant_manifest(checkout: Checkout, payment: ConfirmedPayment, now: datetime
     """A new BookingTenant per docs/contracts.md; the token stays in its Secret."""
     paid_until = now + datetime.timedelta(days=payment.days)
     return {
-        "apiVersion": "bookingsaas.dev/v1alpha1",
-        "kind": "BookingTenant",
+        "apiVersion": crd.API_VERSION,
+        "kind": crd.KIND,
         "metadata": {
             "name": checkout.tenant_name,
             "labels": {
-                "app.kubernetes.io/managed-by": "booking-webhook",
-                "bookingsaas.dev/client-id": checkout.client_id,
+                crd.MANAGED_BY_LABEL: crd.MANAGED_BY_WEBHOOK,
+                crd.CLIENT_ID_LABEL: checkout.client_id,
             },
-            "annotations": {"bookingsaas.dev/checkout-id": str(checkout.id)},
+            "annotations": {crd.CHECKOUT_ID_ANNOTATION: str(checkout.id)},
         },
         "spec": {
             "clientId": checkout.client_id,
             "companyName": checkout.company_name[:128],
             "ownerTelegramId": checkout.telegram_user_id,
-            "botTokenSecretRef": {"name": checkout.token_secret_name, "key": "token"},
+            "botTokenSecretRef": {"name": checkout.token_secret_name, "key": crd.TOKEN_SECRET_KEY},
             "plan": payment.plan,
-            "paidUntil": rfc3339(paid_until),
+            "paidUntil": format_time(paid_until),
             "deletionPolicy": "Retain",
             "payments": [payment_entry(payment, now)],
         },
@@ -124,14 +115,14 @@ def extended_paid_until(current: str | None, days: int, now: datetime.datetime) 
     """Renewal adds the plan's days to the later of now and the current end; absent stays absent."""
     if current is None:
         return None
-    base = parse_rfc3339(current) or now
-    return rfc3339(max(base, now) + datetime.timedelta(days=days))
+    base = parse_time(current) or now
+    return format_time(max(base, now) + datetime.timedelta(days=days))
 
 
 async def apply_payment(
     kube: Kube, checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime | None = None
 ) -> Applied:
-    now = now or datetime.datetime.now(tz=datetime.UTC)
+    now = now or utc_now()
     if checkout.kind == "new":
         manifest = tenant_manifest(checkout, payment, now)
         try:
@@ -142,7 +133,7 @@ async def apply_payment(
             await _adopt_token_secret(kube, checkout, created)
             log_event(log, "tenant created", tenant=checkout.tenant_name, payment_id=payment.id)
             start = now.replace(microsecond=0)  # paidUntil is written to the second
-            return Applied(Outcome.CREATED, start, parse_rfc3339(manifest["spec"]["paidUntil"]))
+            return Applied(PaymentOutcome.CREATED, start, parse_time(manifest["spec"]["paidUntil"]))
     return await _extend(kube, checkout, payment, now)
 
 
@@ -160,7 +151,7 @@ async def apply_refund(
 ) -> str | None:
     """Take the refund's days off paidUntil once; returns the new paidUntil ("" when the tenant
     has no end date), or None when the tenant no longer exists."""
-    now = now or datetime.datetime.now(tz=datetime.UTC)
+    now = now or utc_now()
     for attempt in range(MAX_CONFLICT_RETRIES):
         tenant = await kube.get_tenant(name)
         if tenant is None:
@@ -175,12 +166,12 @@ async def apply_refund(
             "days": refund.days,
             "amount": refund.amount,
             "currency": refund.currency,
-            "appliedAt": rfc3339(now),
+            "appliedAt": format_time(now),
         }
         spec_patch: dict[str, Any] = {"refunds": [*refunds, entry][-MAX_PAYMENTS:]}
-        current = parse_rfc3339(spec.get("paidUntil"))
+        current = parse_time(spec.get("paidUntil"))
         if current is not None:
-            spec_patch["paidUntil"] = rfc3339(current - datetime.timedelta(days=refund.days))
+            spec_patch["paidUntil"] = format_time(current - datetime.timedelta(days=refund.days))
         patch = {"metadata": {"resourceVersion": tenant["metadata"]["resourceVersion"]}, "spec": spec_patch}
         try:
             patched = await kube.merge_patch_tenant(name, patch)
@@ -198,7 +189,7 @@ async def apply_refund(
             paid_until=spec_patch.get("paidUntil"),
         )
         return str(spec_patch.get("paidUntil") or "")
-    raise KubeUnavailable("too many resourceVersion conflicts")
+    raise KubeConflict(409, f"too many resourceVersion conflicts ({MAX_CONFLICT_RETRIES})")
 
 
 async def _extend(
@@ -211,7 +202,7 @@ async def _extend(
         spec = tenant.get("spec") or {}
         payments = [p for p in (spec.get("payments") or []) if isinstance(p, dict)]
         if any(p.get("id") == payment.id for p in payments):
-            return Applied(Outcome.DUPLICATE)
+            return Applied(PaymentOutcome.DUPLICATE)
         owner = spec.get("ownerTelegramId")
         if owner is not None and int(owner) != checkout.telegram_user_id:
             raise PaymentRejected(f"tenant {checkout.tenant_name} belongs to another owner")
@@ -232,11 +223,11 @@ async def _extend(
             log, "tenant extended", tenant=checkout.tenant_name, payment_id=payment.id, paid_until=paid_until
         )
         if paid_until is None:
-            return Applied(Outcome.EXTENDED)
-        end = parse_rfc3339(paid_until)
+            return Applied(PaymentOutcome.EXTENDED)
+        end = parse_time(paid_until)
         start = end - datetime.timedelta(days=payment.days) if end else None
-        return Applied(Outcome.EXTENDED, start, end)
-    raise KubeUnavailable("too many resourceVersion conflicts")
+        return Applied(PaymentOutcome.EXTENDED, start, end)
+    raise KubeConflict(409, f"too many resourceVersion conflicts ({MAX_CONFLICT_RETRIES})")
 
 
 async def _adopt_token_secret(kube: Kube, checkout: Checkout, tenant: dict[str, Any]) -> None:
@@ -244,7 +235,7 @@ async def _adopt_token_secret(kube: Kube, checkout: Checkout, tenant: dict[str, 
         return
     try:
         await kube.adopt_secret(checkout.token_secret_name, tenant)
-    except (KubeError, KubeUnavailable, KubeConflict) as exc:  # best effort: the tenant is what matters
+    except KubeError as exc:  # best effort: the tenant is what matters
         log_event(
             log, "token secret not adopted", logging.WARNING, tenant=checkout.tenant_name, error=str(exc)
         )

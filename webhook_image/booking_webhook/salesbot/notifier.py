@@ -9,20 +9,20 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
+from booking_contract.kube import KubeError
+from booking_contract.times import parse_time
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import KubeError, KubeUnavailable
 from booking_webhook.ledger import Ledger
 from booking_webhook.salesbot import texts
 from booking_webhook.salesbot.deps import SalesDeps
 from booking_webhook.store import Checkout
-from booking_webhook.tenants import parse_rfc3339
 from booking_webhook.yookassa_api import PaymentNotFound, YooKassaError
 
 log = logging.getLogger(__name__)
 
 
 def human_date(value: str | None) -> str:
-    moment = parse_rfc3339(value)
+    moment = parse_time(value)
     return moment.strftime("%d.%m.%Y %H:%M UTC") if moment else "бессрочно"
 
 
@@ -49,7 +49,7 @@ async def notify_once(bot: Bot, deps: SalesDeps) -> int:
     ):
         try:
             text = await _ready_message(deps, checkout)
-        except (KubeUnavailable, KubeError):
+        except KubeError:
             continue
         if text is not None and await _send(bot, checkout, text):
             await deps.store.mark_ready_notified(checkout.id)
@@ -125,7 +125,7 @@ async def remove_abandoned_tokens(
             if await _token_still_needed(deps, ledger, checkout):
                 continue
             await deps.kube.delete_secret(secret)
-        except (KubeUnavailable, KubeError, YooKassaError):
+        except (KubeError, YooKassaError):
             continue  # cannot be sure now: ask again on a later pass
         await deps.store.mark_token_secret_removed(checkout.id)
         log_event(

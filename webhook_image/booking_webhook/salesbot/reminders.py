@@ -17,11 +17,11 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import InlineKeyboardMarkup
 
+from booking_contract.times import parse_time
 from booking_webhook.core.logging import log_event
 from booking_webhook.salesbot import keyboards, texts
 from booking_webhook.salesbot.deps import SalesDeps
 from booking_webhook.salesbot.notifier import human_date
-from booking_webhook.tenants import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ async def remind_once(bot: Bot, deps: SalesDeps, now: datetime.datetime | None =
         if checkout is None or spec.get("suspended") or tenant.get("metadata", {}).get("deletionTimestamp"):
             continue  # not sold here, suspended on purpose, or going away
         paid_until = str(spec.get("paidUntil") or "")
-        kind = due_reminder(parse_rfc3339(paid_until), status.get("phase"), now)
+        kind = due_reminder(parse_time(paid_until), status.get("phase"), now)
         if kind is None or not await deps.store.claim_reminder(namespace, name, kind, paid_until):
             continue
         plan_name = str(spec.get("plan") or checkout.plan)
