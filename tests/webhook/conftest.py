@@ -20,6 +20,7 @@ import psycopg
 import pytest
 import uvicorn
 from aiogram import Bot
+from chart.conftest import helm  # noqa: F401 - the chart's rendering fixture, for test_permissions.py
 from pydantic import SecretStr
 
 from booking_webhook.checkout import Buyer, create_payment, start_new, start_renewal
