@@ -54,7 +54,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "ingress": {
                 "enabled": True,
                 "className": "nginx",
-                "hosts": [{"host": "pay.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                "hosts": [{"host": "pay.example.com"}],
                 "tls": [{"secretName": "pay-example-com-tls", "hosts": ["pay.example.com"]}],
             },
         },
