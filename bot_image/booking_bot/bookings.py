@@ -250,6 +250,8 @@ async def reschedule_booking(
         or before.kind != "customer"
     ):
         raise NotFound("no such booking")
+    if new_start == before.starts_at:
+        return before, before  # nothing to move (a second tap, or the same time picked again)
     _check_cutoff(before, now, cutoff_minutes)
     minutes = int((before.ends_at - before.starts_at).total_seconds() // 60)
     await _check_slot(pool, new_start, minutes, now, tz)
@@ -277,6 +279,44 @@ async def reschedule_booking(
     return before, after
 
 
+async def own_booking_at(
+    pool: asyncpg.Pool, user_id: int, service_id: int, starts_at: dt.datetime
+) -> Booking | None:
+    """The customer's confirmed booking of this service at this start, if they already hold it."""
+    row = await pool.fetchrow(
+        _SELECT
+        + " WHERE b.user_id = $1 AND b.service_id = $2 AND b.starts_at = $3 AND b.status = 'confirmed'",
+        user_id,
+        service_id,
+        starts_at,
+    )
+    return None if row is None else _booking(row)
+
+
+async def hold_notice(pool: asyncpg.Pool, booking_id: int, now: dt.datetime) -> None:
+    """The owner's new-booking notice waits (for the customer's phone): see ``release_notices``."""
+    await pool.execute("UPDATE bookings SET notice_held_at = $2 WHERE id = $1", booking_id, now)
+
+
+async def release_notices(
+    pool: asyncpg.Pool, *, user_id: int | None = None, held_before: dt.datetime | None = None
+) -> list[Booking]:
+    """Claim held notices (one customer's, or all held since before ``held_before``), at most once.
+
+    The claim clears ``notice_held_at`` in the same statement that returns the rows, so two
+    passes (the customer's answer and the worker's timeout) never send one notice twice.
+    """
+    rows = await pool.fetch(
+        "UPDATE bookings SET notice_held_at = NULL WHERE notice_held_at IS NOT NULL"
+        " AND ($1::bigint IS NULL OR user_id = $1) AND ($2::timestamptz IS NULL OR notice_held_at < $2)"
+        " RETURNING id",
+        user_id,
+        held_before,
+    )
+    found = [await get_booking(pool, r["id"]) for r in rows]
+    return [b for b in found if b is not None and b.status == "confirmed"]
+
+
 async def upcoming_for_user(
     pool: asyncpg.Pool, user_id: int, now: dt.datetime, limit: int = 10
 ) -> list[Booking]:
@@ -286,6 +326,16 @@ async def upcoming_for_user(
         user_id,
         now,
         limit,
+    )
+    return [_booking(r) for r in rows]
+
+
+async def upcoming_customer_bookings(pool: asyncpg.Pool, now: dt.datetime) -> list[Booking]:
+    """Every confirmed customer booking that has not started yet (bounded by the horizon)."""
+    rows = await pool.fetch(
+        _SELECT
+        + " WHERE b.kind = 'customer' AND b.status = 'confirmed' AND b.starts_at > $1 ORDER BY b.starts_at",
+        now,
     )
     return [_booking(r) for r in rows]
 

@@ -243,9 +243,22 @@ def admin_list(
     *,
     extra: Iterable[tuple[str, str, int]] = (),
     back: str = "menu",
+    pager: tuple[str, int, int] | None = None,
 ) -> InlineKeyboardMarkup:
-    """One button per (label, action, arg) plus extra rows of (text key, action, arg) and a back button."""
+    """One button per (label, action, arg) plus extra rows of (text key, action, arg) and a back button.
+
+    ``pager`` = (action, page, pages) adds ‹ › buttons that call ``action`` with the page number.
+    """
     rows = [[_button(label, Admin(action=action, arg=arg).pack())] for label, action, arg in items]
+    if pager is not None:
+        action, page, pages = pager
+        nav = []
+        if page > 0:
+            nav.append(_button("‹", Admin(action=action, arg=page - 1).pack()))
+        if page + 1 < pages:
+            nav.append(_button("›", Admin(action=action, arg=page + 1).pack()))
+        if nav:
+            rows.append(nav)
     rows += [[admin_button(t, key, action, arg)] for key, action, arg in extra]
     rows.append([admin_button(t, "back", back), home_button(t)])
     return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -12,12 +13,16 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramNetworkError
 from aiogram.types import InlineKeyboardMarkup
 
+from booking_bot import bookings
 from booking_bot.bookings import Booking
 from booking_bot.i18n import I18n, Texts
 from booking_bot.reminders import DueReminder
 from booking_bot.users import Admins, mark_blocked
 
 log = logging.getLogger("booking_bot.notify")
+
+# A first booking's notice waits this long for the customer's phone, then goes out without it.
+HOLD_NOTICE = dt.timedelta(minutes=10)
 
 
 class Notifier:
@@ -84,6 +89,18 @@ class Notifier:
             if extra:
                 values.update(extra(t))
             await self.send(admin_id, t(key, **values))
+
+    async def release_for(self, user_id: int) -> None:
+        """The customer answered the phone question: their held notices go out now."""
+        for booking in await bookings.release_notices(self.pool, user_id=user_id):
+            await self.admins_about(booking, "notify.new")
+
+    async def release_held(self, now: dt.datetime) -> int:
+        """Notices held longer than HOLD_NOTICE go out (the customer never answered)."""
+        held = await bookings.release_notices(self.pool, held_before=now - HOLD_NOTICE)
+        for booking in held:
+            await self.admins_about(booking, "notify.new")
+        return len(held)
 
     async def customer_cancelled_by_admin(self, booking: Booking, business: str) -> None:
         if booking.user_id is None:

@@ -145,11 +145,18 @@ async def run_worker(
     interval: float,
     stop: asyncio.Event,
     clock: Callable[[], dt.datetime],
+    also: Callable[[dt.datetime], Awaitable[object]] | None = None,
 ) -> None:
-    """Send due reminders every ``interval`` seconds until ``stop`` is set; survives database hiccups."""
+    """Send due reminders every ``interval`` seconds until ``stop`` is set; survives database hiccups.
+
+    ``also`` rides along on each pass (held owner notices), so an idle bot still opens one
+    connection per pass, not two.
+    """
     while not stop.is_set():
         try:
             sent = await run_once(pool, send, clock(), worker)
+            if also is not None:
+                await also(clock())
             if sent:
                 log.info("reminders sent", extra={"event": "reminders_sent", "count": sent})
         except Exception as exc:  # database down, pool closing, a bug: log it, try again next time

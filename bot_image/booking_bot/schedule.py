@@ -9,6 +9,8 @@ import asyncpg
 
 # Bookings occupy whole cells of this UTC grid (see booked_slots in migrations/0001).
 CELL_MINUTES = 15
+# Times the owner types (hours, breaks, blocks) are quarter hours.
+ENTRY_MINUTES = 15
 SLOT_STEPS = (15, 30, 45, 60, 90, 120)
 
 
@@ -140,6 +142,15 @@ async def update_setting(pool: asyncpg.Pool, name: str, value: int) -> None:
     await pool.execute(f"UPDATE settings SET {name} = $1, updated_at = now() WHERE id", value)  # noqa: S608
 
 
+def parse_time(text: str) -> dt.time | None:
+    """``"9:15"`` -> 09:15; None when malformed or off the 15-minute grid (23:45 is fine)."""
+    try:
+        at = dt.time.fromisoformat(text.strip().zfill(5))
+    except ValueError:
+        return None
+    return None if at.minute % ENTRY_MINUTES or at.second else at
+
+
 def parse_interval(text: str) -> Interval | None:
     """``"10:00-19:00"`` -> Interval; None when malformed, empty or off the 15-minute grid."""
     try:
@@ -148,6 +159,6 @@ def parse_interval(text: str) -> Interval | None:
         end = dt.time.fromisoformat(right.zfill(5))
     except ValueError:
         return None
-    if end <= start or start.minute % CELL_MINUTES or end.minute % CELL_MINUTES:
+    if end <= start or start.minute % ENTRY_MINUTES or end.minute % ENTRY_MINUTES:
         return None
     return Interval(start, end)

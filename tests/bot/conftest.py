@@ -139,11 +139,14 @@ class RunningBot:
         return await self.next(user)
 
     async def book(self, user: int, confirm: SentMessage, *, first: bool = True) -> SentMessage:
-        """Press Confirm; after a customer's first booking, also take the phone question off the queue."""
+        """Press Confirm; after a customer's first booking, also answer the phone question with
+        "Not now" (which releases the owner's held notice) and take the replies off the queue."""
         done = await self.press(user, confirm, "Confirm")
         if first and "booked" in done.text:
             question = await self.next(user)
             assert "phone number" in question.text, question.text
+            assert (await self.say(user, "Not now")).text == "All right."
+            await self.next(user)  # the menu again
         return done
 
     def click(self, user: int, message: SentMessage, data: str, lang: str = "en") -> None:

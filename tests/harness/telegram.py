@@ -265,9 +265,19 @@ class FakeTelegram:
         return full
 
     def push_message(
-        self, token: str, user: int | Mapping[str, Any], text: str, chat_id: int | None = None
+        self,
+        token: str,
+        user: int | Mapping[str, Any],
+        text: str,
+        chat_id: int | None = None,
+        *,
+        extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A user writes ``text`` to the bot (private chat unless ``chat_id`` says otherwise)."""
+        """A user writes ``text`` to the bot (private chat unless ``chat_id`` says otherwise).
+
+        ``extra`` adds message fields (``contact``, ``forward_origin``...); an empty ``text``
+        sends a message without text (a shared contact).
+        """
         sender = _user(user)
         chat = _private_chat(sender) if chat_id is None else {"id": chat_id, "type": "group", "title": "g"}
         chat_key = (token, int(sender["id"]) if chat_id is None else chat_id)
@@ -278,7 +288,10 @@ class FakeTelegram:
             "chat": chat,
             "from": sender,
             "text": text,
+            **(extra or {}),
         }
+        if not text:
+            del message["text"]
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]

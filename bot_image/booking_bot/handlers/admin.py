@@ -16,7 +16,14 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+)
 
 from booking_bot import bookings, commands, keyboards, reminders, schedule, slots
 from booking_bot.callbacks import Admin, Menu
@@ -72,7 +79,7 @@ async def admin_menu_button(
 
 
 # ---- bookings -------------------------------------------------------------------------------------
-def _line(t: Texts, b: bookings.Booking) -> str:
+def booking_line(t: Texts, b: bookings.Booking) -> str:
     span = f"{t.time(b.starts_at)}–{t.time(b.ends_at)}"
     if b.kind == "block":
         return t("admin.block_line", span=span, note=b.note)
@@ -93,7 +100,7 @@ async def day_view(
     start, end = _day_bounds(day, day, tz)
     items = await bookings.between(pool, start, end)
     lines = [texts("admin.day_title", date=texts.date(day))]
-    lines += [_line(texts, b) for b in items] or [texts("admin.nothing")]
+    lines += [booking_line(texts, b) for b in items] or [texts("admin.nothing")]
     rows = [
         [
             InlineKeyboardButton(
@@ -142,7 +149,7 @@ async def week_view(
         if day != current:
             lines.append(f"\n{texts.date(day)}")
             current = day
-        lines.append(_line(texts, b))
+        lines.append(booking_line(texts, b))
     if not items:
         lines.append(texts("admin.nothing"))
     rows = [
@@ -159,18 +166,31 @@ async def week_view(
     await show(query, fit(lines, texts), InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+def day_offset(booking: bookings.Booking, now: dt.datetime, tz: zoneinfo.ZoneInfo) -> int:
+    """The day view's offset (days from today) that shows ``booking``: where "Back" returns."""
+    return (booking.starts_at.astimezone(tz).date() - slots.today_local(now, tz)).days
+
+
 async def cancel_booking(
-    query: CallbackQuery, callback_data: Admin, pool: asyncpg.Pool, texts: Texts
+    query: CallbackQuery,
+    callback_data: Admin,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    texts: Texts,
+    clock: Clock,
 ) -> None:
     booking = await bookings.get_booking(pool, callback_data.arg)
     if booking is None or booking.status != "confirmed":
         await show(query, texts("not_found"), keyboards.admin_back(texts))
         return
-    text = texts("admin.cancel_confirm", line=f"{texts.date(booking.starts_at)} {_line(texts, booking)}")
+    text = texts(
+        "admin.cancel_confirm", line=f"{texts.date(booking.starts_at)} {booking_line(texts, booking)}"
+    )
+    back = day_offset(booking, clock(), settings.timezone)
     markup = InlineKeyboardMarkup(
         inline_keyboard=[
             [keyboards.admin_button(texts, "admin.btn.cancel_yes", "bcancel_yes", booking.id)],
-            [keyboards.admin_button(texts, "back", "day")],
+            [keyboards.admin_button(texts, "back", "day", back)],
         ]
     )
     await show(query, text, markup)
@@ -194,7 +214,8 @@ async def cancel_booking_yes(
     log.info(
         "booking cancelled", extra={"event": "booking_cancelled", "booking_id": booking.id, "by": "admin"}
     )
-    await show(query, texts("admin.cancelled"), keyboards.admin_back(texts, "day"))
+    back = day_offset(booking, clock(), settings.timezone)
+    await show(query, texts("admin.cancelled"), keyboards.admin_back(texts, "day", back))
     if booking.kind == "customer":
         notifier.later(notifier.customer_cancelled_by_admin(booking, settings.business_name))
 
@@ -224,12 +245,12 @@ async def block_input(
 ) -> None:
     match = _BLOCK.match(message.text or "")
     day = parse_date(match.group(1)) if match else None
-    interval = schedule.parse_interval(f"{match.group(2)}-23:45") if match else None
+    at = schedule.parse_time(match.group(2)) if match else None
     minutes = int(match.group(3)) if match else 0
-    if match is None or day is None or interval is None or not 15 <= minutes <= 720:
+    if match is None or day is None or at is None or not 15 <= minutes <= 720:
         await message.answer(texts("admin.block_bad"), reply_markup=keyboards.admin_back(texts))
         return
-    start = slots.local_instant(day, interval.start, settings.timezone)
+    start = slots.local_instant(day, at, settings.timezone)
     if start is None:
         await message.answer(texts("admin.block_bad"), reply_markup=keyboards.admin_back(texts))
         return
@@ -341,7 +362,16 @@ async def admin_add_prompt(query: CallbackQuery, state: FSMContext, texts: Texts
 async def admin_add_input(
     message: Message, state: FSMContext, admins: Admins, texts: Texts, person: Person, bot: Bot, i18n: I18n
 ) -> None:
-    forwarded = message.forward_from.id if message.forward_from else None
+    # Bot API 7 replaced forward_from with forward_origin; only a MessageOriginUser names the
+    # sender. Someone who hides their account in forwards arrives as MessageOriginHiddenUser.
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginHiddenUser):
+        await message.answer(
+            texts("admin.forward_hidden", name=origin.sender_user_name),
+            reply_markup=keyboards.admin_back(texts, "admins"),
+        )
+        return
+    forwarded = origin.sender_user.id if isinstance(origin, MessageOriginUser) else None
     try:
         new_id = forwarded or int((message.text or "").strip())
     except ValueError:

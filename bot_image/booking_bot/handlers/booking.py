@@ -255,6 +255,15 @@ async def confirm(
             )
             before = None
     except bookings.SlotTaken:
+        mine = (
+            None
+            if choice.rb
+            else await bookings.own_booking_at(pool, person.telegram_id, choice.service_id, at)
+        )
+        if mine is not None:
+            # A second tap on Confirm meets the customer's own new booking: say it again.
+            await show(query, _booked_text(texts, mine), keyboards.main_menu(texts, is_admin=is_admin))
+            return
         log.info("slot taken", extra={"event": "slot_taken", "user_id": person.telegram_id})
         await _offer_next(query, choice, at, pool, settings, texts, now)
         return
@@ -274,22 +283,23 @@ async def confirm(
         return
     if before is None:
         log.info("booking created", extra={"event": "booking_created", "booking_id": after.id})
-        await show(
-            query,
-            texts(
-                "booked",
-                service=after.service_name,
-                date=texts.date(after.starts_at),
-                time=texts.time(after.starts_at),
-            ),
-            keyboards.main_menu(texts, is_admin=is_admin),
-        )
-        # The admins' notice goes out in the background (it may have to wait out flood control).
+        await show(query, _booked_text(texts, after), keyboards.main_menu(texts, is_admin=is_admin))
         if await ask_for_phone_once(pool, person.telegram_id) and isinstance(query.message, Message):
+            # The owner's notice waits for the answer, so that it carries the phone number.
+            await bookings.hold_notice(pool, after.id, now)
             await query.message.answer(
                 texts("phone.ask", business=settings.business_name), reply_markup=keyboards.share_phone(texts)
             )
-        notifier.later(notifier.admins_about(after, "notify.new"))
+        else:
+            # The admins' notice goes out in the background (it may have to wait out flood control).
+            notifier.later(notifier.admins_about(after, "notify.new"))
+    elif before.starts_at == after.starts_at:
+        # Moved to the time it already had (or a second tap on the move): nothing changed.
+        await show(
+            query,
+            texts("reschedule.same", date=texts.date(after.starts_at), time=texts.time(after.starts_at)),
+            keyboards.main_menu(texts, is_admin=is_admin),
+        )
     else:
         log.info("booking rescheduled", extra={"event": "booking_rescheduled", "booking_id": after.id})
         old = f"{texts.date(before.starts_at)} {texts.time(before.starts_at)}"
@@ -309,6 +319,15 @@ async def confirm(
                 after, "notify.rescheduled", lambda t: {"old": f"{t.date(moved_from)} {t.time(moved_from)}"}
             )
         )
+
+
+def _booked_text(texts: Texts, booking: bookings.Booking) -> str:
+    return texts(
+        "booked",
+        service=booking.service_name,
+        date=texts.date(booking.starts_at),
+        time=texts.time(booking.starts_at),
+    )
 
 
 async def _offer_next(
