@@ -10,6 +10,7 @@ rejects stale or forged slot choices (closed day, outside hours, too soon).
 from __future__ import annotations
 
 import datetime as dt
+import random
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,18 +18,30 @@ from decimal import Decimal
 
 import asyncpg
 
-from booking_bot.catalog import Service
+from booking_bot.catalog import Service, service_performers
 from booking_bot.schedule import load_schedule
-from booking_bot.slots import cells, free_slots, occupied_minutes, today_local
+from booking_bot.slots import (
+    Performer,
+    busy_cells,
+    busy_run_ends,
+    cells,
+    local_day_bounds,
+    occupied_minutes,
+    starts_by_staff,
+    today_local,
+)
 
 _SELECT = """
-SELECT b.id, b.kind, b.service_id, coalesce(s.name, '') AS service_name, coalesce(s.price, 0) AS price,
+SELECT b.id, b.kind, b.service_id, coalesce(b.service_name, s.name, '') AS service_name,
+       coalesce(b.price, s.price, 0) AS price,
        b.user_id, b.starts_at, b.ends_at, b.status, b.note,
        coalesce(nullif(trim(u.first_name || ' ' || u.last_name), ''), '') AS customer_name,
-       u.username AS customer_username, u.language_code AS customer_language, u.phone AS customer_phone
+       u.username AS customer_username, u.language_code AS customer_language, u.phone AS customer_phone,
+       b.staff_id, coalesce(st.name, '') AS staff_name, b.buffer_minutes
 FROM bookings b
 LEFT JOIN services s ON s.id = b.service_id
 LEFT JOIN users u ON u.telegram_id = b.user_id
+LEFT JOIN staff st ON st.id = b.staff_id
 """
 
 
@@ -58,6 +71,12 @@ class NotFound(BookingError):
     code = "not_found"
 
 
+class Refused(BookingError):
+    """The owner put this customer on the block list."""
+
+    code = "refused"
+
+
 class TooManyBookings(BookingError):
     """The customer already holds MAX_UPCOMING_PER_CUSTOMER upcoming bookings."""
 
@@ -84,6 +103,13 @@ class Booking:
     customer_username: str | None = None
     customer_language: str | None = None
     customer_phone: str | None = None
+    staff_id: int | None = None
+    staff_name: str = ""
+    buffer_minutes: int = 0
+
+    @property
+    def minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
 
 
 def _booking(row: asyncpg.Record) -> Booking:
@@ -95,10 +121,15 @@ async def get_booking(conn: asyncpg.Pool | asyncpg.Connection, booking_id: int) 
     return None if row is None else _booking(row)
 
 
-async def _occupy(conn: asyncpg.Connection, booking_id: int, start: dt.datetime, minutes: int) -> None:
+async def _occupy(
+    conn: asyncpg.Connection, booking_id: int, staff_ids: Sequence[int], start: dt.datetime, minutes: int
+) -> None:
+    """Claim the cells in each staff member's calendar; a taken cell raises SlotTaken."""
     try:
         await conn.execute(
-            "INSERT INTO booked_slots (slot_start, booking_id) SELECT unnest($1::timestamptz[]), $2",
+            "INSERT INTO booked_slots (staff_id, slot_start, booking_id)"
+            " SELECT s, c, $3 FROM unnest($1::bigint[]) AS s CROSS JOIN unnest($2::timestamptz[]) AS c",
+            list(staff_ids),
             cells(start, minutes),
             booking_id,
         )
@@ -129,17 +160,50 @@ async def _reminder_offsets(conn: asyncpg.Connection) -> list[int]:
     return list(value or [])
 
 
-async def _check_slot(
-    pool: asyncpg.Pool, start: dt.datetime, minutes: int, now: dt.datetime, tz: zoneinfo.ZoneInfo
-) -> None:
-    """Reject a start that is no slot of the schedule; whether it is free is the constraint's job."""
+async def _eligible(
+    pool: asyncpg.Pool,
+    start: dt.datetime,
+    performers: Sequence[Performer],
+    now: dt.datetime,
+    tz: zoneinfo.ZoneInfo,
+    ignore_booking: int | None = None,
+) -> list[Performer]:
+    """The performers for whom ``start`` is a slot of their schedule; whether it is free is the
+    constraint's job. None at all: a stale or forged choice (closed, outside hours, too soon)."""
     today = today_local(now, tz)
     schedule = await load_schedule(pool, today)
     day = start.astimezone(tz).date()
     if not today <= day < today + dt.timedelta(days=schedule.settings.horizon_days):
         raise SlotUnavailable("outside the booking horizon")
-    if start not in free_slots(day, minutes, schedule, (), now, tz):
+    # Starts at a booking's end count as slots too; whether the cells are free is not checked
+    # here (that is the constraint's job at insert time).
+    first, last = local_day_bounds(day, day, tz)
+    ends = busy_run_ends(await busy_cells(pool, first, last, ignore_booking=ignore_booking))
+    fit = starts_by_staff(day, performers, schedule, {}, now, tz, run_ends=ends).get(start, [])
+    if not fit:
         raise SlotUnavailable("not a bookable slot")
+    return fit
+
+
+async def _fair_order(
+    pool: asyncpg.Pool, fit: Sequence[Performer], start: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> list[Performer]:
+    """ "Any master": the one with the fewest bookings that day first, ties broken at random.
+
+    Fairness is only the order of attempts; exclusivity stays with the constraint, so two
+    customers racing for the last free master both try it, and the database lets one win.
+    """
+    day = start.astimezone(tz).date()
+    first, last = local_day_bounds(day, day, tz)
+    rows = await pool.fetch(
+        "SELECT staff_id, count(*) AS n FROM bookings WHERE status = 'confirmed' AND kind = 'customer'"
+        " AND staff_id = ANY($1::bigint[]) AND starts_at >= $2 AND starts_at < $3 GROUP BY staff_id",
+        [p.staff_id for p in fit],
+        first,
+        last,
+    )
+    load = {int(r["staff_id"]): int(r["n"]) for r in rows}
+    return sorted(fit, key=lambda p: (load.get(p.staff_id or 0, 0), random.random()))  # noqa: S311
 
 
 async def create_booking(
@@ -150,46 +214,84 @@ async def create_booking(
     starts_at: dt.datetime,
     now: dt.datetime,
     tz: zoneinfo.ZoneInfo,
+    staff_id: int | None = None,
+    by_owner: bool = False,
 ) -> Booking:
-    """Book ``service`` at ``starts_at`` for ``user_id`` (who must exist in ``users``)."""
-    await _check_slot(pool, starts_at, service.duration_minutes, now, tz)
-    ends_at = starts_at + dt.timedelta(minutes=service.duration_minutes)
+    """Book ``service`` at ``starts_at`` for ``user_id`` (who must exist in ``users``).
+
+    ``staff_id`` None means any master who performs the service: each free one is tried in
+    fair order, each attempt in its own savepoint, until the constraint lets one through.
+    ``by_owner``: the owner books for a customer (no per-customer limit).
+    """
+    performers = [p for p in await service_performers(pool, service.id) if staff_id in (None, p.staff_id)]
+    if not performers:
+        raise SlotUnavailable("nobody performs this service")
+    fit = await _eligible(pool, starts_at, performers, now, tz)
+    order = await _fair_order(pool, fit, starts_at, tz) if len(fit) > 1 else fit
     async with pool.acquire() as conn, conn.transaction():
         # The user's row is the per-customer lock: two bookings of one customer count in turn.
-        await conn.execute("SELECT 1 FROM users WHERE telegram_id = $1 FOR UPDATE", user_id)
+        refused = await conn.fetchval(
+            "SELECT refused_at IS NOT NULL FROM users WHERE telegram_id = $1 FOR UPDATE", user_id
+        )
+        if refused and not by_owner:
+            raise Refused("the owner refuses bookings from this customer")
         upcoming: int = await conn.fetchval(
             "SELECT count(*) FROM bookings WHERE user_id = $1 AND status = 'confirmed' AND ends_at > $2",
             user_id,
             now,
         )
-        if upcoming >= MAX_UPCOMING_PER_CUSTOMER:
+        if upcoming >= MAX_UPCOMING_PER_CUSTOMER and not by_owner:
             raise TooManyBookings("too many upcoming bookings")
-        booking_id: int = await conn.fetchval(
-            "INSERT INTO bookings (kind, service_id, user_id, starts_at, ends_at)"
-            " VALUES ('customer', $1, $2, $3, $4) RETURNING id",
-            service.id,
-            user_id,
-            starts_at,
-            ends_at,
-        )
-        await _occupy(conn, booking_id, starts_at, service.duration_minutes)
+        booking_id = 0
+        for p in order:
+            assert p.staff_id is not None
+            try:
+                async with conn.transaction():  # a savepoint: a taken master rolls back alone
+                    booking_id = await conn.fetchval(
+                        "INSERT INTO bookings (kind, service_id, user_id, starts_at, ends_at, staff_id,"
+                        " service_name, duration_minutes, price, buffer_minutes)"
+                        " VALUES ('customer', $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                        service.id,
+                        user_id,
+                        starts_at,
+                        starts_at + dt.timedelta(minutes=p.minutes),
+                        p.staff_id,
+                        service.name,
+                        p.minutes,
+                        p.price,
+                        p.buffer,
+                    )
+                    await _occupy(conn, booking_id, [p.staff_id], starts_at, p.minutes + p.buffer)
+                break
+            except SlotTaken:
+                booking_id = 0
+        if not booking_id:
+            raise SlotTaken("every master was just taken")
         await _plan_reminders(conn, booking_id, starts_at, await _reminder_offsets(conn), now)
         booking = await get_booking(conn, booking_id)
     assert booking is not None
     return booking
 
 
-async def block_slot(pool: asyncpg.Pool, *, starts_at: dt.datetime, minutes: int, note: str = "") -> Booking:
-    """The owner closes ``minutes`` from ``starts_at`` (must lie on the grid)."""
+async def block_slot(
+    pool: asyncpg.Pool, *, starts_at: dt.datetime, minutes: int, note: str = "", staff_id: int | None = None
+) -> Booking:
+    """The owner closes ``minutes`` from ``starts_at`` for one staff member, or (None) for all."""
     span = occupied_minutes(minutes)
     async with pool.acquire() as conn, conn.transaction():
         booking_id: int = await conn.fetchval(
-            "INSERT INTO bookings (kind, starts_at, ends_at, note) VALUES ('block', $1, $2, $3) RETURNING id",
+            "INSERT INTO bookings (kind, starts_at, ends_at, note, staff_id)"
+            " VALUES ('block', $1, $2, $3, $4) RETURNING id",
             starts_at,
             starts_at + dt.timedelta(minutes=span),
             note,
+            staff_id,
         )
-        await _occupy(conn, booking_id, starts_at, span)
+        if staff_id is None:
+            whom = [int(r["id"]) for r in await conn.fetch("SELECT id FROM staff WHERE is_active")]
+        else:
+            whom = [staff_id]
+        await _occupy(conn, booking_id, whom, starts_at, span)
         booking = await get_booking(conn, booking_id)
     assert booking is not None
     return booking
@@ -253,8 +355,11 @@ async def reschedule_booking(
     if new_start == before.starts_at:
         return before, before  # nothing to move (a second tap, or the same time picked again)
     _check_cutoff(before, now, cutoff_minutes)
-    minutes = int((before.ends_at - before.starts_at).total_seconds() // 60)
-    await _check_slot(pool, new_start, minutes, now, tz)
+    minutes = before.minutes
+    staff_id = before.staff_id or 1
+    await _eligible(
+        pool, new_start, [Performer(staff_id, minutes, before.price, before.buffer_minutes)], now, tz
+    )
     async with pool.acquire() as conn, conn.transaction():
         locked = await conn.fetchrow(
             "SELECT starts_at FROM bookings WHERE id = $1 AND status = 'confirmed' FOR UPDATE", booking_id
@@ -264,7 +369,7 @@ async def reschedule_booking(
         if locked["starts_at"] != before.starts_at:
             raise SlotTaken("the booking changed meanwhile")
         await conn.execute("DELETE FROM booked_slots WHERE booking_id = $1", booking_id)
-        await _occupy(conn, booking_id, new_start, minutes)
+        await _occupy(conn, booking_id, [staff_id], new_start, minutes + before.buffer_minutes)
         await conn.execute(
             "UPDATE bookings SET starts_at = $2, ends_at = $3, updated_at = $4,"
             " reschedule_count = reschedule_count + 1 WHERE id = $1",

@@ -103,6 +103,11 @@ class I18n:
         self.tz = tz
         self._texts = {lang: Texts(lang, tz) for lang in LANGUAGES}
 
+    def set_timezone(self, tz: zoneinfo.ZoneInfo) -> None:
+        self.tz = tz
+        for texts in self._texts.values():
+            texts.tz = tz
+
     def for_user(self, language_code: str | None) -> Texts:
         return self._texts[pick_language(language_code, self.default)]
 

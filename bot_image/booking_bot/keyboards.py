@@ -23,6 +23,7 @@ from booking_bot.callbacks import (
     PickDay,
     PickService,
     PickSlot,
+    PickStaff,
     pack_day,
     pack_instant,
 )
@@ -89,6 +90,14 @@ def services(t: Texts, items: Sequence[Service]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def staff_choice(t: Texts, service_id: int, members: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """The master step: each who performs the service, and "any master" first."""
+    rows = [[_button(t("staff.any"), PickStaff(service_id=service_id, staff=0).pack())]]
+    rows += [[_button(name, PickStaff(service_id=service_id, staff=sid).pack())] for sid, name in members]
+    rows.append([_button(t("back"), Menu(action="book").pack()), home_button(t)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
 def calendar_first_day(today: dt.date, page: int) -> dt.date:
     monday = today - dt.timedelta(days=today.weekday())
     return monday + dt.timedelta(weeks=CALENDAR_WEEKS * page)
@@ -103,6 +112,7 @@ def calendar(
     *,
     service_id: int,
     rb: int,
+    staff: int = 0,
     page: int,
     first: dt.date,
     states: dict[dt.date, DayState],
@@ -124,7 +134,10 @@ def calendar(
             state = states.get(day, DayState.PAST)
             if state is DayState.FREE:
                 row.append(
-                    _button(str(day.day), PickDay(service_id=service_id, day=pack_day(day), rb=rb).pack())
+                    _button(
+                        str(day.day),
+                        PickDay(service_id=service_id, day=pack_day(day), rb=rb, staff=staff).pack(),
+                    )
                 )
             elif state is DayState.CLOSED:
                 row.append(_button(t("calendar.closed_mark"), Noop(why="closed").pack()))
@@ -135,9 +148,13 @@ def calendar(
         rows.append(row)
     nav = []
     if page > 0:
-        nav.append(_button("«", CalendarPage(service_id=service_id, page=page - 1, rb=rb).pack()))
+        nav.append(
+            _button("«", CalendarPage(service_id=service_id, page=page - 1, rb=rb, staff=staff).pack())
+        )
     if has_next:
-        nav.append(_button("»", CalendarPage(service_id=service_id, page=page + 1, rb=rb).pack()))
+        nav.append(
+            _button("»", CalendarPage(service_id=service_id, page=page + 1, rb=rb, staff=staff).pack())
+        )
     if nav:
         rows.append(nav)
     rows.append([back, home_button(t)])
@@ -153,6 +170,7 @@ def slots(
     *,
     service_id: int,
     rb: int,
+    staff: int = 0,
     starts: Iterable[dt.datetime],
     back: InlineKeyboardButton,
     with_date: bool = False,
@@ -162,7 +180,7 @@ def slots(
     buttons = [
         _button(
             f"{t.date(start)} {t.time(start)}" if with_date else t.time(start),
-            PickSlot(service_id=service_id, at=pack_instant(start), rb=rb).pack(),
+            PickSlot(service_id=service_id, at=pack_instant(start), rb=rb, staff=staff).pack(),
         )
         for start in starts
     ][:MAX_SLOT_BUTTONS]
@@ -172,11 +190,16 @@ def slots(
 
 
 def confirm(
-    t: Texts, *, service_id: int, rb: int, at: dt.datetime, back: InlineKeyboardButton
+    t: Texts, *, service_id: int, rb: int, staff: int = 0, at: dt.datetime, back: InlineKeyboardButton
 ) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_button(t("confirm.yes"), Confirm(service_id=service_id, at=pack_instant(at), rb=rb).pack())],
+            [
+                _button(
+                    t("confirm.yes"),
+                    Confirm(service_id=service_id, at=pack_instant(at), rb=rb, staff=staff).pack(),
+                )
+            ],
             [back, home_button(t)],
         ]
     )

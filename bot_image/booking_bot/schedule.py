@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-# Bookings occupy whole cells of this UTC grid (see booked_slots in migrations/0001).
-CELL_MINUTES = 15
+# Bookings occupy whole cells of this UTC grid (see booked_slots in migrations/0001, 0007).
+# Every duration is a multiple of 5 minutes, so a booking holds exactly its time.
+CELL_MINUTES = 5
 # Times the owner types (hours, breaks, blocks) are quarter hours.
 ENTRY_MINUTES = 15
 SLOT_STEPS = (15, 30, 45, 60, 90, 120)
@@ -32,13 +33,59 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class StaffCalendar:
+    """One staff member's own week (used when ``own_hours``) and days off."""
+
+    own_hours: bool = False
+    hours: dict[int, tuple[Interval, ...]] = field(default_factory=dict)
+    breaks: dict[int, tuple[Interval, ...]] = field(default_factory=dict)
+    days_off: frozenset[dt.date] = frozenset()
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """When one staff member (or the business) works on one local date."""
+
+    intervals: tuple[Interval, ...] = ()
+    breaks: tuple[Interval, ...] = ()
+
+
+@dataclass(frozen=True)
 class Schedule:
-    """Everything slot computation needs besides the bookings. Weekdays are ISO (1 = Monday)."""
+    """Everything slot computation needs besides the bookings. Weekdays are ISO (1 = Monday).
+
+    ``hours``/``breaks``/``days_off`` are the business's week, the default for every staff
+    member; ``staff`` holds each member's own calendar; ``exceptions`` maps (staff id or None
+    for the business, date) to that day's working intervals (empty: closed).
+    """
 
     hours: dict[int, Interval] = field(default_factory=dict)
     breaks: dict[int, tuple[Interval, ...]] = field(default_factory=dict)
     days_off: frozenset[dt.date] = frozenset()
     settings: Settings = Settings()
+    staff: dict[int, StaffCalendar] = field(default_factory=dict)
+    exceptions: dict[tuple[int | None, dt.date], tuple[Interval, ...]] = field(default_factory=dict)
+
+    def plan(self, day: dt.date, staff_id: int | None = None) -> DayPlan:
+        """The working intervals and breaks of ``staff_id`` (None: the business) on ``day``.
+
+        Precedence: the business's day off, the member's day off, the member's exception, the
+        business's exception, the member's own week, the business's week.
+        """
+        if day in self.days_off:
+            return DayPlan()
+        calendar = self.staff.get(staff_id) if staff_id is not None else None
+        if calendar is not None and day in calendar.days_off:
+            return DayPlan()
+        if staff_id is not None and (staff_id, day) in self.exceptions:
+            return DayPlan(self.exceptions[(staff_id, day)])
+        if (None, day) in self.exceptions:
+            return DayPlan(self.exceptions[(None, day)])
+        weekday = day.isoweekday()
+        if calendar is not None and calendar.own_hours:
+            return DayPlan(calendar.hours.get(weekday, ()), calendar.breaks.get(weekday, ()))
+        hours = self.hours.get(weekday)
+        return DayPlan((hours,) if hours else (), self.breaks.get(weekday, ()))
 
 
 async def load_settings(conn: asyncpg.Pool | asyncpg.Connection) -> Settings:
@@ -55,6 +102,61 @@ async def load_settings(conn: asyncpg.Pool | asyncpg.Connection) -> Settings:
         horizon_days=row["horizon_days"],
         reminder_offsets_minutes=tuple(sorted(set(row["reminder_offsets_minutes"]), reverse=True)),
     )
+
+
+def _by_weekday(
+    rows: list[asyncpg.Record], start: str, end: str
+) -> dict[int, dict[int, tuple[Interval, ...]]]:
+    found: dict[int, dict[int, list[Interval]]] = {}
+    for r in rows:
+        found.setdefault(int(r["staff_id"]), {}).setdefault(int(r["weekday"]), []).append(
+            Interval(r[start], r[end])
+        )
+    return {sid: {wd: tuple(v) for wd, v in days.items()} for sid, days in found.items()}
+
+
+async def _staff_calendars(
+    conn: asyncpg.Pool | asyncpg.Connection, since: dt.date
+) -> dict[int, StaffCalendar]:
+    staff = await conn.fetch("SELECT id, own_hours FROM staff WHERE is_active")
+    hours = _by_weekday(
+        await conn.fetch("SELECT staff_id, weekday, opens_at, closes_at FROM staff_hours ORDER BY opens_at"),
+        "opens_at",
+        "closes_at",
+    )
+    breaks = _by_weekday(
+        await conn.fetch("SELECT staff_id, weekday, starts_at, ends_at FROM staff_breaks ORDER BY starts_at"),
+        "starts_at",
+        "ends_at",
+    )
+    off: dict[int, set[dt.date]] = {}
+    for r in await conn.fetch("SELECT staff_id, day FROM staff_days_off WHERE day >= $1", since):
+        off.setdefault(int(r["staff_id"]), set()).add(r["day"])
+    return {
+        int(r["id"]): StaffCalendar(
+            own_hours=r["own_hours"],
+            hours=hours.get(int(r["id"]), {}),
+            breaks=breaks.get(int(r["id"]), {}),
+            days_off=frozenset(off.get(int(r["id"]), ())),
+        )
+        for r in staff
+    }
+
+
+async def _exceptions(
+    conn: asyncpg.Pool | asyncpg.Connection, since: dt.date
+) -> dict[tuple[int | None, dt.date], tuple[Interval, ...]]:
+    found: dict[tuple[int | None, dt.date], list[Interval]] = {}
+    for r in await conn.fetch(
+        "SELECT staff_id, day, opens_at, closes_at FROM schedule_exceptions"
+        " WHERE day >= $1 ORDER BY opens_at",
+        since,
+    ):
+        key = (None if r["staff_id"] is None else int(r["staff_id"]), r["day"])
+        intervals = found.setdefault(key, [])
+        if r["opens_at"] is not None:
+            intervals.append(Interval(r["opens_at"], r["closes_at"]))
+    return {k: tuple(v) for k, v in found.items()}
 
 
 async def load_schedule(conn: asyncpg.Pool | asyncpg.Connection, today: dt.date | None = None) -> Schedule:
@@ -74,6 +176,8 @@ async def load_schedule(conn: asyncpg.Pool | asyncpg.Connection, today: dt.date 
         breaks={k: tuple(v) for k, v in breaks.items()},
         days_off=days_off,
         settings=await load_settings(conn),
+        staff=await _staff_calendars(conn, since),
+        exceptions=await _exceptions(conn, since),
     )
 
 

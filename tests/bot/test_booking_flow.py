@@ -179,9 +179,9 @@ async def test_polling_survives_a_failing_get_updates(bot: RunningBot) -> None:
 
 async def test_a_failing_update_does_not_kill_the_bot(bot: RunningBot) -> None:
     menu = await bot.say(ANN, "/start")
-    bot.click(ANN, menu, "k1:1:99999999999999:0")  # a forged instant: the handler raises
+    bot.click(ANN, menu, "k2:1:99999999999999:0:0")  # a forged instant: the handler raises
     assert await bot.alert(ANN) == "Something went wrong. Please try again."
-    bot.click(ANN, menu, "k1:999:notanumber:0")  # garbage callback data: no handler matches
+    bot.click(ANN, menu, "k2:999:notanumber:0:0")  # garbage callback data: no handler matches
     bot.drain(ANN)
     again = await bot.say(ANN, "/start")
     assert "Salon Test" in again.text

@@ -24,15 +24,18 @@ from booking_bot.callbacks import (
     PickDay,
     PickService,
     PickSlot,
+    PickStaff,
     pack_day,
     unpack_day,
     unpack_instant,
 )
-from booking_bot.catalog import get_service, list_services
+from booking_bot.catalog import get_service, list_services, service_performers
 from booking_bot.config import Settings
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
+from booking_bot.profile import profile_line
 from booking_bot.schedule import load_settings
+from booking_bot.staff import list_staff
 from booking_bot.users import Person, ask_for_phone_once
 from booking_bot.views import alert, show
 
@@ -42,30 +45,55 @@ Clock = Callable[[], dt.datetime]
 
 @dataclass(frozen=True)
 class Choice:
-    """What is being booked: a service for a new booking, or an existing booking being moved."""
+    """What is being booked: a service for a new booking, or an existing booking being moved.
+
+    ``staff`` is the chosen master (0: any master who performs the service); ``performers``
+    are those whose calendars count.
+    """
 
     service_id: int
     name: str
     minutes: int
     price: object
     rb: int
+    staff: int = 0
+    performers: tuple[slots.Performer, ...] = ()
 
     @property
     def ignore(self) -> int | None:
         return self.rb or None
 
 
-async def resolve_choice(pool: asyncpg.Pool, service_id: int, rb: int, user_id: int) -> Choice | None:
+async def resolve_choice(
+    pool: asyncpg.Pool, service_id: int, rb: int, user_id: int, staff: int = 0
+) -> Choice | None:
     if rb:
         booking = await bookings.get_booking(pool, rb)
         if booking is None or booking.user_id != user_id or booking.status != "confirmed":
             return None
-        minutes = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
-        return Choice(booking.service_id or 0, booking.service_name, minutes, booking.price, rb)
+        performer = slots.Performer(
+            booking.staff_id or 1, booking.minutes, booking.price, booking.buffer_minutes
+        )
+        return Choice(
+            booking.service_id or 0,
+            booking.service_name,
+            booking.minutes,
+            booking.price,
+            rb,
+            booking.staff_id or 0,
+            (performer,),
+        )
     service = await get_service(pool, service_id)
     if service is None or not service.is_active:
         return None
-    return Choice(service.id, service.name, service.duration_minutes, service.price, 0)
+    performers = tuple(p for p in await service_performers(pool, service.id) if staff in (0, p.staff_id))
+    if not performers:
+        return None
+    # One master (chosen, or the only one): their own duration and price are the ones shown.
+    single = performers[0] if len(performers) == 1 else None
+    minutes = single.minutes if single else service.duration_minutes
+    price = single.price if single else service.price
+    return Choice(service.id, service.name, minutes, price, 0, staff, performers)
 
 
 def _back_from_calendar(t: Texts, choice: Choice) -> InlineKeyboardButton:
@@ -99,7 +127,7 @@ async def show_calendar(
     first = keyboards.calendar_first_day(today, page)
     days = 7 * keyboards.CALENDAR_WEEKS
     states = await slots.calendar_states(
-        pool, first, days, choice.minutes, now, tz, ignore_booking=choice.ignore
+        pool, first, days, choice.performers, now, tz, ignore_booking=choice.ignore
     )
     has_next = first + dt.timedelta(days=days) < today + dt.timedelta(days=horizon)
     key = "reschedule.calendar" if choice.rb else "calendar.title"
@@ -107,6 +135,7 @@ async def show_calendar(
         texts,
         service_id=choice.service_id,
         rb=choice.rb,
+        staff=choice.staff,
         page=page,
         first=first,
         states=states,
@@ -129,6 +158,32 @@ async def pick_service(
     if choice is None:
         await alert(query, texts("not_found"))
         return
+    if not choice.rb and len(choice.performers) > 1:
+        # The master step appears only when there is a choice.
+        names = {m.id: m.name for m in await list_staff(pool)}
+        members = [(p.staff_id or 0, names.get(p.staff_id or 0, "")) for p in choice.performers]
+        await show(
+            query,
+            texts("staff.title", service=choice.name),
+            keyboards.staff_choice(texts, choice.service_id, members),
+        )
+        return
+    await show_calendar(query, choice, 0, pool, settings, texts, clock())
+
+
+async def pick_staff(
+    query: CallbackQuery,
+    callback_data: PickStaff,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    texts: Texts,
+    person: Person,
+    clock: Clock,
+) -> None:
+    choice = await resolve_choice(pool, callback_data.service_id, 0, person.telegram_id, callback_data.staff)
+    if choice is None:
+        await alert(query, texts("not_found"))
+        return
     await show_calendar(query, choice, 0, pool, settings, texts, clock())
 
 
@@ -141,7 +196,9 @@ async def calendar_page(
     person: Person,
     clock: Clock,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(
+        pool, callback_data.service_id, callback_data.rb, person.telegram_id, callback_data.staff
+    )
     if choice is None:
         await alert(query, texts("not_found"))
         return
@@ -157,31 +214,31 @@ async def pick_day(
     person: Person,
     clock: Clock,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(
+        pool, callback_data.service_id, callback_data.rb, person.telegram_id, callback_data.staff
+    )
     if choice is None:
         await alert(query, texts("not_found"))
         return
     now = clock()
     day = unpack_day(callback_data.day)
     starts = await slots.slots_for_day(
-        pool, day, choice.minutes, now, settings.timezone, ignore_booking=choice.ignore
+        pool, day, choice.performers, now, settings.timezone, ignore_booking=choice.ignore
     )
     page = keyboards.page_of(slots.today_local(now, settings.timezone), day)
     back = InlineKeyboardButton(
         text=texts("back"),
-        callback_data=CalendarPage(service_id=choice.service_id, page=page, rb=choice.rb).pack(),
+        callback_data=CalendarPage(
+            service_id=choice.service_id, page=page, rb=choice.rb, staff=choice.staff
+        ).pack(),
     )
-    if not starts:
-        await show(
-            query,
-            texts("slots.none", date=texts.date(day)),
-            keyboards.slots(texts, service_id=choice.service_id, rb=choice.rb, starts=[], back=back),
-        )
-        return
+    key = "slots.title" if starts else "slots.none"
     await show(
         query,
-        texts("slots.title", service=choice.name, date=texts.date(day)),
-        keyboards.slots(texts, service_id=choice.service_id, rb=choice.rb, starts=starts, back=back),
+        texts(key, service=choice.name, date=texts.date(day)),
+        keyboards.slots(
+            texts, service_id=choice.service_id, rb=choice.rb, staff=choice.staff, starts=starts, back=back
+        ),
     )
 
 
@@ -193,7 +250,9 @@ async def pick_slot(
     texts: Texts,
     person: Person,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(
+        pool, callback_data.service_id, callback_data.rb, person.telegram_id, callback_data.staff
+    )
     if choice is None:
         await alert(query, texts("not_found"))
         return
@@ -201,7 +260,9 @@ async def pick_slot(
     day = at.astimezone(settings.timezone).date()
     back = InlineKeyboardButton(
         text=texts("back"),
-        callback_data=PickDay(service_id=choice.service_id, day=pack_day(day), rb=choice.rb).pack(),
+        callback_data=PickDay(
+            service_id=choice.service_id, day=pack_day(day), rb=choice.rb, staff=choice.staff
+        ).pack(),
     )
     key = "reschedule.confirm" if choice.rb else "confirm.title"
     text = texts(
@@ -212,9 +273,10 @@ async def pick_slot(
         duration=texts.duration(choice.minutes),
         price=texts.price(choice.price),
     )
-    await show(
-        query, text, keyboards.confirm(texts, service_id=choice.service_id, rb=choice.rb, at=at, back=back)
+    markup = keyboards.confirm(
+        texts, service_id=choice.service_id, rb=choice.rb, staff=choice.staff, at=at, back=back
     )
+    await show(query, text, markup)
 
 
 async def confirm(
@@ -231,7 +293,9 @@ async def confirm(
     at = unpack_instant(callback_data.at)
     now = clock()
     tz = settings.timezone
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(
+        pool, callback_data.service_id, callback_data.rb, person.telegram_id, callback_data.staff
+    )
     if choice is None:
         await alert(query, texts("not_found"))
         return
@@ -251,7 +315,13 @@ async def confirm(
             service = await get_service(pool, choice.service_id)
             assert service is not None
             after = await bookings.create_booking(
-                pool, user_id=person.telegram_id, service=service, starts_at=at, now=now, tz=tz
+                pool,
+                user_id=person.telegram_id,
+                service=service,
+                starts_at=at,
+                now=now,
+                tz=tz,
+                staff_id=choice.staff or None,
             )
             before = None
     except bookings.SlotTaken:
@@ -270,6 +340,11 @@ async def confirm(
     except bookings.TooLate:
         cutoff = (await load_settings(pool)).cancel_cutoff_minutes
         await show(query, texts("too_late", cutoff=texts.duration(cutoff)), keyboards.only_home(texts))
+        return
+    except bookings.Refused:
+        await show(
+            query, texts("refused", contact=await profile_line(pool, texts)), keyboards.only_home(texts)
+        )
         return
     except bookings.TooManyBookings:
         await show(
@@ -322,12 +397,15 @@ async def confirm(
 
 
 def _booked_text(texts: Texts, booking: bookings.Booking) -> str:
-    return texts(
+    text = texts(
         "booked",
         service=booking.service_name,
         date=texts.date(booking.starts_at),
         time=texts.time(booking.starts_at),
     )
+    if booking.staff_name:
+        text += "\n" + texts("staff.line", name=booking.staff_name)
+    return text
 
 
 async def _offer_next(
@@ -341,17 +419,27 @@ async def _offer_next(
 ) -> None:
     """The slot went to someone else: offer the next free ones."""
     tz = settings.timezone
-    following = await slots.next_free_slots(pool, at, choice.minutes, now, tz, ignore_booking=choice.ignore)
+    following = await slots.next_free_slots(
+        pool, at, choice.performers, now, tz, ignore_booking=choice.ignore
+    )
     back = InlineKeyboardButton(
         text=texts("back"),
-        callback_data=CalendarPage(service_id=choice.service_id, page=0, rb=choice.rb).pack(),
+        callback_data=CalendarPage(
+            service_id=choice.service_id, page=0, rb=choice.rb, staff=choice.staff
+        ).pack(),
     )
     key = "slot_taken" if following else "slot_taken.none"
     await show(
         query,
         texts(key, date=texts.date(at), time=texts.time(at)),
         keyboards.slots(
-            texts, service_id=choice.service_id, rb=choice.rb, starts=following, back=back, with_date=True
+            texts,
+            service_id=choice.service_id,
+            rb=choice.rb,
+            staff=choice.staff,
+            starts=following,
+            back=back,
+            with_date=True,
         ),
     )
 
@@ -360,6 +448,7 @@ def create_router() -> Router:
     router = Router(name="booking")
     router.callback_query.register(list_services_screen, Menu.filter(F.action == "book"))
     router.callback_query.register(pick_service, PickService.filter())
+    router.callback_query.register(pick_staff, PickStaff.filter())
     router.callback_query.register(calendar_page, CalendarPage.filter())
     router.callback_query.register(pick_day, PickDay.filter())
     router.callback_query.register(pick_slot, PickSlot.filter())
