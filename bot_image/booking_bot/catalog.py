@@ -72,16 +72,19 @@ async def update_service(
     duration_minutes: int | None = None,
     price: Decimal | None = None,
     is_active: bool | None = None,
+    buffer_minutes: int | None = None,
 ) -> Service | None:
     row = await pool.fetchrow(
         "UPDATE services SET name = coalesce($2, name), duration_minutes = coalesce($3, duration_minutes),"
-        " price = coalesce($4, price), is_active = coalesce($5, is_active), updated_at = now()"
+        " price = coalesce($4, price), is_active = coalesce($5, is_active),"
+        " buffer_minutes = coalesce($6, buffer_minutes), updated_at = now()"
         " WHERE id = $1 RETURNING id, name, description, duration_minutes, price, is_active, buffer_minutes",
         service_id,
         name,
         duration_minutes,
         price,
         is_active,
+        buffer_minutes,
     )
     return None if row is None else _service(row)
 

@@ -18,6 +18,8 @@ import asyncpg
 
 from booking_bot.schedule import Interval, parse_interval
 
+__all__ = ["Interval", "StaffMember"]
+
 _COLUMNS = "id, name, is_active, own_hours, all_services"
 
 
