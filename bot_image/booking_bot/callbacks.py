@@ -72,6 +72,14 @@ class Admin(CallbackData, prefix="a1"):
     arg: int = 0
 
 
+class StaffAdmin(CallbackData, prefix="f1"):
+    """The owner's screens of one staff member: ``arg`` is a service id or a weekday."""
+
+    action: str
+    staff: int
+    arg: int = 0
+
+
 def pack_day(day: dt.date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 

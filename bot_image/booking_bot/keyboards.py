@@ -248,6 +248,7 @@ def admin_menu(t: Texts) -> InlineKeyboardMarkup:
         ("admin.btn.today", "day"),
         ("admin.btn.week", "week"),
         ("admin.btn.services", "services"),
+        ("admin.btn.staff", "staff"),
         ("admin.btn.hours", "hours"),
         ("admin.btn.breaks", "breaks"),
         ("admin.btn.days_off", "days_off"),

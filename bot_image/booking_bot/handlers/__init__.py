@@ -15,6 +15,7 @@ from booking_bot.handlers import (
     admin,
     admin_catalog,
     admin_schedule,
+    admin_staff,
     booking,
     common,
     contact,
@@ -31,7 +32,12 @@ def admins_only(_: Any, is_admin: bool = False) -> bool:
 
 
 def get_routers(i18n: I18n) -> list[Router]:
-    admin_routers = [admin.create_router(), admin_catalog.create_router(), admin_schedule.create_router()]
+    admin_routers = [
+        admin.create_router(),
+        admin_catalog.create_router(),
+        admin_schedule.create_router(),
+        admin_staff.create_router(),
+    ]
     for router in admin_routers:
         router.message.filter(admins_only)
         router.callback_query.filter(admins_only)

@@ -160,7 +160,7 @@ async def pick_service(
         return
     if not choice.rb and len(choice.performers) > 1:
         # The master step appears only when there is a choice.
-        names = {m.id: m.name for m in await list_staff(pool)}
+        names = {m.id: m.name or texts("staff.default_name") for m in await list_staff(pool)}
         members = [(p.staff_id or 0, names.get(p.staff_id or 0, "")) for p in choice.performers]
         await show(
             query,
