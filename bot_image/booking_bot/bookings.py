@@ -37,7 +37,7 @@ SELECT b.id, b.kind, b.service_id, coalesce(b.service_name, s.name, '') AS servi
        b.user_id, b.starts_at, b.ends_at, b.status, b.note,
        coalesce(nullif(trim(u.first_name || ' ' || u.last_name), ''), '') AS customer_name,
        u.username AS customer_username, u.language_code AS customer_language, u.phone AS customer_phone,
-       b.staff_id, coalesce(st.name, '') AS staff_name, b.buffer_minutes
+       b.staff_id, coalesce(st.name, '') AS staff_name, b.buffer_minutes, b.customer_confirmed_at
 FROM bookings b
 LEFT JOIN services s ON s.id = b.service_id
 LEFT JOIN users u ON u.telegram_id = b.user_id
@@ -77,6 +77,12 @@ class Refused(BookingError):
     code = "refused"
 
 
+class InThePast(BookingError):
+    """A visit that has begun is not cancelled: its outcome (done / no-show) is recorded."""
+
+    code = "in_the_past"
+
+
 class TooManyBookings(BookingError):
     """The customer already holds MAX_UPCOMING_PER_CUSTOMER upcoming bookings."""
 
@@ -106,6 +112,7 @@ class Booking:
     staff_id: int | None = None
     staff_name: str = ""
     buffer_minutes: int = 0
+    customer_confirmed_at: dt.datetime | None = None
 
     @property
     def minutes(self) -> int:
@@ -321,6 +328,8 @@ async def cancel_booking(
             raise NotFound("no such booking")
         if by == "customer":
             _check_cutoff(booking, now, cutoff_minutes)
+        if booking.kind == "customer" and booking.starts_at <= now:
+            raise InThePast("the visit has begun")
         await conn.execute(
             "UPDATE bookings SET status = 'cancelled', cancelled_at = $2, cancelled_by = $3, updated_at = $2"
             " WHERE id = $1",
@@ -337,24 +346,30 @@ async def reschedule_booking(
     pool: asyncpg.Pool,
     booking_id: int,
     *,
-    user_id: int,
+    user_id: int | None,
     new_start: dt.datetime,
     now: dt.datetime,
     tz: zoneinfo.ZoneInfo,
     cutoff_minutes: int,
 ) -> tuple[Booking, Booking]:
-    """Move a customer's booking; returns (before, after). The old slot is kept if the new one is taken."""
+    """Move a booking; returns (before, after). The old slot is kept if the new one is taken.
+
+    ``user_id`` None: the owner moves it (any customer's, no cutoff; still not in the past).
+    """
     before = await get_booking(pool, booking_id)
     if (
         before is None
         or before.status != "confirmed"
-        or before.user_id != user_id
+        or (user_id is not None and before.user_id != user_id)
         or before.kind != "customer"
     ):
         raise NotFound("no such booking")
     if new_start == before.starts_at:
         return before, before  # nothing to move (a second tap, or the same time picked again)
-    _check_cutoff(before, now, cutoff_minutes)
+    if user_id is not None:
+        _check_cutoff(before, now, cutoff_minutes)
+    elif before.starts_at <= now:
+        raise InThePast("the visit has begun")
     minutes = before.minutes
     staff_id = before.staff_id or 1
     await _eligible(
@@ -382,6 +397,44 @@ async def reschedule_booking(
         after = await get_booking(conn, booking_id)
     assert after is not None
     return before, after
+
+
+OUTCOMES = ("done", "no_show")
+
+
+async def record_outcome(pool: asyncpg.Pool, booking_id: int, outcome: str, now: dt.datetime) -> Booking:
+    """The owner marks a visit that has begun as done or no-show (its cells stay: time passed)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    row = await pool.fetchrow(
+        "UPDATE bookings SET status = $2, outcome_at = $3, updated_at = $3"
+        " WHERE id = $1 AND kind = 'customer' AND status IN ('confirmed', 'done', 'no_show')"
+        " AND starts_at <= $3 RETURNING id",
+        booking_id,
+        outcome,
+        now,
+    )
+    if row is None:
+        raise NotFound("no such visit, or it has not begun")
+    booking = await get_booking(pool, booking_id)
+    assert booking is not None
+    return booking
+
+
+async def customer_confirms(pool: asyncpg.Pool, booking_id: int, user_id: int, now: dt.datetime) -> Booking:
+    """The customer taps "I'm coming" under a reminder."""
+    row = await pool.fetchrow(
+        "UPDATE bookings SET customer_confirmed_at = coalesce(customer_confirmed_at, $3)"
+        " WHERE id = $1 AND user_id = $2 AND status = 'confirmed' AND starts_at > $3 RETURNING id",
+        booking_id,
+        user_id,
+        now,
+    )
+    if row is None:
+        raise NotFound("no such booking")
+    booking = await get_booking(pool, booking_id)
+    assert booking is not None
+    return booking
 
 
 async def own_booking_at(
@@ -446,10 +499,11 @@ async def upcoming_customer_bookings(pool: asyncpg.Pool, now: dt.datetime) -> li
 
 
 async def between(pool: asyncpg.Pool, start: dt.datetime, end: dt.datetime) -> list[Booking]:
-    """Confirmed bookings and blocks starting in [start, end), for the owner's day/week view."""
+    """Bookings (also past ones with their outcome) and blocks starting in [start, end), for the
+    owner's day/week view."""
     rows = await pool.fetch(
         _SELECT
-        + " WHERE b.status = 'confirmed' AND b.starts_at >= $1 AND b.starts_at < $2 ORDER BY b.starts_at",
+        + " WHERE b.status <> 'cancelled' AND b.starts_at >= $1 AND b.starts_at < $2 ORDER BY b.starts_at",
         start,
         end,
     )

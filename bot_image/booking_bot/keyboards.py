@@ -253,7 +253,10 @@ def admin_menu(t: Texts) -> InlineKeyboardMarkup:
         ("admin.btn.breaks", "breaks"),
         ("admin.btn.days_off", "days_off"),
         ("admin.btn.block", "block"),
+        ("admin.btn.caller", "caller"),
+        ("admin.btn.reports", "reports"),
         ("admin.btn.settings", "settings"),
+        ("admin.btn.profile", "profile"),
         ("admin.btn.admins", "admins"),
     ]
     rows = _rows([admin_button(t, key, action) for key, action in keys], 2)

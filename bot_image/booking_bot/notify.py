@@ -103,7 +103,7 @@ class Notifier:
         return len(held)
 
     async def customer_cancelled_by_admin(self, booking: Booking, business: str) -> None:
-        if booking.user_id is None:
+        if booking.user_id is None or booking.user_id < 0:
             return
         t = self.i18n.for_user(booking.customer_language)
         await self.send(
@@ -114,6 +114,21 @@ class Notifier:
                 date=t.date(booking.starts_at),
                 time=t.time(booking.starts_at),
                 business=business,
+            ),
+        )
+
+    async def customer_moved_by_admin(self, before: Booking, after: Booking, business: str) -> None:
+        if after.user_id is None or after.user_id < 0:
+            return  # a customer who phoned: no Telegram chat to write to
+        t = self.i18n.for_user(after.customer_language)
+        await self.send(
+            after.user_id,
+            t(
+                "notify.moved_by_admin",
+                business=business,
+                service=after.service_name,
+                old=f"{t.date(before.starts_at)} {t.time(before.starts_at)}",
+                new=f"{t.date(after.starts_at)} {t.time(after.starts_at)}",
             ),
         )
 

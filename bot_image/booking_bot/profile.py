@@ -90,3 +90,15 @@ def contact_text(profile: Profile, texts: Texts) -> str:
 
 async def profile_line(pool: asyncpg.Pool, texts: Texts) -> str:
     return contact_text(await load_profile(pool), texts)
+
+
+async def with_contact(pool: asyncpg.Pool, texts: Texts, text: str, *, limit: int | None = None) -> str:
+    """``text`` plus the business's address and phone; ``limit`` (an alert's 200 characters)
+    keeps the phone first and drops what does not fit."""
+    profile = await load_profile(pool)
+    if limit is None:
+        contact = contact_text(profile, texts)
+        return f"{text}\n{contact}" if contact else text
+    if profile.phone:
+        text = f"{text}\n{texts('profile.phone_line', phone=profile.phone)}"
+    return text[:limit]

@@ -16,6 +16,7 @@ from booking_bot.handlers import (
     admin_catalog,
     admin_schedule,
     admin_staff,
+    admin_visits,
     booking,
     common,
     contact,
@@ -37,6 +38,7 @@ def get_routers(i18n: I18n) -> list[Router]:
         admin_catalog.create_router(),
         admin_schedule.create_router(),
         admin_staff.create_router(),
+        admin_visits.create_router(),
     ]
     for router in admin_routers:
         router.message.filter(admins_only)

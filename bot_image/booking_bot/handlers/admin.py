@@ -83,7 +83,9 @@ def booking_line(t: Texts, b: bookings.Booking) -> str:
     span = f"{t.time(b.starts_at)}–{t.time(b.ends_at)}"
     if b.kind == "block":
         return t("admin.block_line", span=span, note=b.note)
-    return t("admin.booking_line", span=span, service=b.service_name, customer=customer_label(b))
+    mark = {"done": " ✔", "no_show": " 🚫"}.get(b.status, " ✅" if b.customer_confirmed_at else "")
+    line = t("admin.booking_line", span=span, service=b.service_name, customer=customer_label(b)) + mark
+    return f"{line} · {b.staff_name}" if b.staff_name else line
 
 
 async def day_view(
@@ -101,15 +103,8 @@ async def day_view(
     items = await bookings.between(pool, start, end)
     lines = [texts("admin.day_title", date=texts.date(day))]
     lines += [booking_line(texts, b) for b in items] or [texts("admin.nothing")]
-    rows = [
-        [
-            InlineKeyboardButton(
-                text=f"❌ {texts.time(b.starts_at)} {b.service_name or texts('admin.blocked')}",
-                callback_data=Admin(action="bcancel", arg=b.id).pack(),
-            )
-        ]
-        for b in items[:MAX_CANCEL_BUTTONS]
-    ]
+    now = clock()
+    rows = [[_day_button(texts, b, now)] for b in items[:MAX_CANCEL_BUTTONS]]
     rows.append(
         [
             InlineKeyboardButton(text="‹", callback_data=Admin(action="day", arg=offset - 1).pack()),
@@ -121,6 +116,14 @@ async def day_view(
     )
     rows.append([keyboards.admin_button(texts, "back", "menu")])
     await show(query, fit(lines, texts), InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+def _day_button(texts: Texts, b: bookings.Booking, now: dt.datetime) -> InlineKeyboardButton:
+    """A booking that has begun gets its outcome recorded; a future one can be cancelled or moved."""
+    label = f"{texts.time(b.starts_at)} {b.service_name or texts('admin.blocked')}"
+    if b.kind == "customer" and b.starts_at <= now:
+        return InlineKeyboardButton(text=f"🕘 {label}", callback_data=Admin(action="visit", arg=b.id).pack())
+    return InlineKeyboardButton(text=f"❌ {label}", callback_data=Admin(action="bcancel", arg=b.id).pack())
 
 
 def _day_bounds(first: dt.date, last: dt.date, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -187,12 +190,16 @@ async def cancel_booking(
         "admin.cancel_confirm", line=f"{texts.date(booking.starts_at)} {booking_line(texts, booking)}"
     )
     back = day_offset(booking, clock(), settings.timezone)
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [keyboards.admin_button(texts, "admin.btn.cancel_yes", "bcancel_yes", booking.id)],
-            [keyboards.admin_button(texts, "back", "day", back)],
-        ]
-    )
+    rows = [[keyboards.admin_button(texts, "admin.btn.cancel_yes", "bcancel_yes", booking.id)]]
+    if booking.kind == "customer":
+        rows.append(
+            [
+                keyboards.admin_button(texts, "admin.btn.move", "bmove", booking.id),
+                keyboards.admin_button(texts, "admin.btn.client", "client", booking.user_id or 0),
+            ]
+        )
+    rows.append([keyboards.admin_button(texts, "back", "day", back)])
+    markup = InlineKeyboardMarkup(inline_keyboard=rows)
     await show(query, text, markup)
 
 
@@ -210,6 +217,9 @@ async def cancel_booking_yes(
         booking = await bookings.cancel_booking(pool, callback_data.arg, by="admin", now=clock())
     except bookings.NotFound:
         await show(query, texts("not_found"), keyboards.admin_back(texts))
+        return
+    except bookings.InThePast:
+        await show(query, texts("admin.in_the_past"), keyboards.admin_back(texts, "visit", callback_data.arg))
         return
     log.info(
         "booking cancelled", extra={"event": "booking_cancelled", "booking_id": booking.id, "by": "admin"}

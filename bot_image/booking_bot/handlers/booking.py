@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 
 from booking_bot import bookings, keyboards, slots
@@ -33,7 +34,7 @@ from booking_bot.catalog import get_service, list_services, service_performers
 from booking_bot.config import Settings
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
-from booking_bot.profile import profile_line
+from booking_bot.profile import with_contact
 from booking_bot.schedule import load_settings
 from booking_bot.staff import list_staff
 from booking_bot.users import Person, ask_for_phone_once
@@ -64,12 +65,17 @@ class Choice:
         return self.rb or None
 
 
+def whose(person: Person, is_admin: bool) -> int | None:
+    """Whose bookings may be moved here: the customer's own; an admin's: anyone's (None)."""
+    return None if is_admin else person.telegram_id
+
+
 async def resolve_choice(
-    pool: asyncpg.Pool, service_id: int, rb: int, user_id: int, staff: int = 0
+    pool: asyncpg.Pool, service_id: int, rb: int, user_id: int | None, staff: int = 0
 ) -> Choice | None:
     if rb:
         booking = await bookings.get_booking(pool, rb)
-        if booking is None or booking.user_id != user_id or booking.status != "confirmed":
+        if booking is None or booking.status != "confirmed" or user_id not in (None, booking.user_id):
             return None
         performer = slots.Performer(
             booking.staff_id or 1, booking.minutes, booking.price, booking.buffer_minutes
@@ -153,8 +159,9 @@ async def pick_service(
     texts: Texts,
     person: Person,
     clock: Clock,
+    is_admin: bool,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, whose(person, is_admin))
     if choice is None:
         await alert(query, texts("not_found"))
         return
@@ -195,9 +202,10 @@ async def calendar_page(
     texts: Texts,
     person: Person,
     clock: Clock,
+    is_admin: bool,
 ) -> None:
     choice = await resolve_choice(
-        pool, callback_data.service_id, callback_data.rb, person.telegram_id, callback_data.staff
+        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
     )
     if choice is None:
         await alert(query, texts("not_found"))
@@ -213,9 +221,10 @@ async def pick_day(
     texts: Texts,
     person: Person,
     clock: Clock,
+    is_admin: bool,
 ) -> None:
     choice = await resolve_choice(
-        pool, callback_data.service_id, callback_data.rb, person.telegram_id, callback_data.staff
+        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
     )
     if choice is None:
         await alert(query, texts("not_found"))
@@ -249,9 +258,10 @@ async def pick_slot(
     settings: Settings,
     texts: Texts,
     person: Person,
+    is_admin: bool,
 ) -> None:
     choice = await resolve_choice(
-        pool, callback_data.service_id, callback_data.rb, person.telegram_id, callback_data.staff
+        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
     )
     if choice is None:
         await alert(query, texts("not_found"))
@@ -289,23 +299,31 @@ async def confirm(
     clock: Clock,
     notifier: Notifier,
     is_admin: bool,
+    state: FSMContext,
 ) -> None:
     at = unpack_instant(callback_data.at)
     now = clock()
     tz = settings.timezone
     choice = await resolve_choice(
-        pool, callback_data.service_id, callback_data.rb, person.telegram_id, callback_data.staff
+        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
     )
     if choice is None:
         await alert(query, texts("not_found"))
         return
+    # The owner books for a customer who phoned (see admin_visits): that customer is the user.
+    data = await state.get_data()
+    caller = int(data.get("on_behalf", 0)) if is_admin and not choice.rb else 0
+    customer = caller or person.telegram_id
+    moved_by_owner = False
     try:
         if choice.rb:
+            current = await bookings.get_booking(pool, choice.rb)
+            moved_by_owner = is_admin and current is not None and current.user_id != person.telegram_id
             cutoff = (await load_settings(pool)).cancel_cutoff_minutes
             before, after = await bookings.reschedule_booking(
                 pool,
                 choice.rb,
-                user_id=person.telegram_id,
+                user_id=None if moved_by_owner else person.telegram_id,
                 new_start=at,
                 now=now,
                 tz=tz,
@@ -316,20 +334,17 @@ async def confirm(
             assert service is not None
             after = await bookings.create_booking(
                 pool,
-                user_id=person.telegram_id,
+                user_id=customer,
                 service=service,
                 starts_at=at,
                 now=now,
                 tz=tz,
                 staff_id=choice.staff or None,
+                by_owner=bool(caller),
             )
             before = None
     except bookings.SlotTaken:
-        mine = (
-            None
-            if choice.rb
-            else await bookings.own_booking_at(pool, person.telegram_id, choice.service_id, at)
-        )
+        mine = None if choice.rb else await bookings.own_booking_at(pool, customer, choice.service_id, at)
         if mine is not None:
             # A second tap on Confirm meets the customer's own new booking: say it again.
             await show(query, _booked_text(texts, mine), keyboards.main_menu(texts, is_admin=is_admin))
@@ -339,12 +354,11 @@ async def confirm(
         return
     except bookings.TooLate:
         cutoff = (await load_settings(pool)).cancel_cutoff_minutes
-        await show(query, texts("too_late", cutoff=texts.duration(cutoff)), keyboards.only_home(texts))
+        text = await with_contact(pool, texts, texts("too_late", cutoff=texts.duration(cutoff)))
+        await show(query, text, keyboards.only_home(texts))
         return
     except bookings.Refused:
-        await show(
-            query, texts("refused", contact=await profile_line(pool, texts)), keyboards.only_home(texts)
-        )
+        await show(query, await with_contact(pool, texts, texts("refused")), keyboards.only_home(texts))
         return
     except bookings.TooManyBookings:
         await show(
@@ -356,9 +370,15 @@ async def confirm(
     except bookings.BookingError:
         await show(query, texts("slot_unavailable"), keyboards.only_home(texts))
         return
-    if before is None:
+    if caller:
+        await state.clear()
+        log.info("booking created", extra={"event": "booking_created", "booking_id": after.id, "by": "admin"})
+        text = texts("admin.booked_for", name=after.customer_name, phone=after.customer_phone or "")
+        await show(query, text + "\n" + _booked_text(texts, after), keyboards.admin_back(texts, "menu"))
+    elif before is None:
         log.info("booking created", extra={"event": "booking_created", "booking_id": after.id})
-        await show(query, _booked_text(texts, after), keyboards.main_menu(texts, is_admin=is_admin))
+        text = await with_contact(pool, texts, _booked_text(texts, after))
+        await show(query, text, keyboards.main_menu(texts, is_admin=is_admin))
         if await ask_for_phone_once(pool, person.telegram_id) and isinstance(query.message, Message):
             # The owner's notice waits for the answer, so that it carries the phone number.
             await bookings.hold_notice(pool, after.id, now)
@@ -376,7 +396,14 @@ async def confirm(
             keyboards.main_menu(texts, is_admin=is_admin),
         )
     else:
-        log.info("booking rescheduled", extra={"event": "booking_rescheduled", "booking_id": after.id})
+        log.info(
+            "booking rescheduled",
+            extra={
+                "event": "booking_rescheduled",
+                "booking_id": after.id,
+                "by": "admin" if moved_by_owner else "customer",
+            },
+        )
         old = f"{texts.date(before.starts_at)} {texts.time(before.starts_at)}"
         await show(
             query,
@@ -389,11 +416,16 @@ async def confirm(
             keyboards.main_menu(texts, is_admin=is_admin),
         )
         moved_from = before.starts_at
-        notifier.later(
-            notifier.admins_about(
-                after, "notify.rescheduled", lambda t: {"old": f"{t.date(moved_from)} {t.time(moved_from)}"}
+        if moved_by_owner:
+            notifier.later(notifier.customer_moved_by_admin(before, after, settings.business_name))
+        else:
+            notifier.later(
+                notifier.admins_about(
+                    after,
+                    "notify.rescheduled",
+                    lambda t: {"old": f"{t.date(moved_from)} {t.time(moved_from)}"},
+                )
             )
-        )
 
 
 def _booked_text(texts: Texts, booking: bookings.Booking) -> str:

@@ -14,6 +14,7 @@ from booking_bot.config import Settings
 from booking_bot.handlers.booking import Clock, resolve_choice, show_calendar
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
+from booking_bot.profile import with_contact
 from booking_bot.schedule import load_settings
 from booking_bot.users import Person
 from booking_bot.views import alert, show
@@ -82,7 +83,8 @@ async def booking_action(
                 cutoff_minutes=cutoff,
             )
         except bookings.TooLate:
-            await alert(query, texts("too_late", cutoff=texts.duration(cutoff)))
+            too_late = texts("too_late", cutoff=texts.duration(cutoff))
+            await alert(query, await with_contact(pool, texts, too_late, limit=200))
             return
         except bookings.NotFound:
             await show(query, texts("not_found"), keyboards.only_home(texts))
@@ -97,7 +99,8 @@ async def booking_action(
         cutoff = (await load_settings(pool)).cancel_cutoff_minutes
         now = clock()
         if (booking.starts_at - now).total_seconds() < cutoff * 60:
-            await alert(query, texts("too_late", cutoff=texts.duration(cutoff)))
+            too_late = texts("too_late", cutoff=texts.duration(cutoff))
+            await alert(query, await with_contact(pool, texts, too_late, limit=200))
             return
         choice = await resolve_choice(pool, 0, booking.id, person.telegram_id)
         if choice is None:
