@@ -3,6 +3,7 @@ client card and its block list."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from .conftest import OWNER, RunningBot
@@ -95,3 +96,36 @@ async def test_the_client_card_counts_visits_keeps_a_note_and_refuses_new_bookin
     assert await bot.pool.fetchval("SELECT count(*) FROM bookings") == 1
     card = await bot.press(OWNER, card, "Accept bookings again")
     assert "refused" not in card.text
+
+
+async def test_reports_count_bookings_revenue_and_no_shows_per_master(bot: RunningBot) -> None:
+    await _book(bot, ANN, "4", "15:00")
+    await _book(bot, BOB, "4", "17:00")
+    await bot.pool.execute("UPDATE services SET price = 9999")  # later price change: history keeps 1500
+    bot.clock.now = dt.datetime(2030, 3, 4, 16, 0, tzinfo=dt.UTC)  # 19:00 Moscow
+    await bot.press(OWNER, await bot.press(OWNER, await _today(bot), "🕘 15:00"), "Came")
+    await bot.press(OWNER, await bot.press(OWNER, await _today(bot), "🕘 17:00"), "No-show")
+    report = await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="en"), "Reports")
+    assert "Total: 2 bookings, 1 came, 1 no-shows (50%), 0 cancelled\nRevenue: 1 500 ₽" in report.text
+    await bot.press(OWNER, report, "CSV")
+    upload = await _upload(bot)
+    assert upload[1] == OWNER and upload[2].endswith(".csv")
+    text = upload[3].decode("utf-8-sig").splitlines()
+    assert text[0].startswith("booking_id,date,time,duration_min,service,price,master,status,customer,phone")
+    assert "2030-03-04,15:00,60,Haircut,1500.00,,done,Customer1001" in text[1]
+    assert ",no_show,Customer1002" in text[2]
+
+
+async def test_a_non_admin_cannot_export_the_csv(bot: RunningBot) -> None:
+    menu = await bot.say(ANN, "/start")
+    bot.click(ANN, menu, "a1:reports_csv:30")
+    assert await bot.alert(ANN) == "This command is not available."
+    assert bot.tg.uploads == []
+
+
+async def _upload(bot: RunningBot) -> tuple[str, int, str, bytes]:
+    for _ in range(100):
+        if bot.tg.uploads:
+            return bot.tg.uploads[-1]
+        await asyncio.sleep(0.05)
+    raise TimeoutError("no document sent")

@@ -188,6 +188,8 @@ class FakeTelegram:
         self.port = port
         self.url = ""
         self.calls: list[ApiCall] = []
+        # (token, chat_id, file name, bytes) of every document sent (sendDocument).
+        self.uploads: list[tuple[str, int, str, bytes]] = []
         self._bots: dict[str, FakeBot] = {}
         self._updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._update_ids: dict[str, itertools.count[int]] = {}
@@ -405,7 +407,11 @@ class FakeTelegram:
             return params
         form = await request.post()
         for key, value in form.items():
-            params[key] = _decode(key, value) if isinstance(value, str) else f"<file {key}>"
+            if isinstance(value, str):
+                params[key] = _decode(key, value)
+            else:  # an uploaded file: its bytes are kept for the tests (``uploads``)
+                params[key] = f"<file {key}>"
+                params[f"<file {key}>"] = {"filename": value.filename, "content": value.file.read()}
         return params
 
     async def _file(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
@@ -537,6 +543,32 @@ class FakeTelegram:
         self._set_markup(message, params)
         markup = params.get("reply_markup")
         self._record(bot, "sendMessage", message, markup if isinstance(markup, dict) else None)
+        return message
+
+    def _m_sendDocument(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        """A document: the file travels as multipart ``attach://`` or inline, like the real API."""
+        chat_id = self._chat_id(params)
+        reference = str(params.get("document", ""))
+        if reference.startswith("attach://"):
+            reference = f"<file {reference.removeprefix('attach://')}>"
+        upload = params.get(reference)
+        if not isinstance(upload, dict):
+            raise _ApiError(TelegramError(400, "Bad Request: there is no document in the request"))
+        message_id = next(self._message_ids[(bot.token, chat_id)])
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": bot.as_user(),
+            "document": {
+                "file_id": f"doc{message_id}",
+                "file_unique_id": f"u{message_id}",
+                "file_name": upload["filename"],
+            },
+            "caption": str(params.get("caption", "")),
+        }
+        self.uploads.append((bot.token, chat_id, str(upload["filename"]), bytes(upload["content"])))
+        self._record(bot, "sendDocument", message)
         return message
 
     def _m_editMessageText(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
