@@ -45,11 +45,13 @@ def home_button(t: Texts) -> InlineKeyboardButton:
     return _button(t("menu.home"), Menu(action="home").pack())
 
 
-def main_menu(t: Texts, *, is_admin: bool) -> InlineKeyboardMarkup:
+def main_menu(t: Texts, *, is_admin: bool, where: bool = False) -> InlineKeyboardMarkup:
     rows = [
         [_button(t("menu.book"), Menu(action="book").pack())],
         [_button(t("menu.my"), Menu(action="my").pack())],
     ]
+    if where:
+        rows.append([_button(t("menu.where"), Menu(action="where").pack())])
     if is_admin:
         rows.append([_button(t("menu.admin"), Menu(action="admin").pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -27,7 +27,8 @@ async def _old_schema_with_bookings(tenant: Tenant) -> None:
     conn = await asyncpg.connect(tenant.dsn)
     try:
         await conn.execute(
-            "INSERT INTO services (name, duration_minutes, price) VALUES ('Haircut', 50, 1500), ('Nails', 90, 2000)"
+            "INSERT INTO services (name, duration_minutes, price)"
+            " VALUES ('Haircut', 50, 1500), ('Nails', 90, 2000)"
         )
         await conn.execute("INSERT INTO users (telegram_id, first_name) VALUES (1, 'Ann'), (2, 'Bob')")
         rows = [

@@ -571,6 +571,25 @@ class FakeTelegram:
         self._record(bot, "sendDocument", message)
         return message
 
+    def _m_sendVenue(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        chat_id = self._chat_id(params)
+        message_id = next(self._message_ids[(bot.token, chat_id)])
+        venue = {
+            "location": {"latitude": params.get("latitude"), "longitude": params.get("longitude")},
+            "title": str(params.get("title", "")),
+            "address": str(params.get("address", "")),
+        }
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": bot.as_user(),
+            "venue": venue,
+            "location": venue["location"],
+        }
+        self._record(bot, "sendVenue", message)
+        return message
+
     def _m_editMessageText(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
         message = self._existing(bot, params)
         self._check_text(params)

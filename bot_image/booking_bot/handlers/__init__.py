@@ -14,6 +14,7 @@ from aiogram import Router
 from booking_bot.handlers import (
     admin,
     admin_catalog,
+    admin_profile,
     admin_reports,
     admin_schedule,
     admin_staff,
@@ -37,6 +38,7 @@ def get_routers(i18n: I18n) -> list[Router]:
     admin_routers = [
         admin.create_router(),
         admin_catalog.create_router(),
+        admin_profile.create_router(),
         admin_reports.create_router(),
         admin_schedule.create_router(),
         admin_staff.create_router(),
