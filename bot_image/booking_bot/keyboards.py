@@ -231,6 +231,19 @@ def booking_actions(t: Texts, booking: Booking) -> InlineKeyboardMarkup:
     )
 
 
+def reminder_keyboard(t: Texts, booking_id: int, can_change: bool) -> InlineKeyboardMarkup:
+    """Under a reminder: "I'm coming" always; move and cancel only before the cutoff."""
+    rows = [[_button(t("reminder.coming"), MyBooking(booking_id=booking_id, action="coming").pack())]]
+    if can_change:
+        rows.append(
+            [
+                _button(t("booking.reschedule"), MyBooking(booking_id=booking_id, action="move").pack()),
+                _button(t("booking.cancel"), MyBooking(booking_id=booking_id, action="cancel").pack()),
+            ]
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
 def cancel_confirm(t: Texts, booking: Booking) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[

@@ -16,7 +16,10 @@ from aiogram.types import InlineKeyboardMarkup
 from booking_bot import bookings
 from booking_bot.bookings import Booking
 from booking_bot.i18n import I18n, Texts
+from booking_bot.keyboards import reminder_keyboard
+from booking_bot.profile import contact_text, load_profile
 from booking_bot.reminders import DueReminder
+from booking_bot.schedule import load_settings
 from booking_bot.users import Admins, mark_blocked
 
 log = logging.getLogger("booking_bot.notify")
@@ -133,17 +136,21 @@ class Notifier:
         )
 
     async def reminder(self, reminder: DueReminder) -> str | None:
+        """The reminder, with "I'm coming" and, while still allowed, move and cancel buttons."""
         t = self.i18n.for_user(reminder.language_code)
-        return await self.send(
-            reminder.user_id,
-            t(
-                "reminder",
-                service=reminder.service_name,
-                date=t.date(reminder.starts_at),
-                time=t.time(reminder.starts_at),
-                left=t.duration(reminder.offset_minutes),
-            ),
+        settings = await load_settings(self.pool)
+        can_change = reminder.offset_minutes >= settings.cancel_cutoff_minutes
+        text = t(
+            "reminder",
+            service=reminder.service_name,
+            date=t.date(reminder.starts_at),
+            time=t.time(reminder.starts_at),
+            left=t.duration(reminder.offset_minutes),
         )
+        contact = contact_text(await load_profile(self.pool), t)
+        if contact:
+            text = f"{text}\n{contact}"
+        return await self.send(reminder.user_id, text, reminder_keyboard(t, reminder.booking_id, can_change))
 
 
 def customer_label(booking: Booking) -> str:

@@ -50,7 +50,7 @@ WHERE r.id IN (
 )
 AND b.id = r.booking_id
 RETURNING r.id, r.booking_id, r.offset_minutes, r.due_at, b.user_id, b.status, b.starts_at,
-          u.language_code, u.blocked_at, s.name AS service_name
+          u.language_code, u.blocked_at, coalesce(b.service_name, s.name) AS service_name
 """
 
 
@@ -66,7 +66,12 @@ async def claim_due(
     result = []
     skipped = []
     for row in rows:
-        pointless = row["status"] != "confirmed" or row["blocked_at"] is not None or row["starts_at"] <= now
+        pointless = (
+            row["status"] != "confirmed"
+            or row["blocked_at"] is not None
+            or row["starts_at"] <= now
+            or row["user_id"] < 0  # booked by phone: no Telegram chat
+        )
         if pointless or now - row["due_at"] > stale_after:
             skipped.append(row["id"])
         else:

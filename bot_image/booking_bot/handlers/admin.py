@@ -291,6 +291,13 @@ async def settings_view(query: CallbackQuery, state: FSMContext, pool: asyncpg.P
         horizon=current.horizon_days,
         reminders=", ".join(texts.duration(m) for m in current.reminder_offsets_minutes) or "—",
     )
+    late = [m for m in current.reminder_offsets_minutes if m < current.cancel_cutoff_minutes]
+    if late:
+        text += "\n" + texts(
+            "admin.reminder_inside_cutoff",
+            reminders=", ".join(texts.duration(m) for m in late),
+            cutoff=texts.duration(current.cancel_cutoff_minutes),
+        )
     items = [(texts(f"admin.set.{name}"), "set", i) for i, name in enumerate(SETTINGS)]
     items.append((texts("admin.set.reminders"), "set_reminders", 0))
     await show(query, text, keyboards.admin_list(texts, items))

@@ -95,6 +95,12 @@ async def booking_action(
         )
         await show(query, texts("cancel.done", **values), keyboards.main_menu(texts, is_admin=is_admin))
         notifier.later(notifier.admins_about(cancelled, "notify.cancelled"))
+    elif action == "coming":
+        confirmed = await bookings.customer_confirms(pool, booking.id, person.telegram_id, clock())
+        log.info("customer confirmed", extra={"event": "customer_confirmed", "booking_id": booking.id})
+        await show(query, texts("reminder.thanks", **values), keyboards.main_menu(texts, is_admin=is_admin))
+        if booking.customer_confirmed_at is None:
+            notifier.later(notifier.admins_about(confirmed, "notify.confirmed"))
     elif action == "move":
         cutoff = (await load_settings(pool)).cancel_cutoff_minutes
         now = clock()
