@@ -29,8 +29,18 @@ async def _matching(
     now: dt.datetime,
     tz: zoneinfo.ZoneInfo,
     hit: Callable[[dt.datetime, dt.datetime], bool],
+    *,
+    weekly: bool = False,
 ) -> list[Booking]:
-    return [b for b in await upcoming_customer_bookings(pool, now) if hit(*_local(b, tz))]
+    """``weekly``: a change of the business's week, which masters with their own week ignore."""
+    own = (
+        {int(r["id"]) for r in await pool.fetch("SELECT id FROM staff WHERE own_hours")} if weekly else set()
+    )
+    return [
+        b
+        for b in await upcoming_customer_bookings(pool, now)
+        if b.staff_id not in own and hit(*_local(b, tz))
+    ]
 
 
 async def on_days(
@@ -52,7 +62,7 @@ async def in_break(
         b_end = dt.datetime.combine(start.date(), interval.end)
         return start < b_end and b_start < end
 
-    return await _matching(pool, now, tz, hit)
+    return await _matching(pool, now, tz, hit, weekly=True)
 
 
 async def outside_hours(
@@ -69,4 +79,4 @@ async def outside_hours(
         closes = dt.datetime.combine(start.date(), interval.end)
         return start < opens or end > closes
 
-    return await _matching(pool, now, tz, hit)
+    return await _matching(pool, now, tz, hit, weekly=True)

@@ -93,3 +93,17 @@ async def test_closing_a_weekday_over_a_booking_warns_first(bot: RunningBot) -> 
     await bot.press(OWNER, warning, "cancel them")
     assert "had to cancel your booking" in (await bot.next(ANN)).text
     assert await bot.pool.fetchval("SELECT count(*) FROM working_hours WHERE weekday = 2") == 0
+
+
+async def test_a_business_break_does_not_warn_about_a_master_with_own_hours(bot: RunningBot) -> None:
+    from booking_bot import staff
+
+    anna = await staff.add_staff(bot.pool, "Anna")
+    intervals = staff.parse_intervals("10:00-19:00")
+    assert intervals is not None
+    await staff.set_weekday_hours(bot.pool, anna.id, 2, intervals)  # Anna: her own Tuesday, no lunch
+    await staff.update_staff(bot.pool, 1, is_active=False)  # only Anna takes bookings
+    await _book(bot, ANN, "5", "11:00")
+    breaks = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Breaks")
+    await bot.press(OWNER, await bot.press(OWNER, breaks, "Add a break"), "Tuesday")
+    assert "Saved" in (await bot.say(OWNER, "11:00-12:00")).text  # Anna's week is her own
