@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from booking_bot.app import BookingBot
 from booking_bot.config import Settings
+from booking_bot.db import create_pool
 from booking_bot.migrate import migrate
 from harness.postgres import PgServer
 from harness.telegram import FakeTelegram, SentMessage
@@ -217,6 +218,19 @@ async def run_bot(
 async def seeded_tenant(tenant: Tenant) -> Tenant:
     await seed(tenant)
     return tenant
+
+
+@pytest.fixture()
+async def users_pool(seeded_tenant: Tenant) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a seeded tenant with customers 1..20 (domain tests without the bot)."""
+    pool = await create_pool(seeded_tenant.dsn, seeded_tenant.client_id, max_size=10)
+    await pool.executemany(
+        "INSERT INTO users (telegram_id, first_name) VALUES ($1, $2)", [(i, f"u{i}") for i in range(1, 21)]
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 @pytest.fixture()

@@ -5,31 +5,24 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import zoneinfo
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from booking_bot import bookings
 from booking_bot.catalog import Service, get_service
-from booking_bot.db import create_pool
 
-from .conftest import NOW, Tenant
+from .conftest import NOW
 
 MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
-TUESDAY_11 = dt.datetime(2030, 3, 5, 8, 0, tzinfo=dt.UTC)  # 11:00 Moscow
 
 
 @pytest.fixture()
-async def pool(seeded_tenant: Tenant) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(seeded_tenant.dsn, seeded_tenant.client_id, max_size=10)
-    await pool.executemany(
-        "INSERT INTO users (telegram_id, first_name) VALUES ($1, $2)", [(i, f"u{i}") for i in range(1, 21)]
-    )
-    try:
-        yield pool
-    finally:
-        await pool.close()
+def pool(users_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return users_pool
+
+
+TUESDAY_11 = dt.datetime(2030, 3, 5, 8, 0, tzinfo=dt.UTC)  # 11:00 Moscow
 
 
 async def _service(pool: asyncpg.Pool, service_id: int = 1) -> Service:

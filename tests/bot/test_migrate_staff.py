@@ -103,7 +103,7 @@ async def test_existing_bookings_move_into_one_default_master_on_the_new_grid(te
         by_booking: dict[object, int] = {}
         for staff_id, slot_start, booking_id in cells:
             assert staff_id == 1
-            assert int(slot_start.timestamp()) % 300 == 0
+            assert isinstance(slot_start, dt.datetime) and int(slot_start.timestamp()) % 300 == 0
             by_booking[booking_id] = by_booking.get(booking_id, 0) + 1
         # 50 minutes now hold 10 cells (not 4 quarters = 60 min), 90 minutes 18, the block 12;
         # the cancelled booking none.

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from harness.telegram import SentMessage
+
 from .conftest import OWNER, RunningBot
 
 ANN, BOB = 1001, 1002
@@ -19,7 +21,7 @@ async def _book(bot: RunningBot, user: int, day: str = "4", time: str = "15:00")
     assert "Новая запись" in (await bot.next(OWNER)).text
 
 
-async def _today(bot: RunningBot) -> object:
+async def _today(bot: RunningBot) -> SentMessage:
     return await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="en"), "Today")
 
 

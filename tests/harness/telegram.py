@@ -409,9 +409,11 @@ class FakeTelegram:
         for key, value in form.items():
             if isinstance(value, str):
                 params[key] = _decode(key, value)
-            else:  # an uploaded file: its bytes are kept for the tests (``uploads``)
+            elif isinstance(value, aiohttp.web.FileField):  # an upload: its bytes are kept (``uploads``)
                 params[key] = f"<file {key}>"
                 params[f"<file {key}>"] = {"filename": value.filename, "content": value.file.read()}
+            else:
+                params[key] = f"<file {key}>"
         return params
 
     async def _file(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
