@@ -180,7 +180,7 @@ async def _eligible(
     today = today_local(now, tz)
     schedule = await load_schedule(pool, today)
     day = start.astimezone(tz).date()
-    if not today <= day < today + dt.timedelta(days=schedule.settings.horizon_days):
+    if not today <= day < today + dt.timedelta(days=schedule.rules.horizon_days):
         raise SlotUnavailable("outside the booking horizon")
     # Starts at a booking's end count as slots too; whether the cells are free is not checked
     # here (that is the constraint's job at insert time).
@@ -251,7 +251,8 @@ async def create_booking(
             raise TooManyBookings("too many upcoming bookings")
         booking_id = 0
         for p in order:
-            assert p.staff_id is not None
+            if p.staff_id is None:  # performers always come from the staff table
+                continue
             try:
                 async with conn.transaction():  # a savepoint: a taken master rolls back alone
                     booking_id = await conn.fetchval(
@@ -276,7 +277,8 @@ async def create_booking(
             raise SlotTaken("every master was just taken")
         await _plan_reminders(conn, booking_id, starts_at, await _reminder_offsets(conn), now)
         booking = await get_booking(conn, booking_id)
-    assert booking is not None
+    if booking is None:  # written in this very transaction
+        raise RuntimeError(f"booking {booking_id} vanished inside its own transaction")
     return booking
 
 
@@ -300,7 +302,8 @@ async def block_slot(
             whom = [staff_id]
         await _occupy(conn, booking_id, whom, starts_at, span)
         booking = await get_booking(conn, booking_id)
-    assert booking is not None
+    if booking is None:  # written in this very transaction
+        raise RuntimeError(f"booking {booking_id} vanished inside its own transaction")
     return booking
 
 
@@ -395,11 +398,19 @@ async def reschedule_booking(
         )
         await _plan_reminders(conn, booking_id, new_start, await _reminder_offsets(conn), now)
         after = await get_booking(conn, booking_id)
-    assert after is not None
+    if after is None:  # updated in this very transaction
+        raise RuntimeError(f"booking {booking_id} vanished inside its own transaction")
     return before, after
 
 
 OUTCOMES = ("done", "no_show")
+
+
+async def _reread(pool: asyncpg.Pool, booking_id: int) -> Booking:
+    booking = await get_booking(pool, booking_id)
+    if booking is None:  # just updated; bookings are never deleted
+        raise NotFound("no such booking")
+    return booking
 
 
 async def record_outcome(pool: asyncpg.Pool, booking_id: int, outcome: str, now: dt.datetime) -> Booking:
@@ -416,9 +427,7 @@ async def record_outcome(pool: asyncpg.Pool, booking_id: int, outcome: str, now:
     )
     if row is None:
         raise NotFound("no such visit, or it has not begun")
-    booking = await get_booking(pool, booking_id)
-    assert booking is not None
-    return booking
+    return await _reread(pool, booking_id)
 
 
 async def customer_confirms(pool: asyncpg.Pool, booking_id: int, user_id: int, now: dt.datetime) -> Booking:
@@ -432,9 +441,7 @@ async def customer_confirms(pool: asyncpg.Pool, booking_id: int, user_id: int, n
     )
     if row is None:
         raise NotFound("no such booking")
-    booking = await get_booking(pool, booking_id)
-    assert booking is not None
-    return booking
+    return await _reread(pool, booking_id)
 
 
 async def own_booking_at(

@@ -19,7 +19,7 @@ from booking_bot.i18n import I18n, Texts
 from booking_bot.keyboards import reminder_keyboard
 from booking_bot.profile import contact_text, load_profile
 from booking_bot.reminders import DueReminder
-from booking_bot.schedule import load_settings
+from booking_bot.schedule import load_rules
 from booking_bot.users import Admins, mark_blocked
 
 log = logging.getLogger("booking_bot.notify")
@@ -138,8 +138,8 @@ class Notifier:
     async def reminder(self, reminder: DueReminder) -> str | None:
         """The reminder, with "I'm coming" and, while still allowed, move and cancel buttons."""
         t = self.i18n.for_user(reminder.language_code)
-        settings = await load_settings(self.pool)
-        can_change = reminder.offset_minutes >= settings.cancel_cutoff_minutes
+        rules = await load_rules(self.pool)
+        can_change = reminder.offset_minutes >= rules.cancel_cutoff_minutes
         text = t(
             "reminder",
             service=reminder.service_name,

@@ -110,12 +110,12 @@ def free_slots(
     Candidates are the step sequence of each stretch plus ``run_ends`` (by default the ends
     of the busy runs: the booking-time check passes them without the busy cells).
     """
-    settings = schedule.settings
+    rules = schedule.rules
     plan = schedule.plan(day, staff_id)
     taken = set(busy)
-    earliest = now + dt.timedelta(minutes=settings.min_notice_minutes)
+    earliest = now + dt.timedelta(minutes=rules.min_notice_minutes)
     length = dt.timedelta(minutes=duration_minutes)
-    step = dt.timedelta(minutes=settings.slot_step_minutes)
+    step = dt.timedelta(minutes=rules.slot_step_minutes)
     result: list[dt.datetime] = []
     # Where a booking (or block) ends, the next one may start: a 20-minute booking at 10:00
     # leaves 10:20 bookable even with a 30-minute step.
@@ -205,7 +205,7 @@ def day_states(
         performers = duration_minutes
         by_staff = busy  # type: ignore[assignment]
     today = today_local(now, tz)
-    horizon_end = today + dt.timedelta(days=schedule.settings.horizon_days)
+    horizon_end = today + dt.timedelta(days=schedule.rules.horizon_days)
     states: dict[dt.date, DayState] = {}
     for offset in range(days):
         day = first + dt.timedelta(days=offset)
@@ -294,7 +294,7 @@ async def next_free_slots(
     """The next free starts at or after ``after`` (same day first, then the following days)."""
     schedule = await load_schedule(pool, today_local(now, tz))
     first = after.astimezone(tz).date()
-    last = today_local(now, tz) + dt.timedelta(days=schedule.settings.horizon_days - 1)
+    last = today_local(now, tz) + dt.timedelta(days=schedule.rules.horizon_days - 1)
     if last < first:
         return []
     start, end = local_day_bounds(first, last, tz)

@@ -55,7 +55,8 @@ async def add_staff(pool: asyncpg.Pool, name: str) -> StaffMember:
         f" RETURNING {_COLUMNS}",
         name,
     )
-    assert row is not None
+    if row is None:  # an INSERT with RETURNING always returns its row
+        raise RuntimeError("adding a staff member returned no row")
     return _member(row)
 
 

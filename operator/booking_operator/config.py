@@ -5,12 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class ConfigError(Exception):
-    """The environment does not describe a runnable operator; the message says why in one line."""
+from booking_contract import settings as contract_settings
 
 
 class OperatorSettings(BaseSettings):
@@ -102,11 +100,5 @@ class OperatorSettings(BaseSettings):
 
 @lru_cache
 def get_settings() -> OperatorSettings:
-    """Load settings once; a ConfigError names the first offending variable."""
-    try:
-        return OperatorSettings()  # type: ignore[call-arg]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
-        problem = "is required" if first["type"] == "missing" else first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{name} {problem}") from None
+    """Load settings once; a booking_contract ConfigError names every offending variable."""
+    return contract_settings.load(OperatorSettings)

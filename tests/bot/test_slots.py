@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from booking_bot.schedule import Interval, Schedule, Settings, StaffCalendar, parse_interval
+from booking_bot.schedule import BookingRules, Interval, Schedule, StaffCalendar, parse_interval
 from booking_bot.slots import (
     DayState,
     Performer,
@@ -42,7 +42,7 @@ def week(
         hours={d: hours(opens, closes) for d in range(1, 6)},
         breaks=breaks or {},
         days_off=days_off,
-        settings=Settings(slot_step_minutes=step, min_notice_minutes=notice),
+        rules=BookingRules(slot_step_minutes=step, min_notice_minutes=notice),
     )
 
 
@@ -109,7 +109,7 @@ def test_dst_change_keeps_local_hours_and_moves_utc() -> None:
 def test_nonexistent_local_times_in_the_spring_gap_are_skipped() -> None:
     sunday = dt.date(2030, 3, 31)  # 02:00-03:00 does not exist in Berlin
     schedule = Schedule(
-        hours={7: hours("01:00", "05:00")}, settings=Settings(slot_step_minutes=60, min_notice_minutes=0)
+        hours={7: hours("01:00", "05:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
     )
     slots = free_slots(sunday, 60, schedule, [], EARLY, BERLIN)
     assert local_times(slots, BERLIN) == ["01:00", "03:00", "04:00"]
@@ -148,7 +148,7 @@ def test_a_staff_member_with_own_hours_and_two_intervals_a_day() -> None:
     schedule = Schedule(
         hours={1: hours("09:00", "19:00")},
         staff={7: own},
-        settings=Settings(slot_step_minutes=60, min_notice_minutes=0),
+        rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0),
     )
     mine = local_times(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=7), MOSCOW)
     assert mine == ["10:00", "11:00", "16:00", "17:00"]
@@ -160,7 +160,7 @@ def test_a_day_exception_replaces_the_week_for_that_member_or_everyone() -> None
     schedule = Schedule(
         hours={1: hours("10:00", "19:00")},
         exceptions={(7, MONDAY): (hours("12:00", "14:00"),), (None, MONDAY + dt.timedelta(days=7)): ()},
-        settings=Settings(slot_step_minutes=60, min_notice_minutes=0),
+        rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0),
     )
     anna = local_times(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=7), MOSCOW)
     assert anna == ["12:00", "13:00"]
@@ -173,7 +173,7 @@ def test_a_staff_day_off_closes_only_that_member() -> None:
     schedule = Schedule(
         hours={1: hours("10:00", "12:00")},
         staff={7: StaffCalendar(days_off=frozenset({MONDAY}))},
-        settings=Settings(slot_step_minutes=60, min_notice_minutes=0),
+        rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0),
     )
     assert free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=7) == []
     assert len(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=8)) == 2
@@ -183,9 +183,11 @@ def test_any_master_days_are_free_while_one_member_is_free() -> None:
     schedule = week(step=60)
     full = set(cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 240))  # 10:00-14:00
     performers = [Performer(1, 60), Performer(2, 60)]
-    states = day_states(MONDAY, 1, performers, schedule, {1: full}, EARLY, MOSCOW)
+    one_busy: dict[int | None, set[dt.datetime]] = {1: full}
+    states = day_states(MONDAY, 1, performers, schedule, one_busy, EARLY, MOSCOW)
     assert states[MONDAY] is DayState.FREE
-    states = day_states(MONDAY, 1, performers, schedule, {1: full, 2: full}, EARLY, MOSCOW)
+    both_busy: dict[int | None, set[dt.datetime]] = {1: full, 2: full}
+    states = day_states(MONDAY, 1, performers, schedule, both_busy, EARLY, MOSCOW)
     assert states[MONDAY] is DayState.FULL
 
 
@@ -203,7 +205,7 @@ def test_calendar_marks_past_closed_full_and_free_days() -> None:
 def test_days_beyond_the_horizon_are_not_bookable() -> None:
     schedule = Schedule(
         hours={d: hours("10:00", "14:00") for d in range(1, 8)},
-        settings=Settings(horizon_days=3, min_notice_minutes=0),
+        rules=BookingRules(horizon_days=3, min_notice_minutes=0),
     )
     states = day_states(MONDAY, 5, 60, schedule, [], dt.datetime(2030, 3, 4, 0, 0, tzinfo=UTC), MOSCOW)
     assert [states[MONDAY + dt.timedelta(days=i)] for i in range(5)] == [DayState.FREE] * 3 + [

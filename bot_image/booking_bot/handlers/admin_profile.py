@@ -97,7 +97,8 @@ async def text_input(
 async def location_input(
     message: Message, state: FSMContext, pool: asyncpg.Pool, texts: Texts, zone: TenantZone
 ) -> None:
-    assert message.location is not None
+    if message.location is None:  # the filter lets only locations through
+        return
     await profile.set_location(pool, message.location.latitude, message.location.longitude)
     await profile_view(message, state, pool, texts, zone)
 

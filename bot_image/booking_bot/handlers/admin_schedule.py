@@ -55,8 +55,11 @@ async def _affected(
         return await closures.on_days(pool, first, last, now, tz)
     interval = _parse_pending_interval(change.get("interval"))
     if kind == "break":
-        assert interval is not None
-        return await closures.in_break(pool, int(change["weekday"]), interval, now, tz)
+        return (
+            []
+            if interval is None
+            else await closures.in_break(pool, int(change["weekday"]), interval, now, tz)
+        )
     return await closures.outside_hours(pool, int(change["weekday"]), interval, now, tz)
 
 
@@ -69,8 +72,8 @@ async def _apply(pool: asyncpg.Pool, change: dict[str, Any]) -> None:
             day += dt.timedelta(days=1)
     elif kind == "break":
         interval = _parse_pending_interval(change["interval"])
-        assert interval is not None
-        await schedule.add_break(pool, int(change["weekday"]), interval)
+        if interval is not None:  # validated when the owner typed it
+            await schedule.add_break(pool, int(change["weekday"]), interval)
     else:
         await schedule.set_hours(
             pool, int(change["weekday"]), _parse_pending_interval(change.get("interval"))

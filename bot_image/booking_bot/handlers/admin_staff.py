@@ -119,7 +119,8 @@ async def member_action(
         await _member_screen(query, staff_id, pool, texts)
     elif action == "toggle":
         member = await staff.get_staff(pool, staff_id)
-        assert member is not None
+        if member is None:
+            return
         active = await staff.list_staff(pool)
         if member.is_active and len(active) <= 1:
             await alert(query, texts("admin.staff_last"))  # someone must take the bookings

@@ -57,10 +57,9 @@ async def home(
 async def where(query: CallbackQuery, pool: asyncpg.Pool, texts: Texts, settings: Settings) -> None:
     """The business on the map, as a venue (pin, name and address) in the customer's chat."""
     current = await profile.load_profile(pool)
-    if not current.has_location or query.bot is None or query.from_user is None:
+    if current.latitude is None or current.longitude is None or query.bot is None or query.from_user is None:
         await show(query, texts("not_found"), keyboards.only_home(texts))
         return
-    assert current.latitude is not None and current.longitude is not None
     await query.bot.send_venue(
         query.from_user.id,
         latitude=current.latitude,

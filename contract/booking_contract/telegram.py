@@ -1,13 +1,35 @@
-"""Asking Telegram who a bot token belongs to (getMe): validates the token, finds the @username."""
+"""Telegram bot tokens: their shape, and asking Telegram (``getMe``) whose token it is.
+
+The operator checks every tenant's token, the sales bot checks an owner's token before the
+owner pays, the legacy migration checks the tokens it moves: all with this one client, which
+speaks the Bot API over plain HTTP (any Bot API server: the public one, a self-hosted one or a
+test double).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Final
 
 import aiohttp
 
-PUBLIC_API = "https://api.telegram.org"
+PUBLIC_API: Final = "https://api.telegram.org"
+# ``<bot id>:<secret>``; BotFather's secrets are 35 characters today, the bounds leave room.
+TOKEN_PATTERN: Final = r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$"  # noqa: S105 - a shape, not a token
+TOKEN_RE: Final = re.compile(TOKEN_PATTERN)
+
+
+def looks_like_token(text: str) -> bool:
+    """The shape only; whether Telegram knows the token is what ``get_me`` finds out."""
+    return bool(TOKEN_RE.fullmatch(text.strip()))
+
+
+def token_fingerprint(token: str) -> str:
+    """A short non-reversible tag of a token, safe to store and compare (never the token)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 class TokenRejected(Exception):
@@ -24,25 +46,31 @@ class BotIdentity:
     username: str
 
 
-def token_fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
-
-
 class TelegramClient:
     """getMe with a short timeout; results cached per token so a resync costs no request."""
 
-    def __init__(self, api_url: str = "", timeout: float = 5.0) -> None:
+    def __init__(self, api_url: str | None = "", timeout: float = 5.0) -> None:
         self.api_url = (api_url or PUBLIC_API).rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._cache: dict[str, BotIdentity] = {}
 
+    async def __aenter__(self) -> TelegramClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+            self._session = None
 
     async def get_me(self, token: str) -> BotIdentity:
         """Raises TokenRejected for a bad token, TelegramUnavailable when it cannot be asked."""
+        token = token.strip()
         key = token_fingerprint(token)
         if key in self._cache:
             return self._cache[key]
@@ -56,9 +84,9 @@ class TelegramClient:
                 if resp.status >= 400:
                     raise TelegramUnavailable(f"getMe answered HTTP {resp.status}")
                 payload = await resp.json()
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            result = payload.get("result") or {}
+            identity = BotIdentity(id=int(result["id"]), username=str(result.get("username") or ""))
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise TelegramUnavailable(f"getMe failed: {type(exc).__name__}") from None
-        result = payload.get("result") or {}
-        identity = BotIdentity(id=int(result["id"]), username=str(result.get("username") or ""))
         self._cache[key] = identity
         return identity
