@@ -39,8 +39,16 @@ CONFIG_HASH_ANNOTATION: Final = f"{GROUP}/config-hash"
 CHECKOUT_ID_ANNOTATION: Final = f"{GROUP}/checkout-id"
 # On a tenant the legacy migration generated: which legacy client it was.
 MIGRATED_FROM_ANNOTATION: Final = f"{GROUP}/migrated-from"
-# kopf's own bookkeeping (progress, last handled configuration) lives under this prefix.
-ANNOTATION_PREFIX: Final = GROUP
+# Every annotation a user is told to set on a BookingTenant to make the operator act. Each must
+# count as a change of the object, so none may live under a prefix kopf's storages own.
+USER_ANNOTATIONS: Final = (ROTATE_CREDENTIALS_ANNOTATION,)
+# kopf's own bookkeeping (handler progress, the last handled configuration) lives under this
+# prefix. kopf marks a storage prefix as its own (`<prefix>/kopf-managed`) and then leaves every
+# annotation under it out of the object's essence, so it must not be GROUP: a user's
+# `bookingsaas.dev/rotate-credentials` would be invisible to the update handler.
+KOPF_PREFIX: Final = f"operator.{GROUP}"
+# Where the first version kept kopf's bookkeeping; moved to KOPF_PREFIX at operator startup.
+LEGACY_KOPF_PREFIX: Final = GROUP
 FINALIZER: Final = f"{GROUP}/finalizer"
 
 # --- spec -------------------------------------------------------------------------------------

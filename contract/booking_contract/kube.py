@@ -44,7 +44,12 @@ class Resource:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     def path(self, namespace: str, name: str | None = None, sub: str | None = None) -> str:
+        """The REST path; an empty namespace (lists only) means every namespace."""
         base = f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
+        if not namespace:
+            if name:
+                raise ValueError("a namespaced object needs its namespace")
+            return f"{base}/{self.plural}"
         result = f"{base}/namespaces/{namespace}/{self.plural}"
         if name:
             result += f"/{name}"
@@ -188,6 +193,7 @@ class KubeClient:
         return result
 
     async def list(self, resource: Resource, namespace: str, *, limit: int | None = None) -> dict[str, Any]:
+        """One page of the objects of a namespace (``""``: of every namespace)."""
         query = {"limit": limit} if limit is not None else None
         result: dict[str, Any] = await self.request("GET", resource.path(namespace), query=query)
         return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
@@ -47,13 +48,25 @@ class BotIdentity:
 
 
 class TelegramClient:
-    """getMe with a short timeout; results cached per token so a resync costs no request."""
+    """getMe with a short timeout; answers cached per token so a resync costs no request.
 
-    def __init__(self, api_url: str | None = "", timeout: float = 5.0) -> None:
+    A cached answer is trusted for ``cache_ttl`` seconds (None: for ever): a token can be
+    revoked in BotFather at any time, and only asking again notices it. Rejections are never
+    cached, so a fixed token is believed at once.
+    """
+
+    def __init__(
+        self, api_url: str | None = "", timeout: float = 5.0, cache_ttl: float | None = None
+    ) -> None:
         self.api_url = (api_url or PUBLIC_API).rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
-        self._cache: dict[str, BotIdentity] = {}
+        self._cache_ttl = cache_ttl
+        self._cache: dict[str, tuple[float, BotIdentity]] = {}
+
+    def forget(self, token: str) -> None:
+        """Ask Telegram again next time (the token's Secret changed)."""
+        self._cache.pop(token_fingerprint(token.strip()), None)
 
     async def __aenter__(self) -> TelegramClient:
         return self
@@ -72,8 +85,9 @@ class TelegramClient:
         """Raises TokenRejected for a bad token, TelegramUnavailable when it cannot be asked."""
         token = token.strip()
         key = token_fingerprint(token)
-        if key in self._cache:
-            return self._cache[key]
+        cached = self._cache.get(key)
+        if cached is not None and (self._cache_ttl is None or time.monotonic() - cached[0] < self._cache_ttl):
+            return cached[1]
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         # The token is part of the URL by Telegram's design: errors must not carry the URL.
@@ -88,5 +102,5 @@ class TelegramClient:
             identity = BotIdentity(id=int(result["id"]), username=str(result.get("username") or ""))
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise TelegramUnavailable(f"getMe failed: {type(exc).__name__}") from None
-        self._cache[key] = identity
+        self._cache[key] = (time.monotonic(), identity)
         return identity

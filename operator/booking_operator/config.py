@@ -50,6 +50,10 @@ class OperatorSettings(BaseSettings):
     telegram_api_url: str = ""
     # Ask Telegram (getMe) for the bot's @username and to validate its token.
     telegram_check_tokens: bool = True
+    # How long a token Telegram accepted is trusted before it is asked again, seconds: a token
+    # revoked in BotFather is noticed at the first resync after this (a changed token Secret
+    # is checked at once).
+    token_recheck_interval: float = Field(default=900.0, ge=0)
 
     # Operational endpoints.
     liveness_port: int = Field(default=8080, ge=0, le=65535)

@@ -26,7 +26,7 @@ from booking_contract import crd
 from booking_contract.kube import BOOKINGTENANTS, KubeClient, KubeError
 from booking_contract.telegram import TelegramClient
 from booking_contract.times import utc_now
-from booking_operator import database, manifests, metrics, subscription
+from booking_operator import database, kopf_state, manifests, metrics, subscription
 from booking_operator.config import get_settings
 from booking_operator.errors import DB_ERRORS
 from booking_operator.platform import Platform
@@ -43,9 +43,10 @@ OURS = {manifests.MANAGED_BY: manifests.MANAGED_BY_VALUE}
 async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_: Any) -> None:
     cfg = get_settings()
     settings.persistence.finalizer = crd.FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=crd.ANNOTATION_PREFIX)
+    # A prefix of kopf's own, never the platform's: see kopf_state.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=crd.KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=crd.ANNOTATION_PREFIX, key="last-handled-configuration"
+        prefix=crd.KOPF_PREFIX, key=kopf_state.DIFF_BASE_KEY
     )
     settings.posting.level = logging.WARNING  # our own events are posted explicitly
     # Watching one namespace needs no cluster-wide discovery of namespaces and CRDs, which a
@@ -75,8 +76,13 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
             retry=Retry(ExponentialBackoff(cap=2), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         ),
-        telegram=TelegramClient(cfg.telegram_api_url),
+        telegram=TelegramClient(cfg.telegram_api_url, cache_ttl=cfg.token_recheck_interval),
     )
+    # Before kopf's first watch event: tenants of the first version keep their diff base.
+    try:
+        await kopf_state.migrate(memo.platform.kube, [cfg.watch_namespace], logger)
+    except KubeError as exc:
+        logger.warning(f"cannot move kopf's annotations to {crd.KOPF_PREFIX}/: {exc}")
     try:
         async with pg.acquire() as conn:
             for problem in await database.harden_database(conn):
@@ -146,14 +152,7 @@ async def bot_deployment_changed(type: str, body: kopf.Body, memo: Any, logger: 
     if not type:  # the initial listing (type None): the resync covers it
         return
     platform: Platform = memo.platform
-    owner = next(
-        (
-            r
-            for r in body.get("metadata", {}).get("ownerReferences") or []
-            if r.get("kind") == "BookingTenant"
-        ),
-        None,
-    )
+    owner = _tenant_owner(body)
     if owner is None:
         return
     uid = owner.get("uid", "")
@@ -165,22 +164,79 @@ async def bot_deployment_changed(type: str, body: kopf.Body, memo: Any, logger: 
     drifted = wanted is not None and manifests.drifted(wanted, body)
     if type != "DELETED" and not readiness_changed and not drifted:
         return
-    namespace = body["metadata"]["namespace"]
-    try:
-        parent = await platform.kube.get(BOOKINGTENANTS, namespace, owner["name"])
-    except KubeError as exc:
-        logger.warning(f"cannot read BookingTenant {owner['name']}: {exc}")
+    restored = type == "DELETED" or drifted
+    await _reconcile_parent(
+        platform,
+        body["metadata"]["namespace"],
+        owner["name"],
+        uid,
+        "child",
+        logger,
+        event=("DeploymentRestored", "bot Deployment changed by hand") if restored else None,
+    )
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def tenants_by_token_secret(
+    namespace: str | None, name: str, uid: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str | None, str], tuple[str, str, str]] | None:
+    """Which tenants read which token Secret: (namespace, Secret name) -> (tenant, uid, key)."""
+    ref = spec.get("botTokenSecretRef") or {}
+    secret = ref.get("name") if isinstance(ref, Mapping) else None
+    if not isinstance(secret, str) or not secret:
+        return None
+    return {(namespace, secret): (name, uid, str(ref.get("key") or crd.TOKEN_SECRET_KEY))}
+
+
+def _secret_matters(
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    tenants_by_token_secret: kopf.Index[tuple[str | None, str], tuple[str, str, str]] | None = None,
+    **_: Any,
+) -> bool:
+    """Only a tenant's own Secret or a token Secret some tenant reads: no handler for the rest."""
+    referenced = tenants_by_token_secret is not None and (namespace, name) in tenants_by_token_secret
+    return referenced or _tenant_owner(body) is not None
+
+
+@kopf.on.event("", "v1", "secrets", when=_secret_matters)
+async def secret_changed(
+    type: str,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: Any,
+    logger: Logger,
+    tenants_by_token_secret: kopf.Index[tuple[str | None, str], tuple[str, str, str]] | None = None,
+    **_: Any,
+) -> None:
+    """A token Secret a tenant reads, or a tenant Secret the operator owns, changed: act at once.
+
+    A fixed token wakes its Failed tenant, a new token is checked with Telegram and restarts the
+    bot, a deleted or hand-edited tenant Secret is written back: within seconds, not at the next
+    resync. The initial listing (type None) is left to the resync.
+    """
+    if not type or namespace is None or tenants_by_token_secret is None:
         return
-    if parent is None or parent["metadata"].get("deletionTimestamp"):
-        return
-    if type == "DELETED" or drifted:
-        kopf.event(
-            cast(kopf.Body, parent),
-            type="Normal",
-            reason="DeploymentRestored",
-            message="bot Deployment changed by hand",
-        )
-    await _run_and_report(platform, parent, uid, "child", logger)
+    platform: Platform = memo.platform
+    wake: dict[str, tuple[str, tuple[str, str] | None]] = {}  # uid -> (tenant name, event)
+    for tenant, uid, key in tenants_by_token_secret.get((namespace, name), ()):
+        token = manifests.decode(body.get("data")).get(key, "")
+        if token:
+            platform.telegram.forget(token)
+        wake[uid] = (tenant, None)
+    owner = _tenant_owner(body)
+    if owner is not None:
+        uid = owner.get("uid", "")
+        memory = platform.known(uid)
+        wanted = memory.secret if memory is not None else None
+        if type == "DELETED":
+            wake[uid] = (owner["name"], ("SecretRestored", "tenant Secret deleted; written again"))
+        elif wanted is not None and manifests.drifted(wanted, body):
+            wake[uid] = (owner["name"], None)  # the pass reports SecretRestored itself
+    for uid, (tenant, event) in wake.items():
+        await _reconcile_parent(platform, namespace, tenant, uid, "secret", logger, event=event)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
@@ -246,3 +302,34 @@ async def _run_and_report(
         await write_status(platform.kube, body, outcome.status)
     except KubeError as exc:
         logger.warning(f"cannot write status: {exc}")
+
+
+def _tenant_owner(child: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ownerReference of a child to its BookingTenant, if it has one."""
+    for ref in child.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("kind") == crd.KIND and ref.get("apiVersion") == crd.API_VERSION:
+            return cast(Mapping[str, Any], ref)
+    return None
+
+
+async def _reconcile_parent(
+    platform: Platform,
+    namespace: str,
+    name: str,
+    uid: str,
+    trigger: str,
+    logger: Any,
+    *,
+    event: tuple[str, str] | None = None,
+) -> None:
+    """Reconcile the tenant a child or a token Secret belongs to, read fresh from the API."""
+    try:
+        parent = await platform.kube.get(BOOKINGTENANTS, namespace, name)
+    except KubeError as exc:
+        logger.warning(f"cannot read BookingTenant {name}: {exc}")
+        return
+    if parent is None or parent["metadata"].get("uid") != uid or parent["metadata"].get("deletionTimestamp"):
+        return
+    if event is not None:
+        kopf.event(cast(kopf.Body, parent), type="Normal", reason=event[0], message=event[1])
+    await _run_and_report(platform, parent, uid, trigger, logger)

@@ -29,8 +29,10 @@ class TenantMemory:
 
     # Passes of one tenant never overlap (event, resync, child change, deadline).
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # The bot Deployment last written: lets child events tell hand edits from our own writes.
+    # The bot Deployment and the tenant Secret last written: lets child events tell hand edits
+    # from the operator's own writes.
     desired: dict[str, Any] | None = None
+    secret: dict[str, Any] | None = None
     phase: str | None = None
     # Monotonic time after which a tenant whose last pass hit a transient failure is retried.
     retry_at: float | None = None

@@ -237,6 +237,7 @@ async def write_secret(p: Pass) -> None:
     p.data = manifests.secret_data(p.platform.settings, p.client_id, p.db_password, p.redis_password)
     wanted = manifests.secret(p.name, p.namespace, p.client_id, p.data, p.tag)
     kopf.adopt(wanted, owner=cast(kopf.Body, p.body))
+    p.platform.memory(p.meta.get("uid", "")).secret = wanted
     try:
         restored = await _apply(p.platform.kube, SECRETS, p.namespace, wanted, p.live_secret)
     except KubeError as exc:

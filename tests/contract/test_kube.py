@@ -66,6 +66,13 @@ def test_paths_follow_the_api_servers_layout() -> None:
     assert SECRETS.api_version == "v1"
 
 
+def test_an_empty_namespace_lists_every_namespace() -> None:
+    assert BOOKINGTENANTS.path("") == "/apis/bookingsaas.dev/v1alpha1/bookingtenants"
+    assert SECRETS.path("") == "/api/v1/secrets"
+    with pytest.raises(ValueError, match="namespace"):
+        SECRETS.path("", "s")
+
+
 async def test_create_get_patch_delete_round_trip(client: KubeClient) -> None:
     name = f"s-{uuid.uuid4().hex[:8]}"
     created = await client.create(SECRETS, "contract", _secret(name))

@@ -13,7 +13,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = "operator bot_image webhook_image"
+# The Makefile's own list, so a package added there needs no edit here.
+PACKAGES = next(
+    line.split(":=", 1)[1].strip()
+    for line in (ROOT / "Makefile").read_text().splitlines()
+    if line.startswith("PACKAGES :=")
+)
 
 
 def _venv(tmp_path: Path, installed: str | None = PACKAGES) -> Path:
