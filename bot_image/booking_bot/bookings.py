@@ -83,6 +83,12 @@ class InThePast(BookingError):
     code = "in_the_past"
 
 
+class Overlaps(BookingError):
+    """The customer already holds a booking at that time (with any master)."""
+
+    code = "overlaps"
+
+
 class TooManyBookings(BookingError):
     """The customer already holds MAX_UPCOMING_PER_CUSTOMER upcoming bookings."""
 
@@ -249,6 +255,17 @@ async def create_booking(
         )
         if upcoming >= MAX_UPCOMING_PER_CUSTOMER and not by_owner:
             raise TooManyBookings("too many upcoming bookings")
+        # One person, one place: with several masters a second tap on Confirm would otherwise
+        # find another free master for the same customer at the same time.
+        longest = max(p.minutes for p in order)
+        if await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM bookings WHERE user_id = $1 AND status = 'confirmed'"
+            " AND starts_at < $3 AND ends_at > $2)",
+            user_id,
+            starts_at,
+            starts_at + dt.timedelta(minutes=longest),
+        ):
+            raise Overlaps("the customer is booked at that time already")
         booking_id = 0
         for p in order:
             if p.staff_id is None:  # performers always come from the staff table

@@ -79,3 +79,16 @@ async def test_a_master_stops_performing_a_service(bot: RunningBot) -> None:
     assert "▫️ Haircut" in [t for t, _ in services.buttons]
     calendar = await bot.press(ANN, await bot.press(ANN, await bot.say(ANN, "/start"), "Book"), "Haircut")
     assert "choose a day" in calendar.text  # only one master does haircuts: no master step
+
+
+async def test_a_double_tap_with_two_free_masters_books_once(bot: RunningBot) -> None:
+    await _add_anna(bot)
+    step = await bot.press(ANN, await bot.press(ANN, await bot.say(ANN, "/start"), "Book"), "Haircut")
+    calendar = await bot.press(ANN, step, "Any master")
+    confirm = await bot.press(ANN, await bot.press(ANN, calendar, "5", exact=True), "11:00", exact=True)
+    data = confirm.button_data("Confirm")
+    bot.click(ANN, confirm, data)
+    bot.click(ANN, confirm, data)  # the second tap must not take the other master too
+    shown = [await bot.next(ANN) for _ in range(3)]  # booked, the phone question, the second tap
+    assert shown[0].text.startswith("You are booked") and shown[2].text.startswith("You are booked")
+    assert await bot.pool.fetchval("SELECT count(*) FROM bookings") == 1

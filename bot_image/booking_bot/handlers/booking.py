@@ -345,11 +345,14 @@ async def confirm(
                 by_owner=bool(caller),
             )
             before = None
-    except bookings.SlotTaken:
+    except (bookings.SlotTaken, bookings.Overlaps) as exc:
         mine = None if choice.rb else await bookings.own_booking_at(pool, customer, choice.service_id, at)
         if mine is not None:
             # A second tap on Confirm meets the customer's own new booking: say it again.
             await show(query, _booked_text(texts, mine), keyboards.main_menu(texts, is_admin=is_admin))
+            return
+        if isinstance(exc, bookings.Overlaps):
+            await show(query, texts("overlaps"), keyboards.main_menu(texts, is_admin=is_admin))
             return
         log.info("slot taken", extra={"event": "slot_taken", "user_id": person.telegram_id})
         await _offer_next(query, choice, at, pool, settings, texts, now)
