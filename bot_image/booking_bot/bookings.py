@@ -207,7 +207,8 @@ async def _fair_order(
     customers racing for the last free master both try it, and the database lets one win.
     """
     day = start.astimezone(tz).date()
-    first, last = local_day_bounds(day, day, tz)
+    first = dt.datetime.combine(day, dt.time.min).replace(tzinfo=tz)
+    last = first + dt.timedelta(days=1)
     rows = await pool.fetch(
         "SELECT staff_id, count(*) AS n FROM bookings WHERE status = 'confirmed' AND kind = 'customer'"
         " AND staff_id = ANY($1::bigint[]) AND starts_at >= $2 AND starts_at < $3 GROUP BY staff_id",

@@ -49,6 +49,7 @@ async def test_the_owner_moves_a_booking_and_the_customer_is_told(bot: RunningBo
     day = await _today(bot)
     sure = await bot.press(OWNER, day, "❌ 15:00")
     calendar = await bot.press(OWNER, sure, "Move")
+    assert calendar.button_data("Back").startswith("a1:bcancel:")  # back to the owner's screen
     slots = await bot.press(OWNER, calendar, "5", exact=True)
     confirm = await bot.press(OWNER, slots, "12:00", exact=True)
     done = await bot.press(OWNER, confirm, "Confirm")

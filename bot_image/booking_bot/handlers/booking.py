@@ -18,6 +18,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 
 from booking_bot import bookings, keyboards, slots
 from booking_bot.callbacks import (
+    Admin,
     CalendarPage,
     Confirm,
     Menu,
@@ -59,6 +60,7 @@ class Choice:
     rb: int
     staff: int = 0
     performers: tuple[slots.Performer, ...] = ()
+    by_owner: bool = False  # an admin moves someone's booking: "Back" leads to the admin's screens
 
     @property
     def ignore(self) -> int | None:
@@ -88,6 +90,7 @@ async def resolve_choice(
             rb,
             booking.staff_id or 0,
             (performer,),
+            by_owner=user_id is None,
         )
     service = await get_service(pool, service_id)
     if service is None or not service.is_active:
@@ -103,6 +106,10 @@ async def resolve_choice(
 
 
 def _back_from_calendar(t: Texts, choice: Choice) -> InlineKeyboardButton:
+    if choice.rb and choice.by_owner:
+        return InlineKeyboardButton(
+            text=t("back"), callback_data=Admin(action="bcancel", arg=choice.rb).pack()
+        )
     if choice.rb:
         return InlineKeyboardButton(
             text=t("back"), callback_data=MyBooking(booking_id=choice.rb, action="view").pack()
