@@ -114,6 +114,15 @@ def parse_price(text: str) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
+def parse_buffer(text: str) -> int | None:
+    """Minutes after the service, 0..240, a multiple of 5."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        return None
+    return value if 0 <= value <= 240 and value % 5 == 0 else None
+
+
 def parse_duration(text: str) -> int | None:
     """Minutes, 5..720, a multiple of 5."""
     try:

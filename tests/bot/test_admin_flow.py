@@ -289,3 +289,21 @@ async def test_back_after_cancelling_returns_to_the_day_being_viewed(bot: Runnin
     done = await bot.press(OWNER, sure, "tell the customer")
     back = await bot.press(OWNER, done, "Back")
     assert "We 6 Mar" in back.text, back.text
+
+
+async def test_owner_sets_a_buffer_after_a_service_and_it_keeps_the_next_start_away(bot: RunningBot) -> None:
+    detail = await bot.press(
+        OWNER, await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Services"), "Haircut"
+    )
+    await bot.press(OWNER, detail, "Buffer after")
+    assert "multiple of 5" in (await bot.say(OWNER, "7")).text
+    assert "Saved" in (await bot.say(OWNER, "30")).text
+    assert await bot.pool.fetchval("SELECT buffer_minutes FROM services WHERE id = 1") == 30
+    menu = await bot.say(ANN, "/start")
+    calendar = await bot.press(ANN, await bot.press(ANN, menu, "Book"), "Haircut")
+    await bot.book(
+        ANN, await bot.press(ANN, await bot.press(ANN, calendar, "5", exact=True), "10:00", exact=True)
+    )
+    calendar = await bot.press(1002, await bot.press(1002, await bot.say(1002, "/start"), "Book"), "Haircut")
+    times = [t for t, _ in (await bot.press(1002, calendar, "5", exact=True)).buttons if ":" in t]
+    assert times[:2] == ["11:30", "12:00"]  # 11:00 would start inside the 30-minute buffer
