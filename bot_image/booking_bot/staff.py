@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import asyncpg
 
@@ -123,6 +124,16 @@ async def set_own_terms(
         minutes,
         price,
     )
+
+
+async def own_terms(pool: asyncpg.Pool, staff_id: int) -> dict[int, tuple[int | None, Decimal | None]]:
+    """service id -> (the member's own duration, own price), where either is set."""
+    rows = await pool.fetch(
+        "SELECT service_id, duration_minutes, price FROM staff_services"
+        " WHERE staff_id = $1 AND (duration_minutes IS NOT NULL OR price IS NOT NULL)",
+        staff_id,
+    )
+    return {int(r["service_id"]): (r["duration_minutes"], r["price"]) for r in rows}
 
 
 async def set_weekday_hours(

@@ -92,3 +92,22 @@ async def test_a_double_tap_with_two_free_masters_books_once(bot: RunningBot) ->
     shown = [await bot.next(ANN) for _ in range(3)]  # booked, the phone question, the second tap
     assert shown[0].text.startswith("You are booked") and shown[2].text.startswith("You are booked")
     assert await bot.pool.fetchval("SELECT count(*) FROM bookings") == 1
+
+
+async def test_the_owner_sets_a_masters_own_duration_and_price(bot: RunningBot) -> None:
+    await _add_anna(bot)
+    masters = await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="en"), "Masters")
+    services = await bot.press(OWNER, await bot.press(OWNER, masters, "Anna"), "Services")
+    haircut_terms = next(d for t, d in services.buttons if t == "⚙️")  # the first row: Haircut
+    bot.click(OWNER, services, haircut_terms or "")
+    assert "own duration" in (await bot.next(OWNER)).text
+    assert "e.g. «45 2500»" in (await bot.say(OWNER, "45")).text
+    assert "Saved" in (await bot.say(OWNER, "45 2500")).text
+    step = await bot.press(ANN, await bot.press(ANN, await bot.say(ANN, "/start"), "Book"), "Haircut")
+    calendar = await bot.press(ANN, step, "Anna")
+    assert "Haircut (45 min)" in calendar.text
+    confirm = await bot.press(ANN, await bot.press(ANN, calendar, "5", exact=True), "11:00", exact=True)
+    assert "45 min · 2 500 ₽" in confirm.text
+    await bot.book(ANN, confirm)
+    row = await bot.pool.fetchrow("SELECT duration_minutes, price FROM bookings")
+    assert row is not None and (row["duration_minutes"], str(row["price"])) == (45, "2500.00")

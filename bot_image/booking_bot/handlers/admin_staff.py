@@ -4,6 +4,7 @@ own hours (several intervals a day) and day-specific exceptions."""
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 import asyncpg
 from aiogram import F, Router
@@ -29,6 +30,7 @@ class StaffInput(StatesGroup):
     rename = State()
     hours = State()
     exception = State()
+    terms = State()
 
 
 def _b(text: str, action: str, staff_id: int, arg: int = 0) -> InlineKeyboardButton:
@@ -135,10 +137,16 @@ async def member_action(
         if action == "svc":
             await staff.toggle_service(pool, staff_id, callback_data.arg)
         performed = await staff.performed_services(pool, staff_id)
-        rows = [
-            [_b(("✅ " if s.id in performed else "▫️ ") + s.name, "svc", staff_id, s.id)]
-            for s in (await catalog.list_services(pool, include_hidden=True))[:90]
-        ]
+        terms = await staff.own_terms(pool, staff_id)
+        rows = []
+        for s in (await catalog.list_services(pool, include_hidden=True))[:45]:
+            label = ("✅ " if s.id in performed else "▫️ ") + s.name
+            minutes, price = terms.get(s.id, (None, None))
+            if minutes or price is not None:
+                label += (
+                    f" · {texts.duration(minutes or s.duration_minutes)} · {texts.price(price or s.price)}"
+                )
+            rows.append([_b(label, "svc", staff_id, s.id), _b("⚙️", "terms", staff_id, s.id)])
         rows.append([_b(texts("back"), "view", staff_id)])
         await show(query, texts("admin.staff_services"), InlineKeyboardMarkup(inline_keyboard=rows))
     elif action == "hours":
@@ -154,10 +162,27 @@ async def member_action(
         await state.update_data(staff=staff_id, weekday=callback_data.arg)
         prompt = texts("admin.prompt.staff_hours", weekday=texts.weekday(callback_data.arg, short=False))
         await show(query, prompt, _back(texts, staff_id))
+    elif action == "terms":
+        await state.set_state(StaffInput.terms)
+        await state.update_data(staff=staff_id, service=callback_data.arg)
+        await show(query, texts("admin.prompt.terms"), _back(texts, staff_id))
     elif action == "exc":
         await state.set_state(StaffInput.exception)
         await state.update_data(staff=staff_id)
         await show(query, texts("admin.prompt.exception"), _back(texts, staff_id))
+
+
+def _parse_terms(text: str) -> tuple[int | None, Decimal | None] | None:
+    """``"45 2500"`` -> (45, 2500); ``"-"`` -> the service's own duration and price again."""
+    if text.strip() == "-":
+        return None, None
+    parts = text.split()
+    if len(parts) != 2:
+        return None
+    minutes, price = catalog.parse_duration(parts[0]), catalog.parse_price(parts[1])
+    if minutes is None or price is None:
+        return None
+    return minutes, price
 
 
 async def text_input(message: Message, state: FSMContext, pool: asyncpg.Pool, texts: Texts) -> None:
@@ -171,6 +196,14 @@ async def text_input(message: Message, state: FSMContext, pool: asyncpg.Pool, te
             await message.answer(texts("admin.bad_text"), reply_markup=back)
             return
         await staff.update_staff(pool, staff_id, name=text)
+    elif current == StaffInput.terms.state:
+        parsed = _parse_terms(text)
+        if parsed is None:
+            await message.answer(texts("admin.bad_terms"), reply_markup=back)
+            return
+        await staff.set_own_terms(
+            pool, staff_id, int(data.get("service", 0)), minutes=parsed[0], price=parsed[1]
+        )
     elif current == StaffInput.hours.state:
         lowered = text.lower()
         intervals = [] if lowered in CLOSED_WORDS else staff.parse_intervals(text)
@@ -198,6 +231,8 @@ def create_router() -> Router:
     router.message.register(add_name, StateFilter(StaffInput.name), F.text)
     router.callback_query.register(member_action, StaffAdmin.filter())
     router.message.register(
-        text_input, StateFilter(StaffInput.rename, StaffInput.hours, StaffInput.exception), F.text
+        text_input,
+        StateFilter(StaffInput.rename, StaffInput.hours, StaffInput.exception, StaffInput.terms),
+        F.text,
     )
     return router
