@@ -80,3 +80,19 @@ async def outside_hours(
         return start < opens or end > closes
 
     return await _matching(pool, now, tz, hit, weekly=True)
+
+
+async def outside_day(
+    pool: asyncpg.Pool, day: dt.date, intervals: list[Interval], now: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> list[Booking]:
+    """Upcoming customer bookings on ``day`` outside its new one-day hours ([] closes the day)."""
+
+    def hit(start: dt.datetime, end: dt.datetime) -> bool:
+        if start.date() != day:
+            return False
+        return not any(
+            dt.datetime.combine(day, i.start) <= start and end <= dt.datetime.combine(day, i.end)
+            for i in intervals
+        )
+
+    return await _matching(pool, now, tz, hit)

@@ -107,3 +107,21 @@ async def test_a_business_break_does_not_warn_about_a_master_with_own_hours(bot:
     breaks = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Breaks")
     await bot.press(OWNER, await bot.press(OWNER, breaks, "Add a break"), "Tuesday")
     assert "Saved" in (await bot.say(OWNER, "11:00-12:00")).text  # Anna's week is her own
+
+
+async def test_other_hours_on_one_day_for_the_whole_business_warn_about_bookings_outside(
+    bot: RunningBot,
+) -> None:
+    await _book(bot, ANN, "5", "11:00")
+    await _book(bot, BOB, "5", "15:00")
+    days_off = await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="en"), "Days off")
+    await bot.press(OWNER, days_off, "Other hours on one day")
+    warning = await bot.say(OWNER, "2030-03-05 10:00-14:00")
+    assert "1 booking" in warning.text and "15:00" in warning.text and "11:00" not in warning.text
+    await bot.press(OWNER, warning, "cancel them")
+    assert "had to cancel your booking" in (await bot.next(BOB)).text
+    statuses = await bot.pool.fetch("SELECT user_id, status FROM bookings ORDER BY user_id")
+    assert [(r["user_id"], r["status"]) for r in statuses] == [(ANN, "confirmed"), (BOB, "cancelled")]
+    calendar = await bot.press(1003, await bot.press(1003, await bot.say(1003, "/start"), "Book"), "Haircut")
+    times = [t for t, _ in (await bot.press(1003, calendar, "5", exact=True)).buttons if ":" in t]
+    assert times == ["10:00", "12:00", "12:30", "13:00"]  # no lunch that day; Ann keeps 11:00

@@ -13,7 +13,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from booking_bot import bookings, closures, keyboards, schedule, slots
+from booking_bot import bookings, closures, keyboards, schedule, slots, staff
 from booking_bot.callbacks import Admin, pack_day, unpack_day
 from booking_bot.config import Settings
 from booking_bot.handlers.admin import booking_line, fit, parse_date
@@ -33,6 +33,7 @@ class ScheduleInput(StatesGroup):
     hours = State()
     break_time = State()
     day_off = State()
+    special_day = State()
     conflicts = State()  # a change waits for the owner's word on the bookings it hits
 
 
@@ -53,6 +54,9 @@ async def _affected(
     if kind == "days_off":
         first, last = dt.date.fromisoformat(change["first"]), dt.date.fromisoformat(change["last"])
         return await closures.on_days(pool, first, last, now, tz)
+    if kind == "exception":
+        day = dt.date.fromisoformat(change["day"])
+        return await closures.outside_day(pool, day, _intervals(change), now, tz)
     interval = _parse_pending_interval(change.get("interval"))
     if kind == "break":
         return (
@@ -70,6 +74,8 @@ async def _apply(pool: asyncpg.Pool, change: dict[str, Any]) -> None:
         while day <= last:
             await schedule.add_day_off(pool, day)
             day += dt.timedelta(days=1)
+    elif kind == "exception":
+        await staff.set_exception(pool, None, dt.date.fromisoformat(change["day"]), _intervals(change))
     elif kind == "break":
         interval = _parse_pending_interval(change["interval"])
         if interval is not None:  # validated when the owner typed it
@@ -80,7 +86,11 @@ async def _apply(pool: asyncpg.Pool, change: dict[str, Any]) -> None:
         )
 
 
-_BACK = {"days_off": "days_off", "break": "breaks", "hours": "hours"}
+_BACK = {"days_off": "days_off", "break": "breaks", "hours": "hours", "exception": "days_off"}
+
+
+def _intervals(change: dict[str, Any]) -> list[schedule.Interval]:
+    return staff.parse_intervals(str(change["intervals"])) or [] if change.get("intervals") else []
 
 
 async def _change(
@@ -274,7 +284,7 @@ async def _days_off_screen(
         keyboards.admin_list(
             texts,
             items,
-            extra=[("admin.btn.add_day_off", "dayoff_add", 0)],
+            extra=[("admin.btn.add_day_off", "dayoff_add", 0), ("admin.btn.special_day", "special_day", 0)],
             pager=("days_off", page, pages),
         ),
     )
@@ -312,6 +322,30 @@ async def day_off_delete(
     await _days_off_screen(query, 0, state, pool, settings, texts, clock)
 
 
+async def special_day_prompt(query: CallbackQuery, state: FSMContext, texts: Texts) -> None:
+    await state.set_state(ScheduleInput.special_day)
+    await show(query, texts("admin.prompt.special_day"), keyboards.admin_back(texts, "days_off"))
+
+
+async def special_day_input(
+    message: Message, state: FSMContext, pool: asyncpg.Pool, settings: Settings, texts: Texts, clock: Clock
+) -> None:
+    """One day with other hours for the whole business ("we close at 14:00 on 31 December")."""
+    date_text, _, rest = (message.text or "").strip().partition(" ")
+    day = parse_date(date_text)
+    rest = rest.strip()
+    intervals = [] if rest.lower() in CLOSED_WORDS else staff.parse_intervals(rest)
+    today = slots.today_local(clock(), settings.timezone)
+    if day is None or day < today or intervals is None:
+        await message.answer(
+            texts("admin.bad_exception"), reply_markup=keyboards.admin_back(texts, "days_off")
+        )
+        return
+    text = ", ".join(f"{i.start:%H:%M}-{i.end:%H:%M}" for i in intervals)
+    change = {"kind": "exception", "day": day.isoformat(), "intervals": text}
+    await _change(message, state, pool, settings, texts, clock(), change)
+
+
 def create_router() -> Router:
     router = Router(name="admin_schedule")
     router.callback_query.register(hours_view, Admin.filter(F.action == "hours"))
@@ -327,4 +361,6 @@ def create_router() -> Router:
     router.message.register(day_off_input, StateFilter(ScheduleInput.day_off), F.text)
     router.callback_query.register(day_off_delete, Admin.filter(F.action == "dayoff_del"))
     router.callback_query.register(apply_change, Admin.filter(F.action == "sch_apply"))
+    router.callback_query.register(special_day_prompt, Admin.filter(F.action == "special_day"))
+    router.message.register(special_day_input, StateFilter(ScheduleInput.special_day), F.text)
     return router
