@@ -230,6 +230,7 @@ async def create_booking(
     tz: zoneinfo.ZoneInfo,
     staff_id: int | None = None,
     by_owner: bool = False,
+    performers: Sequence[Performer] | None = None,
 ) -> Booking:
     """Book ``service`` at ``starts_at`` for ``user_id`` (who must exist in ``users``).
 
@@ -237,7 +238,9 @@ async def create_booking(
     fair order, each attempt in its own savepoint, until the constraint lets one through.
     ``by_owner``: the owner books for a customer (no per-customer limit).
     """
-    performers = [p for p in await service_performers(pool, service.id) if staff_id in (None, p.staff_id)]
+    if performers is None:  # the caller may pass those it already loaded
+        performers = await service_performers(pool, service.id)
+    performers = [p for p in performers if staff_id in (None, p.staff_id)]
     if not performers:
         raise SlotUnavailable("nobody performs this service")
     fit = await _eligible(pool, starts_at, performers, now, tz)

@@ -114,6 +114,30 @@ def parse_price(text: str) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
+async def service_and_performers(
+    pool: asyncpg.Pool, service_id: int
+) -> tuple[Service | None, list[Performer]]:
+    """The service and who performs it, in one round trip (every booking screen needs both).
+    No performer at all: (None, []), as for a service that does not exist."""
+    rows = await pool.fetch(
+        "SELECT s.id, s.name, s.description, s.duration_minutes, s.price, s.is_active, s.buffer_minutes,"
+        " st.id AS staff_id, coalesce(ss.duration_minutes, s.duration_minutes) AS minutes,"
+        " coalesce(ss.price, s.price) AS staff_price"
+        " FROM services s JOIN staff st ON st.is_active"
+        " LEFT JOIN staff_services ss ON ss.staff_id = st.id AND ss.service_id = s.id"
+        " WHERE s.id = $1 AND (st.all_services OR ss.service_id IS NOT NULL)"
+        " ORDER BY st.sort_order, st.id",
+        service_id,
+    )
+    if not rows:
+        return None, []
+    performers = [
+        Performer(int(r["staff_id"]), int(r["minutes"]), r["staff_price"], int(r["buffer_minutes"]))
+        for r in rows
+    ]
+    return _service(rows[0]), performers
+
+
 def parse_buffer(text: str) -> int | None:
     """Minutes after the service, 0..240, a multiple of 5."""
     try:

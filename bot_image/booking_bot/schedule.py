@@ -106,80 +106,71 @@ async def load_rules(conn: asyncpg.Pool | asyncpg.Connection) -> BookingRules:
     )
 
 
-def _by_weekday(
-    rows: list[asyncpg.Record], start: str, end: str
-) -> dict[int, dict[int, tuple[Interval, ...]]]:
-    found: dict[int, dict[int, list[Interval]]] = {}
-    for r in rows:
-        found.setdefault(int(r["staff_id"]), {}).setdefault(int(r["weekday"]), []).append(
-            Interval(r[start], r[end])
-        )
-    return {sid: {wd: tuple(v) for wd, v in days.items()} for sid, days in found.items()}
-
-
-async def _staff_calendars(
-    conn: asyncpg.Pool | asyncpg.Connection, since: dt.date
-) -> dict[int, StaffCalendar]:
-    staff = await conn.fetch("SELECT id, own_hours FROM staff WHERE is_active")
-    hours = _by_weekday(
-        await conn.fetch("SELECT staff_id, weekday, opens_at, closes_at FROM staff_hours ORDER BY opens_at"),
-        "opens_at",
-        "closes_at",
-    )
-    breaks = _by_weekday(
-        await conn.fetch("SELECT staff_id, weekday, starts_at, ends_at FROM staff_breaks ORDER BY starts_at"),
-        "starts_at",
-        "ends_at",
-    )
-    off: dict[int, set[dt.date]] = {}
-    for r in await conn.fetch("SELECT staff_id, day FROM staff_days_off WHERE day >= $1", since):
-        off.setdefault(int(r["staff_id"]), set()).add(r["day"])
-    return {
-        int(r["id"]): StaffCalendar(
-            own_hours=r["own_hours"],
-            hours=hours.get(int(r["id"]), {}),
-            breaks=breaks.get(int(r["id"]), {}),
-            days_off=frozenset(off.get(int(r["id"]), ())),
-        )
-        for r in staff
-    }
-
-
-async def _exceptions(
-    conn: asyncpg.Pool | asyncpg.Connection, since: dt.date
-) -> dict[tuple[int | None, dt.date], tuple[Interval, ...]]:
-    found: dict[tuple[int | None, dt.date], list[Interval]] = {}
-    for r in await conn.fetch(
-        "SELECT staff_id, day, opens_at, closes_at FROM schedule_exceptions"
-        " WHERE day >= $1 ORDER BY opens_at",
-        since,
-    ):
-        key = (None if r["staff_id"] is None else int(r["staff_id"]), r["day"])
-        intervals = found.setdefault(key, [])
-        if r["opens_at"] is not None:
-            intervals.append(Interval(r["opens_at"], r["closes_at"]))
-    return {k: tuple(v) for k, v in found.items()}
+# Everything of the week, the staff calendars and the exceptions in one round trip: this runs
+# for every calendar, day and confirmation screen. kind: wh working hours, br breaks, off days
+# off, st an active staff member (n = own_hours), sh/sb a member's hours/breaks, so a
+# member's day off, ex an exception (staff_id NULL: the business; a/b NULL: closed).
+_SCHEDULE = """
+SELECT 'wh' AS kind, NULL::bigint AS staff_id, weekday::int AS n, opens_at AS a, closes_at AS b,
+       NULL::date AS day
+FROM working_hours
+UNION ALL SELECT 'br', NULL, weekday, starts_at, ends_at, NULL FROM breaks
+UNION ALL SELECT 'off', NULL, NULL, NULL, NULL, day FROM days_off WHERE day >= $1
+UNION ALL SELECT 'st', id, own_hours::int, NULL, NULL, NULL FROM staff WHERE is_active
+UNION ALL SELECT 'sh', staff_id, weekday, opens_at, closes_at, NULL FROM staff_hours
+UNION ALL SELECT 'sb', staff_id, weekday, starts_at, ends_at, NULL FROM staff_breaks
+UNION ALL SELECT 'so', staff_id, NULL, NULL, NULL, day FROM staff_days_off WHERE day >= $1
+UNION ALL SELECT 'ex', staff_id, NULL, opens_at, closes_at, day FROM schedule_exceptions WHERE day >= $1
+ORDER BY 1, 4
+"""
 
 
 async def load_schedule(conn: asyncpg.Pool | asyncpg.Connection, today: dt.date | None = None) -> Schedule:
-    hours = {
-        int(r["weekday"]): Interval(r["opens_at"], r["closes_at"])
-        for r in await conn.fetch("SELECT weekday, opens_at, closes_at FROM working_hours")
-    }
-    breaks: dict[int, list[Interval]] = {}
-    for r in await conn.fetch("SELECT weekday, starts_at, ends_at FROM breaks ORDER BY weekday, starts_at"):
-        breaks.setdefault(int(r["weekday"]), []).append(Interval(r["starts_at"], r["ends_at"]))
     since = today or dt.date.min
-    days_off = frozenset(
-        r["day"] for r in await conn.fetch("SELECT day FROM days_off WHERE day >= $1", since)
-    )
+    hours: dict[int, Interval] = {}
+    breaks: dict[int, list[Interval]] = {}
+    days_off: set[dt.date] = set()
+    own: dict[int, bool] = {}
+    staff_hours: dict[int, dict[int, list[Interval]]] = {}
+    staff_breaks: dict[int, dict[int, list[Interval]]] = {}
+    staff_off: dict[int, set[dt.date]] = {}
+    exceptions: dict[tuple[int | None, dt.date], list[Interval]] = {}
+    for r in await conn.fetch(_SCHEDULE, since):
+        kind, sid = r["kind"], r["staff_id"]
+        if kind == "wh":
+            hours[r["n"]] = Interval(r["a"], r["b"])
+        elif kind == "br":
+            breaks.setdefault(r["n"], []).append(Interval(r["a"], r["b"]))
+        elif kind == "off":
+            days_off.add(r["day"])
+        elif kind == "st":
+            own[int(sid)] = bool(r["n"])
+        elif kind == "sh":
+            staff_hours.setdefault(int(sid), {}).setdefault(r["n"], []).append(Interval(r["a"], r["b"]))
+        elif kind == "sb":
+            staff_breaks.setdefault(int(sid), {}).setdefault(r["n"], []).append(Interval(r["a"], r["b"]))
+        elif kind == "so":
+            staff_off.setdefault(int(sid), set()).add(r["day"])
+        else:
+            intervals = exceptions.setdefault((None if sid is None else int(sid), r["day"]), [])
+            if r["a"] is not None:
+                intervals.append(Interval(r["a"], r["b"]))
+    calendars = {
+        sid: StaffCalendar(
+            own_hours=is_own,
+            hours={wd: tuple(v) for wd, v in staff_hours.get(sid, {}).items()},
+            breaks={wd: tuple(v) for wd, v in staff_breaks.get(sid, {}).items()},
+            days_off=frozenset(staff_off.get(sid, ())),
+        )
+        for sid, is_own in own.items()
+    }
     return Schedule(
         hours=hours,
         breaks={k: tuple(v) for k, v in breaks.items()},
-        days_off=days_off,
+        days_off=frozenset(days_off),
         rules=await load_rules(conn),
-        staff=await _staff_calendars(conn, since),
-        exceptions=await _exceptions(conn, since),
+        staff=calendars,
+        exceptions={k: tuple(v) for k, v in exceptions.items()},
     )
 
 

@@ -31,7 +31,7 @@ from booking_bot.callbacks import (
     unpack_day,
     unpack_instant,
 )
-from booking_bot.catalog import get_service, list_services, service_performers
+from booking_bot.catalog import get_service, list_services, service_and_performers
 from booking_bot.config import Settings
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
@@ -92,10 +92,10 @@ async def resolve_choice(
             (performer,),
             by_owner=user_id is None,
         )
-    service = await get_service(pool, service_id)
+    service, everyone = await service_and_performers(pool, service_id)
     if service is None or not service.is_active:
         return None
-    performers = tuple(p for p in await service_performers(pool, service.id) if staff in (0, p.staff_id))
+    performers = tuple(p for p in everyone if staff in (0, p.staff_id))
     if not performers:
         return None
     # One master (chosen, or the only one): their own duration and price are the ones shown.
@@ -350,6 +350,7 @@ async def confirm(
                 tz=tz,
                 staff_id=choice.staff or None,
                 by_owner=bool(caller),
+                performers=choice.performers,
             )
             before = None
     except (bookings.SlotTaken, bookings.Overlaps) as exc:
