@@ -15,10 +15,12 @@ duration, price and buffer); a day's slots for "any master" are the union of the
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import enum
+import heapq
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -89,6 +91,19 @@ def open_stretches(intervals: Iterable[Interval], breaks: Iterable[Interval]) ->
     return stretches
 
 
+def _steps(
+    day: dt.date, stretch: Interval, step: dt.timedelta, tz: zoneinfo.ZoneInfo
+) -> Iterator[dt.datetime]:
+    """The step sequence of one open stretch, as UTC instants (local times in a DST gap skipped)."""
+    cursor = dt.datetime.combine(day, stretch.start)
+    local_end = dt.datetime.combine(day, stretch.end)
+    while cursor < local_end:
+        instant = local_instant(day, cursor.time(), tz)
+        if instant is not None:
+            yield instant
+        cursor += step
+
+
 def free_slots(
     day: dt.date,
     duration_minutes: int,
@@ -100,7 +115,7 @@ def free_slots(
     limit: int | None = None,
     staff_id: int | None = None,
     buffer_minutes: int = 0,
-    run_ends: Iterable[dt.datetime] | None = None,
+    run_ends: Sequence[dt.datetime] | None = None,
 ) -> list[dt.datetime]:
     """Start instants (UTC) on local ``day`` where a service of ``duration_minutes`` fits.
 
@@ -112,26 +127,24 @@ def free_slots(
     """
     rules = schedule.rules
     plan = schedule.plan(day, staff_id)
-    taken = set(busy)
+    taken = busy if isinstance(busy, set | frozenset) else set(busy)
     earliest = now + dt.timedelta(minutes=rules.min_notice_minutes)
     length = dt.timedelta(minutes=duration_minutes)
     step = dt.timedelta(minutes=rules.slot_step_minutes)
     result: list[dt.datetime] = []
     # Where a booking (or block) ends, the next one may start: a 20-minute booking at 10:00
     # leaves 10:20 bookable even with a 30-minute step.
-    ends = set(run_ends) if run_ends is not None else {c + CELL for c in taken if c + CELL not in taken}
+    ends = sorted(c + CELL for c in taken if c + CELL not in taken) if run_ends is None else run_ends
     for stretch in open_stretches(plan.intervals, plan.breaks):
         opens = local_instant(day, stretch.start, tz) or _end_instant(day, stretch.start, tz)
         closes = _end_instant(day, stretch.end, tz)
-        candidates: set[dt.datetime] = {e for e in ends if opens < e < closes}
-        cursor = dt.datetime.combine(day, stretch.start)
-        local_end = dt.datetime.combine(day, stretch.end)
-        while cursor < local_end:
-            instant = local_instant(day, cursor.time(), tz)
-            if instant is not None:
-                candidates.add(instant)
-            cursor += step
-        for start in sorted(candidates):
+        inside = ends[bisect.bisect_right(ends, opens) : bisect.bisect_left(ends, closes)]
+        previous = None
+        # Lazily, in order: the calendar asks for one free start per day (limit=1).
+        for start in heapq.merge(_steps(day, stretch, step, tz), inside):
+            if start == previous:
+                continue
+            previous = start
             if start + length > closes or start < earliest:
                 continue
             if int(start.timestamp()) % (CELL_MINUTES * 60):
@@ -153,12 +166,14 @@ def starts_by_staff(
     tz: zoneinfo.ZoneInfo,
     *,
     limit: int | None = None,
-    run_ends: Mapping[int | None, set[dt.datetime]] | None = None,
+    run_ends: Mapping[int | None, Sequence[dt.datetime]] | None = None,
 ) -> dict[dt.datetime, list[Performer]]:
     """Each free start on ``day`` and the performers free to take it."""
     found: dict[dt.datetime, list[Performer]] = {}
+    if run_ends is None:  # once per call, not once per performer and day
+        run_ends = busy_run_ends(busy)
     for p in performers:
-        ends = None if run_ends is None else run_ends.get(p.staff_id, set())
+        ends = run_ends.get(p.staff_id, ())
         for start in free_slots(
             day,
             p.minutes,
@@ -175,9 +190,9 @@ def starts_by_staff(
     return dict(sorted(found.items()))
 
 
-def busy_run_ends(busy: Mapping[int | None, set[dt.datetime]]) -> dict[int | None, set[dt.datetime]]:
-    """Per staff member, the instants where a run of busy cells ends (a booking's end)."""
-    return {sid: {c + CELL for c in cells_ if c + CELL not in cells_} for sid, cells_ in busy.items()}
+def busy_run_ends(busy: Mapping[int | None, set[dt.datetime]]) -> dict[int | None, list[dt.datetime]]:
+    """Per staff member, the instants where a run of busy cells ends (a booking's end), sorted."""
+    return {sid: sorted(c + CELL for c in cells_ if c + CELL not in cells_) for sid, cells_ in busy.items()}
 
 
 def today_local(now: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.date:
@@ -206,6 +221,7 @@ def day_states(
         by_staff = busy  # type: ignore[assignment]
     today = today_local(now, tz)
     horizon_end = today + dt.timedelta(days=schedule.rules.horizon_days)
+    ends = busy_run_ends(by_staff)
     states: dict[dt.date, DayState] = {}
     for offset in range(days):
         day = first + dt.timedelta(days=offset)
@@ -213,7 +229,7 @@ def day_states(
             states[day] = DayState.PAST
         elif not any(schedule.plan(day, p.staff_id).intervals for p in performers):
             states[day] = DayState.CLOSED
-        elif starts_by_staff(day, performers, schedule, by_staff, now, tz, limit=1):
+        elif starts_by_staff(day, performers, schedule, by_staff, now, tz, limit=1, run_ends=ends):
             states[day] = DayState.FREE
         else:
             states[day] = DayState.FULL
@@ -300,8 +316,10 @@ async def next_free_slots(
     start, end = local_day_bounds(first, last, tz)
     busy = await busy_cells(pool, start, end, ignore_booking=ignore_booking)
     found: list[dt.datetime] = []
+    ends = busy_run_ends(busy)
     day = first
     while day <= last and len(found) < limit:
-        found.extend(s for s in starts_by_staff(day, performers, schedule, busy, now, tz) if s >= after)
+        starts = starts_by_staff(day, performers, schedule, busy, now, tz, run_ends=ends)
+        found.extend(s for s in starts if s >= after)
         day += dt.timedelta(days=1)
     return found[:limit]
