@@ -27,6 +27,7 @@ from booking_bot.health import HealthServer
 from booking_bot.i18n import I18n
 from booking_bot.middlewares import ContextMiddleware, InFlight
 from booking_bot.notify import Notifier
+from booking_bot.profile import TenantZone, load_profile
 from booking_bot.storage import create_storage
 from booking_bot.users import Admins
 
@@ -102,6 +103,9 @@ class BookingBot:
         log.info("bot identity", extra={"event": "bot_identity", "bot_id": me.id, "username": me.username})
 
         i18n = I18n(s.default_language, s.timezone)
+        # The owner's time zone (stored in the schema) overrides TENANT_TIMEZONE.
+        zone = TenantZone(s, i18n)
+        zone.apply((await load_profile(self.pool)).timezone)
         admins = Admins(self.pool, s.admin_ids)
         notifier = Notifier(self.bot, self.pool, admins, i18n)
         storage = create_storage(s.redis_url.get_secret_value() if s.redis_url else None, s.redis_key_prefix)
@@ -118,6 +122,7 @@ class BookingBot:
             clock=self.clock,
             admins=admins,
             notifier=notifier,
+            zone=zone,
         )
         dp.update.outer_middleware(self.in_flight)
         dp.update.outer_middleware(ContextMiddleware(i18n, admins))
@@ -161,6 +166,7 @@ class BookingBot:
                 interval=self.settings.reminder_interval_seconds,
                 stop=self._stop,
                 clock=self.clock,
+                also=self.notifier.release_held,
             ),
             name="reminders",
         )

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from booking_bot.app import BookingBot
 from booking_bot.config import Settings
+from booking_bot.db import create_pool
 from booking_bot.migrate import migrate
 from harness.postgres import PgServer, create_tenant_schema
 from harness.telegram import FakeTelegram, SentMessage
@@ -137,11 +138,14 @@ class RunningBot:
         return await self.next(user)
 
     async def book(self, user: int, confirm: SentMessage, *, first: bool = True) -> SentMessage:
-        """Press Confirm; after a customer's first booking, also take the phone question off the queue."""
+        """Press Confirm; after a customer's first booking, also answer the phone question with
+        "Not now" (which releases the owner's held notice) and take the replies off the queue."""
         done = await self.press(user, confirm, "Confirm")
         if first and "booked" in done.text:
             question = await self.next(user)
             assert "phone number" in question.text, question.text
+            assert (await self.say(user, "Not now")).text == "All right."
+            await self.next(user)  # the menu again
         return done
 
     def click(self, user: int, message: SentMessage, data: str, lang: str = "en") -> None:
@@ -212,6 +216,19 @@ async def run_bot(
 async def seeded_tenant(tenant: Tenant) -> Tenant:
     await seed(tenant)
     return tenant
+
+
+@pytest.fixture()
+async def users_pool(seeded_tenant: Tenant) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a seeded tenant with customers 1..20 (domain tests without the bot)."""
+    pool = await create_pool(seeded_tenant.dsn, seeded_tenant.client_id, max_size=10)
+    await pool.executemany(
+        "INSERT INTO users (telegram_id, first_name) VALUES ($1, $2)", [(i, f"u{i}") for i in range(1, 21)]
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 @pytest.fixture()

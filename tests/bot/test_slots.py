@@ -5,8 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from booking_bot.schedule import BookingRules, Interval, Schedule, parse_interval
-from booking_bot.slots import DayState, cells, day_states, free_slots, local_instant, occupied_minutes
+from booking_bot.schedule import BookingRules, Interval, Schedule, StaffCalendar, parse_interval
+from booking_bot.slots import (
+    DayState,
+    Performer,
+    cells,
+    day_states,
+    free_slots,
+    local_instant,
+    occupied_minutes,
+)
 
 UTC = dt.UTC
 MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
@@ -108,9 +116,79 @@ def test_nonexistent_local_times_in_the_spring_gap_are_skipped() -> None:
     assert local_instant(sunday, dt.time(2, 30), BERLIN) is None
 
 
-def test_durations_round_up_to_whole_cells() -> None:
-    assert occupied_minutes(50) == 60
-    assert len(cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 50)) == 4
+def test_a_booking_holds_exactly_its_duration_on_the_5_minute_grid() -> None:
+    assert occupied_minutes(20) == 20  # not 30: capacity is not lost to rounding
+    assert occupied_minutes(50) == 50
+    assert len(cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 50)) == 10
+
+
+def test_after_a_break_the_step_restarts_so_the_break_end_is_offered() -> None:
+    schedule = week("10:00", "19:00", step=45, breaks={1: (hours("13:00", "14:00"),)})
+    times = local_times(free_slots(MONDAY, 45, schedule, [], EARLY, MOSCOW), MOSCOW)
+    assert times[:5] == ["10:00", "10:45", "11:30", "12:15", "14:00"]
+
+
+def test_a_20_minute_booking_holds_20_minutes_and_its_end_is_offered() -> None:
+    schedule = week("10:00", "11:00", step=30)
+    taken = cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 20)  # 10:00-10:20
+    times = local_times(free_slots(MONDAY, 20, schedule, taken, EARLY, MOSCOW), MOSCOW)
+    assert times == ["10:20", "10:30"]
+
+
+def test_a_buffer_after_a_service_keeps_the_next_start_away() -> None:
+    schedule = week("10:00", "12:00", step=15)
+    taken = cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 30 + 15)  # 10:00-10:30 plus 15 min buffer
+    times = local_times(free_slots(MONDAY, 30, schedule, taken, EARLY, MOSCOW, buffer_minutes=15), MOSCOW)
+    assert times[0] == "10:45"
+    assert times[-1] == "11:30"  # the service fits before closing; the buffer may run past it
+
+
+def test_a_staff_member_with_own_hours_and_two_intervals_a_day() -> None:
+    own = StaffCalendar(own_hours=True, hours={1: (hours("10:00", "12:00"), hours("16:00", "18:00"))})
+    schedule = Schedule(
+        hours={1: hours("09:00", "19:00")},
+        staff={7: own},
+        rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0),
+    )
+    mine = local_times(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=7), MOSCOW)
+    assert mine == ["10:00", "11:00", "16:00", "17:00"]
+    business = local_times(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=8), MOSCOW)
+    assert business[0] == "09:00" and len(business) == 10  # no own calendar: the business's week
+
+
+def test_a_day_exception_replaces_the_week_for_that_member_or_everyone() -> None:
+    schedule = Schedule(
+        hours={1: hours("10:00", "19:00")},
+        exceptions={(7, MONDAY): (hours("12:00", "14:00"),), (None, MONDAY + dt.timedelta(days=7)): ()},
+        rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0),
+    )
+    anna = local_times(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=7), MOSCOW)
+    assert anna == ["12:00", "13:00"]
+    assert len(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=8)) == 9
+    next_monday = MONDAY + dt.timedelta(days=7)
+    assert free_slots(next_monday, 60, schedule, [], EARLY, MOSCOW, staff_id=7) == []  # the business closed
+
+
+def test_a_staff_day_off_closes_only_that_member() -> None:
+    schedule = Schedule(
+        hours={1: hours("10:00", "12:00")},
+        staff={7: StaffCalendar(days_off=frozenset({MONDAY}))},
+        rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0),
+    )
+    assert free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=7) == []
+    assert len(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=8)) == 2
+
+
+def test_any_master_days_are_free_while_one_member_is_free() -> None:
+    schedule = week(step=60)
+    full = set(cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 240))  # 10:00-14:00
+    performers = [Performer(1, 60), Performer(2, 60)]
+    one_busy: dict[int | None, set[dt.datetime]] = {1: full}
+    states = day_states(MONDAY, 1, performers, schedule, one_busy, EARLY, MOSCOW)
+    assert states[MONDAY] is DayState.FREE
+    both_busy: dict[int | None, set[dt.datetime]] = {1: full, 2: full}
+    states = day_states(MONDAY, 1, performers, schedule, both_busy, EARLY, MOSCOW)
+    assert states[MONDAY] is DayState.FULL
 
 
 def test_calendar_marks_past_closed_full_and_free_days() -> None:
