@@ -25,6 +25,8 @@ from harness.pgbouncer import PgBouncer, PgBouncerProcess, install_auth_lookup
 from harness.postgres import PgServer, UnprivilegedPostgreSQLExecutor, start_postgres
 from harness.redis import ADMIN_PASSWORD, RedisServer
 
+pytest_plugins = ["harness.skip_policy", "pytester"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-bench", action="store_true", help="run the benchmarks under tests/bench")
