@@ -9,8 +9,9 @@ import sys
 
 import asyncpg
 
-from booking_bot.config import ConfigError, fail, load_settings
+from booking_bot.config import fail, load_settings
 from booking_bot.logs import setup_logging
+from booking_contract.settings import ConfigError, wants_help
 
 USAGE = "usage: python -m booking_bot [run|migrate]"
 log = logging.getLogger("booking_bot")
@@ -37,7 +38,6 @@ def _import_aiogram() -> None:
             1,
             "startup error",
         )
-        return
     log.info(
         "aiogram models deferred",
         extra={"event": "aiogram_models", "mode": "lazy", "models": report.models, "built": report.built},
@@ -46,6 +46,9 @@ def _import_aiogram() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if wants_help(args):
+        sys.stdout.write(USAGE + "\n")
+        return
     command = args[0] if args else "run"
     if command not in ("run", "migrate") or len(args) > 1:
         sys.stderr.write(USAGE + "\n")
@@ -54,7 +57,6 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings(need_token=command == "run")
     except ConfigError as exc:
         fail(str(exc))
-        return
     setup_logging(settings.client_id, settings.log_level)
     if command == "migrate":
         from booking_bot.migrate import MigrationError, migrate

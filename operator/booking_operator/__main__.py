@@ -7,7 +7,15 @@ import sys
 
 import kopf
 
-from booking_operator.config import ConfigError, get_settings
+from booking_contract.settings import ConfigError, fail, wants_help
+from booking_operator.config import get_settings
+
+COMPONENT = "booking-operator"
+USAGE = (
+    "usage: python -m booking_operator\n"
+    "Runs the BookingTenant operator; configured by environment variables only\n"
+    "(OPERATOR_DATABASE_URL, OPERATOR_REDIS_URL, BOT_IMAGE, ...: see docs/operator.md)."
+)
 
 
 def check_cluster_access() -> None:
@@ -24,13 +32,19 @@ def check_cluster_access() -> None:
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if wants_help(args):
+        sys.stdout.write(USAGE + "\n")
+        return
+    if args:
+        sys.stderr.write(USAGE + "\n")
+        raise SystemExit(2)
     try:
         settings = get_settings()
         check_cluster_access()
     except ConfigError as exc:
-        sys.stderr.write(f"booking-operator: configuration error: {exc}\n")
-        raise SystemExit(2) from None
+        fail(COMPONENT, str(exc))
     level = settings.log_level.upper()
     kopf.configure(
         verbose=level == "DEBUG",

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from booking_bot.schedule import Interval, Schedule, Settings, parse_interval
+from booking_bot.schedule import BookingRules, Interval, Schedule, parse_interval
 from booking_bot.slots import (
     DayState,
     cells,
@@ -46,7 +46,7 @@ def week(
         hours={d: hours(opens, closes) for d in range(1, 6)},
         breaks=breaks or {},
         days_off=days_off,
-        settings=Settings(slot_step_minutes=step, min_notice_minutes=notice),
+        rules=BookingRules(slot_step_minutes=step, min_notice_minutes=notice),
     )
 
 
@@ -113,7 +113,7 @@ def test_dst_change_keeps_local_hours_and_moves_utc() -> None:
 def test_nonexistent_local_times_in_the_spring_gap_are_skipped() -> None:
     sunday = dt.date(2030, 3, 31)  # 02:00-03:00 does not exist in Berlin
     schedule = Schedule(
-        hours={7: hours("01:00", "05:00")}, settings=Settings(slot_step_minutes=60, min_notice_minutes=0)
+        hours={7: hours("01:00", "05:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
     )
     slots = free_slots(sunday, 60, schedule, [], EARLY, BERLIN)
     assert local_times(slots, BERLIN) == ["01:00", "03:00", "04:00"]
@@ -139,7 +139,7 @@ def test_calendar_marks_past_closed_full_and_free_days() -> None:
 def test_days_beyond_the_horizon_are_not_bookable() -> None:
     schedule = Schedule(
         hours={d: hours("10:00", "14:00") for d in range(1, 8)},
-        settings=Settings(horizon_days=3, min_notice_minutes=0),
+        rules=BookingRules(horizon_days=3, min_notice_minutes=0),
     )
     states = day_states(MONDAY, 5, 60, schedule, [], dt.datetime(2030, 3, 4, 0, 0, tzinfo=UTC), MOSCOW)
     assert [states[MONDAY + dt.timedelta(days=i)] for i in range(5)] == [DayState.FREE] * 3 + [
@@ -179,7 +179,7 @@ def test_a_limit_returns_exactly_that_many_slots() -> None:
 def test_a_day_opening_inside_the_spring_gap_opens_at_the_first_real_time() -> None:
     sunday = dt.date(2030, 3, 31)  # 02:00-03:00 does not exist in Berlin
     schedule = Schedule(
-        hours={7: hours("02:00", "05:00")}, settings=Settings(slot_step_minutes=60, min_notice_minutes=0)
+        hours={7: hours("02:00", "05:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
     )
     assert local_times(free_slots(sunday, 60, schedule, [], EARLY, BERLIN), BERLIN) == ["03:00", "04:00"]
 
@@ -189,7 +189,7 @@ def test_slots_off_the_utc_grid_are_never_offered() -> None:
     booked_slots (a CHECK keeps cells on the 15-minute grid). A week later, on UTC, they can."""
     monrovia = zoneinfo.ZoneInfo("Africa/Monrovia")
     schedule = Schedule(
-        hours={4: hours("10:00", "12:00")}, settings=Settings(slot_step_minutes=60, min_notice_minutes=0)
+        hours={4: hours("10:00", "12:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
     )
     long_before = dt.datetime(1971, 1, 1, tzinfo=UTC)
     assert free_slots(dt.date(1972, 1, 6), 60, schedule, [], long_before, monrovia) == []
