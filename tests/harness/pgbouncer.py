@@ -7,7 +7,7 @@ the startup packet (the tenant role's default applies), no TLS on this loopback 
 differences, both forced by Debian bookworm's PgBouncer 1.18: no ``auth_dbname`` (the lookup
 runs in the database being connected to, so the function lives there) and no
 ``max_prepared_statements`` (1.21+), so clients must not keep named prepared statements
-across transactions (the bot's ``DATABASE_STATEMENT_CACHE_SIZE=0``).
+across transactions (the bot's ``DB_STATEMENT_CACHE_SIZE=0``).
 
 PgBouncer refuses to run as root, so on CI it runs as the ``postgres`` user, like the server.
 """
