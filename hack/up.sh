@@ -64,6 +64,7 @@ say "helm upgrade --install $RELEASE (namespace $NAMESPACE)"
   --set operator.image.tag="$IMAGE_TAG" \
   --set bot.image.tag="$IMAGE_TAG" \
   --set webhook.image.tag="$IMAGE_TAG" \
+  --set operator.watchNamespace="$TENANT_NAMESPACE" \
   "${webhook[@]}" \
   --wait --timeout 10m
 
@@ -81,6 +82,8 @@ fi
 if [ -n "${BOT_TOKEN:-}" ]; then
   kc -n "$TENANT_NAMESPACE" create secret generic client-001-bot-token --from-literal=token="$BOT_TOKEN" \
     --dry-run=client -o yaml | kc apply -f -
+  # The operator mounts only Secrets labelled as bot tokens.
+  kc -n "$TENANT_NAMESPACE" label --overwrite secret client-001-bot-token bookingsaas.dev/bot-token=true
 fi
 
 cat <<MSG

@@ -18,7 +18,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 
 from booking_bot import commands, reminders, retries
 from booking_bot.config import Settings
@@ -108,10 +107,9 @@ class BookingBot:
         notifier = Notifier(self.bot, self.pool, admins, i18n)
         storage = create_storage(s.redis_url.get_secret_value() if s.redis_url else None, s.redis_key_prefix)
         # One update at a time per user (a double tap must not run two confirmations at once):
-        # Redis locks under the tenant prefix, or an in-process lock without Redis.
-        isolation: BaseEventIsolation = (
-            storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
-        )
+        # an in-process lock, since one process serves a tenant's token (storage.py says why
+        # not aiogram's Redis locks).
+        isolation: BaseEventIsolation = SimpleEventIsolation()
         dp = Dispatcher(
             storage=storage,
             events_isolation=isolation,

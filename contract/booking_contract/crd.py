@@ -27,6 +27,10 @@ CLIENT_ID_LABEL: Final = f"{GROUP}/client-id"
 MANAGED_BY_OPERATOR: Final = "booking-operator"
 MANAGED_BY_WEBHOOK: Final = "booking-webhook"
 PART_OF: Final = "booking-saas"
+# On a Secret: it holds a bot token, so spec.botTokenSecretRef may name it. The operator mounts
+# no other Secret as BOT_TOKEN (never a tenant's credentials, whatever a tenant's spec says).
+BOT_TOKEN_LABEL: Final = f"{GROUP}/bot-token"
+BOT_TOKEN_LABEL_VALUE: Final = "true"  # noqa: S105 - a label value, not a secret
 
 # --- annotations ------------------------------------------------------------------------------
 # Set by a human to any new value: the operator issues new Postgres and Redis passwords.
@@ -57,7 +61,16 @@ DELETION_POLICIES: Final = ("Retain", "Delete")
 
 # --- status -----------------------------------------------------------------------------------
 PHASES: Final = ("Pending", "Provisioning", "Ready", "Suspended", "Expired", "Failed", "Deleting")
-CONDITION_TYPES: Final = ("Database", "Redis", "Secret", "Deployment", "BotToken", "Ready")
+CONDITION_TYPES: Final = (
+    "References",  # the token Secret and image the spec names are allowed
+    "Database",
+    "Redis",
+    "RedisQuota",  # the tenant's Redis usage against the operator's TENANT_REDIS_MAX_BYTES
+    "Secret",
+    "Deployment",
+    "BotToken",
+    "Ready",
+)
 
 
 def token_secret_name(tenant_name: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from booking_contract import crd
+from booking_contract.settings import ConfigError
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -112,6 +114,28 @@ def error_for(status: int, message: str) -> KubeError:
 _TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, asyncio.TimeoutError)
 
 
+def check_access(kubeconfig: str | None = None) -> None:
+    """Refuse to start, in one line, when there is no way to reach a cluster.
+
+    In a pod the service account is used; elsewhere a kubeconfig must exist (the named one,
+    else ``KUBECONFIG``, else ``~/.kube/config``). Every component that talks to the API calls
+    this before it starts, so the error is a ``ConfigError`` line and exit 2, not a traceback
+    from the first request.
+    """
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not kubeconfig:
+        return
+    candidates = (
+        [kubeconfig] if kubeconfig else [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    )
+    candidates = candidates or [os.path.expanduser("~/.kube/config")]
+    if not any(os.path.isfile(p) for p in candidates):
+        raise ConfigError(
+            "no Kubernetes access: not in a cluster and no kubeconfig at "
+            + ", ".join(candidates)
+            + " (set KUBECONFIG)"
+        )
+
+
 async def api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient:
     """In-cluster config when a service account is mounted (and no kubeconfig is named), else a kubeconfig."""
     configuration: k8s_client.Configuration | None = None
@@ -123,7 +147,10 @@ async def api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient:
             configuration = None
     if configuration is None:
         configuration = k8s_client.Configuration()
-        await k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        try:
+            await k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        except ConfigException as exc:  # a kubeconfig that exists but says nothing usable
+            raise ConfigError(f"unusable kubeconfig: {exc}") from None
     api = k8s_client.ApiClient(configuration=configuration)
     # kubernetes_asyncio opens its aiohttp session with trust_env=True, which makes aiohttp look
     # up ~/.netrc in a worker thread on every request (measured: a fifth of the operator's CPU

@@ -33,6 +33,8 @@ import os
 import sys
 from pathlib import Path
 
+from booking_contract.kube import check_access
+from booking_contract.settings import EXIT_CONFIG, ConfigError
 from booking_legacy import manifests
 from booking_legacy.importer import Target, import_all
 from booking_legacy.redis_keys import RedisTarget, move_all
@@ -96,6 +98,11 @@ def run_manifests(args: argparse.Namespace) -> int:
     if args.dry_run:
         pass
     elif args.apply:
+        try:
+            check_access()
+        except ConfigError as exc:
+            _err(f"python -m booking_legacy: configuration error: {exc}")
+            return EXIT_CONFIG
         failures += asyncio.run(manifests.apply(result.generated))
     elif args.output_dir:
         args.output_dir.mkdir(parents=True, exist_ok=True)

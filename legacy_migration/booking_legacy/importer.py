@@ -195,6 +195,7 @@ class Target:
     create_schemas: bool = False
     namespace: str = "default"
     connection_limit: int = 4
+    tenant_group: str = "booking_tenants"  # the operator's TENANT_GROUP_ROLE
 
     def dsn(self) -> str:
         dsn = self.admin_dsn or self.tenant_dsn
@@ -362,13 +363,16 @@ async def _create_schema(conn: asyncpg.Connection, target: Target, client_id: st
         raise LegacyError("--create-schemas needs an admin database URL")
     # The operator replaces this throw-away password with its own when it writes the tenant Secret.
     verifier = passwords.scram_sha256_verifier(passwords.generate())
+    current_database = await conn.fetchval("SELECT current_database()")
+    await database.ensure_group(conn, target.tenant_group, current_database)
     await database.ensure_tenant(
         conn,
         client_id,
         owner=database.owner_marker(target.namespace, tenant_name(client_id)),
         password_verifier=verifier,
-        connection_limit=target.connection_limit,
-        database=await conn.fetchval("SELECT current_database()"),
+        limits=database.RoleLimits(connection_limit=target.connection_limit),
+        database=current_database,
+        group=target.tenant_group,
     )
 
 

@@ -111,7 +111,9 @@ def manifests(client_id: str, env: dict[str, str], *, namespace: str, suspended:
     paid_until = _paid_until(_first(env, ("PAID_UNTIL", "SUBSCRIPTION_END")))
     if paid_until:
         spec["paidUntil"] = paid_until
-    meta = {"name": secret_name, "namespace": namespace, "labels": labels, "annotations": annotations}
+    # The operator mounts only Secrets labelled as bot tokens.
+    token_labels = {**labels, crd.BOT_TOKEN_LABEL: crd.BOT_TOKEN_LABEL_VALUE}
+    meta = {"name": secret_name, "namespace": namespace, "labels": token_labels, "annotations": annotations}
     result.objects.append(
         {
             "apiVersion": "v1",

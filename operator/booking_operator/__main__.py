@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import kopf
 
+from booking_contract.kube import check_access
 from booking_contract.settings import ConfigError, fail, wants_help
 from booking_operator.config import get_settings
 
@@ -16,20 +16,6 @@ USAGE = (
     "Runs the BookingTenant operator; configured by environment variables only\n"
     "(OPERATOR_DATABASE_URL, OPERATOR_REDIS_URL, BOT_IMAGE, ...: see docs/operator.md)."
 )
-
-
-def check_cluster_access() -> None:
-    """In a pod the service account is used; elsewhere a kubeconfig must exist."""
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return
-    paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
-    paths = paths or [os.path.expanduser("~/.kube/config")]
-    if not any(os.path.isfile(p) for p in paths):
-        raise ConfigError(
-            "no Kubernetes access: not in a cluster and no kubeconfig at "
-            + ", ".join(paths)
-            + " (set KUBECONFIG)"
-        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     try:
         settings = get_settings()
-        check_cluster_access()
+        check_access()
     except ConfigError as exc:
         fail(COMPONENT, str(exc))
     level = settings.log_level.upper()

@@ -26,7 +26,7 @@ from booking_contract import crd
 from booking_contract.kube import BOOKINGTENANTS, KubeClient, KubeError
 from booking_contract.telegram import TelegramClient
 from booking_contract.times import utc_now
-from booking_operator import database, kopf_state, manifests, metrics, subscription
+from booking_operator import database, kopf_state, manifests, metrics, subscription, watchdog
 from booking_operator.config import get_settings
 from booking_operator.errors import DB_ERRORS
 from booking_operator.platform import Platform
@@ -85,16 +85,28 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
         logger.warning(f"cannot move kopf's annotations to {crd.KOPF_PREFIX}/: {exc}")
     try:
         async with pg.acquire() as conn:
+            risk = await database.operator_role_risk(conn)
+            if risk and not cfg.allow_createrole_before_pg16:
+                raise kopf.PermanentError(
+                    f"{risk}; refusing to start (ALLOW_CREATEROLE_BEFORE_PG16=true overrides)"
+                )
+            if risk:
+                logger.warning(f"{risk}; started anyway (ALLOW_CREATEROLE_BEFORE_PG16)")
             for problem in await database.harden_database(conn):
                 logger.warning(problem)
+            await database.ensure_group(conn, cfg.tenant_group_role, cfg.tenant_database_name or "postgres")
+    except database.GroupUnavailable as exc:
+        logger.warning(f"{exc}; new tenants cannot log in until it exists")
     except DB_ERRORS as exc:
         logger.warning(f"PostgreSQL not reachable at startup; tenants will wait for it: {type(exc).__name__}")
+    memo.watchdog = asyncio.create_task(watchdog.run(pg, cfg.tenant_group_role, cfg.role_limits))
     metrics.serve(cfg.metrics_port)
 
 
 @kopf.on.cleanup()
 async def stop(memo: Any, **_: Any) -> None:
     platform: Platform = memo.platform
+    memo.watchdog.cancel()
     await platform.telegram.close()
     await platform.redis.aclose()
     await platform.kube.close()

@@ -226,6 +226,17 @@ def deployment(
     }
 
 
+def is_ours(live: Mapping[str, Any], name: str, client_id: str) -> bool:
+    """A child the operator made for this tenant: it writes nothing it does not label (an
+    unrelated `<name>-bot` Deployment or `<name>-credentials` Secret is never taken over)."""
+    found = (live.get("metadata") or {}).get("labels") or {}
+    return (
+        found.get(MANAGED_BY) == MANAGED_BY_VALUE
+        and found.get(CLIENT_ID_LABEL) == client_id
+        and found.get(INSTANCE_LABEL) == name
+    )
+
+
 def owned_fields(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a child the operator owns: everything but apiVersion/kind and name/namespace.
 

@@ -3,13 +3,14 @@
 Called from every trigger (create, update, resume, a child changed, the periodic
 resync, a deadline passing); safe to interrupt anywhere and to repeat.
 
-A pass is six ordered steps (``STEPS``): credentials, database, redis, secret, bot token,
-deployment. Each is a small function over the pass's working state (``Pass``) that either
-finishes or raises ``StepFailed``, the one failure shape: the condition it sets, the phase and
-message the tenant shows, and when to retry. ``reconcile`` turns that into the status in one
-place. Ordering keeps crashes harmless: passwords are set in Postgres/Redis before the Secret
-that carries them is written, and a Secret whose `credentials-applied` tag does not match its
-passwords has them (re)applied on the next pass.
+A pass is seven ordered steps (``STEPS``): references (what the spec may point at, see
+references.py), credentials, database, redis, secret, bot token, deployment. Each is a small
+function over the pass's working state (``Pass``) that either finishes or raises ``StepFailed``,
+the one failure shape: the condition it sets, the phase and message the tenant shows, and when
+to retry. ``reconcile`` turns that into the status in one place. Ordering keeps crashes
+harmless: passwords are set in Postgres/Redis before the Secret that carries them is written,
+and a Secret whose `credentials-applied` tag does not match its passwords has them (re)applied
+on the next pass.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from booking_contract.client_id import InvalidClientId, validate_client_id
 from booking_contract.kube import DEPLOYMENTS, SECRETS, KubeClient, KubeConflict, KubeError, Resource
 from booking_contract.telegram import TelegramUnavailable, TokenRejected, token_fingerprint
 from booking_contract.times import format_time, utc_now
-from booking_operator import database, manifests, passwords, redis_acl, subscription
+from booking_operator import database, manifests, metrics, passwords, redis_acl, references, subscription
 from booking_operator.errors import DB_ERRORS, REDIS_ERRORS, short
 from booking_operator.platform import Platform
 from booking_operator.status import Conditions
@@ -99,6 +100,8 @@ class Pass:
     conds: Conditions
     outcome: ReconcileOutcome
     client_id: str = ""
+    # references
+    token_secret: dict[str, Any] | None = None  # the Secret spec.botTokenSecretRef names, once allowed
     # credentials
     live_secret: dict[str, Any] | None = None
     rotation: str | None = None
@@ -160,12 +163,47 @@ class Pass:
 Step = Callable[[Pass], Awaitable[None]]
 
 
+def refused(condition: str, refusal: references.Refusal) -> StepFailed:
+    """A reference or a name the operator will not act on: Failed until the spec (or object) changes."""
+    return StepFailed(
+        condition, refusal.reason, refusal.message, refusal.message, retry_after=None, phase="Failed"
+    )
+
+
+async def check_references(p: Pass) -> None:
+    """The image and the token Secret the spec names are allowed, before anything is provisioned,
+    mounted or sent to Telegram (references.py)."""
+    settings = p.platform.settings
+    ref_name = p.spec["botTokenSecretRef"]["name"]
+    refusal = references.refused_image(p.spec, settings.bot_image, settings.image_allowlist)
+    refusal = refusal or references.refused_secret_name(ref_name)
+    if refusal is None:
+        try:
+            p.token_secret = await p.platform.kube.get(SECRETS, p.namespace, ref_name)
+        except KubeError as exc:
+            raise kubernetes_failed("BotToken", "read the bot token Secret", exc) from exc
+        uid = str(p.meta.get("uid", ""))
+        refusal = references.refused_token_secret(p.token_secret, uid) if p.token_secret else None
+    if refusal is not None:
+        raise refused("References", refusal)
+    p.conds.set("References", True, "Allowed", "bot image and token Secret allowed")
+
+
+def not_ours(condition: str, kind: str, name: str) -> StepFailed:
+    return refused(
+        condition,
+        references.Refusal("NameTaken", f"{kind} {name!r} exists and is not booking-operator's: not touched"),
+    )
+
+
 async def choose_credentials(p: Pass) -> None:
     """Reuse the Secret's passwords unless they are missing or a rotation is asked for."""
     try:
         p.live_secret = await p.platform.kube.get(SECRETS, p.namespace, manifests.secret_name(p.name))
     except KubeError as exc:
         raise kubernetes_failed("Secret", "read the tenant Secret", exc) from exc
+    if p.live_secret is not None and not manifests.is_ours(p.live_secret, p.name, p.client_id):
+        raise not_ours("Secret", "Secret", manifests.secret_name(p.name))
     current = manifests.decode(p.live_secret.get("data") if p.live_secret else None)
     p.rotation = (p.meta.get("annotations") or {}).get(ROTATE_ANNOTATION)
     rotate = bool(p.rotation) and p.rotation != p.old_status.get("credentialsRotation")
@@ -198,8 +236,9 @@ async def ensure_database(p: Pass) -> None:
                 p.client_id,
                 owner=database.owner_marker(p.namespace, p.name),
                 password_verifier=None if p.applied else passwords.scram_sha256_verifier(p.db_password),
-                connection_limit=settings.tenant_connection_limit,
+                limits=settings.role_limits,
                 database=settings.tenant_database_name or "postgres",
+                group=settings.tenant_group_role,
             )
     except database.ClientIdConflict as exc:
         raise StepFailed(
@@ -224,12 +263,28 @@ async def ensure_redis_user(p: Pass) -> None:
         p.conds.set("Redis", True, "PrefixOnly", "server without ACLs: isolation by key prefix only")
         return
     try:
-        if not p.applied or not await redis_acl.user_exists(p.platform.redis, p.client_id):
-            await redis_acl.ensure_user(p.platform.redis, p.client_id, p.redis_password)
+        writable = await _redis_quota(p)
+        if not p.applied or not await redis_acl.user_current(
+            p.platform.redis, p.client_id, writable=writable
+        ):
+            await redis_acl.ensure_user(p.platform.redis, p.client_id, p.redis_password, writable=writable)
     except REDIS_ERRORS as exc:
         raise unavailable("Redis", "Redis", exc) from exc
     p.status["redisUser"] = redis_acl.acl_username(p.client_id)
     p.conds.set("Redis", True, "AclUser", f"keys {redis_acl.key_prefix(p.client_id)}* only")
+
+
+async def _redis_quota(p: Pass) -> bool:
+    """Measure the tenant's Redis usage into status; False when over TENANT_REDIS_MAX_BYTES."""
+    used = await redis_acl.usage(p.platform.redis, p.client_id)
+    limit = p.platform.settings.tenant_redis_max_bytes
+    p.status["redisBytes"], p.status["redisKeys"] = used.bytes, used.keys
+    metrics.REDIS_BYTES.labels(client_id=p.client_id).set(used.bytes)
+    if used.bytes > limit:
+        p.conds.set("RedisQuota", False, "OverQuota", f"{used.bytes} bytes used of {limit}: writes refused")
+        return False
+    p.conds.set("RedisQuota", True, "WithinQuota", f"{used.bytes} bytes used of {limit}")
+    return True
 
 
 async def write_secret(p: Pass) -> None:
@@ -259,12 +314,7 @@ async def check_bot_token(p: Pass) -> None:
     """
     ref = p.spec["botTokenSecretRef"]
     key = ref.get("key") or crd.TOKEN_SECRET_KEY
-    try:
-        token_secret = await p.platform.kube.get(SECRETS, p.namespace, ref["name"])
-    except KubeError as exc:
-        p.conds.set("BotToken", None, "KubernetesError", str(exc))
-        return
-    token = manifests.decode((token_secret or {}).get("data")).get(key, "").strip()
+    token = manifests.decode((p.token_secret or {}).get("data")).get(key, "").strip()
     if not token:
         p.token_problem = f"bot token Secret {ref['name']!r} (key {key!r}) not found or empty"
         p.conds.set("BotToken", False, "SecretNotFound", p.token_problem)
@@ -307,6 +357,8 @@ async def write_deployment(p: Pass) -> None:
     kube, name = p.platform.kube, manifests.deployment_name(p.name)
     try:
         live = await kube.get(DEPLOYMENTS, p.namespace, name)
+        if live is not None and not manifests.is_ours(live, p.name, p.client_id):
+            raise not_ours("Deployment", "Deployment", name)
         changed = await _apply(kube, DEPLOYMENTS, p.namespace, wanted, live)
         if changed and live is not None:
             live = await kube.get(DEPLOYMENTS, p.namespace, name)
@@ -316,6 +368,7 @@ async def write_deployment(p: Pass) -> None:
 
 
 STEPS: tuple[Step, ...] = (
+    check_references,
     choose_credentials,
     ensure_database,
     ensure_redis_user,
@@ -396,6 +449,12 @@ async def _apply(
         try:
             await kube.create(resource, namespace, wanted)
         except KubeConflict:
+            # Created meanwhile: by us (a concurrent pass) or by someone else, whose object stays.
+            raced = await kube.get(resource, namespace, name)
+            labels = wanted["metadata"]["labels"]
+            instance, client_id = labels[manifests.INSTANCE_LABEL], labels[manifests.CLIENT_ID_LABEL]
+            if raced is None or not manifests.is_ours(raced, instance, client_id):
+                raise
             await kube.patch(resource, namespace, name, owned)
         return True
     if not manifests.drifted(wanted, live):

@@ -15,7 +15,7 @@ import kopf
 
 from booking_contract.client_id import InvalidClientId, validate_client_id
 from booking_contract.kube import DEPLOYMENTS, SECRETS, KubeError
-from booking_operator import database, manifests, redis_acl
+from booking_operator import database, manifests, metrics, redis_acl
 from booking_operator.errors import DB_ERRORS, REDIS_ERRORS, short
 from booking_operator.platform import Platform
 
@@ -67,6 +67,7 @@ async def retire(
         removed_keys = await redis_acl.delete_keys(platform.redis, client_id) if policy == "Delete" else 0
     except REDIS_ERRORS as exc:
         raise kopf.TemporaryError(f"Redis is unreachable: {short(exc)}", delay=15) from exc
+    metrics.forget_tenant(client_id)
     if policy == "Delete":
         return f"deleted schema and role {client_id!r} and {removed_keys} Redis keys {client_id}:*"
     return (

@@ -341,19 +341,21 @@ async def test_schema_made_by_the_operator_is_migrated_and_filled_without_create
     small_tree: Tree, platform_services: OperatorPlatform, db: asyncpg.Connection
 ) -> None:
     from booking_operator import passwords
-    from booking_operator.database import ensure_tenant
-    from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB
+    from booking_operator.database import RoleLimits, ensure_group, ensure_tenant
+    from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB, TENANT_GROUP
 
     client = small_tree.client(13)
     operator = await asyncpg.connect(platform_services.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD))
     try:  # what the operator's reconcile does for the applied BookingTenant (runbook step 2)
+        await ensure_group(operator, TENANT_GROUP, PLATFORM_DB)
         await ensure_tenant(
             operator,
             client.client_id,
             owner=owner_marker(NAMESPACE, dns_name(client.client_id)),
             password_verifier=passwords.scram_sha256_verifier(passwords.generate()),
-            connection_limit=4,
+            limits=RoleLimits(),
             database=PLATFORM_DB,
+            group=TENANT_GROUP,
         )
     finally:
         await operator.close()

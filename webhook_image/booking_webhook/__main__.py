@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from booking_contract.kube import check_access
 from booking_contract.settings import EXIT_CONFIG, ConfigError, wants_help
 from booking_webhook.core.config import load_settings
 from booking_webhook.core.logging import configure_logging
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if command == "salesbot" and settings.sales_bot_token is None:
             raise ConfigError("SALES_BOT_TOKEN is not set (it is required for the sales bot)")
+        check_access(settings.kubeconfig)  # both write BookingTenants and Secrets
     except ConfigError as exc:
         sys.stderr.write(f"{COMPONENT}: configuration error: {exc}\n")
         return EXIT_CONFIG

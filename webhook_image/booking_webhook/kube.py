@@ -14,6 +14,8 @@ from booking_contract import crd
 from booking_contract.kube import BOOKINGTENANTS, SECRETS, KubeClient, KubeConflict, KubeNotFound
 
 MANAGED_BY = {crd.MANAGED_BY_LABEL: crd.MANAGED_BY_WEBHOOK}
+# The operator mounts only Secrets carrying this label as a bot's token (booking_operator/references.py).
+TOKEN_LABELS = {crd.BOT_TOKEN_LABEL: crd.BOT_TOKEN_LABEL_VALUE}
 REQUEST_TIMEOUT = 10.0  # seconds; a notification must be answered well within YooKassa's patience
 
 
@@ -61,7 +63,7 @@ class Kube:
         body = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": name, "labels": {**MANAGED_BY, **labels}},
+            "metadata": {"name": name, "labels": {**MANAGED_BY, **TOKEN_LABELS, **labels}},
             "type": "Opaque",
             "data": data,
         }
@@ -69,9 +71,6 @@ class Kube:
             await self.client.create(SECRETS, self.namespace, body)
         except KubeConflict:
             await self.client.patch(SECRETS, self.namespace, name, {"data": data})
-
-    async def secret_exists(self, name: str) -> bool:
-        return await self.client.get(SECRETS, self.namespace, name) is not None
 
     async def delete_secret(self, name: str) -> None:
         await self.client.delete(SECRETS, self.namespace, name)

@@ -119,6 +119,11 @@ Usage: include "booking-saas.image" (list . .Values.operator.image)
 {{- default (default .Release.Namespace .Values.operator.watchNamespace) .Values.webhook.tenantNamespace }}
 {{- end }}
 
+{{/* The namespace the operator watches: empty only with operator.clusterWide. */}}
+{{- define "booking-saas.watchNamespace" -}}
+{{- if not .Values.operator.clusterWide }}{{ default .Release.Namespace .Values.operator.watchNamespace }}{{ end }}
+{{- end }}
+
 {{/* ---------------------------------------------------------------- PostgreSQL */}}
 
 {{- define "booking-saas.postgresql.fullname" -}}
