@@ -38,6 +38,7 @@ def test_a_skip_for_a_missing_tool_fails_the_run(pytester: pytest.Pytester) -> N
         "benchmark: run with `make bench`",
         "e2e: kubectl is not on PATH (install it and run `make up`; see docs/deploy.md)",
         "set BOOKING_BOT_IMAGE to a built image (needs podman)",
+        "needs a real API server: KUBECONFIG and kubectl (`make e2e` builds the cluster tier)",
     ],
 )
 def test_a_documented_skip_keeps_the_run_green(pytester: pytest.Pytester, reason: str) -> None:
