@@ -78,6 +78,7 @@ class BookingBot:
                 min_size=s.db_pool_min,
                 max_size=s.db_pool_max,
                 idle_seconds=s.db_idle_seconds,
+                statement_cache_size=s.db_statement_cache_size,
             )
             await self.pool.fetchval("SELECT max(version) FROM schema_migrations")
         except asyncpg.UndefinedTableError:

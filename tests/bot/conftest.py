@@ -184,6 +184,7 @@ async def run_bot(
     owner: int | None = None,
     admins: tuple[int, ...] = (),
     clock: Clock | None = None,
+    db_statement_cache_size: int = 100,
 ) -> AsyncIterator[RunningBot]:
     token = FakeTelegram.make_token(bot_id or secrets.randbelow(10**9) + 10**9)
     tg.add_bot(token, username=f"{tenant.client_id}_bot")
@@ -198,6 +199,7 @@ async def run_bot(
         admin_telegram_ids=admins,
         health_port=0,
         reminder_interval_seconds=3600,
+        db_statement_cache_size=db_statement_cache_size,
     )
     clock = clock or Clock()
     app = BookingBot(settings, clock=clock, polling_timeout=1)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import zoneinfo
+from collections.abc import Iterator
+
+import pytest
 
 from booking_bot.schedule import BookingRules, Interval, Schedule, StaffCalendar, parse_interval
 from booking_bot.slots import (
@@ -14,6 +18,7 @@ from booking_bot.slots import (
     free_slots,
     local_instant,
     occupied_minutes,
+    today_local,
 )
 
 UTC = dt.UTC
@@ -218,3 +223,61 @@ def test_interval_parsing_requires_quarter_hours() -> None:
     assert parse_interval("10:10-12:00") is None
     assert parse_interval("12:00-10:00") is None
     assert parse_interval("soon") is None
+
+
+# ---- found by mutation testing (docs/testing.md) ---------------------------------------------------
+@pytest.fixture()
+def machine_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's own time zone is not the tenant's (a pod's TZ is whatever the image says)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_booking_occupies_the_cells_from_its_start_on() -> None:
+    start = dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC)
+    quarter = dt.timedelta(minutes=15)
+    assert cells(start, 50) == [start, start + quarter, start + 2 * quarter, start + 3 * quarter]
+
+
+def test_a_limit_returns_exactly_that_many_slots() -> None:
+    slots = free_slots(MONDAY, 60, week(), [], EARLY, MOSCOW, limit=2)
+    assert local_times(slots, MOSCOW) == ["10:00", "11:00"]
+
+
+def test_a_day_opening_inside_the_spring_gap_opens_at_the_first_real_time() -> None:
+    sunday = dt.date(2030, 3, 31)  # 02:00-03:00 does not exist in Berlin
+    schedule = Schedule(
+        hours={7: hours("02:00", "05:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
+    )
+    assert local_times(free_slots(sunday, 60, schedule, [], EARLY, BERLIN), BERLIN) == ["03:00", "04:00"]
+
+
+def test_slots_off_the_utc_grid_are_never_offered() -> None:
+    """Monrovia kept UTC-0:44:30 until 7 January 1972: its starts could not be stored in
+    booked_slots (a CHECK keeps cells on the 15-minute grid). A week later, on UTC, they can."""
+    monrovia = zoneinfo.ZoneInfo("Africa/Monrovia")
+    schedule = Schedule(
+        hours={4: hours("10:00", "12:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
+    )
+    long_before = dt.datetime(1971, 1, 1, tzinfo=UTC)
+    assert free_slots(dt.date(1972, 1, 6), 60, schedule, [], long_before, monrovia) == []
+    after_the_switch = free_slots(dt.date(1972, 1, 13), 60, schedule, [], long_before, monrovia)
+    assert after_the_switch == [dt.datetime(1972, 1, 13, h, 0, tzinfo=UTC) for h in (10, 11)]
+
+
+@pytest.mark.usefixtures("machine_in_tokyo")
+def test_slots_are_utc_whatever_zone_the_machine_runs_in() -> None:
+    slots = free_slots(MONDAY, 60, week(), [], EARLY, MOSCOW)
+    assert slots[0] == dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC)
+    assert all(slot.utcoffset() == dt.timedelta(0) for slot in slots)
+
+
+@pytest.mark.usefixtures("machine_in_tokyo")
+def test_today_is_the_tenants_date_not_the_machines() -> None:
+    late_evening = dt.datetime(2030, 3, 4, 20, 30, tzinfo=UTC)  # 23:30 in Moscow, already 5 March in Tokyo
+    assert today_local(late_evening, MOSCOW) == MONDAY
+    states = day_states(MONDAY, 2, 60, week(), [], late_evening, MOSCOW)
+    assert states[MONDAY] is DayState.FULL  # still today for the tenant, just no time left
