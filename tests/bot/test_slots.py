@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from booking_bot.schedule import BookingRules, Interval, Schedule, StaffCalendar, parse_interval
+from booking_bot.schedule import CELL_MINUTES, BookingRules, Interval, Schedule, StaffCalendar, parse_interval
 from booking_bot.slots import (
     DayState,
     Performer,
@@ -238,8 +238,10 @@ def machine_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_a_booking_occupies_the_cells_from_its_start_on() -> None:
     start = dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC)
-    quarter = dt.timedelta(minutes=15)
-    assert cells(start, 50) == [start, start + quarter, start + 2 * quarter, start + 3 * quarter]
+    cell = dt.timedelta(minutes=CELL_MINUTES)
+    held = cells(start, 50)
+    assert held == [start + i * cell for i in range(len(held))]
+    assert len(held) * CELL_MINUTES == -(-50 // CELL_MINUTES) * CELL_MINUTES  # 50 minutes, rounded up
 
 
 def test_a_limit_returns_exactly_that_many_slots() -> None:
