@@ -1,0 +1,440 @@
+#!/usr/bin/env bash
+# A real single-node Kubernetes v1.34.4 on this machine, from binaries built by
+# hack/cluster/build.sh: etcd, kube-apiserver (RBAC + Node authorization, the admission plugins
+# of a hardened cluster), kube-controller-manager, kube-scheduler, and a node made of the real
+# kubelet + containerd + runc + bridge CNI, kube-proxy (iptables) and CoreDNS on the host.
+# Everything runs as host processes on free local ports; all state lives in one directory.
+#
+#   hack/cluster.sh up        bring it up (builds/reuses binaries and images), print the env file
+#   hack/cluster.sh down      stop every process and remove the state directory
+#   hack/cluster.sh env       print the env file (KUBECONFIG, context, image references)
+#   hack/cluster.sh sa-kubeconfig NAMESPACE SERVICEACCOUNT OUT   a kubeconfig with a token of that SA
+#   hack/cluster.sh status    which processes run
+#
+# Knobs: BOOKING_CLUSTER_STATE (state dir, default /tmp/booking-saas-cluster),
+#        BOOKING_KUBE_BIN (binary cache), BOOKING_CLUSTER_IMAGES=0 (skip image build/import).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/cluster/lib.sh"
+
+STATE="$(state_dir)"
+PKI="$STATE/pki"
+RUN="$STATE/run"
+LOGS="$STATE/logs"
+NODE_NAME="booking-node"
+CLUSTER_NAME="booking-saas-e2e"
+SERVICE_CIDR="10.96.0.0/16"
+SERVICE_API_IP="10.96.0.1"
+POD_CIDR="10.244.0.0/24"
+BRIDGE="booking-br0"
+BRIDGE_IP="10.244.0.1"   # pods' gateway; CoreDNS listens here (the pods' cluster DNS)
+CONTAINERD_SOCK="$STATE/containerd/containerd.sock"
+ENV_FILE="$STATE/cluster.env"
+
+host_ip() { ip -4 route get 1.1.1.1 2>/dev/null | awk '{for (i=1;i<=NF;i++) if ($i=="src") {print $(i+1); exit}}'; }
+
+free_ports() {  # N -> N distinct free TCP ports on this machine
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("0.0.0.0", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+# --- certificates (openssl) ----------------------------------------------------------------
+cert() {  # NAME SUBJECT [SAN] : key + cert signed by the cluster CA
+  local name="$1" subj="$2" san="${3:-}" ext="$PKI/$1.ext"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/$name.key" 2>/dev/null
+  openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
+  {
+    echo "basicConstraints=critical,CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    if [ -n "$san" ]; then echo "extendedKeyUsage=serverAuth,clientAuth"; echo "subjectAltName=$san"
+    else echo "extendedKeyUsage=clientAuth"; fi
+  } > "$ext"
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -days 30 -sha256 -extfile "$ext" -out "$PKI/$name.crt" 2>/dev/null
+  rm -f "$PKI/$name.csr" "$ext"
+}
+
+make_pki() {
+  mkdir -p "$PKI"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/ca.key" 2>/dev/null
+  openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=booking-saas-e2e-ca" -days 30 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out "$PKI/ca.crt" 2>/dev/null
+  cert apiserver "/CN=kube-apiserver" \
+    "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$SERVICE_API_IP,IP:$HOST_IP"
+  cert kubelet-serving "/O=system:nodes/CN=system:node:$NODE_NAME" "DNS:$NODE_NAME,DNS:localhost,IP:127.0.0.1,IP:$HOST_IP"
+  cert admin "/O=system:masters/CN=booking-e2e-admin"
+  cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+  cert controller-manager "/CN=system:kube-controller-manager"
+  cert scheduler "/CN=system:kube-scheduler"
+  cert kube-proxy "/CN=system:kube-proxy"
+  cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
+  # Service-account token signing key pair (apiserver signs and verifies, controller-manager signs).
+  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+  chmod 600 "$PKI"/*.key
+}
+
+kubeconfig() {  # NAME -> $STATE/NAME.kubeconfig with the client cert NAME
+  local name="$1"
+  cat > "$STATE/$name.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: $CLUSTER_NAME
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
+users:
+- name: $name
+  user:
+    client-certificate-data: $(base64 -w0 "$PKI/$name.crt")
+    client-key-data: $(base64 -w0 "$PKI/$name.key")
+contexts:
+- name: $CLUSTER_NAME
+  context: {cluster: $CLUSTER_NAME, user: $name}
+current-context: $CLUSTER_NAME
+EOF
+  chmod 600 "$STATE/$name.kubeconfig"
+}
+
+# --- processes ------------------------------------------------------------------------------
+start() {  # NAME COMMAND... : run in its own session, log to $LOGS/NAME.log, pid in $RUN/NAME.pid
+  local name="$1"; shift
+  setsid "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/$name.pid"
+}
+
+running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+wait_for() {  # WHAT SECONDS COMMAND... : poll until COMMAND succeeds
+  local what="$1" secs="$2" t0; shift 2; t0=$(date +%s)
+  until "$@" >/dev/null 2>&1; do
+    if [ $(( $(date +%s) - t0 )) -ge "$secs" ]; then
+      log "$what not ready after ${secs}s; last log lines:"
+      for f in "$LOGS"/*.log; do echo "--- $f"; tail -5 "$f"; done >&2
+      die "$what did not come up"
+    fi
+    sleep 0.5
+  done
+}
+
+kc() { "$KUBE_BIN/kubectl" --kubeconfig "$STATE/admin.kubeconfig" "$@"; }
+
+start_etcd() {
+  start etcd "$KUBE_BIN/etcd" --name e2e --data-dir "$STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync --quota-backend-bytes 4294967296 --log-level warn
+  wait_for etcd 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+}
+
+start_apiserver() {
+  # Admission: the defaults of a v1.34 apiserver are on anyway (NamespaceLifecycle, LimitRanger,
+  # ServiceAccount, DefaultStorageClass, MutatingAdmissionWebhook, ValidatingAdmissionWebhook,
+  # ValidatingAdmissionPolicy, ResourceQuota, PodSecurity, Priority, ...); these add what hardened
+  # clusters and OpenShift turn on.
+  start kube-apiserver "$KUBE_BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 0.0.0.0 --secure-port "$API_PORT" --advertise-address "$HOST_IP" \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP \
+    --service-account-issuer "https://kubernetes.default.svc.cluster.local" \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction,OwnerReferencesPermissionEnforcement,ValidatingAdmissionPolicy \
+    --allow-privileged=true --profiling=false --anonymous-auth=false \
+    --v 1
+  wait_for kube-apiserver 90 kc get --raw /readyz
+}
+
+start_controller_manager() {
+  start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
+    --kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
+    --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+    --use-service-account-credentials=true \
+    --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
+    --controllers '*' --allocate-node-cidrs=false --service-cluster-ip-range "$SERVICE_CIDR" \
+    --leader-elect=false --cluster-name "$CLUSTER_NAME" --v 1
+  start kube-scheduler "$KUBE_BIN/kube-scheduler" \
+    --kubeconfig "$STATE/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$STATE/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$STATE/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false --v 1
+  wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz"
+  wait_for kube-scheduler 60 curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz"
+}
+
+start_containerd() {
+  need containerd "apt-get install containerd runc containernetworking-plugins"
+  mkdir -p "$STATE/containerd" "$STATE/cni/net.d"
+  cat > "$STATE/containerd/config.toml" <<EOF
+version = 2
+root = "$STATE/containerd/root"
+state = "$STATE/containerd/state"
+[grpc]
+  address = "$CONTAINERD_SOCK"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$STATE/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+EOF
+  start containerd containerd --config "$STATE/containerd/config.toml"
+  wait_for containerd 30 ctr -a "$CONTAINERD_SOCK" version
+}
+
+setup_network() {
+  # The bridge exists before the first pod so CoreDNS can listen on the gateway address.
+  sysctl -qw net.ipv4.ip_forward=1
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+  fi
+  ip link set "$BRIDGE" up
+  cat > "$STATE/cni/net.d/10-booking.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "booking-e2e",
+  "plugins": [
+    {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+     "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam",
+              "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$BRIDGE_IP"}]],
+              "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}},
+    {"type": "loopback"}
+  ]
+}
+EOF
+}
+
+start_dns() {
+  cat > "$STATE/Corefile" <<EOF
+.:53 {
+    bind $BRIDGE_IP
+    errors
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $STATE/admin.kubeconfig $CLUSTER_NAME
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    forward . /etc/resolv.conf
+    cache 5
+}
+EOF
+  start coredns "$KUBE_BIN/coredns" -conf "$STATE/Corefile"
+}
+
+start_node() {
+  mkdir -p "$STATE/kubelet"
+  cat > "$STATE/kubelet/config.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: "$PKI/ca.crt"}
+authorization: {mode: Webhook}
+address: 0.0.0.0
+port: $KUBELET_PORT
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $KUBELET_HEALTHZ_PORT
+tlsCertFile: "$PKI/kubelet-serving.crt"
+tlsPrivateKeyFile: "$PKI/kubelet-serving.key"
+containerRuntimeEndpoint: "unix://$CONTAINERD_SOCK"
+# Inside a container, the way kind runs its nodes: cgroupfs under its own root, swap tolerated,
+# no disk-pressure evictions (the host's disk is shared), no image GC.
+cgroupDriver: cgroupfs
+cgroupRoot: /booking-kubelet
+failSwapOn: false
+failCgroupV1: false
+evictionHard: {imagefs.available: "0%", nodefs.available: "0%", nodefs.inodesFree: "0%"}
+imageGCHighThresholdPercent: 100
+clusterDomain: cluster.local
+clusterDNS: ["$BRIDGE_IP"]
+resolvConf: /etc/resolv.conf
+serializeImagePulls: false
+maxPods: 250
+staticPodPath: ""
+EOF
+  start kubelet "$KUBE_BIN/kubelet" --config "$STATE/kubelet/config.yaml" \
+    --kubeconfig "$STATE/kubelet.kubeconfig" --root-dir "$STATE/kubelet/root" \
+    --cert-dir "$STATE/kubelet/pki" \
+    --hostname-override "$NODE_NAME" --node-ip "$HOST_IP" --v 1
+  start kube-proxy "$KUBE_BIN/kube-proxy" --kubeconfig "$STATE/kube-proxy.kubeconfig" \
+    --hostname-override "$NODE_NAME" --proxy-mode iptables --cluster-cidr "$POD_CIDR" --masquerade-all \
+    --conntrack-max-per-core 0 --healthz-bind-address "127.0.0.1:$PROXY_HEALTHZ_PORT" \
+    --metrics-bind-address "127.0.0.1:$PROXY_METRICS_PORT" --v 1
+  wait_for "node $NODE_NAME Ready" 120 \
+    kc wait --for=condition=Ready "node/$NODE_NAME" --timeout 2s
+}
+
+cluster_objects() {
+  kc apply -f - >/dev/null <<EOF
+# kube-proxy's identity (CN=system:kube-proxy) gets the bootstrap role kubeadm binds.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: booking-e2e:node-proxier}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:node-proxier}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: system:kube-proxy}]
+EOF
+  # Static hostPath volumes for the chart's StatefulSets (no provisioner runs here). 1777: the
+  # kubelet applies no fsGroup to hostPath, and postgres/redis run as their own uids.
+  local i
+  for i in 1 2 3 4 5 6; do
+    mkdir -p "$STATE/volumes/pv$i"; chmod 1777 "$STATE/volumes/pv$i"
+    kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: booking-e2e-pv$i, labels: {booking-e2e/volume: "true"}}
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Delete
+  storageClassName: ""
+  hostPath: {path: "$STATE/volumes/pv$i", type: Directory}
+EOF
+  done
+}
+
+write_env() {
+  {
+    echo "KUBECONFIG=$STATE/admin.kubeconfig"
+    echo "BOOKING_CLUSTER_CONTEXT=$CLUSTER_NAME"
+    echo "BOOKING_CLUSTER_STATE=$STATE"
+    echo "BOOKING_CLUSTER_API=https://127.0.0.1:$API_PORT"
+    echo "BOOKING_CLUSTER_HOST_IP=$BRIDGE_IP"
+    echo "BOOKING_CLUSTER_CONTAINERD=$CONTAINERD_SOCK"
+    echo "BOOKING_KUBE_BIN=$KUBE_BIN"
+    [ ! -f "$STATE/images.env" ] || sed 's/^/BOOKING_/' "$STATE/images.env"
+  } > "$ENV_FILE"
+}
+
+up() {
+  if running kube-apiserver; then log "already up ($ENV_FILE)"; cat "$ENV_FILE"; return; fi
+  need openssl; need curl; need ip iproute2
+  local t0; t0=$(date +%s)
+  "$here/cluster/build.sh"
+  log "binaries ready ($(( $(date +%s) - t0 ))s)"
+  HOST_IP="$(host_ip)"; [ -n "$HOST_IP" ] || die "no host IPv4 address (ip route get)"
+  mkdir -p "$RUN" "$LOGS"
+  read -r ETCD_PORT ETCD_PEER_PORT API_PORT KCM_PORT SCHED_PORT KUBELET_PORT KUBELET_HEALTHZ_PORT \
+    PROXY_HEALTHZ_PORT PROXY_METRICS_PORT <<<"$(free_ports 9)"
+  declare -p ETCD_PORT API_PORT KUBELET_PORT HOST_IP > "$RUN/ports"
+  make_pki
+  for n in admin controller-manager scheduler kubelet kube-proxy; do kubeconfig "$n"; done
+  start_etcd
+  start_apiserver
+  log "apiserver up on :$API_PORT ($(( $(date +%s) - t0 ))s)"
+  start_controller_manager
+  PAUSE_IMAGE="registry.k8s.io/pause:3.10.1"
+  if [ "${BOOKING_CLUSTER_IMAGES:-1}" != 0 ]; then
+    "$here/cluster/images.sh" build >/dev/null
+    log "images built ($(( $(date +%s) - t0 ))s)"
+  fi
+  start_containerd
+  if [ "${BOOKING_CLUSTER_IMAGES:-1}" != 0 ]; then
+    "$here/cluster/images.sh" load "$CONTAINERD_SOCK"
+    log "images imported into containerd ($(( $(date +%s) - t0 ))s)"
+  fi
+  setup_network
+  start_dns
+  start_node
+  cluster_objects
+  write_env
+  log "cluster up in $(( $(date +%s) - t0 ))s; source $ENV_FILE"
+  cat "$ENV_FILE"
+}
+
+stop_pid() {  # NAME: TERM, then KILL after a few seconds
+  local name="$1" pid
+  [ -f "$RUN/$name.pid" ] || return 0
+  pid="$(cat "$RUN/$name.pid")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
+down() {
+  [ -d "$STATE" ] || { log "nothing to stop"; return; }
+  stop_pid kubelet
+  stop_pid kube-proxy
+  if [ -S "$CONTAINERD_SOCK" ]; then
+    # Pod containers outlive containerd (their shims keep them): kill every task first.
+    local ids id
+    ids="$(ctr -a "$CONTAINERD_SOCK" -n k8s.io tasks ls -q 2>/dev/null || true)"
+    for id in $ids; do ctr -a "$CONTAINERD_SOCK" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
+    for id in $ids; do ctr -a "$CONTAINERD_SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true; done
+  fi
+  # Shims of this containerd (found by its socket in their command line), then containerd.
+  local pid
+  for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" || true); do kill -KILL "$pid" 2>/dev/null || true; done
+  stop_pid containerd
+  for n in coredns kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_pid "$n"; done
+  [ ! -x "$KUBE_BIN/kube-proxy" ] || "$KUBE_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  # Mounts the kubelet and containerd left (volumes, rootfs, netns), deepest first.
+  findmnt -rn -o TARGET | grep -F "$STATE/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  for ns in $(ip netns list 2>/dev/null | awk '/^cni-/ {print $1}'); do ip netns delete "$ns" 2>/dev/null || true; done
+  ! ip link show "$BRIDGE" >/dev/null 2>&1 || ip link delete "$BRIDGE"
+  find /sys/fs/cgroup/*/booking-kubelet -depth -type d -exec rmdir {} + 2>/dev/null || true
+  rm -rf "$STATE"
+  log "down; $STATE removed"
+}
+
+sa_kubeconfig() {  # NAMESPACE SA OUT
+  local ns="$1" sa="$2" out="$3" token api
+  [ -f "$ENV_FILE" ] || die "the cluster is not up"
+  api="$(sed -n 's/^BOOKING_CLUSTER_API=//p' "$ENV_FILE")"
+  token="$(kc -n "$ns" create token "$sa" --duration 24h)"
+  cat > "$out" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: $CLUSTER_NAME
+  cluster: {server: "$api", certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")}
+users:
+- name: $ns-$sa
+  user: {token: "$token"}
+contexts:
+- name: $CLUSTER_NAME
+  context: {cluster: $CLUSTER_NAME, user: $ns-$sa, namespace: $ns}
+current-context: $CLUSTER_NAME
+EOF
+  chmod 600 "$out"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  env) [ -f "$ENV_FILE" ] || die "the cluster is not up (hack/cluster.sh up)"; cat "$ENV_FILE" ;;
+  sa-kubeconfig) [ $# -eq 4 ] || die "usage: cluster.sh sa-kubeconfig NAMESPACE SERVICEACCOUNT OUT"; sa_kubeconfig "$2" "$3" "$4" ;;
+  status) for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd coredns kubelet kube-proxy; do
+            if running "$n"; then echo "$n running"; else echo "$n stopped"; fi; done ;;
+  *) die "usage: cluster.sh up | down | env | status | sa-kubeconfig NAMESPACE SA OUT" ;;
+esac
