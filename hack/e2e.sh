@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `make e2e`: the real tier. Brings up the local Kubernetes (hack/cluster.sh: real control plane,
+# real kubelet + containerd), installs the chart with its defaults (in-cluster PostgreSQL and
+# Redis; only the image references point at the locally built images), runs tests/e2e against
+# it, and tears it down again.
+#
+#   hack/e2e.sh [pytest args...]       default: tests/e2e
+# Knobs: E2E_KEEP_CLUSTER=1 leaves the cluster (and the release) up afterwards;
+#        BOOKING_CLUSTER_STATE, BOOKING_KUBE_BIN as for hack/cluster.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/cluster/lib.sh
+
+NAMESPACE="${NAMESPACE:-booking-system}"
+RELEASE="${RELEASE:-booking}"
+t0=$(date +%s)
+
+teardown() {
+  local rc=$?
+  if [ "${E2E_KEEP_CLUSTER:-0}" = 1 ]; then
+    log "E2E_KEEP_CLUSTER=1: the cluster stays up (hack/cluster.sh down to stop it)"
+  else
+    hack/cluster.sh down || true
+  fi
+  log "make e2e finished in $(( $(date +%s) - t0 ))s (exit $rc)"
+  exit "$rc"
+}
+trap teardown EXIT
+
+hack/cluster.sh up >/dev/null
+set -a; source "$(state_dir)/cluster.env"; set +a
+export PATH="$BOOKING_KUBE_BIN:$PATH"
+log "cluster up after $(( $(date +%s) - t0 ))s"
+
+HELM="$(hack/install-helm.sh)"
+# The fake Telegram Bot API (tests/harness/telegram.py) is served by the test session on the
+# pods' gateway address; the operator (getMe) and every bot (TELEGRAM_API_URL) use it.
+TELEGRAM_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0",0)); print(s.getsockname()[1])')"
+image_args() {  # CHART_KEY REFERENCE
+  local ref="$2"
+  echo "--set" "$1.image.repository=${ref%:*}" "--set" "$1.image.tag=${ref##*:}"
+}
+# shellcheck disable=SC2046  # image_args prints separate words on purpose
+"$HELM" upgrade --install "$RELEASE" charts/booking-saas --namespace "$NAMESPACE" --create-namespace \
+  $(image_args operator "$BOOKING_OPERATOR_IMAGE") \
+  $(image_args bot "$BOOKING_BOT_IMAGE") \
+  $(image_args webhook "$BOOKING_WEBHOOK_IMAGE") \
+  $(image_args postgresql "$BOOKING_POSTGRES_IMAGE") \
+  $(image_args redis "$BOOKING_REDIS_IMAGE") \
+  --set operator.telegramApiUrl="http://$BOOKING_CLUSTER_HOST_IP:$TELEGRAM_PORT" \
+  --wait --timeout 10m
+log "helm install done after $(( $(date +%s) - t0 ))s"
+
+export E2E_CONTEXT="$BOOKING_CLUSTER_CONTEXT" E2E_PLATFORM_NAMESPACE="$NAMESPACE" E2E_RELEASE="$RELEASE"
+export E2E_TELEGRAM_BIND="$BOOKING_CLUSTER_HOST_IP" E2E_TELEGRAM_PORT="$TELEGRAM_PORT"
+export E2E_HOST_ADDRESS="$BOOKING_CLUSTER_HOST_IP" E2E_WEBHOOK_IMAGE="$BOOKING_WEBHOOK_IMAGE"
+[ $# -gt 0 ] || set -- tests/e2e
+.venv/bin/pytest -p no:randomly -rs "$@"
