@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := operator bot_image webhook_image
 
-.PHONY: help venv test lint bench clean up down images chart-test
+.PHONY: help venv test e2e lint bench clean up down images chart-test
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,6 +23,9 @@ venv: $(BIN)/python  ## Create .venv with every package and the pinned test tool
 test: venv  ## Run the whole test suite (real PostgreSQL, real Redis, emulated Kubernetes API)
 	$(BIN)/pytest
 
+e2e: venv  ## The real tier: a local Kubernetes v1.34 (real control plane, kubelet, containerd), the chart, tests/e2e
+	hack/e2e.sh
+
 lint: venv  ## ruff over the tree, mypy over each package
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,7 +40,7 @@ clean:  ## Remove the virtualenv and caches
 
 # --- Local cluster and chart (hack/up.sh, charts/booking-saas) -------------------------
 KIND_CLUSTER ?= booking-saas
-IMAGE_TAG ?= dev
+IMAGE_TAG ?=
 DOCKER ?= docker
 
 up:  ## Bring the platform up on a local kind cluster (creates it if absent; safe to rerun)
@@ -46,10 +49,10 @@ up:  ## Bring the platform up on a local kind cluster (creates it if absent; saf
 down:  ## Delete the local kind cluster and everything in it
 	kind delete cluster --name $(KIND_CLUSTER)
 
-images:  ## Build the three images (booking-operator, booking-bot, booking-webhook) with docker
-	$(DOCKER) build -t booking-operator:$(IMAGE_TAG) operator
-	$(DOCKER) build -t booking-bot:$(IMAGE_TAG) bot_image
-	$(DOCKER) build -t booking-webhook:$(IMAGE_TAG) webhook_image
+images:  ## Build the three images (booking-operator, booking-bot, booking-webhook) with docker, tag IMAGE_TAG (dev)
+	$(DOCKER) build -t booking-operator:$(or $(IMAGE_TAG),dev) operator
+	$(DOCKER) build -t booking-bot:$(or $(IMAGE_TAG),dev) bot_image
+	$(DOCKER) build -t booking-webhook:$(or $(IMAGE_TAG),dev) webhook_image
 
 chart-test: venv  ## Lint, render and validate the Helm chart offline (installs the pinned helm)
 	hack/install-helm.sh

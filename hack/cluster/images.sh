@@ -55,11 +55,8 @@ build_base() {
   rm -rf "$rootfs" "$rootfs.log"
 }
 
-# A content hash of what a build context holds, so a changed source gets a new tag (and the
-# Deployment that names it rolls) while an unchanged one keeps its tag.
-content_tag() {
-  local dockerfile="$1" context="$2"
-  ( cd "$repo" && { git ls-files -co --exclude-standard -- "$context" | grep -v -E '(^|/)(\.venv|__pycache__|\.mypy_cache|\.ruff_cache)/' | sort | xargs -r sha256sum; sha256sum "$dockerfile"; echo "$BASE_IMAGE $(podman image inspect --format '{{.Id}}' "$BASE_IMAGE")"; } | sha256sum | cut -c1-12 )
+content_tag() {  # DOCKERFILE CONTEXT: hack/image-tag.sh, with the base image's id in the hash
+  "$repo/hack/image-tag.sh" "$1" "$2" "$BASE_IMAGE $(podman image inspect --format '{{.Id}}' "$BASE_IMAGE")"
 }
 
 PIP_CONF=""
