@@ -29,6 +29,10 @@ POD_CIDR="10.244.0.0/24"
 BRIDGE="booking-br0"
 BRIDGE_IP="10.244.0.1"   # pods' gateway; CoreDNS listens here (the pods' cluster DNS)
 CONTAINERD_SOCK="$STATE/containerd/containerd.sock"
+# containerd's image store outlives the cluster, so `up` imports the images once per machine
+# (and again only when a tag changes); containers and their snapshots are removed at `down`.
+CONTAINERD_ROOT="${BOOKING_CONTAINERD_ROOT:-$HOME/.cache/booking-saas/containerd}"
+CGROUP_ROOT="booking-kubelet"
 ENV_FILE="$STATE/cluster.env"
 
 host_ip() { ip -4 route get 1.1.1.1 2>/dev/null | awk '{for (i=1;i<=NF;i++) if ($i=="src") {print $(i+1); exit}}'; }
@@ -182,7 +186,7 @@ start_containerd() {
   mkdir -p "$STATE/containerd" "$STATE/cni/net.d"
   cat > "$STATE/containerd/config.toml" <<EOF
 version = 2
-root = "$STATE/containerd/root"
+root = "$CONTAINERD_ROOT"
 state = "$STATE/containerd/state"
 [grpc]
   address = "$CONTAINERD_SOCK"
@@ -191,6 +195,10 @@ state = "$STATE/containerd/state"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
   enable_selinux = false
+  # This machine's container lacks CAP_SYS_RESOURCE, so no process may lower its oom_score_adj
+  # below the parent's (0): the sandbox's -998 makes runc fail ("can't get final child's PID
+  # from pipe: EOF"). Clamp it to containerd's own score, as for rootless/nested containerd.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -204,6 +212,39 @@ state = "$STATE/containerd/state"
 EOF
   start containerd containerd --config "$STATE/containerd/config.toml"
   wait_for containerd 30 ctr -a "$CONTAINERD_SOCK" version
+  remove_containers  # a previous run that was not brought down cleanly
+}
+
+remove_containers() {
+  # Pod containers outlive the kubelet and containerd (their shims keep them): kill and delete
+  # every task and container of the k8s.io namespace, with their snapshots; images stay.
+  local c=(ctr -a "$CONTAINERD_SOCK" -n k8s.io) ids id
+  ids="$("${c[@]}" tasks ls -q 2>/dev/null || true)"
+  for id in $ids; do "${c[@]}" tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
+  for id in $ids; do "${c[@]}" tasks delete -f "$id" >/dev/null 2>&1 || true; done
+  for id in $("${c[@]}" containers ls -q 2>/dev/null || true); do
+    "${c[@]}" containers delete "$id" >/dev/null 2>&1 || true
+  done
+}
+
+unmount_under() {  # PREFIX: every mount below it, deepest first
+  { findmnt -rn -o TARGET || true; } | { grep -F "$1" || true; } | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+}
+
+make_cgroup_root() {
+  # The kubelet's --cgroup-root must exist in every v1 hierarchy (kind's node entrypoint does the
+  # same); a new cpuset cgroup starts with no CPUs or memory nodes, so copy its parent's.
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    case "$h" in */unified/) continue ;; esac
+    mkdir -p "$h$CGROUP_ROOT"
+  done
+  if [ -f /sys/fs/cgroup/cpuset/cpuset.cpus ]; then
+    cat /sys/fs/cgroup/cpuset/cpuset.cpus > "/sys/fs/cgroup/cpuset/$CGROUP_ROOT/cpuset.cpus"
+    cat /sys/fs/cgroup/cpuset/cpuset.mems > "/sys/fs/cgroup/cpuset/$CGROUP_ROOT/cpuset.mems"
+  fi
 }
 
 setup_network() {
@@ -248,6 +289,7 @@ EOF
 }
 
 start_node() {
+  make_cgroup_root
   mkdir -p "$STATE/kubelet"
   cat > "$STATE/kubelet/config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -268,7 +310,7 @@ containerRuntimeEndpoint: "unix://$CONTAINERD_SOCK"
 # Inside a container, the way kind runs its nodes: cgroupfs under its own root, swap tolerated,
 # no disk-pressure evictions (the host's disk is shared), no image GC.
 cgroupDriver: cgroupfs
-cgroupRoot: /booking-kubelet
+cgroupRoot: /$CGROUP_ROOT
 failSwapOn: false
 failCgroupV1: false
 evictionHard: {imagefs.available: "0%", nodefs.available: "0%", nodefs.inodesFree: "0%"}
@@ -385,13 +427,7 @@ down() {
   [ -d "$STATE" ] || { log "nothing to stop"; return; }
   stop_pid kubelet
   stop_pid kube-proxy
-  if [ -S "$CONTAINERD_SOCK" ]; then
-    # Pod containers outlive containerd (their shims keep them): kill every task first.
-    local ids id
-    ids="$(ctr -a "$CONTAINERD_SOCK" -n k8s.io tasks ls -q 2>/dev/null || true)"
-    for id in $ids; do ctr -a "$CONTAINERD_SOCK" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
-    for id in $ids; do ctr -a "$CONTAINERD_SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true; done
-  fi
+  [ ! -S "$CONTAINERD_SOCK" ] || remove_containers
   # Shims of this containerd (found by its socket in their command line), then containerd.
   local pid
   for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" || true); do kill -KILL "$pid" 2>/dev/null || true; done
@@ -399,10 +435,11 @@ down() {
   for n in coredns kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_pid "$n"; done
   [ ! -x "$KUBE_BIN/kube-proxy" ] || "$KUBE_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   # Mounts the kubelet and containerd left (volumes, rootfs, netns), deepest first.
-  findmnt -rn -o TARGET | grep -F "$STATE/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  unmount_under "$STATE/"
+  unmount_under "$CONTAINERD_ROOT/"
   for ns in $(ip netns list 2>/dev/null | awk '/^cni-/ {print $1}'); do ip netns delete "$ns" 2>/dev/null || true; done
   ! ip link show "$BRIDGE" >/dev/null 2>&1 || ip link delete "$BRIDGE"
-  find /sys/fs/cgroup/*/booking-kubelet -depth -type d -exec rmdir {} + 2>/dev/null || true
+  find /sys/fs/cgroup/*/"$CGROUP_ROOT" -depth -type d -exec rmdir {} + 2>/dev/null || true
   rm -rf "$STATE"
   log "down; $STATE removed"
 }
