@@ -5,7 +5,11 @@
 # it, and tears it down again.
 #
 #   hack/e2e.sh [pytest args...]       default: tests/e2e
+# Before the chart goes in, the operator's integration tests run against the same API server
+# with the operator authenticated as the chart's ServiceAccount under the chart's RBAC
+# (tests/operator_tests with OPERATOR_TESTS_KUBE=real; no other operator may run meanwhile).
 # Knobs: E2E_KEEP_CLUSTER=1 leaves the cluster (and the release) up afterwards;
+#        E2E_OPERATOR_TESTS=0 skips the operator tests;
 #        BOOKING_CLUSTER_STATE, BOOKING_KUBE_BIN as for hack/cluster.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +37,16 @@ export PATH="$BOOKING_KUBE_BIN:$PATH"
 log "cluster up after $(( $(date +%s) - t0 ))s"
 
 HELM="$(hack/install-helm.sh)"
+export PATH="$(cd "$(dirname "$HELM")" && pwd):$PATH"
+
+operator_rc=0  # a failure there still lets tests/e2e run; the exit code reports both
+if [ "${E2E_OPERATOR_TESTS:-1}" = 1 ]; then
+  # A release left by E2E_KEEP_CLUSTER=1 has an operator that would reconcile these tenants too;
+  # the helm upgrade below scales it back.
+  kubectl -n "$NAMESPACE" scale deployment -l app.kubernetes.io/component=operator --replicas=0 >/dev/null 2>&1 || true
+  OPERATOR_TESTS_KUBE=real .venv/bin/pytest -p no:randomly -q -rs tests/operator_tests || operator_rc=$?
+  log "operator tests on the real API server done after $(( $(date +%s) - t0 ))s"
+fi
 # The fake Telegram Bot API (tests/harness/telegram.py) is served by the test session on the
 # pods' gateway address; the operator (getMe) and every bot (TELEGRAM_API_URL) use it.
 TELEGRAM_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0",0)); print(s.getsockname()[1])')"
@@ -55,4 +69,7 @@ export E2E_CONTEXT="$BOOKING_CLUSTER_CONTEXT" E2E_PLATFORM_NAMESPACE="$NAMESPACE
 export E2E_TELEGRAM_BIND="$BOOKING_CLUSTER_HOST_IP" E2E_TELEGRAM_PORT="$TELEGRAM_PORT"
 export E2E_HOST_ADDRESS="$BOOKING_CLUSTER_HOST_IP" E2E_WEBHOOK_IMAGE="$BOOKING_WEBHOOK_IMAGE"
 [ $# -gt 0 ] || set -- tests/e2e
-.venv/bin/pytest -p no:randomly -rs "$@"
+e2e_rc=0
+.venv/bin/pytest -p no:randomly -rs "$@" || e2e_rc=$?
+[ "$operator_rc" = 0 ] || log "tests/operator_tests on the real API server failed (exit $operator_rc)"
+[ "$e2e_rc" = 0 ] && [ "$operator_rc" = 0 ]
