@@ -19,6 +19,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 from harness.kube import KubeClient
@@ -74,6 +75,17 @@ class RealCluster:
     def start(self) -> RealCluster:
         self.kubectl("apply", "--server-side", "-f", str(CHART / "crds"))
         self.kubectl("wait", "--for=condition=Established", "crd/bookingtenants.bookingsaas.dev")
+        # A new CRD's storage answers 429 "storage is (re)initializing" for a moment after it is
+        # Established: wait until a list goes through.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.kubectl("get", "bookingtenants.bookingsaas.dev", "--all-namespaces")
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         namespace = self.kubectl("create", "namespace", NAMESPACE, "--dry-run=client", "-o", "yaml")
         self.kubectl("apply", "-f", "-", input=namespace)
         helm = _helm()
