@@ -378,11 +378,17 @@ write_env() {
 up() {
   if running kube-apiserver; then log "already up ($ENV_FILE)"; cat "$ENV_FILE"; return; fi
   need openssl; need curl; need ip iproute2
-  local t0; t0=$(date +%s)
+  local t0 images_pid=""; t0=$(date +%s)
+  mkdir -p "$RUN" "$LOGS"
+  PAUSE_IMAGE="registry.k8s.io/pause:3.10.1"
+  if [ "${BOOKING_CLUSTER_IMAGES:-1}" != 0 ]; then
+    # The image builds wait on the network and the disk, the Go builds on the CPU: overlap them.
+    "$here/cluster/images.sh" build > "$LOGS/images.log" 2>&1 &
+    images_pid=$!
+  fi
   "$here/cluster/build.sh"
   log "binaries ready ($(( $(date +%s) - t0 ))s)"
   HOST_IP="$(host_ip)"; [ -n "$HOST_IP" ] || die "no host IPv4 address (ip route get)"
-  mkdir -p "$RUN" "$LOGS"
   read -r ETCD_PORT ETCD_PEER_PORT API_PORT KCM_PORT SCHED_PORT KUBELET_PORT KUBELET_HEALTHZ_PORT \
     PROXY_HEALTHZ_PORT PROXY_METRICS_PORT <<<"$(free_ports 9)"
   declare -p ETCD_PORT API_PORT KUBELET_PORT HOST_IP > "$RUN/ports"
@@ -392,9 +398,8 @@ up() {
   start_apiserver
   log "apiserver up on :$API_PORT ($(( $(date +%s) - t0 ))s)"
   start_controller_manager
-  PAUSE_IMAGE="registry.k8s.io/pause:3.10.1"
-  if [ "${BOOKING_CLUSTER_IMAGES:-1}" != 0 ]; then
-    "$here/cluster/images.sh" build >/dev/null
+  if [ -n "$images_pid" ]; then
+    wait "$images_pid" || { tail -30 "$LOGS/images.log" >&2; die "image build failed ($LOGS/images.log)"; }
     log "images built ($(( $(date +%s) - t0 ))s)"
   fi
   start_containerd
