@@ -376,7 +376,15 @@ write_env() {
 }
 
 up() {
-  if running kube-apiserver; then log "already up ($ENV_FILE)"; cat "$ENV_FILE"; return; fi
+  if running kube-apiserver; then
+    # Already up: only bring the images (and their references in the env file) up to date.
+    if [ "${BOOKING_CLUSTER_IMAGES:-1}" != 0 ]; then
+      "$here/cluster/images.sh" load "$CONTAINERD_SOCK"
+      sed -i '/^BOOKING_[A-Z]*_IMAGE=/d' "$ENV_FILE"
+      sed 's/^/BOOKING_/' "$STATE/images.env" >> "$ENV_FILE"
+    fi
+    log "already up ($ENV_FILE)"; cat "$ENV_FILE"; return
+  fi
   need openssl; need curl; need ip iproute2
   local t0 images_pid=""; t0=$(date +%s)
   mkdir -p "$RUN" "$LOGS"

@@ -109,6 +109,9 @@ build_all() {
   build_one booking-operator "$OPERATOR_BUILD"; OPERATOR_IMAGE="$REF"
   build_one booking-bot "$BOT_BUILD"; BOT_IMAGE="$REF"
   build_one booking-webhook "$WEBHOOK_BUILD"; WEBHOOK_IMAGE="$REF"
+  for ref in $(prune podman images --format '{{.Repository}}:{{.Tag}}'); do
+    podman rmi "$ref" >/dev/null 2>&1 || true
+  done
   local env="${BOOKING_IMAGES_ENV:-$(state_dir)/images.env}"
   cat > "$env" <<VARS
 PAUSE_IMAGE=$PAUSE_IMAGE
@@ -121,8 +124,22 @@ VARS
   cat "$env"
 }
 
+# Content tags pile up (one per source change): of the project images listed by the command,
+# print those that are not the current tag.
+prune() {  # LIST_COMMAND...
+  local current="$OPERATOR_IMAGE $BOT_IMAGE $WEBHOOK_IMAGE" ref
+  for ref in $("$@"); do
+    case "$ref" in docker.io/library/booking-*) ;; *) continue ;; esac
+    case " $current " in *" $ref "*) continue ;; esac
+    echo "$ref"
+  done
+}
+
 load_all() {  # SOCKET
   local sock="$1" ref present archive
+  for ref in $(prune ctr -a "$sock" -n k8s.io images ls -q); do
+    ctr -a "$sock" -n k8s.io images rm "$ref" >/dev/null 2>&1 || true
+  done
   present="$(ctr -a "$sock" -n k8s.io images ls -q)"
   archive="$(state_dir)/image.tar"
   for ref in "$PAUSE_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$OPERATOR_IMAGE" "$BOT_IMAGE" "$WEBHOOK_IMAGE"; do
