@@ -99,10 +99,7 @@ async def test_a_restarted_redis_gets_every_known_tenant_user_back(
     server.stop()
     server.start()
 
-    async def restored() -> int | None:
-        return await watch.check()
-
-    assert await eventually(restored, timeout=15, what="the restart noticed") == 3
+    assert await eventually(watch.check, timeout=15, what="the restart noticed") == 3
     for i in range(3):
         assert await redis_acl.user_exists(client, f"t_restart_{i}")
     tenant = aioredis.from_url(
