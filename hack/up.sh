@@ -20,9 +20,9 @@ NAMESPACE="${NAMESPACE:-booking-system}"
 RELEASE="${RELEASE:-booking}"
 IMAGE_TAG="${IMAGE_TAG:-}"
 # One "DOCKERFILE CONTEXT" pair per image, relative to the repository root.
-OPERATOR_BUILD="${OPERATOR_BUILD:-operator/Dockerfile operator}"
-BOT_BUILD="${BOT_BUILD:-bot_image/Dockerfile bot_image}"
-WEBHOOK_BUILD="${WEBHOOK_BUILD:-webhook_image/Dockerfile webhook_image}"
+OPERATOR_BUILD="${OPERATOR_BUILD:-operator/Dockerfile .}"
+BOT_BUILD="${BOT_BUILD:-bot_image/Dockerfile .}"
+WEBHOOK_BUILD="${WEBHOOK_BUILD:-webhook_image/Dockerfile .}"
 DOCKER="${DOCKER:-docker}"
 TENANT_NAMESPACE="${TENANT_NAMESPACE:-default}"
 CONTEXT="kind-${KIND_CLUSTER}"
@@ -31,6 +31,7 @@ say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'make up: %s\n' "$*" >&2; exit 1; }
 
 HELM="$(command -v helm || true)"
+[ -n "$HELM" ] || [ ! -x .tools/bin/helm ] || HELM=.tools/bin/helm  # hack/install-helm.sh
 [ -n "$HELM" ] || [ ! -x .venv/bin/helm ] || HELM=.venv/bin/helm
 for tool in "$DOCKER" kind kubectl; do
   command -v "$tool" >/dev/null || die "$tool is not installed (see docs/deploy.md, Prerequisites)"
@@ -80,6 +81,7 @@ fi
 say "helm upgrade --install $RELEASE (namespace $NAMESPACE)"
 "$HELM" upgrade --install "$RELEASE" charts/booking-saas \
   --kube-context "$CONTEXT" --namespace "$NAMESPACE" \
+  --set imageRegistry= \
   --set operator.image.tag="${TAG[booking-operator]}" \
   --set bot.image.tag="${TAG[booking-bot]}" \
   --set webhook.image.tag="${TAG[booking-webhook]}" \

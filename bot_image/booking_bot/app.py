@@ -145,13 +145,15 @@ class BookingBot:
         return self._notifier
 
     async def _set_commands(self, i18n: I18n, admins: Admins) -> None:
-        assert self.bot is not None
+        if self.bot is None:
+            raise RuntimeError("the bot has not started")
         await commands.set_default_commands(self.bot, i18n)
         for admin_id in await admins.all_ids():
             await commands.set_admin_commands(self.bot, i18n, admin_id)
 
     async def serve(self, *, handle_signals: bool = False) -> None:
-        assert self.bot is not None and self.dp is not None and self.pool is not None
+        if self.bot is None or self.dp is None or self.pool is None:
+            raise RuntimeError("the bot has not started")
         worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._worker = asyncio.create_task(
             reminders.run_worker(

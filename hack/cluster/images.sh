@@ -18,9 +18,9 @@ repo="$(cd "$here/../.." && pwd)"
 source "$here/lib.sh"
 
 # One variable per image: "DOCKERFILE CONTEXT", both relative to the repository root.
-OPERATOR_BUILD="${OPERATOR_BUILD:-operator/Dockerfile operator}"
-BOT_BUILD="${BOT_BUILD:-bot_image/Dockerfile bot_image}"
-WEBHOOK_BUILD="${WEBHOOK_BUILD:-webhook_image/Dockerfile webhook_image}"
+OPERATOR_BUILD="${OPERATOR_BUILD:-operator/Dockerfile .}"
+BOT_BUILD="${BOT_BUILD:-bot_image/Dockerfile .}"
+WEBHOOK_BUILD="${WEBHOOK_BUILD:-webhook_image/Dockerfile .}"
 
 BASE_IMAGE="localhost/py311-bookworm:base"
 PAUSE_IMAGE="registry.k8s.io/pause:3.10.1"   # kubeadm's PauseVersion for Kubernetes 1.34

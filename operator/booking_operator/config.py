@@ -5,12 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class ConfigError(Exception):
-    """The environment does not describe a runnable operator; the message says why in one line."""
+from booking_contract import settings as contract_settings
 
 
 class OperatorSettings(BaseSettings):
@@ -52,6 +50,10 @@ class OperatorSettings(BaseSettings):
     telegram_api_url: str = ""
     # Ask Telegram (getMe) for the bot's @username and to validate its token.
     telegram_check_tokens: bool = True
+    # How long a token Telegram accepted is trusted before it is asked again, seconds: a token
+    # revoked in BotFather is noticed at the first resync after this (a changed token Secret
+    # is checked at once).
+    token_recheck_interval: float = Field(default=900.0, ge=0)
 
     # Operational endpoints.
     liveness_port: int = Field(default=8080, ge=0, le=65535)
@@ -102,11 +104,5 @@ class OperatorSettings(BaseSettings):
 
 @lru_cache
 def get_settings() -> OperatorSettings:
-    """Load settings once; a ConfigError names the first offending variable."""
-    try:
-        return OperatorSettings()  # type: ignore[call-arg]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
-        problem = "is required" if first["type"] == "missing" else first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{name} {problem}") from None
+    """Load settings once; a booking_contract ConfigError names every offending variable."""
+    return contract_settings.load(OperatorSettings)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from booking_operator.identifiers import quote_ident, quote_literal, validate_client_id
+from booking_contract.client_id import validate_client_id
+from booking_operator.identifiers import quote_ident, quote_literal
 
 MARKER = "bookingsaas.dev"
 RETAINED = f"{MARKER} retained"

@@ -14,7 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from booking_operator.identifiers import validate_client_id
+from booking_contract.client_id import validate_client_id
 from booking_operator.passwords import redis_acl_hash
 
 USER_PREFIX = "tenant_"

@@ -91,9 +91,9 @@ def test_first_run_creates_the_cluster_builds_loads_installs_and_applies_the_ten
     assert "kind create cluster --name booking-saas --wait 180s" in calls
     builds = [c for c in calls if c.startswith("docker build")]
     assert [re.sub(r" -t docker.io/library/(\S+):dev-[0-9a-f]{12} ", r" \1 ", c) for c in builds] == [
-        "docker build -q -f operator/Dockerfile booking-operator operator",
-        "docker build -q -f bot_image/Dockerfile booking-bot bot_image",
-        "docker build -q -f webhook_image/Dockerfile booking-webhook webhook_image",
+        "docker build -q -f operator/Dockerfile booking-operator .",
+        "docker build -q -f bot_image/Dockerfile booking-bot .",
+        "docker build -q -f webhook_image/Dockerfile booking-webhook .",
     ]
     loads = [c for c in calls if c.startswith("kind load image-archive --name booking-saas")]
     assert len(loads) == 3
@@ -106,6 +106,7 @@ def test_first_run_creates_the_cluster_builds_loads_installs_and_applies_the_ten
             ("webhook", "booking-webhook"),
         )
     }
+    assert "--set imageRegistry= " in install  # the chart then deploys exactly the names kind loaded
     assert "--set webhook.enabled=false" in install
     assert any("apply -f crds/tenant.yaml" in c for c in calls)
     assert "kubectl --context kind-booking-saas -n default get bt -w" in result.stdout

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
+from booking_contract.client_id import RESERVED_NAMES as PLATFORM_RESERVED_NAMES
 from harness.crd_schema import BOOKINGTENANT_CRD, REPO_ROOT, CrdSchema, apply_defaults, validate
 
 SAMPLE: Path = REPO_ROOT / "crds" / "tenant.yaml"
 CONTRACTS: Path = REPO_ROOT / "docs" / "contracts.md"
-RESERVED_NAMES = ["public", "information_schema", "postgres", "default", "template0", "template1", "platform"]
+RESERVED_NAMES = sorted(PLATFORM_RESERVED_NAMES)  # the platform's list: the CRD must refuse each
 
 
 def load_yaml(path: Path) -> Any:

@@ -103,8 +103,6 @@ def operator_env(platform: Platform, cluster: ApiServer, workdir: Path, **overri
         OPERATOR_DATABASE_URL=platform.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD),
         OPERATOR_REDIS_URL=platform.redis.admin_url,
         BOT_IMAGE=BOT_IMAGE,
-        RESYNC_INTERVAL="5",
-        DEADLINE_CHECK_INTERVAL="0.5",
         TELEGRAM_CHECK_TOKENS="false",
         LIVENESS_PORT=str(port_for.select_random()),
         METRICS_PORT=str(port_for.select_random()),
@@ -143,7 +141,12 @@ async def create_token_secret(
     await kube.create(
         "v1/secrets",
         namespace,
-        {"metadata": {"name": name}, "data": {"token": base64.b64encode(token.encode()).decode()}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name},
+            "data": {"token": base64.b64encode(token.encode()).decode()},
+        },
     )
 
 

@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 from pytest_postgresql.executors import PostgreSQLExecutor
 
 PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
@@ -97,3 +98,13 @@ def start_postgres(base: Path, port: int) -> UnprivilegedPostgreSQLExecutor:
     )
     executor.start()
     return executor
+
+
+async def create_tenant_schema(admin: asyncpg.Connection, client_id: str, password: str) -> None:
+    """What the operator does for a tenant, by hand: a LOGIN role, the schema it owns, its search_path.
+
+    ``client_id`` must already match the CLIENT_ID pattern (callers choose it); it is quoted anyway.
+    """
+    await admin.execute(f"CREATE ROLE \"{client_id}\" LOGIN PASSWORD '{password}'")
+    await admin.execute(f'CREATE SCHEMA "{client_id}" AUTHORIZATION "{client_id}"')
+    await admin.execute(f'ALTER ROLE "{client_id}" SET search_path = "{client_id}"')

@@ -45,7 +45,7 @@ def why_unavailable() -> str | None:
 
 
 def _helm() -> str | None:
-    local = ROOT / ".venv" / "bin" / "helm"
+    local = ROOT / ".tools" / "bin" / "helm"
     return str(local) if local.exists() else shutil.which("helm")
 
 

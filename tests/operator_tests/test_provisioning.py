@@ -220,7 +220,7 @@ async def test_operator_logs_are_json_lines_naming_the_tenant_and_never_a_passwo
 
     lines = await eventually(tenant_lines, what="log lines about the tenant")
     assert all(line.get("severity") and line.get("timestamp") for line in lines)
-    assert {line["object"]["kind"] for line in lines} <= {"BookingTenant", "Deployment"}
+    assert {line["object"]["kind"] for line in lines} <= {"BookingTenant", "Deployment", "Secret"}
     assert any("phase Provisioning" in line["message"] for line in lines)
     logs = running_operator.logs()
     for secret in (values["DATABASE_PASSWORD"], values["REDIS_PASSWORD"], "operator-test-password"):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from booking_bot.legacy.tree import LegacyClient, LegacyError
+from booking_legacy.tree import LegacyClient, LegacyError
 
 LEGACY_KEY = re.compile(
     r"^fsm:(?P<ids>-?\d+:-?\d+(?::-?\d+)?)(?::(?P<destiny>[A-Za-z_][A-Za-z0-9_-]*))?:(?P<part>state|data|lock|bucket)$"

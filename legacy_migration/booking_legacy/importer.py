@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,9 +34,11 @@ from typing import Any
 import asyncpg
 
 from booking_bot.db import connect, quote_ident
-from booking_bot.legacy.sqlite_source import Counts, SqliteSource
-from booking_bot.legacy.tree import DEFAULT_TIMEZONE, LegacyClient, LegacyError
 from booking_bot.migrate import MigrationError, load_migrations, migrate
+from booking_contract.client_id import tenant_name
+from booking_legacy.sqlite_source import Counts, SqliteSource
+from booking_legacy.tree import DEFAULT_TIMEZONE, LegacyClient, LegacyError
+from booking_operator import database, passwords
 
 STAGING = """
 CREATE TEMP TABLE legacy_stg_services (
@@ -359,20 +360,12 @@ async def _create_schema(conn: asyncpg.Connection, target: Target, client_id: st
     """The operator's code path: same role, schema, ownership marker as its reconcile."""
     if target.admin_dsn is None:
         raise LegacyError("--create-schemas needs an admin database URL")
-    try:
-        database: Any = importlib.import_module("booking_operator.database")
-        passwords: Any = importlib.import_module("booking_operator.passwords")
-    except ImportError:
-        raise LegacyError(
-            "--create-schemas needs the booking_operator package (installed in the dev venv, not in the "
-            "bot image): apply the BookingTenant instead and let the operator create the schema"
-        ) from None
     # The operator replaces this throw-away password with its own when it writes the tenant Secret.
     verifier = passwords.scram_sha256_verifier(passwords.generate())
     await database.ensure_tenant(
         conn,
         client_id,
-        owner=database.owner_marker(target.namespace, client_id.replace("_", "-")),
+        owner=database.owner_marker(target.namespace, tenant_name(client_id)),
         password_verifier=verifier,
         connection_limit=target.connection_limit,
         database=await conn.fetchval("SELECT current_database()"),

@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from booking_bot.legacy.tree import LegacyError
+from booking_legacy.tree import LegacyError
 
 UTC = dt.UTC
 DEFAULT_DURATION = 60

@@ -1,8 +1,8 @@
 """The legacy tree: ``clients/<client_id>/`` with a ``.env`` and one SQLite file per client.
 
-Only reading happens here. A directory whose name is no valid client id (``CLIENT_ID``
-rules of the bot: ``^[a-z][a-z0-9_]{2,39}$``, not ``pg_*``, not reserved) is reported and
-skipped by every tool; hidden entries and plain files are ignored.
+Only reading happens here. A directory whose name is no valid client id (the platform's
+rules, booking_contract.client_id: ``^[a-z][a-z0-9_]{2,39}$``, not ``pg_*``, not reserved) is
+reported and skipped by every tool; hidden entries and plain files are ignored.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from booking_bot.config import CLIENT_ID_PATTERN, RESERVED_IDS
+from booking_contract.client_id import client_id_problem as _contract_problem
+from booking_contract.dotenv import first_value, parse_env
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -19,39 +20,20 @@ SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 TOKEN_KEYS = ("BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "TOKEN")
 TIMEZONE_KEYS = ("TENANT_TIMEZONE", "TIMEZONE", "TZ")
 SQLITE_KEYS = ("SQLITE_PATH", "DB_PATH", "DATABASE_PATH", "SQLITE_DB")
-RESERVED = RESERVED_IDS | {"platform"}
+COMPANY_KEYS = ("COMPANY_NAME", "BUSINESS_NAME", "COMPANY", "SALON_NAME")
+OWNER_KEYS = ("OWNER_TELEGRAM_ID", "OWNER_ID", "ADMIN_ID")
+ADMINS_KEYS = ("ADMIN_TELEGRAM_IDS", "ADMIN_IDS", "ADMINS")
+LANGUAGE_KEYS = ("DEFAULT_LANGUAGE", "LANGUAGE", "LANG")
 
 
 class LegacyError(Exception):
     """One client cannot be handled; the message is one line for humans."""
 
 
-def parse_env(text: str) -> dict[str, str]:
-    """``KEY=VALUE`` lines as docker-compose reads them: comments, ``export``, quotes."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, _, value = line.partition("=")
-        key, value = key.strip(), value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
-    return values
-
-
 def client_id_problem(name: str) -> str | None:
     """Why ``name`` cannot be a client id, or None when it can."""
-    if not CLIENT_ID_PATTERN.fullmatch(name):
-        return f"not a valid client id (must match {CLIENT_ID_PATTERN.pattern})"
-    if name.startswith("pg_") or name in RESERVED:
-        return "a reserved name"
-    return None
+    problem = _contract_problem(name)
+    return None if problem is None else f"not a valid client id ({problem})"
 
 
 @dataclass
@@ -61,10 +43,7 @@ class LegacyClient:
     env: dict[str, str] = field(default_factory=dict)
 
     def first(self, keys: tuple[str, ...]) -> str | None:
-        for key in keys:
-            if self.env.get(key):
-                return self.env[key]
-        return None
+        return first_value(self.env, keys)
 
     @property
     def bot_id(self) -> int | None:
