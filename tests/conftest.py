@@ -70,7 +70,8 @@ def redis_server(redis_proc: object) -> RedisServer:
 
 @pytest.fixture(scope="session")
 def platform_services(pg_server: PgServer, redis_server: RedisServer) -> OperatorPlatform:
-    """The platform database and the operator's least-privilege role (CREATEROLE, no superuser)."""
+    """The platform database and the operator's least-privilege role (CREATEROLE, no superuser),
+    set up the way the chart's in-cluster PostgreSQL is."""
 
     async def setup() -> None:
         conn = await asyncpg.connect(pg_server.dsn())
@@ -82,6 +83,11 @@ def platform_services(pg_server: PgServer, redis_server: RedisServer) -> Operato
                     f"CREATE ROLE {OPERATOR_ROLE} LOGIN CREATEROLE NOSUPERUSER PASSWORD '{OPERATOR_PASSWORD}'"
                 )
             await conn.execute(f"GRANT CONNECT, CREATE ON DATABASE {PLATFORM_DB} TO {OPERATOR_ROLE}")
+            # As the chart's bootstrap leaves it (templates/postgresql-configmap.yaml): the operator
+            # owns the database and PUBLIC may not even connect, so every tenant role needs its
+            # own CONNECT grant.
+            await conn.execute(f"ALTER DATABASE {PLATFORM_DB} OWNER TO {OPERATOR_ROLE}")
+            await conn.execute(f"REVOKE ALL ON DATABASE {PLATFORM_DB} FROM PUBLIC")
         finally:
             await conn.close()
 

@@ -57,7 +57,8 @@ SELECT r.oid IS NOT NULL AS role_exists,
        pg_get_userbyid(n.nspowner) AS schema_owner,
        obj_description(n.oid, 'pg_namespace') AS schema_comment,
        r.oid IS NOT NULL AND pg_has_role(current_user, r.oid, 'MEMBER') AS is_member,
-       r.oid IS NOT NULL AND has_database_privilege(r.oid, $2, 'CONNECT') AS can_connect
+       r.oid IS NOT NULL AND has_database_privilege(r.oid, $2, 'CONNECT')
+                         AND has_database_privilege(r.oid, $2, 'TEMPORARY') AS can_connect
 FROM (SELECT $1::name AS id) AS wanted
 LEFT JOIN pg_roles AS r ON r.rolname = wanted.id
 LEFT JOIN pg_namespace AS n ON n.nspname = wanted.id
@@ -125,10 +126,14 @@ async def ensure_tenant(
             ddl.append(f"CREATE SCHEMA {q} AUTHORIZATION {q}")
         if state["schema_comment"] != owner:
             ddl.append(f"COMMENT ON SCHEMA {q} IS {quote_literal(owner)}")
-        if role_exists and not state["can_connect"]:  # someone revoked CONNECT from PUBLIC
+        # What PUBLIC has on a database by default (CONNECT, TEMPORARY), the chart's PostgreSQL
+        # revokes: grant it to the tenant in the pass that creates the role, or the first bot
+        # start fails ("permission denied for database") until a resync; TEMPORARY because the
+        # legacy import runs with the tenant's own URL and stages rows in temporary tables.
+        if not state["can_connect"]:
             # Grants on the database all rewrite one catalog row: serialise them.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{MARKER}:database-acl")
-            ddl.append(f"GRANT CONNECT ON DATABASE {quote_ident(database)} TO {q}")
+            ddl.append(f"GRANT CONNECT, TEMPORARY ON DATABASE {quote_ident(database)} TO {q}")
         if ddl:
             await conn.execute(";\n".join(ddl))
     created = not role_exists or not schema_exists
