@@ -8,7 +8,7 @@ on the server stops a compromised bot from reading another tenant's keys.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -113,14 +113,19 @@ class RestartWatch:
     """Notices a Redis restart (its `run_id` changes) and re-applies every known tenant user.
 
     ACL users live only in the server's memory: after a restart (pod rescheduled, upgrade) every
-    bot would get WRONGPASS until its tenant's next resync. The operator keeps each tenant's
-    (clientId, Redis password) of its last pass in `users` and puts them all back at once.
+    bot would get WRONGPASS until its tenant's next resync. The operator remembers each tenant's
+    (clientId, Redis password) of its last pass (`users`) and puts them all back at once.
     """
 
-    def __init__(self, client: aioredis.Redis, interval: float = RESTART_CHECK_INTERVAL) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        users: Callable[[], Iterable[tuple[str, str]]],
+        interval: float = RESTART_CHECK_INTERVAL,
+    ) -> None:
         self.client = client
+        self.users = users  # every known tenant's (clientId, password)
         self.interval = interval
-        self.users: dict[str, tuple[str, str]] = {}  # tenant uid -> (clientId, password)
         self._run_id: str | None = None
 
     async def check(self) -> int | None:
@@ -134,7 +139,7 @@ class RestartWatch:
         if previous is None or previous == run_id:
             return None
         try:
-            return await ensure_users(self.client, list(self.users.values()))
+            return await ensure_users(self.client, list(self.users()))
         except (RedisError, OSError):
             self._run_id = previous  # try again at the next look
             return None

@@ -89,11 +89,12 @@ async def client(server: RestartableRedis) -> AsyncIterator[aioredis.Redis]:
 async def test_a_restarted_redis_gets_every_known_tenant_user_back(
     server: RestartableRedis, client: aioredis.Redis
 ) -> None:
-    watch = redis_acl.RestartWatch(client)
+    known: dict[str, tuple[str, str]] = {}  # what the operator remembers, per tenant uid
+    watch = redis_acl.RestartWatch(client, known.values)
     assert await watch.check() is None  # the first look only learns the run_id
     for i in range(3):
         await redis_acl.ensure_user(client, f"t_restart_{i}", f"password-{i}")
-        watch.users[f"uid-{i}"] = (f"t_restart_{i}", f"password-{i}")
+        known[f"uid-{i}"] = (f"t_restart_{i}", f"password-{i}")
     assert await watch.check() is None  # same server: nothing to do
 
     server.stop()
@@ -114,7 +115,7 @@ async def test_a_restarted_redis_gets_every_known_tenant_user_back(
 async def test_an_unreachable_redis_is_not_taken_for_a_restart(
     server: RestartableRedis, client: aioredis.Redis
 ) -> None:
-    watch = redis_acl.RestartWatch(client)
+    watch = redis_acl.RestartWatch(client, list)
     await watch.check()
     server.stop()
     assert await watch.check() is None
