@@ -55,7 +55,9 @@ image_args() {  # CHART_KEY REFERENCE
   echo "--set" "$1.image.repository=${ref%:*}" "--set" "$1.image.tag=${ref##*:}"
 }
 # shellcheck disable=SC2046  # image_args prints separate words on purpose
+# imageRegistry= : the chart's default prefixes the published registry; these are local names.
 "$HELM" upgrade --install "$RELEASE" charts/booking-saas --namespace "$NAMESPACE" --create-namespace \
+  --set imageRegistry= \
   $(image_args operator "$BOOKING_OPERATOR_IMAGE") \
   $(image_args bot "$BOOKING_BOT_IMAGE") \
   $(image_args webhook "$BOOKING_WEBHOOK_IMAGE") \
