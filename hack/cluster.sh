@@ -10,6 +10,7 @@
 #   hack/cluster.sh env       print the env file (KUBECONFIG, context, image references)
 #   hack/cluster.sh sa-kubeconfig NAMESPACE SERVICEACCOUNT OUT   a kubeconfig with a token of that SA
 #   hack/cluster.sh status    which processes run
+#   hack/cluster.sh check     exit 1 with the reason when this machine cannot run it
 #
 # Knobs: BOOKING_CLUSTER_STATE (state dir, default /tmp/booking-saas-cluster),
 #        BOOKING_KUBE_BIN (binary cache), BOOKING_CLUSTER_IMAGES=0 (skip image build/import).
@@ -270,12 +271,24 @@ EOF
   chmod 600 "$out"
 }
 
+# Why this machine cannot run the cluster (empty when it can). The tier was made and measured
+# on cgroup v1 as root with nearly all capabilities; cgroup v2 is untried (docs/deploy.md).
+why_not() {
+  command -v go >/dev/null || { echo "no Go toolchain (the components are built from the Go module proxy)"; return; }
+  [ "$(id -u)" = 0 ] || { echo "not root (the node needs cgroups, network namespaces and iptables)"; return; }
+  [ -d /sys/fs/cgroup/memory ] || { echo "no cgroup v1 hierarchy at /sys/fs/cgroup (cgroup v2 is not supported yet)"; return; }
+  [ -w /sys/fs/cgroup/memory ] || { echo "/sys/fs/cgroup is read-only here (an unprivileged container)"; return; }
+  ip link add booking-probe0 type bridge 2>/dev/null || { echo "cannot create a network bridge (no CAP_NET_ADMIN)"; return; }
+  ip link delete booking-probe0
+}
+
 case "${1:-}" in
   up) up ;;
+  check) reason="$(why_not)"; [ -z "$reason" ] || { echo "cluster.sh: $reason"; exit 1; } ;;
   down) down ;;
   env) [ -f "$ENV_FILE" ] || die "the cluster is not up (hack/cluster.sh up)"; cat "$ENV_FILE" ;;
   sa-kubeconfig) [ $# -eq 4 ] || die "usage: cluster.sh sa-kubeconfig NAMESPACE SERVICEACCOUNT OUT"; sa_kubeconfig "$2" "$3" "$4" ;;
   status) for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd coredns kubelet kube-proxy; do
             if running "$n"; then echo "$n running"; else echo "$n stopped"; fi; done ;;
-  *) die "usage: cluster.sh up | down | env | status | sa-kubeconfig NAMESPACE SA OUT" ;;
+  *) die "usage: cluster.sh up | down | env | status | check | sa-kubeconfig NAMESPACE SA OUT" ;;
 esac
