@@ -56,6 +56,8 @@ image_args() {  # CHART_KEY REFERENCE
 }
 # shellcheck disable=SC2046  # image_args prints separate words on purpose
 # imageRegistry= : the chart's default prefixes the published registry; these are local names.
+# allowCreateroleBeforePg16: the PostgreSQL stand-in is Debian bookworm's 15 (bookworm has no 16),
+# where the operator refuses CREATEROLE unless told; the chart's own image is 16.
 "$HELM" upgrade --install "$RELEASE" charts/booking-saas --namespace "$NAMESPACE" --create-namespace \
   --set imageRegistry= \
   $(image_args operator "$BOOKING_OPERATOR_IMAGE") \
@@ -65,6 +67,7 @@ image_args() {  # CHART_KEY REFERENCE
   $(image_args redis "$BOOKING_REDIS_IMAGE") \
   --set operator.telegramApiUrl="http://$BOOKING_CLUSTER_HOST_IP:$TELEGRAM_PORT" \
   --set operator.clusterWide=true \
+  --set operator.allowCreateroleBeforePg16=true \
   --wait --timeout 10m
 log "helm install done after $(( $(date +%s) - t0 ))s"
 
