@@ -113,6 +113,8 @@ def _webhook_objects(
         },
         {"name": "YOOKASSA_API_URL", "value": yookassa.api_url},
         {"name": "YOOKASSA_TIMEOUT", "value": "5"},
+        # The fake YooKassa answers as a test shop does (`test: true`), which a live shop refuses.
+        {"name": "YOOKASSA_TEST_SHOP", "value": "true"},
         {"name": "TENANT_NAMESPACE", "value": namespace},
         {"name": "WEBHOOK_TRUSTED_PROXIES", "value": "127.0.0.1/32,::1/128"},
         {"name": "PUBLIC_URL", "value": "http://localhost:8001"},
@@ -304,6 +306,8 @@ def test_simulated_yookassa_notification_creates_a_tenant(
         names.token_secret,
         f"--from-literal=token={FAKE_BOT_TOKEN}",
     )
+    # As the sales bot labels it: the operator mounts only Secrets labelled as bot tokens.
+    kubectl("-n", namespace, "label", "secret", names.token_secret, "bookingsaas.dev/bot-token=true")
     wait_for(
         "the webhook's platform schema",
         lambda: psql.value("SELECT to_regclass('platform.checkouts') IS NOT NULL") == "t",
@@ -358,5 +362,8 @@ def test_simulated_yookassa_notification_creates_a_tenant(
     finally:
         psql(
             f"DELETE FROM platform.notifications WHERE object_id = {literal(payment_id)};"
+            # The ledger rows point at the checkout.
+            f" DELETE FROM platform.refunds WHERE checkout_id = {literal(checkout_id)};"
+            f" DELETE FROM platform.payments WHERE checkout_id = {literal(checkout_id)};"
             f" DELETE FROM platform.checkouts WHERE id = {literal(checkout_id)};"
         )
