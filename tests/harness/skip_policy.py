@@ -16,6 +16,9 @@ ALLOWED = (
     re.compile(r"benchmark: run with `make bench`"),  # tests/bench, opt-in with --run-bench
     re.compile(r"e2e: "),  # tests/e2e: needs a real cluster (and sometimes a real bot token)
     re.compile(r"needs a real API server: "),  # tests/security: the cluster tier (KUBECONFIG)
+    # tests/operator_tests on the real API server (make e2e): what only the emulator can do
+    re.compile(r"runs an operator of its own: "),
+    re.compile(r"faked bot availability is for the emulator only "),
     re.compile(r"set BOOKING_BOT_IMAGE "),  # tests/bot/test_image.py: a built image and podman
     re.compile(r"set BOOKING_OPERATOR_IMAGE "),  # tests/chart/test_operator_image.py: same
 )

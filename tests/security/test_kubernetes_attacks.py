@@ -154,7 +154,8 @@ def test_real_api_server_refuses_a_tenant_naming_a_credentials_secret() -> None:
     namespace = os.environ.get("BOOKING_NAMESPACE", "booking-system")
     tenant = (
         "apiVersion: bookingsaas.dev/v1alpha1\nkind: BookingTenant\nmetadata: {name: vap-thief}\n"
-        "spec: {clientId: vap_thief, botTokenSecretRef: {name: victim-credentials, key: DATABASE_PASSWORD}}\n"
+        "spec: {clientId: vap_thief, companyName: Thief,\n"
+        "       botTokenSecretRef: {name: victim-credentials, key: DATABASE_PASSWORD}}\n"
     )
     result = subprocess.run(
         [kubectl, "apply", "--dry-run=server", "-n", namespace, "-f", "-"],
