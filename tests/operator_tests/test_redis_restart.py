@@ -107,9 +107,8 @@ async def test_a_restarted_redis_gets_every_known_tenant_user_back(
         f"redis://{redis_acl.acl_username('t_restart_1')}:password-1@127.0.0.1:{server.port}/0"
     )
     try:
-        await tenant.execute_command(
-            "SETEX", "t_restart_1:k", 60, "v"
-        )  # the tenant's own password works again
+        # The tenant's own password works again (SETEX: the one write its ACL grants).
+        await tenant.execute_command("SETEX", "t_restart_1:k", 60, "v")  # type: ignore[no-untyped-call]
     finally:
         await tenant.aclose()
 
