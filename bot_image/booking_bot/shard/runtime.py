@@ -1,0 +1,120 @@
+"""The shard process: one dispatcher, one Bot API session, the registry, the status, the source."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import zoneinfo
+from collections.abc import Mapping
+
+from aiogram import Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from booking_bot import retries
+from booking_bot.i18n import I18n
+from booking_bot.shard.config import ShardSettings, TenantEntry, parse_entry
+from booking_bot.shard.kube import KubeApi
+from booking_bot.shard.registry import Registry
+from booking_bot.shard.routing import ServingTenant, ShardIsolation, ShardStorage, TenantMiddleware
+from booking_bot.shard.runner import ShardContext, TenantRunner
+from booking_bot.shard.sources import DirectorySource, SecretSource, TenantSource
+from booking_bot.shard.status import StatusBoard, StatusServer, publish
+from booking_bot.tenant import Clock, include_handlers
+
+log = logging.getLogger("booking_bot.shard")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Shard:
+    """``await start()``, then ``apply()`` tenant lists (or ``serve()`` a source), then ``close()``."""
+
+    def __init__(self, settings: ShardSettings, *, clock: Clock = utcnow, polling_timeout: int = 10) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.board = StatusBoard()
+        # No connection limit: every tenant holds one long poll at all times.
+        self.session = AiohttpSession(
+            api=TelegramAPIServer.from_base(settings.telegram_api_url) if settings.telegram_api_url else None,
+            limit=0,
+        )
+        self.session.middleware(retries.RetryMiddleware())
+        self.serving: dict[int, TenantRunner] = {}
+        self.dp = Dispatcher(
+            storage=ShardStorage(self._lookup), events_isolation=ShardIsolation(self._lookup)
+        )
+        self.dp.update.outer_middleware(TenantMiddleware(self._lookup))
+        # Routers once for the whole shard; the texts they carry are the same for every tenant.
+        include_handlers(self.dp, I18n("ru", zoneinfo.ZoneInfo("UTC")))
+        self.registry = Registry(
+            ShardContext(
+                name=settings.shard_name,
+                dp=self.dp,
+                session=self.session,
+                clock=clock,
+                polling_timeout=polling_timeout,
+                start_gate=asyncio.Semaphore(settings.shard_start_concurrency),
+                reminder_gate=asyncio.Semaphore(settings.shard_reminder_concurrency),
+                reminder_idle=settings.shard_reminder_idle_seconds,
+                tenant_concurrency=settings.shard_tenant_concurrency,
+                report=self.board.report,
+                serving=self.serving,
+            )
+        )
+        self.kube: KubeApi | None = None
+        self.http: StatusServer | None = None
+        self._background: list[asyncio.Task[None]] = []
+
+    def _lookup(self, bot_id: int) -> ServingTenant | None:
+        return self.serving.get(bot_id)
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.shard_tenants_secret or s.shard_status_configmap:
+            self.kube = KubeApi(s.shard_kube_api_url) if s.shard_kube_api_url else KubeApi.in_cluster()
+        if s.health_port:
+            self.http = StatusServer(self.board, s.health_port, s.shard_name)
+            await self.http.start()
+        if s.shard_status_configmap and self.kube is not None:
+            self._background.append(
+                asyncio.create_task(publish(self.board, self.kube, s.namespace(), s.shard_status_configmap))
+            )
+
+    def source(self) -> TenantSource:
+        s = self.settings
+        if s.shard_tenants_secret:
+            assert self.kube is not None
+            return SecretSource(self.kube, s.namespace(), s.shard_tenants_secret)
+        assert s.shard_tenants_dir is not None
+        return DirectorySource(s.shard_tenants_dir)
+
+    def apply(self, entries: Mapping[str, str]) -> None:
+        """The complete tenant list (client id -> JSON entry): tenants not in it are stopped."""
+        parsed: dict[str, TenantEntry] = {
+            cid: parse_entry(cid, raw, self.settings.telegram_api_url) for cid, raw in entries.items()
+        }
+        self.registry.apply(parsed)
+        self.board.synced = True
+
+    async def serve(self, source: TenantSource | None = None) -> None:
+        """Follow the tenant list until cancelled."""
+        async for snapshot in (source or self.source()).snapshots():
+            log.info("tenant list", extra={"event": "tenant_list", "tenants": len(snapshot)})
+            self.apply(snapshot)
+
+    async def close(self) -> None:
+        await self.registry.close()
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.http is not None:
+            await self.http.stop()
+        if self.kube is not None:
+            await self.kube.close()
+        await self.session.close()
