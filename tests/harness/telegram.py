@@ -17,6 +17,7 @@ Stable API (other components' tests rely on it; extend, do not change):
         msg.text, msg.buttons, msg.button_data("Confirm")
         tg.push_callback(token, user_id, msg, msg.button_data("Confirm"))
         tg.calls / tg.calls_of("answerCallbackQuery", token)    # every recorded API call
+        tg.conflicts                                 # tokens of getUpdates that overlapped (409)
         tg.fail_next("sendMessage", token, error_code=429, retry_after=1)
         tg.block_user(token, user_id)                # every send to that chat -> 403 blocked
         tg.set_result("getManagedBotToken", {...}, token)       # stub any method's result
@@ -192,7 +193,9 @@ class FakeTelegram:
         self._updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._update_ids: dict[str, itertools.count[int]] = {}
         self._new_update: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
-        self._pollers: dict[str, asyncio.Future[None]] = {}
+        self._pollers: dict[str, tuple[asyncio.Future[None], aiohttp.web.Request]] = {}
+        # Tokens whose getUpdates overlapped one still connected (Telegram's 409), in order.
+        self.conflicts: list[str] = []
         self._chats: dict[tuple[str, int], _Chat] = defaultdict(_Chat)
         self._message_ids: dict[tuple[str, int], itertools.count[int]] = defaultdict(
             lambda: itertools.count(1)
@@ -415,7 +418,7 @@ class FakeTelegram:
             if key in self._results:
                 return self._ok(self._results[key])
         if method == "getUpdates":
-            return await self._get_updates(token, params)
+            return await self._get_updates(token, params, request)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return self._ok(True)
@@ -442,7 +445,9 @@ class FakeTelegram:
             return TelegramError(403, "Forbidden: bot was blocked by the user")
         return None
 
-    async def _get_updates(self, token: str, params: Mapping[str, Any]) -> aiohttp.web.Response:
+    async def _get_updates(
+        self, token: str, params: Mapping[str, Any], request: aiohttp.web.Request
+    ) -> aiohttp.web.Response:
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         limit = int(params.get("limit") or 100)
@@ -450,11 +455,15 @@ class FakeTelegram:
         if offset:
             queue[:] = [u for u in queue if u["update_id"] >= offset]
         # One poller per token: a newer getUpdates terminates the older one with 409, as Telegram does.
+        # A poller that hung up is no poller (Telegram forgets a closed request).
         previous = self._pollers.pop(token, None)
-        if previous is not None and not previous.done():
-            previous.set_result(None)
+        if previous is not None and not previous[0].done():
+            transport = previous[1].transport
+            if transport is not None and not transport.is_closing():
+                self.conflicts.append(token)
+            previous[0].set_result(None)
         me: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pollers[token] = me
+        self._pollers[token] = (me, request)
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             while not queue and not self._closing.is_set():
@@ -479,7 +488,7 @@ class FakeTelegram:
                         status=409,
                     )
         finally:
-            if self._pollers.get(token) is me:
+            if token in self._pollers and self._pollers[token][0] is me:
                 del self._pollers[token]
         return self._ok(queue[:limit])
 
