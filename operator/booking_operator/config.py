@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -40,6 +41,14 @@ class OperatorSettings(BaseSettings):
     redis_acl: str = "auto"
     # Per-tenant Postgres connection limit (the bot pool's max plus the migration job).
     tenant_connection_limit: int = Field(default=4, ge=1, le=100)
+
+    # Runtime of a tenant whose spec.runtime is absent: Dedicated (a Deployment each) or Shared.
+    default_runtime: Literal["Dedicated", "Shared"] = "Dedicated"
+    # Tenants per shard Deployment (Shared runtime); a full pool gets a new shard.
+    shard_capacity: int = Field(default=500, ge=1, le=2000)
+    # Memory request and limit of a shard pod (docs/shared-runtime.md: the arithmetic).
+    shard_memory_request: str = "512Mi"
+    shard_memory_limit: str = "1536Mi"
 
     # Where to watch BookingTenants: empty = the whole cluster.
     watch_namespace: str = ""

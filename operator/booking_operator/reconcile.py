@@ -21,7 +21,7 @@ import kopf
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from booking_operator import database, manifests, passwords, redis_acl, subscription
+from booking_operator import database, manifests, passwords, redis_acl, shards, subscription
 from booking_operator.config import OperatorSettings
 from booking_operator.identifiers import InvalidClientId, validate_client_id
 from booking_operator.kube import DEPLOYMENTS, SECRETS, Kube, KubeError
@@ -224,12 +224,23 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
     # The pod template carries a hash of the credentials and the token, so a change of either
     # (rotation, a new token in the owner's Secret) restarts the bot onto it.
     running = subscription.should_run(spec, now)
+    # Shared runtime: the Deployment stays, scaled to zero; a shard runs the bot (shards.py).
+    runtime = shards.runtime_of(spec, settings)
+    status["runtime"] = runtime
+    try:
+        released = runtime == shards.SHARED or await shards.release(
+            platform.kube, namespace, old_status.get("shard"), client_id
+        )
+    except KubeError as exc:
+        conds.set("Shard", False, "KubernetesError", str(exc))
+        outcome.retry_after = 10
+        return finish("Provisioning", f"cannot take the bot out of its shard: {exc}")
     wanted_deployment = manifests.deployment(
         settings,
         name,
         namespace,
         spec,
-        replicas=1 if running else 0,
+        replicas=1 if running and runtime == shards.DEDICATED and released else 0,
         secret_hash=manifests.config_hash({**data, "BOT_TOKEN_TAG": token_tag}),
     )
     kopf.adopt(wanted_deployment, owner=cast(kopf.Body, body))
@@ -247,12 +258,45 @@ async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging
 
     if token_problem is not None:
         return finish("Failed", token_problem)
+    shared: shards.SharedState | None = None
+    if runtime == shards.SHARED:
+        try:
+            shared = await shards.serve_shared(
+                platform.kube,
+                settings,
+                namespace,
+                client_id,
+                current_shard=old_status.get("shard"),
+                running=running,
+                bot_deployment=wanted_deployment,
+                credentials=data,
+                token_ref=spec["botTokenSecretRef"],
+                live_deployment=live_deployment,
+            )
+        except KubeError as exc:
+            conds.set("Shard", False, "KubernetesError", str(exc))
+            outcome.retry_after = 10
+            return finish("Provisioning", f"cannot place the bot on a shard: {exc}")
+        status["shard"] = shared.shard
+    elif not released:
+        conds.set("Shard", False, "Releasing", "waiting for the shard to stop the bot (one poller per token)")
+        outcome.retry_after = 2
+        return finish("Provisioning", f"waiting for shard {old_status.get('shard')} to stop the bot")
+    else:
+        status["shard"] = None
     if spec.get("suspended"):
         conds.set("Deployment", False, "Suspended", "scaled to zero: spec.suspended is true")
         return finish("Suspended", "suspended by spec.suspended; data kept")
     if not running:
         conds.set("Deployment", False, "Expired", f"scaled to zero: paid until {spec.get('paidUntil')}")
         return finish("Expired", f"paid period ended at {spec.get('paidUntil')}; data kept")
+    if shared is not None:
+        conds.set("Deployment", False, "Shared", "scaled to zero: the bot runs in a shard")
+        conds.set("Shard", shared.serving, "Serving" if shared.serving else "Waiting", shared.message)
+        if shared.serving:
+            return finish("Ready", shared.message)
+        outcome.retry_after = 2
+        return finish("Provisioning", shared.message)
     if available >= 1:
         conds.set("Deployment", True, "Available", "the bot is running")
         return finish("Ready", "the bot is running")
@@ -356,6 +400,10 @@ async def retire(
     except InvalidClientId:
         return "nothing was provisioned for an invalid clientId"
     owner = database.owner_marker(namespace, name)
+    try:
+        await shards.release(platform.kube, namespace, (body.get("status") or {}).get("shard"), client_id)
+    except KubeError as exc:
+        raise kopf.TemporaryError(f"cannot take the bot out of its shard: {exc}", delay=10) from exc
     for resource, child in (
         (DEPLOYMENTS, manifests.deployment_name(name)),
         (SECRETS, manifests.secret_name(name)),

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 PHASES = ("Pending", "Provisioning", "Ready", "Suspended", "Expired", "Failed", "Deleting")
-CONDITION_TYPES = ("Database", "Redis", "Secret", "Deployment", "BotToken", "Ready")
+CONDITION_TYPES = ("Database", "Redis", "Secret", "Deployment", "Shard", "BotToken", "Ready")
 
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 

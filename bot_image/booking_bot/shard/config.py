@@ -129,7 +129,8 @@ def parse_entry(client_id: str, raw: str, telegram_api_url: str | None) -> Tenan
         return bad("the entry is not JSON")
     if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
         return bad("the entry is not a JSON object")
-    names = {k.upper(): v for k, v in values.items()}
+    # Empty values count as unset, as in the dedicated bot's environment (env_ignore_empty).
+    names = {k.upper(): v for k, v in values.items() if v != "" and v is not None}
     if names.setdefault("CLIENT_ID", client_id) != client_id:
         return bad("CLIENT_ID differs from the entry's key")
     for name in SHARD_OWNED & names.keys():

@@ -2,9 +2,9 @@
 
 In a cluster it authenticates with its service account (the token file is re-read on every
 request: projected tokens rotate) and trusts the cluster CA; outside one, ``SHARD_KUBE_API_URL``
-names the API (development, tests). Its RBAC allows exactly ``get``/``list``/``watch`` on its own
-Secret and ``get``/``patch`` on its own status ConfigMap, by resource name; list and watch are
-therefore sent with ``fieldSelector=metadata.name=<name>``, the form such a rule authorises.
+names the API (development, tests). Its RBAC allows exactly ``get``/``watch`` on its own Secret
+and ``get``/``patch`` on its own status ConfigMap, by resource name; the watch is therefore sent
+with ``fieldSelector=metadata.name=<name>``, the form such a rule authorises.
 """
 
 from __future__ import annotations
