@@ -30,10 +30,14 @@ async def run(settings: ShardSettings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await asyncio.wait({serving, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    failure = serving.exception() if serving.done() and not serving.cancelled() else None
     serving.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         await serving
     await shard.close()
+    if failure is not None:  # the tenant list cannot be followed any more: let the kubelet restart us
+        sys.stderr.write(f"booking_bot.shard: stopped: {type(failure).__name__}: {failure}\n")
+        return 1
     return 0
 
 

@@ -51,6 +51,9 @@ class ShardSettings(BaseSettings):
     shard_reminder_idle_seconds: float = Field(default=600.0, gt=0)
     # Updates of one tenant handled at once: a busy tenant cannot take all of the shard's capacity.
     shard_tenant_concurrency: int = Field(default=8, ge=1, le=100)
+    # Long-poll timeout of each tenant's getUpdates, seconds (Telegram allows up to 50): an idle
+    # tenant costs one request per timeout, so a long one keeps a full shard's idle CPU low.
+    shard_polling_timeout: int = Field(default=50, ge=1, le=50)
     # Another Bot API server for every tenant of the shard; unset = api.telegram.org.
     telegram_api_url: str | None = None
     # Port of GET /healthz and GET /tenants; 0 disables the endpoint.

@@ -82,10 +82,16 @@ class KubeApi:
         ) as resp:
             if resp.status >= 400:
                 await _json(resp)
-            async for line in resp.content:
-                if line.strip():
-                    event: dict[str, Any] = json.loads(line)
-                    yield event
+            # One event per line, and one line can be the whole Secret (hundreds of KiB for a
+            # full shard): longer than aiohttp's readline limit, so split the stream ourselves.
+            pending = b""
+            async for chunk in resp.content.iter_any():
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        event: dict[str, Any] = json.loads(line)
+                        yield event
 
     async def close(self) -> None:
         if self._http is not None:

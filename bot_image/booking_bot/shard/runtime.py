@@ -34,7 +34,9 @@ def utcnow() -> dt.datetime:
 class Shard:
     """``await start()``, then ``apply()`` tenant lists (or ``serve()`` a source), then ``close()``."""
 
-    def __init__(self, settings: ShardSettings, *, clock: Clock = utcnow, polling_timeout: int = 10) -> None:
+    def __init__(
+        self, settings: ShardSettings, *, clock: Clock = utcnow, polling_timeout: int | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.board = StatusBoard()
@@ -57,7 +59,7 @@ class Shard:
                 dp=self.dp,
                 session=self.session,
                 clock=clock,
-                polling_timeout=polling_timeout,
+                polling_timeout=polling_timeout or settings.shard_polling_timeout,
                 start_gate=asyncio.Semaphore(settings.shard_start_concurrency),
                 reminder_gate=asyncio.Semaphore(settings.shard_reminder_concurrency),
                 reminder_idle=settings.shard_reminder_idle_seconds,
