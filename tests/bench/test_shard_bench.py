@@ -93,9 +93,19 @@ def _max_connections(executor: UnprivilegedPostgreSQLExecutor, pg: PgServer, val
         finally:
             await conn.close()
 
+    async def accepting() -> None:
+        for _ in range(300):
+            try:
+                await alter("SELECT 1")
+                return
+            except (asyncpg.CannotConnectNowError, OSError):
+                await asyncio.sleep(0.1)
+        raise RuntimeError("PostgreSQL did not come back")
+
     def restart() -> None:
         executor.stop()
         executor.start()
+        asyncio.run(accepting())
 
     asyncio.run(alter(f"ALTER SYSTEM SET max_connections = {int(value)}"))
     restart()

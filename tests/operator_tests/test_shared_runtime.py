@@ -169,3 +169,39 @@ async def test_switching_shared_to_dedicated_and_back_keeps_one_poller(
         assert back["status"]["shard"] == "booking-shard-0"  # the same shard as before
         assert "Test Company" in await _answers(telegram)
     assert telegram.conflicts == []
+
+
+async def test_a_full_shard_gets_a_neighbour_and_assignments_stay_put(
+    operator: OperatorProcess, own_kube: KubeClient, namespace: str
+) -> None:
+    """SHARD_CAPACITY is 2 here: the third tenant starts booking-shard-1; nobody moves after."""
+    kube = own_kube
+    await create_token_secret(kube, namespace, token=TOKEN)
+    names = ["one", "two", "three"]
+    for i, name in enumerate(names):
+        await kube.create(
+            BOOKINGTENANTS, namespace, tenant_body(name, f"t_place_{i}_{namespace[3:]}", runtime="Shared")
+        )
+
+        async def placed(name: str = name) -> str | None:
+            tenant = await kube.get(BOOKINGTENANTS, namespace, name)
+            return (tenant.get("status") or {}).get("shard")
+
+        await eventually(placed, timeout=30, what=f"{name} placed")
+    shards = {name: (await kube.get(BOOKINGTENANTS, namespace, name))["status"]["shard"] for name in names}
+    assert shards == {"one": "booking-shard-0", "two": "booking-shard-0", "three": "booking-shard-1"}
+    for shard in ("booking-shard-0", "booking-shard-1"):
+        assert await kube.get("apps/v1/deployments", namespace, shard) is not None
+        assert await kube.get("rbac.authorization.k8s.io/v1/roles", namespace, shard) is not None
+    # Removing a tenant from the full shard frees its place, but the others keep theirs.
+    await kube.delete(BOOKINGTENANTS, namespace, "one")
+    await eventually(lambda: _gone(kube, namespace, "one"), timeout=30, what="one deleted")
+    secret = await kube.get("v1/secrets", namespace, "booking-shard-0-tenants")
+    assert len(secret["data"]) == 1
+    await asyncio.sleep(6)  # a resync of every tenant (RESYNC_INTERVAL=5) happens meanwhile
+    after = {name: (await kube.get(BOOKINGTENANTS, namespace, name))["status"]["shard"] for name in names[1:]}
+    assert after == {"two": "booking-shard-0", "three": "booking-shard-1"}
+
+
+async def _gone(kube: KubeClient, namespace: str, name: str) -> bool:
+    return await kube.get(BOOKINGTENANTS, namespace, name) is None
