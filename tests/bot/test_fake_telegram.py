@@ -140,3 +140,13 @@ async def test_a_poller_that_hung_up_is_no_conflict(telegram: FakeTelegram) -> N
         await asyncio.sleep(0.05)
         assert await two.get_updates(timeout=0) == []
     assert telegram.conflicts == []
+
+
+async def test_get_updates_is_refused_while_a_webhook_is_set(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    async with _bot(telegram, "1001:AAA") as bot:
+        await bot.set_webhook("https://example.invalid/hook", secret_token="s3cret")
+        with pytest.raises(TelegramConflictError, match="webhook is active"):
+            await bot.get_updates(timeout=0)
+        await bot.delete_webhook()
+        assert await bot.get_updates(timeout=0) == []

@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import contextvars
 import datetime as dt
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,6 +97,8 @@ class ShardContext:
     reminder_idle: float
     tenant_concurrency: int
     report: Callable[[str, Report | None], None]
+    # Public base URL of this shard's webhook endpoint; None = long polling.
+    webhook_url: str | None
     serving: dict[int, TenantRunner]  # bot id -> runner, for the dispatcher's lookups
 
 
@@ -111,6 +115,7 @@ class TenantRunner:
         self._slots = asyncio.Semaphore(shard.tenant_concurrency)
         self._handling: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._context: contextvars.Context | None = None
 
     @property
     def client_id(self) -> str:
@@ -120,6 +125,7 @@ class TenantRunner:
         """Run in the background, once ``after`` (the previous runner's stop) has finished."""
         context = contextvars.copy_context()
         context.run(CURRENT_TENANT.set, self.client_id)
+        self._context = context
         self._task = asyncio.create_task(
             self._lifecycle(after), name=f"tenant:{self.client_id}", context=context
         )
@@ -201,7 +207,10 @@ class TenantRunner:
         )
         self.shard.serving[bot.id] = self
         try:
-            await self._poll(services.bot)
+            if self.shard.webhook_url:
+                await self._receive_by_webhook(services.bot)
+            else:
+                await self._poll(services.bot)
         finally:
             reminders.cancel()
             if not await self.in_flight.wait_idle(SHUTDOWN_GRACE_SECONDS):
@@ -251,6 +260,64 @@ class TenantRunner:
                 task = asyncio.create_task(self._feed(bot, update))
                 self._handling.add(task)
                 task.add_done_callback(self._handling.discard)
+
+    # ---- webhook mode -------------------------------------------------------------------------
+    @property
+    def webhook_secret(self) -> str:
+        """Telegram's ``secret_token`` for this tenant: derived from its bot token, so it is
+        known only to Telegram and us, needs no storage, and changes when the token does."""
+        settings = self.entry.settings
+        assert settings is not None
+        return hmac.new(settings.token().encode(), b"booking-saas webhook", hashlib.sha256).hexdigest()
+
+    def webhook_url(self, bot: Bot) -> str:
+        assert self.shard.webhook_url is not None
+        return f"{self.shard.webhook_url.rstrip('/')}/telegram/{bot.id}"
+
+    async def _receive_by_webhook(self, bot: Bot) -> None:
+        """Updates arrive at the shard's endpoint; returns when Telegram rejects the token."""
+        url = self.webhook_url(bot)
+        failures = 0
+        while True:
+            try:
+                await bot.set_webhook(
+                    url,
+                    secret_token=self.webhook_secret,
+                    allowed_updates=self.shard.dp.resolve_used_update_types(),
+                    drop_pending_updates=False,
+                )
+                break
+            except TelegramUnauthorizedError:
+                return
+            except (TelegramNetworkError, TelegramAPIError) as exc:
+                pause = NETWORK_BACKOFF[min(failures, len(NETWORK_BACKOFF) - 1)]
+                failures += 1
+                log.warning(
+                    "setWebhook failed", extra={"event": "webhook_failed", "error": type(exc).__name__}
+                )
+                await asyncio.sleep(pause)
+        self._set(State.SERVING)
+        try:
+            await asyncio.Event().wait()  # until stopped
+        finally:
+            # Only our own webhook: a successor (another shard) may have set its own already.
+            with contextlib.suppress(TelegramAPIError, TelegramNetworkError):
+                info = await bot.get_webhook_info()
+                if info.url == url:
+                    await bot.delete_webhook(drop_pending_updates=False)
+
+    def accept(self, update: Update) -> None:
+        """An update delivered to the shard's webhook endpoint for this tenant."""
+        assert self.services is not None
+        bot = self.services.bot
+
+        async def when_free() -> None:
+            await self._slots.acquire()
+            await self._feed(bot, update)
+
+        task = asyncio.create_task(when_free(), context=self._context)
+        self._handling.add(task)
+        task.add_done_callback(self._handling.discard)
 
     async def _feed(self, bot: Bot, update: Update) -> None:
         try:

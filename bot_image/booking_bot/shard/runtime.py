@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hmac
 import logging
 import zoneinfo
 from collections.abc import Mapping
@@ -12,6 +13,9 @@ from collections.abc import Mapping
 from aiogram import Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Update
+from aiohttp import web
+from pydantic import ValidationError
 
 from booking_bot import retries
 from booking_bot.i18n import I18n
@@ -25,6 +29,8 @@ from booking_bot.shard.status import StatusBoard, StatusServer, publish
 from booking_bot.tenant import Clock, include_handlers
 
 log = logging.getLogger("booking_bot.shard")
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 
 def utcnow() -> dt.datetime:
@@ -66,6 +72,7 @@ class Shard:
                 tenant_concurrency=settings.shard_tenant_concurrency,
                 report=self.board.report,
                 serving=self.serving,
+                webhook_url=settings.shard_webhook_url,
             )
         )
         self.kube: KubeApi | None = None
@@ -80,12 +87,30 @@ class Shard:
         if s.shard_tenants_secret or s.shard_status_configmap:
             self.kube = KubeApi(s.shard_kube_api_url) if s.shard_kube_api_url else KubeApi.in_cluster()
         if s.health_port:
-            self.http = StatusServer(self.board, s.health_port, s.shard_name)
+            self.http = StatusServer(self.board, s.health_port, s.shard_name, webhook=self.webhook)
             await self.http.start()
         if s.shard_status_configmap and self.kube is not None:
             self._background.append(
                 asyncio.create_task(publish(self.board, self.kube, s.namespace(), s.shard_status_configmap))
             )
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """``POST /telegram/<bot id>``: an update for one tenant, checked against its secret."""
+        try:
+            runner = self.serving.get(int(request.match_info["bot_id"]))
+        except ValueError:
+            runner = None
+        if runner is None or runner.services is None:
+            return web.Response(status=404)  # Telegram retries; the tenant may be moving
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), runner.webhook_secret.encode()):
+            return web.Response(status=403)
+        try:
+            update = Update.model_validate(await request.json(), context={"bot": runner.services.bot})
+        except (ValueError, ValidationError):
+            return web.Response(status=400)
+        runner.accept(update)
+        return web.Response(status=200)
 
     def source(self) -> TenantSource:
         s = self.settings
