@@ -36,6 +36,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import GetUpdates
 from aiogram.types import TelegramObject, Update
 
@@ -111,6 +112,7 @@ class TenantRunner:
         self.services: TenantServices | None = None
         self.in_flight = InFlight()
         self.activity = asyncio.Event()
+        self.last_update = 0.0  # loop time of the tenant's last update (the janitor reads it)
         self.report: Report | None = None
         self._slots = asyncio.Semaphore(shard.tenant_concurrency)
         self._handling: set[asyncio.Task[None]] = set()
@@ -141,7 +143,25 @@ class TenantRunner:
     async def handle(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         """Called by the shard's middleware for every update of this tenant."""
         self.activity.set()
+        self.last_update = asyncio.get_running_loop().time()
         return await self.in_flight(handler, event, data)
+
+    async def close_idle_connections(self, idle: float) -> bool:
+        """Close the Redis connections of a tenant idle for ``idle`` seconds (PostgreSQL's pool
+        does this itself). Returns True when it closed something."""
+        services = self.services
+        if services is None or self.in_flight.count:
+            return False
+        if asyncio.get_running_loop().time() - self.last_update < idle:
+            return False
+        storage = services.storage
+        if not isinstance(storage, RedisStorage):
+            return False
+        pool = storage.redis.connection_pool
+        if not getattr(pool, "_available_connections", None):
+            return False
+        await pool.disconnect(inuse_connections=False)
+        return True
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def _set(self, state: State, reason: str = "") -> None:

@@ -30,6 +30,7 @@ from booking_bot.tenant import Clock, include_handlers
 
 log = logging.getLogger("booking_bot.shard")
 
+JANITOR_SECONDS = 5.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 
@@ -89,6 +90,7 @@ class Shard:
         if s.health_port:
             self.http = StatusServer(self.board, s.health_port, s.shard_name, webhook=self.webhook)
             await self.http.start()
+        self._background.append(asyncio.create_task(self._janitor(), name="janitor"))
         if s.shard_status_configmap and self.kube is not None:
             self._background.append(
                 asyncio.create_task(publish(self.board, self.kube, s.namespace(), s.shard_status_configmap))
@@ -111,6 +113,17 @@ class Shard:
             return web.Response(status=400)
         runner.accept(update)
         return web.Response(status=200)
+
+    async def _janitor(self) -> None:
+        """Idle tenants hold no Redis connection either: close them after ``DB_IDLE_SECONDS``
+        (a server with a client ``timeout`` would otherwise close them under the tenant's feet)."""
+        while True:
+            await asyncio.sleep(JANITOR_SECONDS)
+            for runner in list(self.serving.values()):
+                settings = runner.entry.settings
+                idle = settings.db_idle_seconds if settings is not None else JANITOR_SECONDS
+                with contextlib.suppress(Exception):  # a tenant's trouble is not the janitor's
+                    await runner.close_idle_connections(idle)
 
     def source(self) -> TenantSource:
         s = self.settings

@@ -6,12 +6,15 @@ import asyncio
 import json
 
 import asyncpg
+from redis.asyncio import Redis
 
 from booking_bot.shard.runner import State
 from booking_bot.shard.runtime import Shard
+from harness.redis import RedisServer
 from harness.telegram import FakeTelegram
 
 from ..conftest import create_tenant, drop_tenant
+from ..test_redis_isolation import _acl_user
 from .conftest import MakeTenants, entry, new_token, report, say, wait_state
 
 ANN, BOB = 1001, 1002
@@ -131,3 +134,30 @@ async def test_a_bad_entry_fails_alone_with_a_reason_that_shows_no_secret(
     )
     assert "not JSON" in (await wait_state(shard, c.client_id, State.FAILED)).reason
     assert f"Salon {b.client_id}" in (await say(tg, token_b, BOB, "/start")).text
+
+
+async def test_an_idle_tenant_holds_no_redis_connection(
+    tg: FakeTelegram, shard: Shard, make_tenants: MakeTenants, redis_server: RedisServer
+) -> None:
+    (a,) = await make_tenants(1)
+    admin = Redis.from_url(redis_server.admin_url)
+    try:
+        url = await _acl_user(admin, redis_server, a.client_id)
+        token = new_token(tg, a)
+        shard.apply({a.client_id: entry(a, token, REDIS_URL=url, DB_IDLE_SECONDS=1)})
+        await wait_state(shard, a.client_id, State.SERVING)
+        await say(tg, token, ANN, "/start")
+
+        async def connections() -> int:
+            clients = await admin.client_list()
+            return sum(1 for c in clients if c.get("user") == a.client_id)
+
+        assert await connections() >= 1
+        deadline = asyncio.get_running_loop().time() + 15
+        while await connections():
+            assert asyncio.get_running_loop().time() < deadline, "the idle tenant kept its Redis connection"
+            await asyncio.sleep(0.2)
+        # ...and the next update reconnects as if nothing happened.
+        assert f"Salon {a.client_id}" in (await say(tg, token, ANN, "/start")).text
+    finally:
+        await admin.aclose()
