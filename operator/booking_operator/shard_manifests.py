@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from booking_operator.config import OperatorSettings
-from booking_operator.manifests import BOT_UID, HEALTH_PORT, MANAGED_BY, MANAGED_BY_VALUE
+from booking_operator.manifests import (
+    CONTAINER_SECURITY,
+    HEALTH_PORT,
+    HEALTH_PROBE,
+    MANAGED_BY,
+    MANAGED_BY_VALUE,
+    POD_SECURITY,
+)
 
 SHARD_LABEL = "bookingsaas.dev/shard"
 SHARD_PREFIX = "booking-shard"
@@ -136,15 +143,7 @@ def deployment(
     ]
     if settings.telegram_api_url:
         env.append({"name": "TELEGRAM_API_URL", "value": settings.telegram_api_url})
-    probe = {"httpGet": {"path": "/healthz", "port": "health"}, "periodSeconds": 20, "timeoutSeconds": 3}
-    security = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": BOT_UID,
-        "runAsGroup": BOT_UID,
-        "capabilities": {"drop": ["ALL"]},
-    }
+    probe = HEALTH_PROBE
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -161,13 +160,7 @@ def deployment(
                     "automountServiceAccountToken": True,  # the shard reads its Secret through the API
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": 30,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": BOT_UID,
-                        "runAsGroup": BOT_UID,
-                        "fsGroup": BOT_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": POD_SECURITY,
                     "containers": [
                         {
                             "name": "shard",
@@ -182,7 +175,7 @@ def deployment(
                                 "requests": {"cpu": "100m", "memory": settings.shard_memory_request},
                                 "limits": {"memory": settings.shard_memory_limit},
                             },
-                            "securityContext": security,
+                            "securityContext": CONTAINER_SECURITY,
                             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - a private emptyDir
                         }
                     ],

@@ -25,6 +25,7 @@ import os
 import secrets
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -50,8 +51,10 @@ IDLE_WINDOW = 30.0
 ADDED = 5
 NAMESPACE = "bench-shard"
 PREFIX = "bsh_"
-# The bot's default DB_IDLE_SECONDS: an idle tenant's pool connection closes after this.
-TENANT_DB_IDLE_SECONDS = 10
+# DB_IDLE_SECONDS of every tenant (the bot's default is 10): an idle tenant's connections close
+# after this. With LOAD_TENANTS round-robin at RATE/s, a tenant waits LOAD_TENANTS / RATE = 10 s
+# between updates, so with 10 s nearly every update finds its pool empty (a new connection).
+TENANT_DB_IDLE_SECONDS = int(os.environ.get("SHARD_BENCH_DB_IDLE_SECONDS", "10"))
 # 500 tenants each getting an update every 10 s keep ~1 - e^-1 = 63 % of them connected: the
 # server needs room for that (the session's test server allows 300).
 BENCH_MAX_CONNECTIONS = 1200
@@ -185,6 +188,7 @@ def _entry(t: BenchTenant) -> str:
             "BOT_TOKEN": t.token,
             "DATABASE_URL": t.dsn,
             "REDIS_URL": t.redis_url,
+            "DB_IDLE_SECONDS": TENANT_DB_IDLE_SECONDS,
         }
     )
 
@@ -273,6 +277,7 @@ def _dedicated_env(t: BenchTenant, tg: FakeTelegram, port: int) -> dict[str, str
         "REDIS_URL": t.redis_url,
         "TELEGRAM_API_URL": tg.url,
         "HEALTH_PORT": str(port),
+        "DB_IDLE_SECONDS": str(TENANT_DB_IDLE_SECONDS),
         "LOG_LEVEL": "WARNING",
     }
 
@@ -292,7 +297,6 @@ async def test_shared_runtime_against_one_process_per_tenant(
     redis_server: RedisServer,
     kube_cluster: EmulatedCluster,
     kube: KubeClient,
-    tmp_path: Path,
 ) -> None:
     pg_server = roomy_postgres
     async with FakeTelegram() as tg:
@@ -323,7 +327,8 @@ async def test_shared_runtime_against_one_process_per_tenant(
             }
             ports = [_free_port() for _ in dedicated]
             async with contextlib.AsyncExitStack() as stack:
-                shard_log = tmp_path / "shard.log"
+                # Outside pytest's numbered temp dirs, which other runs on this machine rotate away.
+                shard_log = Path(tempfile.gettempdir()) / f"booking-shard-bench-{os.getpid()}.log"
                 shard = await stack.enter_async_context(
                     _process(["-m", "booking_bot.shard"], shard_env, shard_log)
                 )
@@ -385,6 +390,7 @@ async def test_shared_runtime_against_one_process_per_tenant(
     dedicated_total = per_dedicated * TENANTS
     gib = 1024.0
     rows = [
+        ("DB_IDLE_SECONDS of every tenant", f"{TENANT_DB_IDLE_SECONDS}", f"{TENANT_DB_IDLE_SECONDS}"),
         (
             "tenants",
             f"{TENANTS} in 1 shard process",

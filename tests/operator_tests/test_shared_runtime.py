@@ -34,7 +34,8 @@ from harness.operator_process import (
 from harness.telegram import FakeTelegram
 
 TOKEN = "515151:SHARED-test-token"
-USER = {"id": 777, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+USER_ID = 777
+USER = {"id": USER_ID, "is_bot": False, "first_name": "Ann", "language_code": "en"}
 
 
 @pytest.fixture()
@@ -89,9 +90,9 @@ async def kubelet(
 
 
 async def _answers(tg: FakeTelegram, text: str = "/start") -> str:
-    tg.drain(TOKEN, USER["id"])
+    tg.drain(TOKEN, USER_ID)
     tg.push_message(TOKEN, USER, text)
-    return (await tg.next_message(TOKEN, USER["id"], timeout=10)).text
+    return (await tg.next_message(TOKEN, USER_ID, timeout=10)).text
 
 
 async def _pods_gone(kube: KubeClient, namespace: str, name: str) -> None:

@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from booking_bot.config import CLIENT_ID_PATTERN, ConfigError, Settings
+from booking_bot.config import _describe as describe  # names and reasons, never pydantic's `input`
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 # Variables a tenant entry may not set: the shard owns its HTTP endpoint and its Bot API server.
@@ -153,16 +154,3 @@ def parse_entry(client_id: str, raw: str, telegram_api_url: str | None) -> Tenan
     except ConfigError as exc:
         return bad(str(exc))
     return TenantEntry(client_id=client_id, fingerprint=digest, settings=settings)
-
-
-def describe(exc: ValidationError) -> str:
-    """Names and reasons only: pydantic's ``input`` (which may be a password) is never shown."""
-    parts = []
-    for error in exc.errors():
-        name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
-        if error["type"] == "missing":
-            parts.append(f"{name} is not set")
-        else:
-            message = str(error["msg"]).removeprefix("Value error, ")
-            parts.append(message if name in message else f"{name}: {message}")
-    return "; ".join(parts)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import sys
 
-from booking_bot.logs import JsonFormatter
+from booking_bot.logs import JsonFormatter, setup_logging
 
 CURRENT_TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_tenant", default=None)
 
@@ -30,10 +29,4 @@ class ShardJsonFormatter(JsonFormatter):
 
 
 def setup_shard_logging(shard_name: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(ShardJsonFormatter(shard_name))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    setup_logging(shard_name, level, ShardJsonFormatter(shard_name))

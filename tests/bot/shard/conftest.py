@@ -113,3 +113,12 @@ async def say(tg: FakeTelegram, token: str, user: int, text: str, timeout: float
     tg.push_message(token, person(user), text)
     message: SentMessage = await tg.next_message(token, user, timeout=timeout)
     return message
+
+
+async def serve(tg: FakeTelegram, shard: Shard, *tenants: Tenant, **extra: object) -> list[str]:
+    """Give each tenant a bot, list them all in the shard, wait until each is Serving; the tokens."""
+    tokens = [new_token(tg, t) for t in tenants]
+    shard.apply({t.client_id: entry(t, token, **extra) for t, token in zip(tenants, tokens, strict=True)})
+    for tenant in tenants:
+        await wait_state(shard, tenant.client_id, State.SERVING)
+    return tokens

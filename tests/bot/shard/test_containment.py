@@ -15,7 +15,7 @@ from harness.telegram import FakeTelegram
 
 from ..conftest import create_tenant, drop_tenant
 from ..test_redis_isolation import _acl_user
-from .conftest import MakeTenants, entry, new_token, report, say, wait_state
+from .conftest import MakeTenants, entry, new_token, report, say, serve, wait_state
 
 ANN, BOB = 1001, 1002
 
@@ -24,11 +24,8 @@ async def test_a_revoked_token_fails_its_tenant_and_the_others_keep_answering(
     tg: FakeTelegram, shard: Shard, make_tenants: MakeTenants
 ) -> None:
     a, b = await make_tenants(2)
-    token_a, token_b = new_token(tg, a), new_token(tg, b)
-    shard.apply({a.client_id: entry(a, token_a), b.client_id: entry(b, token_b)})
-    await wait_state(shard, a.client_id, State.SERVING)
+    token_a, token_b = await serve(tg, shard, a, b)
     serving_b = shard.registry.runners[b.client_id]
-    await wait_state(shard, b.client_id, State.SERVING)
 
     tg.remove_bot(token_a)
     failed = await wait_state(shard, a.client_id, State.FAILED)
@@ -83,10 +80,7 @@ async def test_a_tenant_whose_handlers_raise_does_not_affect_the_others(
         await conn.execute("ALTER TABLE users RENAME TO users_gone")
     finally:
         await conn.close()
-    token_a, token_b = new_token(tg, a), new_token(tg, b)
-    shard.apply({a.client_id: entry(a, token_a), b.client_id: entry(b, token_b)})
-    await wait_state(shard, a.client_id, State.SERVING)
-    await wait_state(shard, b.client_id, State.SERVING)
+    token_a, token_b = await serve(tg, shard, a, b)
 
     assert (await say(tg, token_a, ANN, "/start")).text == "Something went wrong. Please try again."
     assert f"Salon {b.client_id}" in (await say(tg, token_b, BOB, "/start")).text
@@ -98,10 +92,7 @@ async def test_a_flood_limited_tenant_does_not_slow_the_others(
     tg: FakeTelegram, shard: Shard, make_tenants: MakeTenants
 ) -> None:
     a, b = await make_tenants(2)
-    token_a, token_b = new_token(tg, a), new_token(tg, b)
-    shard.apply({a.client_id: entry(a, token_a), b.client_id: entry(b, token_b)})
-    await wait_state(shard, a.client_id, State.SERVING)
-    await wait_state(shard, b.client_id, State.SERVING)
+    token_a, token_b = await serve(tg, shard, a, b)
 
     tg.fail_next("sendMessage", token_a, error_code=429, retry_after=3)
     tg.push_message(token_a, ANN, "/start")

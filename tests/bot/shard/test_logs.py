@@ -11,11 +11,10 @@ import asyncpg
 import pytest
 
 from booking_bot.shard.logs import ShardJsonFormatter
-from booking_bot.shard.runner import State
 from booking_bot.shard.runtime import Shard
 from harness.telegram import FakeTelegram
 
-from .conftest import MakeTenants, entry, new_token, say, wait_state
+from .conftest import MakeTenants, say, serve
 
 
 @pytest.fixture()
@@ -43,10 +42,7 @@ async def test_a_tenants_failures_are_logged_under_its_client_id_without_secrets
         await conn.execute("ALTER TABLE users RENAME TO users_gone")
     finally:
         await conn.close()
-    token_a, token_b = new_token(tg, a), new_token(tg, b)
-    shard.apply({a.client_id: entry(a, token_a), b.client_id: entry(b, token_b)})
-    await wait_state(shard, a.client_id, State.SERVING)
-    await wait_state(shard, b.client_id, State.SERVING)
+    token_a, token_b = await serve(tg, shard, a, b)
     await say(tg, token_a, 1001, "/start")
     await say(tg, token_b, 1002, "/start")
 

@@ -9,7 +9,7 @@ from booking_bot.shard.runner import State
 from booking_bot.shard.runtime import Shard
 from harness.telegram import FakeTelegram
 
-from .conftest import MakeTenants, entry, new_token, report, say, wait_state
+from .conftest import MakeTenants, entry, new_token, report, say, serve, wait_state
 
 ANN, BOB = 1001, 1002
 POLLING_TIMEOUT = 1  # the shards of these tests long-poll for one second
@@ -38,10 +38,7 @@ async def test_a_removed_tenant_stops_polling_and_the_others_stay(
     tg: FakeTelegram, shard: Shard, make_tenants: MakeTenants
 ) -> None:
     a, b = await make_tenants(2)
-    token_a, token_b = new_token(tg, a), new_token(tg, b)
-    shard.apply({a.client_id: entry(a, token_a), b.client_id: entry(b, token_b)})
-    await wait_state(shard, a.client_id, State.SERVING)
-    await wait_state(shard, b.client_id, State.SERVING)
+    token_a, token_b = await serve(tg, shard, a, b)
 
     shard.apply({b.client_id: entry(b, token_b)})
     await shard.registry.wait_stopped(a.client_id)
@@ -56,10 +53,7 @@ async def test_a_changed_entry_replaces_only_that_tenant_with_never_two_pollers(
     tg: FakeTelegram, shard: Shard, make_tenants: MakeTenants
 ) -> None:
     a, b = await make_tenants(2)
-    token_a, token_b = new_token(tg, a), new_token(tg, b)
-    shard.apply({a.client_id: entry(a, token_a), b.client_id: entry(b, token_b)})
-    await wait_state(shard, a.client_id, State.SERVING)
-    await wait_state(shard, b.client_id, State.SERVING)
+    token_a, token_b = await serve(tg, shard, a, b)
     serving_b = shard.registry.runners[b.client_id]
 
     shard.apply({a.client_id: entry(a, token_a, BUSINESS_NAME="Renamed"), b.client_id: entry(b, token_b)})

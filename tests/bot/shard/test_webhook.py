@@ -19,7 +19,7 @@ from booking_bot.shard.runtime import Shard
 from harness.telegram import FakeTelegram
 
 from ..conftest import Clock, person
-from .conftest import MakeTenants, entry, new_token, say, wait_state
+from .conftest import MakeTenants, entry, new_token, say, serve, wait_state
 
 ANN, BOB = 1001, 1002
 
@@ -53,10 +53,7 @@ async def test_updates_of_two_tenants_arrive_through_one_endpoint(
     tg: FakeTelegram, webhook_shard: Shard, make_tenants: MakeTenants
 ) -> None:
     a, b = await make_tenants(2)
-    token_a, token_b = new_token(tg, a), new_token(tg, b)
-    webhook_shard.apply({a.client_id: entry(a, token_a), b.client_id: entry(b, token_b)})
-    await wait_state(webhook_shard, a.client_id, State.SERVING)
-    await wait_state(webhook_shard, b.client_id, State.SERVING)
+    token_a, token_b = await serve(tg, webhook_shard, a, b)
     port = webhook_shard.settings.health_port
     assert tg.webhooks[token_a][0] == f"http://127.0.0.1:{port}/telegram/{token_a.split(':')[0]}"
     assert tg.webhooks[token_a][1] != tg.webhooks[token_b][1]  # a secret per tenant
@@ -69,10 +66,7 @@ async def test_an_update_without_the_tenants_secret_is_refused(
     tg: FakeTelegram, webhook_shard: Shard, make_tenants: MakeTenants
 ) -> None:
     a, b = await make_tenants(2)
-    token_a, token_b = new_token(tg, a), new_token(tg, b)
-    webhook_shard.apply({a.client_id: entry(a, token_a), b.client_id: entry(b, token_b)})
-    await wait_state(webhook_shard, a.client_id, State.SERVING)
-    await wait_state(webhook_shard, b.client_id, State.SERVING)
+    token_a, token_b = await serve(tg, webhook_shard, a, b)
     url, _ = tg.webhooks[token_a]
     forged = {
         "update_id": 1,
