@@ -92,6 +92,17 @@ async def ensure_shard(kube: Kube, settings: OperatorSettings, namespace: str, s
             await kube.patch(resource, namespace, name, owned)
 
 
+async def _write_entry(
+    kube: Kube, settings: OperatorSettings, namespace: str, shard: str, client_id: str, entry: str
+) -> None:
+    await ensure_shard(kube, settings, namespace, shard)
+    encoded = base64.b64encode(entry.encode()).decode()
+    secret_name = shard_manifests.tenants_secret_name(shard)
+    secret = await kube.get(SECRETS, namespace, secret_name)
+    if ((secret or {}).get("data") or {}).get(client_id) != encoded:
+        await kube.patch(SECRETS, namespace, secret_name, {"data": {client_id: encoded}})
+
+
 async def _report(kube: Kube, namespace: str, shard: str, client_id: str) -> dict[str, Any] | None:
     configmap = await kube.get(CONFIGMAPS, namespace, shard_manifests.status_configmap_name(shard))
     raw = ((configmap or {}).get("data") or {}).get(client_id)
@@ -155,16 +166,15 @@ async def serve_shared(
     )
     if not token:
         return SharedState(current_shard, False, "the bot token Secret is missing or empty")
-    lock = _placement_locks.setdefault(namespace, asyncio.Lock())
-    async with lock:  # two new tenants must not both take a shard's last place
-        shard = current_shard or await choose_shard(kube, settings, namespace, client_id)
-        await ensure_shard(kube, settings, namespace, shard)
-        entry = shard_manifests.tenant_entry(bot_deployment, credentials, token)
-        encoded = base64.b64encode(entry.encode()).decode()
-        secret_name = shard_manifests.tenants_secret_name(shard)
-        secret = await kube.get(SECRETS, namespace, secret_name)
-        if ((secret or {}).get("data") or {}).get(client_id) != encoded:
-            await kube.patch(SECRETS, namespace, secret_name, {"data": {client_id: encoded}})
+    entry = shard_manifests.tenant_entry(bot_deployment, credentials, token)
+    if current_shard is not None:  # placed already: its own key only, no need to serialise
+        shard = current_shard
+        await _write_entry(kube, settings, namespace, shard, client_id, entry)
+    else:
+        async with _placement_locks.setdefault(namespace, asyncio.Lock()):
+            # Two new tenants must not both take a shard's last place.
+            shard = await choose_shard(kube, settings, namespace, client_id)
+            await _write_entry(kube, settings, namespace, shard, client_id, entry)
     report = await _report(kube, namespace, shard, client_id)
     if report is None:
         return SharedState(shard, False, f"waiting for shard {shard} to start the bot")

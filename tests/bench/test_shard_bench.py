@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import sys
 import tempfile
@@ -33,12 +34,13 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import port_for
 import pytest
 from redis.asyncio import Redis
 
 from booking_bot.migrate import migrate
 from harness.kube import EmulatedCluster, KubeClient
-from harness.postgres import PgServer, UnprivilegedPostgreSQLExecutor
+from harness.postgres import PgServer, start_postgres
 from harness.redis import RedisServer
 from harness.telegram import FakeTelegram
 
@@ -85,44 +87,19 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-@contextlib.contextmanager
-def _max_connections(executor: UnprivilegedPostgreSQLExecutor, pg: PgServer, value: int) -> Iterator[None]:
-    """The server restarted with room for ``value`` connections, and back to its setting after."""
-
-    async def alter(sql: str) -> None:
-        conn = await asyncpg.connect(pg.dsn())
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    async def accepting() -> None:
-        for _ in range(300):
-            try:
-                await alter("SELECT 1")
-                return
-            except (asyncpg.CannotConnectNowError, OSError):
-                await asyncio.sleep(0.1)
-        raise RuntimeError("PostgreSQL did not come back")
-
-    def restart() -> None:
-        executor.stop()
-        executor.start()
-        asyncio.run(accepting())
-
-    asyncio.run(alter(f"ALTER SYSTEM SET max_connections = {int(value)}"))
-    restart()
-    try:
-        yield
-    finally:
-        asyncio.run(alter("ALTER SYSTEM RESET max_connections"))
-        restart()
-
-
 @pytest.fixture()
-def roomy_postgres(pg_executor: UnprivilegedPostgreSQLExecutor, pg_server: PgServer) -> Iterator[PgServer]:
-    with _max_connections(pg_executor, pg_server, BENCH_MAX_CONNECTIONS):
-        yield pg_server
+def roomy_postgres() -> Iterator[PgServer]:
+    """A server of its own with room for BENCH_MAX_CONNECTIONS (the session's allows 300)."""
+    base = Path(tempfile.mkdtemp(prefix="booking-pg-bench-"))
+    os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user must reach its data directory
+    executor = start_postgres(base, port_for.select_random(), max_connections=BENCH_MAX_CONNECTIONS)
+    try:
+        yield PgServer(
+            host="127.0.0.1", port=executor.port, superuser=executor.user, password=executor.password or ""
+        )
+    finally:
+        executor.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -77,7 +77,7 @@ class UnprivilegedPostgreSQLExecutor(PostgreSQLExecutor):
             shutil.rmtree(self.datadir, ignore_errors=True)
 
 
-def start_postgres(base: Path, port: int) -> UnprivilegedPostgreSQLExecutor:
+def start_postgres(base: Path, port: int, max_connections: int = 300) -> UnprivilegedPostgreSQLExecutor:
     base.mkdir(parents=True, exist_ok=True)
     executable = str(PG_CTL_WRAPPER) if os.geteuid() == 0 else str(PG_BINDIR / "pg_ctl")
     executor = UnprivilegedPostgreSQLExecutor(
@@ -93,7 +93,7 @@ def start_postgres(base: Path, port: int) -> UnprivilegedPostgreSQLExecutor:
         password=SUPERUSER_PASSWORD,
         # fsync off: a test cluster that dies is thrown away anyway.
         postgres_options="-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-        "-c max_connections=300 -c password_encryption=scram-sha-256",
+        f"-c max_connections={int(max_connections)} -c password_encryption=scram-sha-256",
     )
     executor.start()
     return executor
