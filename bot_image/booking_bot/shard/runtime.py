@@ -31,6 +31,9 @@ from booking_bot.tenant import Clock, include_handlers
 log = logging.getLogger("booking_bot.shard")
 
 JANITOR_SECONDS = 5.0
+# Redis connections idle this long are closed even when the tenant keeps its PostgreSQL ones
+# longer: below the client timeout servers commonly set, so the server never cuts one first.
+REDIS_IDLE_SECONDS = 10.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 
@@ -115,13 +118,13 @@ class Shard:
         return web.Response(status=200)
 
     async def _janitor(self) -> None:
-        """Idle tenants hold no Redis connection either: close them after ``DB_IDLE_SECONDS``
-        (a server with a client ``timeout`` would otherwise close them under the tenant's feet)."""
+        """Idle tenants hold no Redis connection either: close them after ``DB_IDLE_SECONDS`` (at
+        most ``REDIS_IDLE_SECONDS``; a server's client ``timeout`` would otherwise cut them)."""
         while True:
             await asyncio.sleep(JANITOR_SECONDS)
             for runner in list(self.serving.values()):
                 settings = runner.entry.settings
-                idle = settings.db_idle_seconds if settings is not None else JANITOR_SECONDS
+                idle = min(settings.db_idle_seconds, REDIS_IDLE_SECONDS) if settings else REDIS_IDLE_SECONDS
                 with contextlib.suppress(Exception):  # a tenant's trouble is not the janitor's
                     await runner.close_idle_connections(idle)
 
