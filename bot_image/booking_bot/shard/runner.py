@@ -45,7 +45,7 @@ from booking_bot.migrate import MigrationError, migrate
 from booking_bot.shard.config import TenantEntry
 from booking_bot.shard.logs import CURRENT_TENANT
 from booking_bot.shard.reminders import run_reminders
-from booking_bot.shard.routing import Handler
+from booking_bot.shard.routing import Handler, UnknownTenant
 from booking_bot.tenant import Clock, StartupError, TenantServices, TokenRejected, open_pool, open_tenant
 
 log = logging.getLogger("booking_bot.shard")
@@ -340,8 +340,13 @@ class TenantRunner:
         task.add_done_callback(self._handling.discard)
 
     async def _feed(self, bot: Bot, update: Update) -> None:
+        services = self.services
         try:
-            await self.shard.dp.feed_update(bot, update)
+            if services is None:
+                raise UnknownTenant(f"{self.client_id} stopped before its update was handled")
+            # The tenant's names from the very first middleware on: the error handler needs
+            # ``i18n`` even when the failure comes before the shard's own middleware (Redis down).
+            await self.shard.dp.feed_update(bot, update, **services.workflow_data())
         except Exception as exc:  # the error router answered what it could; never the shard's problem
             log.warning(
                 "update failed",

@@ -152,3 +152,17 @@ async def test_an_idle_tenant_holds_no_redis_connection(
         assert f"Salon {a.client_id}" in (await say(tg, token, ANN, "/start")).text
     finally:
         await admin.aclose()
+
+
+async def test_a_tenant_whose_redis_refuses_it_answers_with_the_error_message(
+    tg: FakeTelegram, shard: Shard, make_tenants: MakeTenants, redis_server: RedisServer
+) -> None:
+    """A failure before the tenant's own middleware (the FSM lock in Redis) still gets an answer."""
+    a, b = await make_tenants(2)
+    wrong = f"redis://{a.client_id}:not-the-password@{redis_server.host}:{redis_server.port}/0"
+    token_a = new_token(tg, a)
+    (token_b,) = await serve(tg, shard, b)
+    shard.apply({a.client_id: entry(a, token_a, REDIS_URL=wrong), b.client_id: entry(b, token_b)})
+    await wait_state(shard, a.client_id, State.SERVING)
+    assert (await say(tg, token_a, ANN, "/start")).text == "Something went wrong. Please try again."
+    assert f"Salon {b.client_id}" in (await say(tg, token_b, BOB, "/start")).text
