@@ -25,6 +25,7 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,11 +38,12 @@ import asyncpg
 import port_for
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from booking_bot.migrate import migrate
 from harness.kube import EmulatedCluster, KubeClient
 from harness.postgres import PgServer, start_postgres
-from harness.redis import RedisServer
+from harness.redis import ADMIN_PASSWORD, RedisServer
 from harness.telegram import FakeTelegram
 
 TENANTS = int(os.environ.get("SHARD_BENCH_TENANTS", "1000"))
@@ -100,6 +102,54 @@ def roomy_postgres() -> Iterator[PgServer]:
     finally:
         executor.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture()
+def roomy_redis() -> Iterator[RedisServer]:
+    """A Redis of its own without the test server's 15 s client timeout, logging to a file."""
+    port = port_for.select_random()
+    log = Path(tempfile.gettempdir()) / f"booking-redis-bench-{os.getpid()}.log"
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            ADMIN_PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--timeout",
+            "0",
+            "--maxclients",
+            "20000",
+            "--logfile",
+            str(log),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        server = RedisServer(host="127.0.0.1", port=port, password=ADMIN_PASSWORD)
+
+        async def ready() -> None:
+            for _ in range(100):
+                try:
+                    client = Redis.from_url(server.admin_url)
+                    await client.ping()
+                    await client.aclose()
+                    return
+                except (OSError, RedisError):
+                    await asyncio.sleep(0.1)
+            raise RuntimeError("redis-server did not start")
+
+        asyncio.run(ready())
+        yield server
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -271,11 +321,11 @@ async def _wait_healthy(port: int, timeout: float = 60) -> None:
 @pytest.mark.bench
 async def test_shared_runtime_against_one_process_per_tenant(
     roomy_postgres: PgServer,
-    redis_server: RedisServer,
+    roomy_redis: RedisServer,
     kube_cluster: EmulatedCluster,
     kube: KubeClient,
 ) -> None:
-    pg_server = roomy_postgres
+    pg_server, redis_server = roomy_postgres, roomy_redis
     async with FakeTelegram() as tg:
         tenants = await _provision(pg_server, redis_server, tg, TENANTS, 0)
         dedicated = await _provision(pg_server, redis_server, tg, DEDICATED_SAMPLE, TENANTS)
