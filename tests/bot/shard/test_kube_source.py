@@ -62,15 +62,19 @@ async def _serving_shard(
         await shard.close()
 
 
-async def _status(kube: KubeClient, namespace: str, name: str, client_id: str, timeout: float = 5.0) -> Any:
+async def _status(
+    kube: KubeClient, namespace: str, name: str, client_id: str, state: str = "Serving", timeout: float = 5.0
+) -> Any:
+    """The tenant's report in the shard's ConfigMap once it says ``state``."""
     deadline = asyncio.get_running_loop().time() + timeout
+    value = None
     while asyncio.get_running_loop().time() < deadline:
         configmap = await kube.get("v1/configmaps", namespace, name)
         value = (configmap.get("data") or {}).get(client_id)
-        if value:
+        if value and json.loads(value)["state"] == state:
             return json.loads(value)
         await asyncio.sleep(0.05)
-    raise TimeoutError(f"no status for {client_id} in {name}")
+    raise TimeoutError(f"{client_id} is not {state} in {name}: {value}")
 
 
 async def test_a_tenant_written_into_the_shards_secret_answers_within_five_seconds(
