@@ -490,7 +490,7 @@ def test_the_contracts_condition_types_are_valid_condition_types() -> None:
     types_line = re.search(r"Condition types: (.*)\.", contract_section("status"))
     assert types_line
     types = re.findall(r"`(\w+)`", types_line.group(1))
-    assert len(types) == 6
+    assert len(types) == 7  # Database, Redis, Secret, Deployment, Shard, BotToken, Ready
     conditions = SCHEMA["properties"]["status"]["properties"]["conditions"]
     pattern = conditions["items"]["properties"]["type"]["pattern"]
     assert all(re.fullmatch(pattern, condition_type) for condition_type in types)
