@@ -22,6 +22,7 @@ say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'make up: %s\n' "$*" >&2; exit 1; }
 
 HELM="$(command -v helm || true)"
+[ -n "$HELM" ] || [ ! -x .tools/bin/helm ] || HELM=.tools/bin/helm  # hack/install-helm.sh
 [ -n "$HELM" ] || [ ! -x .venv/bin/helm ] || HELM=.venv/bin/helm
 for tool in "$DOCKER" kind kubectl; do
   command -v "$tool" >/dev/null || die "$tool is not installed (see docs/deploy.md, Prerequisites)"
@@ -59,9 +60,11 @@ fi
 say "helm upgrade --install $RELEASE (namespace $NAMESPACE)"
 "$HELM" upgrade --install "$RELEASE" charts/booking-saas \
   --kube-context "$CONTEXT" --namespace "$NAMESPACE" \
+  --set imageRegistry= \
   --set operator.image.tag="$IMAGE_TAG" \
   --set bot.image.tag="$IMAGE_TAG" \
   --set webhook.image.tag="$IMAGE_TAG" \
+  --set operator.watchNamespace="$TENANT_NAMESPACE" \
   "${webhook[@]}" \
   --wait --timeout 10m
 
@@ -79,6 +82,8 @@ fi
 if [ -n "${BOT_TOKEN:-}" ]; then
   kc -n "$TENANT_NAMESPACE" create secret generic client-001-bot-token --from-literal=token="$BOT_TOKEN" \
     --dry-run=client -o yaml | kc apply -f -
+  # The operator mounts only Secrets labelled as bot tokens.
+  kc -n "$TENANT_NAMESPACE" label --overwrite secret client-001-bot-token bookingsaas.dev/bot-token=true
 fi
 
 cat <<MSG

@@ -17,6 +17,7 @@ import asyncpg
 import port_for
 import pytest
 from pytest_redis import factories as redis_factories
+from redis.asyncio import Redis
 
 from harness.kube import EmulatedCluster, KubeClient
 from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB
@@ -68,19 +69,32 @@ def redis_server(redis_proc: object) -> RedisServer:
     return RedisServer(host=redis_proc.host, port=redis_proc.port, password=ADMIN_PASSWORD)  # type: ignore[attr-defined]
 
 
+@pytest.fixture()
+async def redis_admin(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """The admin (default user) of the session's Redis, for assertions and for making ACL users."""
+    client = Redis.from_url(redis_server.admin_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture(scope="session")
 def platform_services(pg_server: PgServer, redis_server: RedisServer) -> OperatorPlatform:
-    """The platform database and the operator's least-privilege role (CREATEROLE, no superuser)."""
+    """The platform database and the operator's least-privilege role (CREATEROLE, no superuser),
+    owner of the database, which PUBLIC may not connect to (as the chart sets it up)."""
 
     async def setup() -> None:
         conn = await asyncpg.connect(pg_server.dsn())
         try:
-            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", PLATFORM_DB):
-                await conn.execute(f"CREATE DATABASE {PLATFORM_DB}")
             if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", OPERATOR_ROLE):
                 await conn.execute(
                     f"CREATE ROLE {OPERATOR_ROLE} LOGIN CREATEROLE NOSUPERUSER PASSWORD '{OPERATOR_PASSWORD}'"
                 )
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", PLATFORM_DB):
+                await conn.execute(f"CREATE DATABASE {PLATFORM_DB} OWNER {OPERATOR_ROLE}")
+            # As the chart's bootstrap does: nobody connects unless granted (tenants via their group).
+            await conn.execute(f"REVOKE ALL ON DATABASE {PLATFORM_DB} FROM PUBLIC")
             await conn.execute(f"GRANT CONNECT, CREATE ON DATABASE {PLATFORM_DB} TO {OPERATOR_ROLE}")
         finally:
             await conn.close()

@@ -7,14 +7,18 @@ import sys
 
 import asyncpg
 
-from booking_bot.config import ConfigError, fail, load_settings
+from booking_bot.config import fail, load_settings
 from booking_bot.logs import setup_logging
+from booking_contract.settings import ConfigError, wants_help
 
 USAGE = "usage: python -m booking_bot [run|migrate]"
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if wants_help(args):
+        sys.stdout.write(USAGE + "\n")
+        return
     command = args[0] if args else "run"
     if command not in ("run", "migrate") or len(args) > 1:
         sys.stderr.write(USAGE + "\n")
@@ -23,7 +27,6 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings(need_token=command == "run")
     except ConfigError as exc:
         fail(str(exc))
-        return
     setup_logging(settings.client_id, settings.log_level)
     if command == "migrate":
         from booking_bot.migrate import MigrationError, migrate

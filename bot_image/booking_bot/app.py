@@ -91,7 +91,8 @@ class BookingBot:
         return self._notifier
 
     async def serve(self, *, handle_signals: bool = False) -> None:
-        assert self.bot is not None and self.dp is not None and self.pool is not None
+        if self.bot is None or self.dp is None or self.pool is None:
+            raise RuntimeError("the bot has not started")
         worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._worker = asyncio.create_task(
             reminders.run_worker(

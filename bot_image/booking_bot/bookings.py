@@ -136,7 +136,7 @@ async def _check_slot(
     today = today_local(now, tz)
     schedule = await load_schedule(pool, today)
     day = start.astimezone(tz).date()
-    if not today <= day < today + dt.timedelta(days=schedule.settings.horizon_days):
+    if not today <= day < today + dt.timedelta(days=schedule.rules.horizon_days):
         raise SlotUnavailable("outside the booking horizon")
     if start not in free_slots(day, minutes, schedule, (), now, tz):
         raise SlotUnavailable("not a bookable slot")
@@ -175,7 +175,8 @@ async def create_booking(
         await _occupy(conn, booking_id, starts_at, service.duration_minutes)
         await _plan_reminders(conn, booking_id, starts_at, await _reminder_offsets(conn), now)
         booking = await get_booking(conn, booking_id)
-    assert booking is not None
+    if booking is None:  # written in this very transaction
+        raise RuntimeError(f"booking {booking_id} vanished inside its own transaction")
     return booking
 
 
@@ -191,7 +192,8 @@ async def block_slot(pool: asyncpg.Pool, *, starts_at: dt.datetime, minutes: int
         )
         await _occupy(conn, booking_id, starts_at, span)
         booking = await get_booking(conn, booking_id)
-    assert booking is not None
+    if booking is None:  # written in this very transaction
+        raise RuntimeError(f"booking {booking_id} vanished inside its own transaction")
     return booking
 
 
@@ -273,7 +275,8 @@ async def reschedule_booking(
         )
         await _plan_reminders(conn, booking_id, new_start, await _reminder_offsets(conn), now)
         after = await get_booking(conn, booking_id)
-    assert after is not None
+    if after is None:  # updated in this very transaction
+        raise RuntimeError(f"booking {booking_id} vanished inside its own transaction")
     return before, after
 
 

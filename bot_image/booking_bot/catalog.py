@@ -56,7 +56,8 @@ async def add_service(
         price,
         description,
     )
-    assert row is not None
+    if row is None:  # an INSERT with RETURNING always returns its row
+        raise RuntimeError("adding a service returned no row")
     return _service(row)
 
 

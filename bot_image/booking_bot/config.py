@@ -1,26 +1,23 @@
 """The bot's configuration: one pydantic settings model read from the environment.
 
 Names and meaning are fixed by docs/contracts.md. Anything wrong ends the process with
-one line on stderr and exit code 2 (see ``load_settings``), never a traceback.
+one line on stderr and exit code 2 (see ``load_settings`` and booking_contract.settings),
+never a traceback.
 """
 
 from __future__ import annotations
 
-import re
-import sys
 import zoneinfo
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NoReturn
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-CLIENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
-RESERVED_IDS = frozenset({"public", "information_schema", "postgres", "default", "template0", "template1"})
-EXIT_CONFIG = 2
+from booking_contract import settings as contract_settings
+from booking_contract.client_id import client_id_problem
+from booking_contract.settings import ConfigError
 
-
-class ConfigError(Exception):
-    """The configuration is missing or wrong; the message is one line meant for humans."""
+COMPONENT = "booking_bot"
 
 
 class Settings(BaseSettings):
@@ -66,10 +63,9 @@ class Settings(BaseSettings):
     @field_validator("client_id")
     @classmethod
     def _client_id(cls, value: str) -> str:
-        if not CLIENT_ID_PATTERN.fullmatch(value) or value.startswith("pg_") or value in RESERVED_IDS:
-            raise ValueError(
-                f"CLIENT_ID {value!r} must match {CLIENT_ID_PATTERN.pattern} (not pg_*, not reserved)"
-            )
+        problem = client_id_problem(value)
+        if problem is not None:
+            raise ValueError(f"CLIENT_ID {value!r} {problem}")
         return value
 
     @field_validator("admin_telegram_ids", mode="before")
@@ -128,31 +124,16 @@ class Settings(BaseSettings):
         return self.bot_token.get_secret_value().strip()
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
-        if error["type"] == "missing":
-            parts.append(f"{name} is not set")
-        else:
-            message = str(error["msg"]).removeprefix("Value error, ")
-            parts.append(message if name in message else f"{name}: {message}")
-    return "; ".join(parts)
-
-
 def load_settings(*, need_token: bool = True) -> Settings:
     """Read the environment; raise ConfigError with one human line when it is wrong."""
-    try:
-        settings = Settings()  # type: ignore[call-arg]  # values come from the environment
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+    settings = contract_settings.load(Settings)
     if need_token:
         settings.token()
     return settings
 
 
-def fail(message: str, code: int = EXIT_CONFIG, kind: str = "configuration error") -> None:
+def fail(
+    message: str, code: int = contract_settings.EXIT_CONFIG, kind: str = "configuration error"
+) -> NoReturn:
     """Print one line to stderr and exit (no traceback)."""
-    line = " ".join(message.split())
-    sys.stderr.write(f"booking_bot: {kind}: {line}\n")
-    raise SystemExit(code)
+    contract_settings.fail(COMPONENT, message, code=code, kind=kind)

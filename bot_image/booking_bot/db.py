@@ -1,6 +1,6 @@
 """PostgreSQL access: one small asyncpg pool per bot, always inside the tenant schema.
 
-Pool arithmetic (docs/bot.md): an idle bot holds ``DB_POOL_MIN`` (default 0) connections and
+Pool arithmetic (docs/scaling.md): an idle bot holds ``DB_POOL_MIN`` (default 0) connections and
 closes idle ones after ``DB_IDLE_SECONDS``; a busy bot holds at most ``DB_POOL_MAX`` (default 2).
 """
 
@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncpg
 
-from booking_bot.config import CLIENT_ID_PATTERN
+from booking_bot.config import Settings
+from booking_contract.client_id import CLIENT_ID_RE
+
+# One source for the idle timeout: the settings' default (DB_IDLE_SECONDS).
+DEFAULT_IDLE_SECONDS: float = Settings.model_fields["db_idle_seconds"].default
 
 
 def quote_ident(name: str) -> str:
     """Quote an identifier that has already passed the CLIENT_ID pattern."""
-    if not CLIENT_ID_PATTERN.fullmatch(name):
+    if not CLIENT_ID_RE.fullmatch(name):
         raise ValueError(f"refusing to quote unexpected identifier {name!r}")
     return '"' + name.replace('"', '""') + '"'
 
@@ -34,7 +38,7 @@ async def connect(dsn: str, schema: str | None) -> asyncpg.Connection:
 
 
 async def create_pool(
-    dsn: str, schema: str, *, min_size: int = 0, max_size: int = 2, idle_seconds: float = 30.0
+    dsn: str, schema: str, *, min_size: int = 0, max_size: int = 2, idle_seconds: float = DEFAULT_IDLE_SECONDS
 ) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -45,5 +49,6 @@ async def create_pool(
         command_timeout=30,
         timeout=10,
     )
-    assert pool is not None
+    if pool is None:  # asyncpg types the pool as optional; a created pool is never None
+        raise RuntimeError("asyncpg created no pool")
     return pool

@@ -1,4 +1,4 @@
-"""The owner's schedule: working hours, breaks, days off and settings (no aiogram here)."""
+"""The owner's schedule: working hours, breaks, days off and booking rules (no aiogram here)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ class Interval:
 
 
 @dataclass(frozen=True)
-class Settings:
+class BookingRules:
+    """The owner's rules for bookings (the tenant schema's `settings` row), not the environment."""
+
     slot_step_minutes: int = 30
     min_notice_minutes: int = 120
     cancel_cutoff_minutes: int = 180
@@ -36,17 +38,17 @@ class Schedule:
     hours: dict[int, Interval] = field(default_factory=dict)
     breaks: dict[int, tuple[Interval, ...]] = field(default_factory=dict)
     days_off: frozenset[dt.date] = frozenset()
-    settings: Settings = Settings()
+    rules: BookingRules = BookingRules()
 
 
-async def load_settings(conn: asyncpg.Pool | asyncpg.Connection) -> Settings:
+async def load_rules(conn: asyncpg.Pool | asyncpg.Connection) -> BookingRules:
     row = await conn.fetchrow(
         "SELECT slot_step_minutes, min_notice_minutes, cancel_cutoff_minutes, horizon_days,"
         " reminder_offsets_minutes FROM settings WHERE id"
     )
     if row is None:
-        return Settings()
-    return Settings(
+        return BookingRules()
+    return BookingRules(
         slot_step_minutes=row["slot_step_minutes"],
         min_notice_minutes=row["min_notice_minutes"],
         cancel_cutoff_minutes=row["cancel_cutoff_minutes"],
@@ -71,7 +73,7 @@ async def load_schedule(conn: asyncpg.Pool | asyncpg.Connection, today: dt.date 
         hours=hours,
         breaks={k: tuple(v) for k, v in breaks.items()},
         days_off=days_off,
-        settings=await load_settings(conn),
+        rules=await load_rules(conn),
     )
 
 

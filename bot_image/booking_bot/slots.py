@@ -69,7 +69,7 @@ def free_slots(
     be free, to lie within working hours, to touch no break, and to start no earlier than
     ``now`` plus the minimum notice.
     """
-    settings = schedule.settings
+    rules = schedule.rules
     hours = schedule.hours.get(day.isoweekday())
     if hours is None or day in schedule.days_off:
         return []
@@ -80,9 +80,9 @@ def free_slots(
         for b in schedule.breaks.get(day.isoweekday(), ())
     ]
     taken = set(busy)
-    earliest = now + dt.timedelta(minutes=settings.min_notice_minutes)
+    earliest = now + dt.timedelta(minutes=rules.min_notice_minutes)
     span = dt.timedelta(minutes=occupied_minutes(duration_minutes))
-    step = dt.timedelta(minutes=settings.slot_step_minutes)
+    step = dt.timedelta(minutes=rules.slot_step_minutes)
     result: list[dt.datetime] = []
     local_start = dt.datetime.combine(day, hours.start)
     local_end = dt.datetime.combine(day, hours.end)
@@ -123,7 +123,7 @@ def day_states(
     """State of each local date from ``first`` for ``days`` days (for the calendar)."""
     taken = set(busy)
     today = today_local(now, tz)
-    horizon_end = today + dt.timedelta(days=schedule.settings.horizon_days)
+    horizon_end = today + dt.timedelta(days=schedule.rules.horizon_days)
     states: dict[dt.date, DayState] = {}
     for offset in range(days):
         day = first + dt.timedelta(days=offset)
@@ -209,7 +209,7 @@ async def next_free_slots(
     """The next free starts at or after ``after`` (same day first, then the following days)."""
     schedule = await load_schedule(pool, today_local(now, tz))
     first = after.astimezone(tz).date()
-    last = today_local(now, tz) + dt.timedelta(days=schedule.settings.horizon_days - 1)
+    last = today_local(now, tz) + dt.timedelta(days=schedule.rules.horizon_days - 1)
     if last < first:
         return []
     start, end = local_day_bounds(first, last, tz)

@@ -21,7 +21,6 @@ from aiogram import Bot, Dispatcher, Router
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import User
 
 from booking_bot import commands
@@ -130,8 +129,9 @@ async def identify(bot: Bot) -> User:
 
 def create_isolation(storage: BaseStorage) -> BaseEventIsolation:
     """One update at a time per user (a double tap must not run two confirmations at once):
-    Redis locks under the tenant prefix, or an in-process lock without Redis."""
-    return storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
+    an in-process lock, since one process serves a tenant's token in either runtime
+    (storage.py says why not aiogram's Redis locks)."""
+    return SimpleEventIsolation()
 
 
 async def open_tenant(

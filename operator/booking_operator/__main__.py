@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import kopf
 
-from booking_operator.config import ConfigError, get_settings
+from booking_contract.kube import check_access
+from booking_contract.settings import ConfigError, fail, wants_help
+from booking_operator.config import get_settings
+
+COMPONENT = "booking-operator"
+USAGE = (
+    "usage: python -m booking_operator\n"
+    "Runs the BookingTenant operator; configured by environment variables only\n"
+    "(OPERATOR_DATABASE_URL, OPERATOR_REDIS_URL, BOT_IMAGE, ...: see docs/operator.md)."
+)
 
 
-def check_cluster_access() -> None:
-    """In a pod the service account is used; elsewhere a kubeconfig must exist."""
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if wants_help(args):
+        sys.stdout.write(USAGE + "\n")
         return
-    paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
-    paths = paths or [os.path.expanduser("~/.kube/config")]
-    if not any(os.path.isfile(p) for p in paths):
-        raise ConfigError(
-            "no Kubernetes access: not in a cluster and no kubeconfig at "
-            + ", ".join(paths)
-            + " (set KUBECONFIG)"
-        )
-
-
-def main() -> None:
+    if args:
+        sys.stderr.write(USAGE + "\n")
+        raise SystemExit(2)
     try:
         settings = get_settings()
-        check_cluster_access()
+        check_access()
     except ConfigError as exc:
-        sys.stderr.write(f"booking-operator: configuration error: {exc}\n")
-        raise SystemExit(2) from None
+        fail(COMPONENT, str(exc))
     level = settings.log_level.upper()
     kopf.configure(
         verbose=level == "DEBUG",

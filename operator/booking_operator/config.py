@@ -6,12 +6,11 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class ConfigError(Exception):
-    """The environment does not describe a runnable operator; the message says why in one line."""
+from booking_contract import settings as contract_settings
+from booking_operator.database import RoleLimits
 
 
 class OperatorSettings(BaseSettings):
@@ -27,6 +26,9 @@ class OperatorSettings(BaseSettings):
     # The booking bot image every tenant runs unless its spec overrides it.
     bot_image: str = Field(min_length=1)
     bot_image_pull_policy: str = "IfNotPresent"
+    # Other images a tenant may name in spec.bot.image, comma-separated: exact references, or
+    # prefixes ending in `*` (end them with `:` or `@`). Empty: BOT_IMAGE only.
+    bot_image_allowlist: str = ""
 
     # What the bots are told: where Postgres/Redis are as seen from tenant pods.
     # Default: the host/port/database of OPERATOR_DATABASE_URL / OPERATOR_REDIS_URL.
@@ -41,6 +43,16 @@ class OperatorSettings(BaseSettings):
     redis_acl: str = "auto"
     # Per-tenant Postgres connection limit (the bot pool's max plus the migration job).
     tenant_connection_limit: int = Field(default=4, ge=1, le=100)
+    # Per-tenant role settings a hostile or buggy bot cannot exceed (milliseconds; 0 = off).
+    tenant_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    tenant_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
+    tenant_lock_timeout_ms: int = Field(default=10_000, ge=0)
+    # The group role holding CONNECT on the database, granted to every tenant role at creation.
+    tenant_group_role: str = Field(default="booking_tenants", pattern=r"^[a-z][a-z0-9_]{2,62}$")
+    # Redis bytes (MEMORY USAGE of its keys) above which a tenant's ACL user loses SETEX.
+    tenant_redis_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Start even though PostgreSQL <= 15 makes CREATEROLE nearly superuser (see docs/operator.md).
+    allow_createrole_before_pg16: bool = False
 
     # Runtime of a tenant whose spec.runtime is absent: Dedicated (a Deployment each) or Shared.
     default_runtime: Literal["Dedicated", "Shared"] = "Dedicated"
@@ -61,6 +73,10 @@ class OperatorSettings(BaseSettings):
     telegram_api_url: str = ""
     # Ask Telegram (getMe) for the bot's @username and to validate its token.
     telegram_check_tokens: bool = True
+    # How long a token Telegram accepted is trusted before it is asked again, seconds: a token
+    # revoked in BotFather is noticed at the first resync after this (a changed token Secret
+    # is checked at once).
+    token_recheck_interval: float = Field(default=900.0, ge=0)
 
     # Operational endpoints.
     liveness_port: int = Field(default=8080, ge=0, le=65535)
@@ -89,6 +105,19 @@ class OperatorSettings(BaseSettings):
             raise ValueError("must be 'auto' or 'off'")
         return value
 
+    @property
+    def role_limits(self) -> RoleLimits:
+        return RoleLimits(
+            connection_limit=self.tenant_connection_limit,
+            statement_timeout_ms=self.tenant_statement_timeout_ms,
+            idle_in_transaction_timeout_ms=self.tenant_idle_in_transaction_timeout_ms,
+            lock_timeout_ms=self.tenant_lock_timeout_ms,
+        )
+
+    @property
+    def image_allowlist(self) -> list[str]:
+        return [entry.strip() for entry in self.bot_image_allowlist.split(",") if entry.strip()]
+
     @field_validator("log_format")
     @classmethod
     def _log_format(cls, value: str) -> str:
@@ -111,11 +140,5 @@ class OperatorSettings(BaseSettings):
 
 @lru_cache
 def get_settings() -> OperatorSettings:
-    """Load settings once; a ConfigError names the first offending variable."""
-    try:
-        return OperatorSettings()  # type: ignore[call-arg]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
-        problem = "is required" if first["type"] == "missing" else first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{name} {problem}") from None
+    """Load settings once; a booking_contract ConfigError names every offending variable."""
+    return contract_settings.load(OperatorSettings)

@@ -22,25 +22,31 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from booking_operator import database, manifests, metrics, subscription
+from booking_contract import crd
+from booking_contract.kube import BOOKINGTENANTS, KubeClient, KubeError
+from booking_contract.telegram import TelegramClient
+from booking_contract.times import utc_now
+from booking_operator import database, kopf_state, manifests, metrics, subscription, watchdog
 from booking_operator.config import get_settings
-from booking_operator.kube import BOOKINGTENANTS, Kube, KubeError
-from booking_operator.reconcile import DB_ERRORS, Outcome, Platform, now_utc, reconcile, retire
-from booking_operator.status import same_status
-from booking_operator.telegram import TelegramClient
+from booking_operator.errors import DB_ERRORS
+from booking_operator.platform import Platform
+from booking_operator.reconcile import ReconcileOutcome, reconcile
+from booking_operator.retire import retire
+from booking_operator.status import same_status, write_status
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-GROUP, VERSION, PLURAL = "bookingsaas.dev", "v1alpha1", "bookingtenants"
+GROUP, VERSION, PLURAL = crd.GROUP, crd.VERSION, crd.PLURAL
 OURS = {manifests.MANAGED_BY: manifests.MANAGED_BY_VALUE}
 
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_: Any) -> None:
     cfg = get_settings()
-    settings.persistence.finalizer = "bookingsaas.dev/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="bookingsaas.dev")
+    settings.persistence.finalizer = crd.FINALIZER
+    # A prefix of kopf's own, never the platform's: see kopf_state.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=crd.KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="bookingsaas.dev", key="last-handled-configuration"
+        prefix=crd.KOPF_PREFIX, key=kopf_state.DIFF_BASE_KEY
     )
     settings.posting.level = logging.WARNING  # our own events are posted explicitly
     # Watching one namespace needs no cluster-wide discovery of namespaces and CRDs, which a
@@ -59,7 +65,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
     )
     memo.platform = Platform(
         settings=cfg,
-        kube=await Kube.connect(),
+        kube=await KubeClient.connect(),
         pg=pg,
         # Servers (and proxies) drop idle connections: check them and retry once broken.
         redis=aioredis.from_url(
@@ -70,20 +76,37 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
             retry=Retry(ExponentialBackoff(cap=2), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         ),
-        telegram=TelegramClient(cfg.telegram_api_url),
+        telegram=TelegramClient(cfg.telegram_api_url, cache_ttl=cfg.token_recheck_interval),
     )
+    # Before kopf's first watch event: tenants of the first version keep their diff base.
+    try:
+        await kopf_state.migrate(memo.platform.kube, [cfg.watch_namespace], logger)
+    except KubeError as exc:
+        logger.warning(f"cannot move kopf's annotations to {crd.KOPF_PREFIX}/: {exc}")
     try:
         async with pg.acquire() as conn:
+            risk = await database.operator_role_risk(conn)
+            if risk and not cfg.allow_createrole_before_pg16:
+                raise kopf.PermanentError(
+                    f"{risk}; refusing to start (ALLOW_CREATEROLE_BEFORE_PG16=true overrides)"
+                )
+            if risk:
+                logger.warning(f"{risk}; started anyway (ALLOW_CREATEROLE_BEFORE_PG16)")
             for problem in await database.harden_database(conn):
                 logger.warning(problem)
+            await database.ensure_group(conn, cfg.tenant_group_role, cfg.tenant_database_name or "postgres")
+    except database.GroupUnavailable as exc:
+        logger.warning(f"{exc}; new tenants cannot log in until it exists")
     except DB_ERRORS as exc:
         logger.warning(f"PostgreSQL not reachable at startup; tenants will wait for it: {type(exc).__name__}")
+    memo.watchdog = asyncio.create_task(watchdog.run(pg, cfg.tenant_group_role, cfg.role_limits))
     metrics.serve(cfg.metrics_port)
 
 
 @kopf.on.cleanup()
 async def stop(memo: Any, **_: Any) -> None:
     platform: Platform = memo.platform
+    memo.watchdog.cancel()
     await platform.telegram.close()
     await platform.redis.aclose()
     await platform.kube.close()
@@ -114,11 +137,13 @@ async def keep_converged(
     while not stopped:
         spec = body.get("spec") or {}
         phase = (body.get("status") or {}).get("phase")
-        expired = subscription.is_expired(spec, now_utc())
+        expired = subscription.is_expired(spec, utc_now())
         deadline_crossed = (expired and phase in ("Ready", "Provisioning")) or (
             not expired and phase == "Expired"
         )
-        retry_due = time.monotonic() >= platform.retry_at.get(uid, float("inf"))
+        memory = platform.known(uid)
+        retry_at = memory.retry_at if memory is not None and memory.retry_at is not None else float("inf")
+        retry_due = time.monotonic() >= retry_at
         if deadline_crossed or time.monotonic() >= next_resync or retry_due:
             if body.get("metadata", {}).get("deletionTimestamp"):
                 return
@@ -127,7 +152,7 @@ async def keep_converged(
             )
             next_resync = time.monotonic() + cfg.resync_interval
         delay = cfg.deadline_check_interval
-        remaining = subscription.seconds_until_expiry(spec, now_utc())
+        remaining = subscription.seconds_until_expiry(spec, utc_now())
         if remaining is not None and 0 < remaining < delay:
             delay = remaining + 0.05
         await stopped.wait(delay)
@@ -139,40 +164,91 @@ async def bot_deployment_changed(type: str, body: kopf.Body, memo: Any, logger: 
     if not type:  # the initial listing (type None): the resync covers it
         return
     platform: Platform = memo.platform
-    owner = next(
-        (
-            r
-            for r in body.get("metadata", {}).get("ownerReferences") or []
-            if r.get("kind") == "BookingTenant"
-        ),
-        None,
-    )
+    owner = _tenant_owner(body)
     if owner is None:
         return
     uid = owner.get("uid", "")
-    wanted = platform.desired.get(uid)
+    memory = platform.known(uid)
+    wanted = memory.desired if memory is not None else None
     available = int((body.get("status") or {}).get("availableReplicas") or 0)
-    phase = platform.phases.get(uid)
+    phase = memory.phase if memory is not None else None
     readiness_changed = (available >= 1 and phase == "Provisioning") or (available == 0 and phase == "Ready")
-    drifted = wanted is not None and not manifests.is_subset(_without_meta_noise(wanted), body)
+    drifted = wanted is not None and manifests.drifted(wanted, body)
     if type != "DELETED" and not readiness_changed and not drifted:
         return
-    namespace = body["metadata"]["namespace"]
-    try:
-        parent = await platform.kube.get(BOOKINGTENANTS, namespace, owner["name"])
-    except KubeError as exc:
-        logger.warning(f"cannot read BookingTenant {owner['name']}: {exc}")
+    restored = type == "DELETED" or drifted
+    await _reconcile_parent(
+        platform,
+        body["metadata"]["namespace"],
+        owner["name"],
+        uid,
+        "child",
+        logger,
+        event=("DeploymentRestored", "bot Deployment changed by hand") if restored else None,
+    )
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def tenants_by_token_secret(
+    namespace: str | None, name: str, uid: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str | None, str], tuple[str, str, str]] | None:
+    """Which tenants read which token Secret: (namespace, Secret name) -> (tenant, uid, key)."""
+    ref = spec.get("botTokenSecretRef") or {}
+    secret = ref.get("name") if isinstance(ref, Mapping) else None
+    if not isinstance(secret, str) or not secret:
+        return None
+    return {(namespace, secret): (name, uid, str(ref.get("key") or crd.TOKEN_SECRET_KEY))}
+
+
+def _secret_matters(
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    tenants_by_token_secret: kopf.Index[tuple[str | None, str], tuple[str, str, str]] | None = None,
+    **_: Any,
+) -> bool:
+    """Only a tenant's own Secret or a token Secret some tenant reads: no handler for the rest."""
+    referenced = tenants_by_token_secret is not None and (namespace, name) in tenants_by_token_secret
+    return referenced or _tenant_owner(body) is not None
+
+
+@kopf.on.event("", "v1", "secrets", when=_secret_matters)
+async def secret_changed(
+    type: str,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: Any,
+    logger: Logger,
+    tenants_by_token_secret: kopf.Index[tuple[str | None, str], tuple[str, str, str]] | None = None,
+    **_: Any,
+) -> None:
+    """A token Secret a tenant reads, or a tenant Secret the operator owns, changed: act at once.
+
+    A fixed token wakes its Failed tenant, a new token is checked with Telegram and restarts the
+    bot, a deleted or hand-edited tenant Secret is written back: within seconds, not at the next
+    resync. The initial listing (type None) is left to the resync.
+    """
+    if not type or namespace is None or tenants_by_token_secret is None:
         return
-    if parent is None or parent["metadata"].get("deletionTimestamp"):
-        return
-    if type == "DELETED" or drifted:
-        kopf.event(
-            cast(kopf.Body, parent),
-            type="Normal",
-            reason="DeploymentRestored",
-            message="bot Deployment changed by hand",
-        )
-    await _run_and_report(platform, parent, uid, "child", logger)
+    platform: Platform = memo.platform
+    wake: dict[str, tuple[str, tuple[str, str] | None]] = {}  # uid -> (tenant name, event)
+    for tenant, uid, key in tenants_by_token_secret.get((namespace, name), ()):
+        token = manifests.decode(body.get("data")).get(key, "")
+        if token:
+            platform.telegram.forget(token)
+        wake[uid] = (tenant, None)
+    owner = _tenant_owner(body)
+    if owner is not None:
+        uid = owner.get("uid", "")
+        memory = platform.known(uid)
+        wanted = memory.secret if memory is not None else None
+        if type == "DELETED":
+            wake[uid] = (owner["name"], ("SecretRestored", "tenant Secret deleted; written again"))
+        elif wanted is not None and manifests.drifted(wanted, body):
+            wake[uid] = (owner["name"], None)  # the pass reports SecretRestored itself
+    for uid, (tenant, event) in wake.items():
+        await _reconcile_parent(platform, namespace, tenant, uid, "secret", logger, event=event)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
@@ -180,44 +256,46 @@ async def delete_tenant(body: kopf.Body, memo: Any, uid: str, retry: int, logger
     platform: Platform = memo.platform
     policy = (body.get("spec") or {}).get("deletionPolicy") or "Retain"
     with contextlib.suppress(KubeError):  # best effort: the finalizer work below is what matters
-        await platform.kube.patch_tenant_status(body, {"phase": "Deleting"})
+        await write_status(platform.kube, body, {"phase": "Deleting"})
     async with platform.lock(uid):
         try:
             summary = await retire(platform, body, logger, retry=retry)
         except kopf.TemporaryError as exc:
             kopf.warn(body, reason="DeletionDelayed", message=str(exc))
             with contextlib.suppress(KubeError):
-                await platform.kube.patch_tenant_status(body, {"message": str(exc)})
+                await write_status(platform.kube, body, {"message": str(exc)})
             raise
     kopf.info(body, reason="Deleted", message=summary)
     logger.info(summary)
     metrics.DELETIONS.labels(policy=policy).inc()
     platform.forget(uid)
-    metrics.record_phases(platform.phases.values())
+    metrics.record_phases(platform.phases())
 
 
 @kopf.on.probe(id="tenants")
 def tenants_known(memo: Any, **_: Any) -> int:
     platform: Platform | None = getattr(memo, "platform", None)
-    return len(platform.phases) if platform else 0
+    return sum(1 for _ in platform.phases()) if platform else 0
 
 
-async def _run(platform: Platform, body: Mapping[str, Any], uid: str, trigger: str, logger: Any) -> Outcome:
+async def _run(
+    platform: Platform, body: Mapping[str, Any], uid: str, trigger: str, logger: Any
+) -> ReconcileOutcome:
     started = time.perf_counter()
-    async with platform.lock(uid):
+    memory = platform.memory(uid)
+    async with memory.lock:
         outcome = await reconcile(platform, body, logger)
     metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
     phase = outcome.status.get("phase", "Pending")
     result = "retry" if outcome.retry_after is not None else phase.lower()
     metrics.RECONCILES.labels(trigger=trigger, outcome=result).inc()
-    platform.phases[uid] = phase
+    memory.phase = phase
     if outcome.retry_after is not None:
-        outcome.retry_after = platform.backoff(uid, outcome.retry_after)
-        platform.retry_at[uid] = time.monotonic() + outcome.retry_after
+        outcome.retry_after = memory.backoff(outcome.retry_after)
+        memory.retry_at = time.monotonic() + outcome.retry_after
     else:
-        platform.retry_at.pop(uid, None)
-        platform.failures.pop(uid, None)
-    metrics.record_phases(platform.phases.values())
+        memory.succeeded()
+    metrics.record_phases(platform.phases())
     for kind, reason, message in outcome.events:
         kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message)
     if outcome.status.get("phase") != (body.get("status") or {}).get("phase"):
@@ -233,14 +311,37 @@ async def _run_and_report(
     if same_status(body.get("status"), outcome.status):
         return
     try:
-        await platform.kube.patch_tenant_status(body, outcome.status)
+        await write_status(platform.kube, body, outcome.status)
     except KubeError as exc:
         logger.warning(f"cannot write status: {exc}")
 
 
-def _without_meta_noise(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a Deployment the operator owns, for comparing with what the server holds."""
-    return {
-        "metadata": {"labels": manifest["metadata"].get("labels", {})},
-        "spec": manifest.get("spec", {}),
-    }
+def _tenant_owner(child: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ownerReference of a child to its BookingTenant, if it has one."""
+    for ref in child.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("kind") == crd.KIND and ref.get("apiVersion") == crd.API_VERSION:
+            return cast(Mapping[str, Any], ref)
+    return None
+
+
+async def _reconcile_parent(
+    platform: Platform,
+    namespace: str,
+    name: str,
+    uid: str,
+    trigger: str,
+    logger: Any,
+    *,
+    event: tuple[str, str] | None = None,
+) -> None:
+    """Reconcile the tenant a child or a token Secret belongs to, read fresh from the API."""
+    try:
+        parent = await platform.kube.get(BOOKINGTENANTS, namespace, name)
+    except KubeError as exc:
+        logger.warning(f"cannot read BookingTenant {name}: {exc}")
+        return
+    if parent is None or parent["metadata"].get("uid") != uid or parent["metadata"].get("deletionTimestamp"):
+        return
+    if event is not None:
+        kopf.event(cast(kopf.Body, parent), type="Normal", reason=event[0], message=event[1])
+    await _run_and_report(platform, parent, uid, trigger, logger)

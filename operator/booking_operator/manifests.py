@@ -9,16 +9,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from booking_contract import crd
+from booking_contract.client_id import validate_client_id
 from booking_operator.config import OperatorSettings
-from booking_operator.identifiers import validate_client_id
 from booking_operator.redis_acl import acl_username, key_prefix
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "booking-operator"
-CLIENT_ID_LABEL = "bookingsaas.dev/client-id"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
-APPLIED_ANNOTATION = "bookingsaas.dev/credentials-applied"
-CONFIG_HASH_ANNOTATION = "bookingsaas.dev/config-hash"
+MANAGED_BY = crd.MANAGED_BY_LABEL
+MANAGED_BY_VALUE = crd.MANAGED_BY_OPERATOR
+CLIENT_ID_LABEL = crd.CLIENT_ID_LABEL
+INSTANCE_LABEL = crd.INSTANCE_LABEL
+APPLIED_ANNOTATION = crd.CREDENTIALS_APPLIED_ANNOTATION
+CONFIG_HASH_ANNOTATION = crd.CONFIG_HASH_ANNOTATION
 
 BOT_UID = 10001
 HEALTH_PORT = 8080
@@ -67,10 +68,10 @@ def labels(name: str, client_id: str, component: str | None = None) -> dict[str,
         MANAGED_BY: MANAGED_BY_VALUE,
         CLIENT_ID_LABEL: client_id,
         INSTANCE_LABEL: name,
-        "app.kubernetes.io/name": "booking-bot",
+        crd.NAME_LABEL: "booking-bot",
     }
     if component:
-        result["app.kubernetes.io/component"] = component
+        result[crd.COMPONENT_LABEL] = component
     return result
 
 
@@ -156,7 +157,10 @@ def deployment(
         {
             "name": "BOT_TOKEN",
             "valueFrom": {
-                "secretKeyRef": {"name": token_ref["name"], "key": token_ref.get("key") or "token"}
+                "secretKeyRef": {
+                    "name": token_ref["name"],
+                    "key": token_ref.get("key") or crd.TOKEN_SECRET_KEY,
+                }
             },
         },
         {"name": "BUSINESS_NAME", "value": str(spec.get("companyName", ""))},
@@ -229,6 +233,36 @@ def deployment(
             },
         },
     }
+
+
+def is_ours(live: Mapping[str, Any], name: str, client_id: str) -> bool:
+    """A child the operator made for this tenant: it writes nothing it does not label (an
+    unrelated `<name>-bot` Deployment or `<name>-credentials` Secret is never taken over)."""
+    found = (live.get("metadata") or {}).get("labels") or {}
+    return (
+        found.get(MANAGED_BY) == MANAGED_BY_VALUE
+        and found.get(CLIENT_ID_LABEL) == client_id
+        and found.get(INSTANCE_LABEL) == name
+    )
+
+
+def owned_fields(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a child the operator owns: everything but apiVersion/kind and name/namespace.
+
+    The one definition of "ours": what a pass compares with the live object and merge-patches
+    back, and what a child event compares to tell a hand edit from the operator's own write.
+    """
+    meta = manifest["metadata"]
+    owned: dict[str, Any] = {
+        "metadata": {k: meta[k] for k in ("labels", "annotations", "ownerReferences") if k in meta},
+    }
+    owned.update({k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")})
+    return owned
+
+
+def drifted(wanted: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """Whether the live object lost or changed any field the operator owns."""
+    return not is_subset(owned_fields(wanted), live)
 
 
 def is_subset(wanted: Any, actual: Any) -> bool:

@@ -1,441 +1,534 @@
 """One convergent pass over a BookingTenant: compare what should exist with what does, and fix it.
 
 Called from every trigger (create, update, resume, a child changed, the periodic
-resync, a deadline passing); safe to interrupt anywhere and to repeat. Ordering
-keeps crashes harmless: passwords are set in Postgres/Redis before the Secret that
-carries them is written, and a Secret whose `credentials-applied` tag does not
-match its passwords has them (re)applied on the next pass.
+resync, a deadline passing); safe to interrupt anywhere and to repeat.
+
+A pass is eight ordered steps (``STEPS``): references (what the spec may point at, see
+references.py), credentials, database, redis, secret, bot token, deployment, shard (the Shared
+runtime and the handover between runtimes, see shards.py). Each is a small
+function over the pass's working state (``Pass``) that either finishes or raises ``StepFailed``,
+the one failure shape: the condition it sets, the phase and message the tenant shows, and when
+to retry. ``reconcile`` turns that into the status in one place. Ordering keeps crashes
+harmless: passwords are set in Postgres/Redis before the Secret that carries them is written,
+and a Secret whose `credentials-applied` tag does not match its passwords has them (re)applied
+on the next pass.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import asyncpg
 import kopf
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from booking_operator import database, manifests, passwords, redis_acl, shards, subscription
-from booking_operator.config import OperatorSettings
-from booking_operator.identifiers import InvalidClientId, validate_client_id
-from booking_operator.kube import DEPLOYMENTS, SECRETS, Kube, KubeError
-from booking_operator.status import Conditions
-from booking_operator.telegram import TelegramClient, TelegramUnavailable, TokenRejected, token_fingerprint
-
-ROTATE_ANNOTATION = "bookingsaas.dev/rotate-credentials"
-MAX_BACKOFF = 300.0
-GIVE_UP_AFTER = 10  # deletion attempts before a role that cannot be dropped is left behind
-DB_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
-    asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock: just retry
+from booking_contract import crd
+from booking_contract.client_id import InvalidClientId, validate_client_id
+from booking_contract.kube import DEPLOYMENTS, SECRETS, KubeClient, KubeConflict, KubeError, Resource
+from booking_contract.telegram import TelegramUnavailable, TokenRejected, token_fingerprint
+from booking_contract.times import format_time, utc_now
+from booking_operator import (
+    database,
+    manifests,
+    metrics,
+    passwords,
+    redis_acl,
+    references,
+    shards,
+    subscription,
 )
+from booking_operator.errors import DB_ERRORS, REDIS_ERRORS, short
+from booking_operator.platform import Platform
+from booking_operator.status import Conditions
+
+ROTATE_ANNOTATION = crd.ROTATE_CREDENTIALS_ANNOTATION
+# Seconds before a pass that hit a transient failure is retried (doubled per failure, see Platform).
+RETRY_KUBERNETES = 10.0
+RETRY_UNAVAILABLE = 15.0
+RETRY_REFUSED = 60.0
+RETRY_SHARD = 2.0  # waiting for a shard to serve, or to let go of, a tenant's bot
 
 
 @dataclass
-class Platform:
-    """Long-lived clients and per-tenant memory, built once at operator startup."""
-
-    settings: OperatorSettings
-    kube: Kube
-    pg: asyncpg.Pool
-    redis: aioredis.Redis
-    telegram: TelegramClient
-    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    # What we last wrote per tenant uid: lets child events tell hand edits from our own writes.
-    desired: dict[str, dict[str, Any]] = field(default_factory=dict)  # the bot Deployment
-    phases: dict[str, str] = field(default_factory=dict)
-    # Monotonic time after which a tenant whose last pass hit a transient failure is retried.
-    retry_at: dict[str, float] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)  # consecutive transient failures
-    _acl: bool | None = None
-
-    def lock(self, uid: str) -> asyncio.Lock:
-        return self.locks.setdefault(uid, asyncio.Lock())
-
-    def forget(self, uid: str) -> None:
-        self.locks.pop(uid, None)
-        self.desired.pop(uid, None)
-        self.phases.pop(uid, None)
-        self.retry_at.pop(uid, None)
-        self.failures.pop(uid, None)
-
-    def backoff(self, uid: str, base: float) -> float:
-        """Delay before retrying a tenant whose pass failed transiently: doubling, at most 5 minutes."""
-        count = self.failures.get(uid, 0)
-        self.failures[uid] = count + 1
-        return float(min(base * 2 ** min(count, 8), MAX_BACKOFF))
-
-    async def acl_enabled(self) -> bool:
-        if self.settings.redis_acl == "off":
-            return False
-        if self._acl is None:
-            self._acl = await redis_acl.supports_acl(self.redis)
-        return self._acl
-
-
-@dataclass
-class Outcome:
+class ReconcileOutcome:
     status: dict[str, Any]
     retry_after: float | None = None  # set when something transient failed: try again later
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
 
 
-def now_utc() -> datetime.datetime:
-    return datetime.datetime.now(tz=datetime.UTC)
+class StepFailed(Exception):
+    """A step could not finish: what its condition says, what the tenant shows, when to retry.
+
+    ``retry_after`` None means retrying will not help until the resource (or its data) changes.
+    """
+
+    def __init__(
+        self,
+        condition: str,
+        reason: str,
+        detail: str,
+        message: str,
+        *,
+        retry_after: float | None,
+        phase: str = "Provisioning",
+    ) -> None:
+        super().__init__(message)
+        self.condition = condition
+        self.reason = reason
+        self.detail = detail
+        self.message = message
+        self.retry_after = retry_after
+        self.phase = phase
 
 
-async def reconcile(platform: Platform, body: Mapping[str, Any], logger: logging.Logger | Any) -> Outcome:
+def kubernetes_failed(condition: str, doing: str, exc: KubeError) -> StepFailed:
+    return StepFailed(
+        condition, "KubernetesError", str(exc), f"cannot {doing}: {exc}", retry_after=RETRY_KUBERNETES
+    )
+
+
+def unavailable(condition: str, service: str, exc: BaseException) -> StepFailed:
+    return StepFailed(
+        condition,
+        "Unavailable",
+        short(exc),
+        f"{service} is unreachable: {short(exc)}",
+        retry_after=RETRY_UNAVAILABLE,
+    )
+
+
+@dataclass
+class Pass:
+    """One pass's working state: what the steps have read and decided so far."""
+
+    platform: Platform
+    body: Mapping[str, Any]
+    logger: logging.Logger | Any
+    now: datetime.datetime
+    conds: Conditions
+    outcome: ReconcileOutcome
+    client_id: str = ""
+    # references
+    token_secret: dict[str, Any] | None = None  # the Secret spec.botTokenSecretRef names, once allowed
+    # credentials
+    live_secret: dict[str, Any] | None = None
+    rotation: str | None = None
+    use_acl: bool = False
+    db_password: str = ""
+    redis_password: str | None = None
+    new_credentials: bool = False
+    tag: str = ""  # fingerprint of the passwords, on the Secret once they are applied
+    applied: bool = False  # the live Secret's passwords are already set in Postgres/Redis
+    # secret
+    data: dict[str, str] = field(default_factory=dict)
+    # bot token
+    token_problem: str | None = None  # the owner must act (a missing or rejected token)
+    token_tag: str = ""
+    # deployment
+    running: bool = False
+    available: int = 0
+    wanted_deployment: dict[str, Any] = field(default_factory=dict)
+    live_deployment: dict[str, Any] | None = None
+    # runtime (shards.py): Dedicated runs the Deployment, Shared a shard; released = no shard
+    # holds the tenant's token any more (a Dedicated bot may start)
+    runtime: str = shards.DEDICATED
+    released: bool = True
+    shared: shards.SharedState | None = None
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        meta: Mapping[str, Any] = self.body["metadata"]
+        return meta
+
+    @property
+    def name(self) -> str:
+        return str(self.meta["name"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self.meta["namespace"])
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        spec: Mapping[str, Any] = self.body.get("spec") or {}
+        return spec
+
+    @property
+    def old_status(self) -> Mapping[str, Any]:
+        status: Mapping[str, Any] = self.body.get("status") or {}
+        return status
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.outcome.status
+
+    def event(self, kind: str, reason: str, message: str) -> None:
+        self.outcome.events.append((kind, reason, message))
+
+    def finish(self, phase: str, message: str) -> ReconcileOutcome:
+        self.status["phase"] = phase
+        self.status["message"] = message
+        self.conds.set("Ready", phase == "Ready", phase, message)
+        self.status["conditions"] = self.conds.as_list()
+        if self.old_status.get("phase") != phase:
+            self.event("Warning" if phase == "Failed" else "Normal", phase, message)
+        return self.outcome
+
+
+Step = Callable[[Pass], Awaitable[None]]
+
+
+def refused(condition: str, refusal: references.Refusal) -> StepFailed:
+    """A reference or a name the operator will not act on: Failed until the spec (or object) changes."""
+    return StepFailed(
+        condition, refusal.reason, refusal.message, refusal.message, retry_after=None, phase="Failed"
+    )
+
+
+async def check_references(p: Pass) -> None:
+    """The image and the token Secret the spec names are allowed, before anything is provisioned,
+    mounted or sent to Telegram (references.py)."""
+    settings = p.platform.settings
+    ref_name = p.spec["botTokenSecretRef"]["name"]
+    refusal = references.refused_image(p.spec, settings.bot_image, settings.image_allowlist)
+    refusal = refusal or references.refused_secret_name(ref_name)
+    if refusal is None:
+        try:
+            p.token_secret = await p.platform.kube.get(SECRETS, p.namespace, ref_name)
+        except KubeError as exc:
+            raise kubernetes_failed("BotToken", "read the bot token Secret", exc) from exc
+        uid = str(p.meta.get("uid", ""))
+        refusal = references.refused_token_secret(p.token_secret, uid) if p.token_secret else None
+    if refusal is not None:
+        raise refused("References", refusal)
+    p.conds.set("References", True, "Allowed", "bot image and token Secret allowed")
+
+
+def not_ours(condition: str, kind: str, name: str) -> StepFailed:
+    return refused(
+        condition,
+        references.Refusal("NameTaken", f"{kind} {name!r} exists and is not booking-operator's: not touched"),
+    )
+
+
+async def choose_credentials(p: Pass) -> None:
+    """Reuse the Secret's passwords unless they are missing or a rotation is asked for."""
+    try:
+        p.live_secret = await p.platform.kube.get(SECRETS, p.namespace, manifests.secret_name(p.name))
+    except KubeError as exc:
+        raise kubernetes_failed("Secret", "read the tenant Secret", exc) from exc
+    if p.live_secret is not None and not manifests.is_ours(p.live_secret, p.name, p.client_id):
+        raise not_ours("Secret", "Secret", manifests.secret_name(p.name))
+    current = manifests.decode(p.live_secret.get("data") if p.live_secret else None)
+    p.rotation = (p.meta.get("annotations") or {}).get(ROTATE_ANNOTATION)
+    rotate = bool(p.rotation) and p.rotation != p.old_status.get("credentialsRotation")
+    try:
+        p.use_acl = await p.platform.acl_enabled()
+    except REDIS_ERRORS as exc:
+        raise unavailable("Redis", "Redis", exc) from exc
+    db_password = current.get(manifests.DB_PASSWORD_KEY)
+    p.redis_password = current.get(manifests.REDIS_PASSWORD_KEY) if p.use_acl else None
+    p.new_credentials = rotate or not db_password or (p.use_acl and not p.redis_password)
+    if p.new_credentials or not db_password:
+        db_password = passwords.generate()
+        p.redis_password = passwords.generate() if p.use_acl else None
+    p.db_password = db_password
+    p.tag = passwords.fingerprint(p.db_password, p.redis_password or "")
+    p.applied = (
+        not p.new_credentials
+        and p.live_secret is not None
+        and (p.live_secret["metadata"].get("annotations") or {}).get(manifests.APPLIED_ANNOTATION) == p.tag
+    )
+
+
+async def ensure_database(p: Pass) -> None:
+    """Schema and role (and the password, unless already applied)."""
+    settings = p.platform.settings
+    try:
+        async with p.platform.pg.acquire() as conn:
+            await database.ensure_tenant(
+                conn,
+                p.client_id,
+                owner=database.owner_marker(p.namespace, p.name),
+                password_verifier=None if p.applied else passwords.scram_sha256_verifier(p.db_password),
+                limits=settings.role_limits,
+                database=settings.tenant_database_name or "postgres",
+                group=settings.tenant_group_role,
+            )
+    except database.ClientIdConflict as exc:
+        raise StepFailed(
+            "Database", "ClientIdConflict", str(exc), str(exc), retry_after=None, phase="Failed"
+        ) from exc
+    except DB_ERRORS as exc:
+        raise unavailable("Database", "PostgreSQL", exc) from exc
+    except asyncpg.PostgresError as exc:
+        raise StepFailed(
+            "Database",
+            "ProvisioningFailed",
+            short(exc),
+            f"PostgreSQL refused provisioning: {short(exc)}",
+            retry_after=RETRY_REFUSED,
+        ) from exc
+    p.conds.set("Database", True, "Provisioned", f"schema and role {p.client_id!r}")
+
+
+async def ensure_redis_user(p: Pass) -> None:
+    """An ACL user confined to the tenant's prefix, where the server has ACLs."""
+    if not (p.use_acl and p.redis_password is not None):
+        p.conds.set("Redis", True, "PrefixOnly", "server without ACLs: isolation by key prefix only")
+        return
+    try:
+        writable = await _redis_quota(p)
+        if not p.applied or not await redis_acl.user_current(
+            p.platform.redis, p.client_id, writable=writable
+        ):
+            await redis_acl.ensure_user(p.platform.redis, p.client_id, p.redis_password, writable=writable)
+    except REDIS_ERRORS as exc:
+        raise unavailable("Redis", "Redis", exc) from exc
+    p.status["redisUser"] = redis_acl.acl_username(p.client_id)
+    p.conds.set("Redis", True, "AclUser", f"keys {redis_acl.key_prefix(p.client_id)}* only")
+
+
+async def _redis_quota(p: Pass) -> bool:
+    """Measure the tenant's Redis usage into status; False when over TENANT_REDIS_MAX_BYTES."""
+    used = await redis_acl.usage(p.platform.redis, p.client_id)
+    limit = p.platform.settings.tenant_redis_max_bytes
+    p.status["redisBytes"], p.status["redisKeys"] = used.bytes, used.keys
+    metrics.REDIS_BYTES.labels(client_id=p.client_id).set(used.bytes)
+    if used.bytes > limit:
+        p.conds.set("RedisQuota", False, "OverQuota", f"{used.bytes} bytes used of {limit}: writes refused")
+        return False
+    p.conds.set("RedisQuota", True, "WithinQuota", f"{used.bytes} bytes used of {limit}")
+    return True
+
+
+async def write_secret(p: Pass) -> None:
+    """The tenant Secret, written only after the passwords in it work."""
+    p.data = manifests.secret_data(p.platform.settings, p.client_id, p.db_password, p.redis_password)
+    wanted = manifests.secret(p.name, p.namespace, p.client_id, p.data, p.tag)
+    kopf.adopt(wanted, owner=cast(kopf.Body, p.body))
+    p.platform.memory(p.meta.get("uid", "")).secret = wanted
+    try:
+        restored = await _apply(p.platform.kube, SECRETS, p.namespace, wanted, p.live_secret)
+    except KubeError as exc:
+        raise kubernetes_failed("Secret", "write the tenant Secret", exc) from exc
+    if restored and p.live_secret is not None and not p.new_credentials:
+        p.event("Normal", "SecretRestored", "tenant Secret edited by hand; restored")
+    if p.new_credentials and p.live_secret is not None:
+        p.event("Normal", "CredentialsRotated", "new Postgres and Redis passwords issued")
+    if p.rotation:
+        p.status["credentialsRotation"] = p.rotation
+    p.conds.set("Secret", True, "Written", manifests.secret_name(p.name))
+
+
+async def check_bot_token(p: Pass) -> None:
+    """Does Telegram know the token, and what is the bot's @username? Never stops the pass.
+
+    A missing or rejected token needs the owner's action (``token_problem``: the tenant ends
+    Failed once its Deployment is written); Telegram being unreachable is not the owner's problem.
+    """
+    ref = p.spec["botTokenSecretRef"]
+    key = ref.get("key") or crd.TOKEN_SECRET_KEY
+    token = manifests.decode((p.token_secret or {}).get("data")).get(key, "").strip()
+    if not token:
+        p.token_problem = f"bot token Secret {ref['name']!r} (key {key!r}) not found or empty"
+        p.conds.set("BotToken", False, "SecretNotFound", p.token_problem)
+        return
+    p.token_tag = token_fingerprint(token)
+    if not p.platform.settings.telegram_check_tokens:
+        p.conds.set("BotToken", None, "NotChecked", "TELEGRAM_CHECK_TOKENS is off")
+        return
+    try:
+        identity = await p.platform.telegram.get_me(token)
+    except TokenRejected as exc:
+        p.conds.set("BotToken", False, "Rejected", str(exc))
+        p.token_problem = f"{exc}: update Secret {ref['name']!r}"
+        return
+    except TelegramUnavailable as exc:
+        p.logger.warning(f"could not check the bot token: {exc}")
+        p.conds.set("BotToken", None, "TelegramUnavailable", str(exc))
+        return
+    p.status["botUsername"] = identity.username
+    p.conds.set("BotToken", True, "Valid", f"@{identity.username}")
+
+
+async def write_deployment(p: Pass) -> None:
+    """The bot: running while paid and not suspended, scaled to zero otherwise.
+
+    The pod template carries a hash of the credentials and the token, so a change of either
+    (rotation, a new token in the owner's Secret) restarts the bot onto it.
+    """
+    p.running = subscription.should_run(p.spec, p.now)
+    # Shared runtime: the Deployment stays, scaled to zero, while a shard runs the bot.
+    p.runtime = shards.runtime_of(p.spec, p.platform.settings)
+    p.status["runtime"] = p.runtime
+    try:
+        p.released = p.runtime == shards.SHARED or await shards.release(
+            p.platform.kube, p.namespace, p.old_status.get("shard"), p.client_id
+        )
+    except KubeError as exc:
+        raise kubernetes_failed("Shard", "take the bot out of its shard", exc) from exc
+    wanted = manifests.deployment(
+        p.platform.settings,
+        p.name,
+        p.namespace,
+        p.spec,
+        replicas=1 if p.running and p.runtime == shards.DEDICATED and p.released else 0,
+        secret_hash=manifests.config_hash({**p.data, "BOT_TOKEN_TAG": p.token_tag}),
+    )
+    kopf.adopt(wanted, owner=cast(kopf.Body, p.body))
+    p.platform.memory(p.meta.get("uid", "")).desired = wanted
+    kube, name = p.platform.kube, manifests.deployment_name(p.name)
+    try:
+        live = await kube.get(DEPLOYMENTS, p.namespace, name)
+        if live is not None and not manifests.is_ours(live, p.name, p.client_id):
+            raise not_ours("Deployment", "Deployment", name)
+        changed = await _apply(kube, DEPLOYMENTS, p.namespace, wanted, live)
+        if changed and live is not None:
+            live = await kube.get(DEPLOYMENTS, p.namespace, name)
+    except KubeError as exc:
+        raise kubernetes_failed("Deployment", "write the bot Deployment", exc) from exc
+    p.available = int(((live or {}).get("status") or {}).get("availableReplicas") or 0)
+    p.wanted_deployment, p.live_deployment = wanted, live
+
+
+async def place_on_shard(p: Pass) -> None:
+    """Shared: the tenant's entry in its shard's Secret (shards.py). Dedicated: no shard left
+    holding the token before the Deployment may run (one poller per token)."""
+    if p.token_problem is not None:
+        return  # settled() reports it; nothing to hand to a shard
+    if p.runtime == shards.SHARED:
+        try:
+            p.shared = await shards.serve_shared(
+                p.platform.kube,
+                p.platform.settings,
+                p.namespace,
+                p.client_id,
+                current_shard=p.old_status.get("shard"),
+                running=p.running,
+                bot_deployment=p.wanted_deployment,
+                credentials=p.data,
+                token_ref=p.spec["botTokenSecretRef"],
+                live_deployment=p.live_deployment,
+            )
+        except KubeError as exc:
+            raise kubernetes_failed("Shard", "place the bot on a shard", exc) from exc
+        p.status["shard"] = p.shared.shard
+    elif not p.released:
+        shard = p.old_status.get("shard")
+        raise StepFailed(
+            "Shard",
+            "Releasing",
+            "waiting for the shard to stop the bot (one poller per token)",
+            f"waiting for shard {shard} to stop the bot",
+            retry_after=RETRY_SHARD,
+        )
+    else:
+        p.status["shard"] = None
+
+
+STEPS: tuple[Step, ...] = (
+    check_references,
+    choose_credentials,
+    ensure_database,
+    ensure_redis_user,
+    write_secret,
+    check_bot_token,
+    write_deployment,
+    place_on_shard,
+)
+
+
+def settled(p: Pass) -> tuple[str, str]:
+    """The phase and message once every step has finished."""
+    if p.token_problem is not None:
+        return "Failed", p.token_problem
+    if p.spec.get("suspended"):
+        p.conds.set("Deployment", False, "Suspended", "scaled to zero: spec.suspended is true")
+        return "Suspended", "suspended by spec.suspended; data kept"
+    if not p.running:
+        paid_until = p.spec.get("paidUntil")
+        p.conds.set("Deployment", False, "Expired", f"scaled to zero: paid until {paid_until}")
+        return "Expired", f"paid period ended at {paid_until}; data kept"
+    if p.shared is not None:
+        p.conds.set("Deployment", False, "Shared", "scaled to zero: the bot runs in a shard")
+        p.conds.set("Shard", p.shared.serving, "Serving" if p.shared.serving else "Waiting", p.shared.message)
+        if p.shared.serving:
+            return "Ready", p.shared.message
+        p.outcome.retry_after = RETRY_SHARD
+        return "Provisioning", p.shared.message
+    if p.available >= 1:
+        p.conds.set("Deployment", True, "Available", "the bot is running")
+        return "Ready", "the bot is running"
+    p.conds.set("Deployment", False, "Starting", "waiting for the bot pod to become available")
+    return "Provisioning", "waiting for the bot pod to become available"
+
+
+async def reconcile(
+    platform: Platform, body: Mapping[str, Any], logger: logging.Logger | Any
+) -> ReconcileOutcome:
     """Bring one tenant to its wanted state; never raises for expected trouble, reports it in status."""
     meta = body["metadata"]
-    name, namespace, uid = meta["name"], meta["namespace"], meta.get("uid", "")
     spec: Mapping[str, Any] = body.get("spec") or {}
     old_status: Mapping[str, Any] = body.get("status") or {}
     generation = int(meta.get("generation") or 1)
-    now = now_utc()
-    conds = Conditions(old_status.get("conditions"), generation, subscription.format_time(now))
+    now = utc_now()
     status: dict[str, Any] = {
         "observedGeneration": generation,
-        "secretName": manifests.secret_name(name),
-        "deploymentName": manifests.deployment_name(name),
+        "secretName": manifests.secret_name(meta["name"]),
+        "deploymentName": manifests.deployment_name(meta["name"]),
         "paidUntil": spec.get("paidUntil"),
     }
-    outcome = Outcome(status=status)
-
-    def finish(phase: str, message: str) -> Outcome:
-        status["phase"] = phase
-        status["message"] = message
-        conds.set("Ready", phase == "Ready", phase, message)
-        status["conditions"] = conds.as_list()
-        previous = old_status.get("phase")
-        if previous != phase:
-            kind = "Warning" if phase == "Failed" else "Normal"
-            outcome.events.append((kind, phase, message))
-        return outcome
-
+    p = Pass(
+        platform=platform,
+        body=body,
+        logger=logger,
+        now=now,
+        conds=Conditions(old_status.get("conditions"), generation, format_time(now)),
+        outcome=ReconcileOutcome(status=status),
+    )
     try:
-        client_id = validate_client_id(spec.get("clientId"))
+        p.client_id = validate_client_id(spec.get("clientId"))
         _ = spec["botTokenSecretRef"]["name"]
     except (InvalidClientId, KeyError, TypeError) as exc:
-        return finish("Failed", f"invalid spec: {exc}")
-    status["schema"] = status["databaseRole"] = client_id
-    owner = database.owner_marker(namespace, name)
-    settings = platform.settings
-
-    # --- Credentials: reuse the Secret's passwords unless missing or a rotation is asked for.
-    try:
-        live_secret = await platform.kube.get(SECRETS, namespace, manifests.secret_name(name))
-    except KubeError as exc:
-        conds.set("Secret", False, "KubernetesError", str(exc))
-        outcome.retry_after = 10
-        return finish("Provisioning", f"cannot read the tenant Secret: {exc}")
-    current = manifests.decode(live_secret.get("data") if live_secret else None)
-    rotation = (meta.get("annotations") or {}).get(ROTATE_ANNOTATION)
-    rotate = bool(rotation) and rotation != old_status.get("credentialsRotation")
-    try:
-        use_acl = await platform.acl_enabled()
-    except (RedisError, OSError) as exc:
-        conds.set("Redis", False, "Unavailable", _short(exc))
-        outcome.retry_after = 15
-        return finish("Provisioning", f"Redis is unreachable: {_short(exc)}")
-    db_password = current.get(manifests.DB_PASSWORD_KEY)
-    redis_password = current.get(manifests.REDIS_PASSWORD_KEY) if use_acl else None
-    new_credentials = rotate or not db_password or (use_acl and not redis_password)
-    if new_credentials:
-        db_password = passwords.generate()
-        redis_password = passwords.generate() if use_acl else None
-    assert db_password is not None
-    tag = passwords.fingerprint(db_password, redis_password or "")
-    applied = (
-        not new_credentials
-        and live_secret is not None
-        and (live_secret["metadata"].get("annotations") or {}).get(manifests.APPLIED_ANNOTATION) == tag
-    )
-
-    # --- PostgreSQL: schema + role (and the password, unless already applied).
-    try:
-        async with platform.pg.acquire() as conn:
-            await database.ensure_tenant(
-                conn,
-                client_id,
-                owner=owner,
-                password_verifier=None if applied else passwords.scram_sha256_verifier(db_password),
-                connection_limit=settings.tenant_connection_limit,
-                database=settings.tenant_database_name or "postgres",
-            )
-    except database.ClientIdConflict as exc:
-        conds.set("Database", False, "ClientIdConflict", str(exc))
-        return finish("Failed", str(exc))
-    except DB_ERRORS as exc:
-        conds.set("Database", False, "Unavailable", _short(exc))
-        outcome.retry_after = 15
-        return finish("Provisioning", f"PostgreSQL is unreachable: {_short(exc)}")
-    except asyncpg.PostgresError as exc:
-        conds.set("Database", False, "ProvisioningFailed", _short(exc))
-        outcome.retry_after = 60
-        return finish("Provisioning", f"PostgreSQL refused provisioning: {_short(exc)}")
-    conds.set("Database", True, "Provisioned", f"schema and role {client_id!r}")
-
-    # --- Redis: an ACL user confined to the tenant's prefix.
-    if use_acl and redis_password is not None:
+        return p.finish("Failed", f"invalid spec: {exc}")
+    status["schema"] = status["databaseRole"] = p.client_id
+    for step in STEPS:
         try:
-            if not applied or not await redis_acl.user_exists(platform.redis, client_id):
-                await redis_acl.ensure_user(platform.redis, client_id, redis_password)
-        except (RedisError, OSError) as exc:
-            conds.set("Redis", False, "Unavailable", _short(exc))
-            outcome.retry_after = 15
-            return finish("Provisioning", f"Redis is unreachable: {_short(exc)}")
-        status["redisUser"] = redis_acl.acl_username(client_id)
-        conds.set("Redis", True, "AclUser", f"keys {redis_acl.key_prefix(client_id)}* only")
-    else:
-        conds.set("Redis", True, "PrefixOnly", "server without ACLs: isolation by key prefix only")
-
-    # --- The tenant Secret, written only after the passwords in it work.
-    data = manifests.secret_data(settings, client_id, db_password, redis_password)
-    wanted_secret = manifests.secret(name, namespace, client_id, data, tag)
-    kopf.adopt(wanted_secret, owner=cast(kopf.Body, body))
-    try:
-        restored = await _apply(platform.kube, SECRETS, namespace, wanted_secret, live_secret)
-    except KubeError as exc:
-        conds.set("Secret", False, "KubernetesError", str(exc))
-        outcome.retry_after = 10
-        return finish("Provisioning", f"cannot write the tenant Secret: {exc}")
-    if restored and live_secret is not None and not new_credentials:
-        outcome.events.append(("Normal", "SecretRestored", "tenant Secret edited by hand; restored"))
-    if new_credentials and live_secret is not None:
-        outcome.events.append(("Normal", "CredentialsRotated", "new Postgres and Redis passwords issued"))
-    if rotation:
-        status["credentialsRotation"] = rotation
-    conds.set("Secret", True, "Written", manifests.secret_name(name))
-
-    # --- The bot token: does Telegram know it, and what is the bot's @username?
-    token_problem, token_tag = await _check_token(platform, namespace, spec, status, conds, logger)
-
-    # --- The bot Deployment: running while paid and not suspended, scaled to zero otherwise.
-    # The pod template carries a hash of the credentials and the token, so a change of either
-    # (rotation, a new token in the owner's Secret) restarts the bot onto it.
-    running = subscription.should_run(spec, now)
-    # Shared runtime: the Deployment stays, scaled to zero; a shard runs the bot (shards.py).
-    runtime = shards.runtime_of(spec, settings)
-    status["runtime"] = runtime
-    try:
-        released = runtime == shards.SHARED or await shards.release(
-            platform.kube, namespace, old_status.get("shard"), client_id
-        )
-    except KubeError as exc:
-        conds.set("Shard", False, "KubernetesError", str(exc))
-        outcome.retry_after = 10
-        return finish("Provisioning", f"cannot take the bot out of its shard: {exc}")
-    wanted_deployment = manifests.deployment(
-        settings,
-        name,
-        namespace,
-        spec,
-        replicas=1 if running and runtime == shards.DEDICATED and released else 0,
-        secret_hash=manifests.config_hash({**data, "BOT_TOKEN_TAG": token_tag}),
-    )
-    kopf.adopt(wanted_deployment, owner=cast(kopf.Body, body))
-    platform.desired[uid] = wanted_deployment
-    try:
-        live_deployment = await platform.kube.get(DEPLOYMENTS, namespace, manifests.deployment_name(name))
-        changed = await _apply(platform.kube, DEPLOYMENTS, namespace, wanted_deployment, live_deployment)
-        if changed and live_deployment is not None:
-            live_deployment = await platform.kube.get(DEPLOYMENTS, namespace, manifests.deployment_name(name))
-    except KubeError as exc:
-        conds.set("Deployment", False, "KubernetesError", str(exc))
-        outcome.retry_after = 10
-        return finish("Provisioning", f"cannot write the bot Deployment: {exc}")
-    available = int(((live_deployment or {}).get("status") or {}).get("availableReplicas") or 0)
-
-    if token_problem is not None:
-        return finish("Failed", token_problem)
-    shared: shards.SharedState | None = None
-    if runtime == shards.SHARED:
-        try:
-            shared = await shards.serve_shared(
-                platform.kube,
-                settings,
-                namespace,
-                client_id,
-                current_shard=old_status.get("shard"),
-                running=running,
-                bot_deployment=wanted_deployment,
-                credentials=data,
-                token_ref=spec["botTokenSecretRef"],
-                live_deployment=live_deployment,
-            )
-        except KubeError as exc:
-            conds.set("Shard", False, "KubernetesError", str(exc))
-            outcome.retry_after = 10
-            return finish("Provisioning", f"cannot place the bot on a shard: {exc}")
-        status["shard"] = shared.shard
-    elif not released:
-        conds.set("Shard", False, "Releasing", "waiting for the shard to stop the bot (one poller per token)")
-        outcome.retry_after = 2
-        return finish("Provisioning", f"waiting for shard {old_status.get('shard')} to stop the bot")
-    else:
-        status["shard"] = None
-    if spec.get("suspended"):
-        conds.set("Deployment", False, "Suspended", "scaled to zero: spec.suspended is true")
-        return finish("Suspended", "suspended by spec.suspended; data kept")
-    if not running:
-        conds.set("Deployment", False, "Expired", f"scaled to zero: paid until {spec.get('paidUntil')}")
-        return finish("Expired", f"paid period ended at {spec.get('paidUntil')}; data kept")
-    if shared is not None:
-        conds.set("Deployment", False, "Shared", "scaled to zero: the bot runs in a shard")
-        conds.set("Shard", shared.serving, "Serving" if shared.serving else "Waiting", shared.message)
-        if shared.serving:
-            return finish("Ready", shared.message)
-        outcome.retry_after = 2
-        return finish("Provisioning", shared.message)
-    if available >= 1:
-        conds.set("Deployment", True, "Available", "the bot is running")
-        return finish("Ready", "the bot is running")
-    conds.set("Deployment", False, "Starting", "waiting for the bot pod to become available")
-    return finish("Provisioning", "waiting for the bot pod to become available")
-
-
-async def _check_token(
-    platform: Platform,
-    namespace: str,
-    spec: Mapping[str, Any],
-    status: dict[str, Any],
-    conds: Conditions,
-    logger: logging.Logger | Any,
-) -> tuple[str | None, str]:
-    """(a message when the token needs the owner's action, a non-reversible tag of the token).
-
-    Telegram being unreachable is not the owner's problem and yields no message.
-    """
-    ref = spec["botTokenSecretRef"]
-    key = ref.get("key") or "token"
-    try:
-        token_secret = await platform.kube.get(SECRETS, namespace, ref["name"])
-    except KubeError as exc:
-        conds.set("BotToken", None, "KubernetesError", str(exc))
-        return None, ""
-    token = manifests.decode((token_secret or {}).get("data")).get(key, "").strip()
-    if not token:
-        message = f"bot token Secret {ref['name']!r} (key {key!r}) not found or empty"
-        conds.set("BotToken", False, "SecretNotFound", message)
-        return message, ""
-    tag = token_fingerprint(token)
-    if not platform.settings.telegram_check_tokens:
-        conds.set("BotToken", None, "NotChecked", "TELEGRAM_CHECK_TOKENS is off")
-        return None, tag
-    try:
-        identity = await platform.telegram.get_me(token)
-    except TokenRejected as exc:
-        conds.set("BotToken", False, "Rejected", str(exc))
-        return f"{exc}: update Secret {ref['name']!r}", tag
-    except TelegramUnavailable as exc:
-        logger.warning(f"could not check the bot token: {exc}")
-        conds.set("BotToken", None, "TelegramUnavailable", str(exc))
-        return None, tag
-    status["botUsername"] = identity.username
-    conds.set("BotToken", True, "Valid", f"@{identity.username}")
-    return None, tag
+            await step(p)
+        except StepFailed as failure:
+            p.conds.set(failure.condition, False, failure.reason, failure.detail)
+            p.outcome.retry_after = failure.retry_after
+            return p.finish(failure.phase, failure.message)
+    return p.finish(*settled(p))
 
 
 async def _apply(
-    kube: Kube,
-    resource: tuple[str, str, str],
+    kube: KubeClient,
+    resource: Resource,
     namespace: str,
     wanted: dict[str, Any],
     live: dict[str, Any] | None,
 ) -> bool:
     """Create the child, or merge-patch it when any field we own differs. Returns True if it wrote."""
     name = wanted["metadata"]["name"]
+    owned = manifests.owned_fields(wanted)
     if live is None:
         try:
             await kube.create(resource, namespace, wanted)
-        except KubeError as exc:
-            if exc.status != 409:
+        except KubeConflict:
+            # Created meanwhile: by us (a concurrent pass) or by someone else, whose object stays.
+            raced = await kube.get(resource, namespace, name)
+            labels = wanted["metadata"]["labels"]
+            instance, client_id = labels[manifests.INSTANCE_LABEL], labels[manifests.CLIENT_ID_LABEL]
+            if raced is None or not manifests.is_ours(raced, instance, client_id):
                 raise
-            await kube.patch(resource, namespace, name, _owned(wanted))
+            await kube.patch(resource, namespace, name, owned)
         return True
-    if manifests.is_subset(_owned(wanted), live):
+    if not manifests.drifted(wanted, live):
         return False
-    await kube.patch(resource, namespace, name, _owned(wanted))
+    await kube.patch(resource, namespace, name, owned)
     return True
-
-
-def _owned(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a child the operator owns (everything but apiVersion/kind and name/namespace)."""
-    meta = manifest["metadata"]
-    owned: dict[str, Any] = {
-        "metadata": {k: meta[k] for k in ("labels", "annotations", "ownerReferences") if k in meta},
-    }
-    owned.update({k: v for k, v in manifest.items() if k not in ("apiVersion", "kind", "metadata")})
-    return owned
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
-
-
-async def retire(
-    platform: Platform, body: Mapping[str, Any], logger: logging.Logger | Any, retry: int = 0
-) -> str:
-    """Deletion: stop the bot, then keep or drop the data as spec.deletionPolicy says.
-
-    Returns a sentence saying what happened to the data; raises kopf.TemporaryError to retry.
-    """
-    meta = body["metadata"]
-    name, namespace = meta["name"], meta["namespace"]
-    spec: Mapping[str, Any] = body.get("spec") or {}
-    policy = spec.get("deletionPolicy") or "Retain"
-    try:
-        client_id = validate_client_id(spec.get("clientId"))
-    except InvalidClientId:
-        return "nothing was provisioned for an invalid clientId"
-    owner = database.owner_marker(namespace, name)
-    try:
-        await shards.release(platform.kube, namespace, (body.get("status") or {}).get("shard"), client_id)
-    except KubeError as exc:
-        raise kopf.TemporaryError(f"cannot take the bot out of its shard: {exc}", delay=10) from exc
-    for resource, child in (
-        (DEPLOYMENTS, manifests.deployment_name(name)),
-        (SECRETS, manifests.secret_name(name)),
-    ):
-        try:
-            await platform.kube.delete(resource, namespace, child)
-        except KubeError as exc:
-            raise kopf.TemporaryError(f"cannot delete {child}: {exc}", delay=10) from exc
-    try:
-        async with platform.pg.acquire() as conn:
-            if policy == "Delete":
-                ours = await database.drop_tenant(conn, client_id, owner=owner)
-            else:
-                ours = await database.retain_tenant(conn, client_id, owner=owner)
-    except database.DeletionBlocked as exc:
-        if retry < GIVE_UP_AFTER:
-            raise kopf.TemporaryError(str(exc), delay=30) from exc
-        logger.error(f"giving up dropping role {client_id!r}, left as NOLOGIN: {exc}")
-        ours = True
-    except DB_ERRORS as exc:
-        raise kopf.TemporaryError(f"PostgreSQL is unreachable: {_short(exc)}", delay=15) from exc
-    if not ours:
-        return f"clientId {client_id!r} was never this resource's; its data was left alone"
-    try:
-        if await platform.acl_enabled():
-            await redis_acl.delete_user(platform.redis, client_id)
-        removed_keys = await redis_acl.delete_keys(platform.redis, client_id) if policy == "Delete" else 0
-    except (RedisError, OSError) as exc:
-        raise kopf.TemporaryError(f"Redis is unreachable: {_short(exc)}", delay=15) from exc
-    if policy == "Delete":
-        return f"deleted schema and role {client_id!r} and {removed_keys} Redis keys {client_id}:*"
-    return (
-        f"retained schema {client_id!r} (role {client_id!r}, now NOLOGIN) and Redis keys {client_id}:*; "
-        f"a new BookingTenant with clientId {client_id!r} takes them over"
-    )

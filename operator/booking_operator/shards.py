@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from booking_contract.kube import DEPLOYMENTS, SECRETS, KubeClient, KubeConflict, Resource
 from booking_operator import manifests, shard_manifests
 from booking_operator.config import OperatorSettings
-from booking_operator.kube import DEPLOYMENTS, SECRETS, Kube, KubeError
 
-SERVICE_ACCOUNTS = ("", "v1", "serviceaccounts")
-CONFIGMAPS = ("", "v1", "configmaps")
-ROLES = ("rbac.authorization.k8s.io", "v1", "roles")
-ROLE_BINDINGS = ("rbac.authorization.k8s.io", "v1", "rolebindings")
+SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts")
+CONFIGMAPS = Resource("", "v1", "configmaps")
+ROLES = Resource("rbac.authorization.k8s.io", "v1", "roles")
+ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings")
 
 SHARED, DEDICATED = "Shared", "Dedicated"
 _placement_locks: dict[str, asyncio.Lock] = {}
@@ -51,7 +52,7 @@ class SharedState:
     message: str
 
 
-async def choose_shard(kube: Kube, settings: OperatorSettings, namespace: str, client_id: str) -> str:
+async def choose_shard(kube: KubeClient, settings: OperatorSettings, namespace: str, client_id: str) -> str:
     """The lowest-numbered shard that has the tenant or room for it; a new one when all are full."""
     index = 0
     while True:
@@ -65,7 +66,7 @@ async def choose_shard(kube: Kube, settings: OperatorSettings, namespace: str, c
         index += 1
 
 
-async def ensure_shard(kube: Kube, settings: OperatorSettings, namespace: str, shard: str) -> None:
+async def ensure_shard(kube: KubeClient, settings: OperatorSettings, namespace: str, shard: str) -> None:
     """The shard's ServiceAccount, Role, binding, Secret, status ConfigMap and Deployment exist."""
     for resource, manifest, keep_data in (
         (SERVICE_ACCOUNTS, shard_manifests.service_account(shard, namespace), False),
@@ -78,11 +79,8 @@ async def ensure_shard(kube: Kube, settings: OperatorSettings, namespace: str, s
         name = manifest["metadata"]["name"]
         live = await kube.get(resource, namespace, name)
         if live is None:
-            try:
+            with contextlib.suppress(KubeConflict):  # created meanwhile by another pass: fine
                 await kube.create(resource, namespace, manifest)
-            except KubeError as exc:
-                if exc.status != 409:  # created meanwhile by another pass: fine
-                    raise
             continue
         if keep_data:  # tenants and reports are written key by key, never replaced
             continue
@@ -93,7 +91,7 @@ async def ensure_shard(kube: Kube, settings: OperatorSettings, namespace: str, s
 
 
 async def _write_entry(
-    kube: Kube, settings: OperatorSettings, namespace: str, shard: str, client_id: str, entry: str
+    kube: KubeClient, settings: OperatorSettings, namespace: str, shard: str, client_id: str, entry: str
 ) -> None:
     await ensure_shard(kube, settings, namespace, shard)
     encoded = base64.b64encode(entry.encode()).decode()
@@ -103,7 +101,7 @@ async def _write_entry(
         await kube.patch(SECRETS, namespace, secret_name, {"data": {client_id: encoded}})
 
 
-async def _report(kube: Kube, namespace: str, shard: str, client_id: str) -> dict[str, Any] | None:
+async def _report(kube: KubeClient, namespace: str, shard: str, client_id: str) -> dict[str, Any] | None:
     configmap = await kube.get(CONFIGMAPS, namespace, shard_manifests.status_configmap_name(shard))
     raw = ((configmap or {}).get("data") or {}).get(client_id)
     if not raw:
@@ -115,7 +113,7 @@ async def _report(kube: Kube, namespace: str, shard: str, client_id: str) -> dic
     return report
 
 
-async def release(kube: Kube, namespace: str, shard: str | None, client_id: str) -> bool:
+async def release(kube: KubeClient, namespace: str, shard: str | None, client_id: str) -> bool:
     """Take the tenant out of its shard; True once the shard no longer reports it (poller gone)."""
     if not shard:
         return True
@@ -140,7 +138,7 @@ def dedicated_gone(live_deployment: Mapping[str, Any] | None) -> bool:
 
 
 async def serve_shared(
-    kube: Kube,
+    kube: KubeClient,
     settings: OperatorSettings,
     namespace: str,
     client_id: str,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-PHASES = ("Pending", "Provisioning", "Ready", "Suspended", "Expired", "Failed", "Deleting")
-CONDITION_TYPES = ("Database", "Redis", "Secret", "Deployment", "Shard", "BotToken", "Ready")
+from booking_contract.crd import CONDITION_TYPES, PHASES
+from booking_contract.kube import BOOKINGTENANTS, KubeClient
+
+__all__ = ["CONDITION_TYPES", "PHASES", "Conditions", "same_status", "write_status"]
 
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 
@@ -51,3 +53,9 @@ def same_status(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     """Whether writing `new` would change nothing (so 1000 idle tenants cost no API writes)."""
     old = old or {}
     return all(old.get(k) == v for k, v in new.items())
+
+
+async def write_status(kube: KubeClient, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+    """Write a BookingTenant's status through its status subresource (outside a kopf handler)."""
+    meta = body["metadata"]
+    await kube.patch(BOOKINGTENANTS, meta["namespace"], meta["name"], {"status": dict(status)}, sub="status")

@@ -6,17 +6,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-
-def parse_time(value: object) -> datetime.datetime | None:
-    """RFC 3339 as Kubernetes writes it ('Z' suffix); naive times are taken as UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
-def format_time(value: datetime.datetime) -> str:
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from booking_contract.times import parse_time
 
 
 def is_expired(spec: Mapping[str, Any], now: datetime.datetime) -> bool:

@@ -23,9 +23,9 @@ import pytest
 from legacy.conftest import drop_clients, new_stem, operator_target
 from legacy.legacy_tree import LEGACY_SCHEMA
 
-from booking_bot.legacy.importer import STAGING, import_client
-from booking_bot.legacy.sqlite_source import SqliteSource
-from booking_bot.legacy.tree import LegacyClient
+from booking_legacy.importer import STAGING, import_client
+from booking_legacy.sqlite_source import SqliteSource
+from booking_legacy.tree import LegacyClient
 from harness.operator_process import Platform
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(1800)]

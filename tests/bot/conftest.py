@@ -17,7 +17,7 @@ from booking_bot.app import BookingBot
 from booking_bot.config import Settings
 from booking_bot.migrate import migrate
 from booking_bot.tenant import TenantServices
-from harness.postgres import PgServer
+from harness.postgres import PgServer, create_tenant_schema
 from harness.telegram import FakeTelegram, SentMessage
 
 from .runtimes import RUNTIMES, shard_host, wait_serving
@@ -75,9 +75,7 @@ async def create_tenant(pg: PgServer, client_id: str | None = None) -> Tenant:
     password = secrets.token_hex(16)
     admin = await admin_connect(pg)
     try:
-        await admin.execute(f"CREATE ROLE \"{client_id}\" LOGIN PASSWORD '{password}'")
-        await admin.execute(f'CREATE SCHEMA "{client_id}" AUTHORIZATION "{client_id}"')
-        await admin.execute(f'ALTER ROLE "{client_id}" SET search_path = "{client_id}"')
+        await create_tenant_schema(admin, client_id, password)
     finally:
         await admin.close()
     return Tenant(client_id=client_id, password=password, dsn=pg.dsn(client_id, password))

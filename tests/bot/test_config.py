@@ -108,3 +108,18 @@ def test_unknown_command_is_refused(
     code, err = _main(monkeypatch, capsys, GOOD, "serve")
     assert code == 2
     assert err.strip() == "usage: python -m booking_bot [run|migrate]"
+
+
+def test_the_platform_schema_is_no_client_id(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `platform` holds the webhook's tables; the operator and the CRD refuse it, so must the bot.
+    code, err = _main(monkeypatch, capsys, {**GOOD, "CLIENT_ID": "platform"})
+    assert code == 2
+    assert err.startswith("booking_bot: configuration error: CLIENT_ID 'platform' is reserved")
+
+
+def test_help_prints_the_usage_and_needs_no_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--help"])
+    out = capsys.readouterr()
+    assert out.out == "usage: python -m booking_bot [run|migrate]\n" and out.err == ""

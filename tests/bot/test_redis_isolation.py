@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import NoPermissionError
 
+from booking_operator import redis_acl
 from harness.postgres import PgServer
 from harness.redis import RedisServer
 from harness.telegram import FakeTelegram
@@ -20,28 +20,11 @@ async def _scan(redis: Redis, pattern: str = "*") -> list[str]:
     return sorted([key.decode() async for key in redis.scan_iter(match=pattern, count=500)])
 
 
-@pytest.fixture()
-async def redis_admin(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.admin_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def _acl_user(redis: Redis, server: RedisServer, client_id: str) -> str:
-    """What the operator does: an ACL user limited to the tenant's key prefix."""
+    """Exactly what the operator does: its allow-list ACL user, limited to the tenant's key prefix."""
     password = secrets.token_hex(16)
-    await redis.acl_setuser(
-        client_id,
-        enabled=True,
-        reset=True,
-        passwords=[f"+{password}"],
-        keys=[f"{client_id}:*"],
-        channels=["*"],
-        commands=["+@all", "-@dangerous"],
-    )
-    return f"redis://{client_id}:{password}@{server.host}:{server.port}/0"
+    user = await redis_acl.ensure_user(redis, client_id, password)
+    return f"redis://{user}:{password}@{server.host}:{server.port}/0"
 
 
 async def test_fsm_keys_start_with_the_client_id_and_carry_the_bot_id(
@@ -54,7 +37,9 @@ async def test_fsm_keys_start_with_the_client_id_and_carry_the_bot_id(
         await bot.press(OWNER, services, "Add a service")  # FSM state set: waiting for a name
         await bot.say(OWNER, "Nails")  # FSM data written
         keys = await _scan(redis_admin, f"{seeded_tenant.client_id}:*")
+        ttls = [await redis_admin.ttl(key) for key in keys]
     assert keys, "the bot wrote no FSM keys"
+    assert all(ttl > 0 for ttl in ttls), "every key the bot writes expires (SETEX), none is kept for ever"
     prefix = f"{seeded_tenant.client_id}:fsm:4242000001:{OWNER}:{OWNER}:"
     assert all(key.startswith(prefix) for key in keys), keys
     assert {key.rsplit(":", 1)[1] for key in keys} >= {"state", "data"}

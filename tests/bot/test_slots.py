@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from booking_bot.schedule import Interval, Schedule, Settings, parse_interval
+from booking_bot.schedule import BookingRules, Interval, Schedule, parse_interval
 from booking_bot.slots import DayState, cells, day_states, free_slots, local_instant, occupied_minutes
 
 UTC = dt.UTC
@@ -34,7 +34,7 @@ def week(
         hours={d: hours(opens, closes) for d in range(1, 6)},
         breaks=breaks or {},
         days_off=days_off,
-        settings=Settings(slot_step_minutes=step, min_notice_minutes=notice),
+        rules=BookingRules(slot_step_minutes=step, min_notice_minutes=notice),
     )
 
 
@@ -101,7 +101,7 @@ def test_dst_change_keeps_local_hours_and_moves_utc() -> None:
 def test_nonexistent_local_times_in_the_spring_gap_are_skipped() -> None:
     sunday = dt.date(2030, 3, 31)  # 02:00-03:00 does not exist in Berlin
     schedule = Schedule(
-        hours={7: hours("01:00", "05:00")}, settings=Settings(slot_step_minutes=60, min_notice_minutes=0)
+        hours={7: hours("01:00", "05:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
     )
     slots = free_slots(sunday, 60, schedule, [], EARLY, BERLIN)
     assert local_times(slots, BERLIN) == ["01:00", "03:00", "04:00"]
@@ -127,7 +127,7 @@ def test_calendar_marks_past_closed_full_and_free_days() -> None:
 def test_days_beyond_the_horizon_are_not_bookable() -> None:
     schedule = Schedule(
         hours={d: hours("10:00", "14:00") for d in range(1, 8)},
-        settings=Settings(horizon_days=3, min_notice_minutes=0),
+        rules=BookingRules(horizon_days=3, min_notice_minutes=0),
     )
     states = day_states(MONDAY, 5, 60, schedule, [], dt.datetime(2030, 3, 4, 0, 0, tzinfo=UTC), MOSCOW)
     assert [states[MONDAY + dt.timedelta(days=i)] for i in range(5)] == [DayState.FREE] * 3 + [

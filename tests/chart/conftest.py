@@ -73,6 +73,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "externalDatabase": {"host": "pg.example.internal", "existingSecret": "booking-db"},
     },
     "namespace-scoped": {"operator": {"watchNamespace": "tenants"}},
+    "cluster-wide": {"operator": {"clusterWide": True}},
     "network-policies": {
         "networkPolicy": {"enabled": True},
         "pgbouncer": {"enabled": True},

@@ -86,3 +86,49 @@ def test_requirements_are_pinned(directory: str) -> None:
         line = line.split("#")[0].strip()
         if line:
             assert "==" in line, f"{directory}/requirements.txt: {line!r} is not pinned"
+
+
+def _copy_sources(instructions: list[tuple[str, str]]) -> list[str]:
+    sources = []
+    for keyword, rest in instructions:
+        if keyword == "COPY":
+            parts = [p for p in shlex.split(rest) if not p.startswith("--")]
+            sources += parts[:-1]
+    return sources
+
+
+@pytest.mark.parametrize("directory", sorted(IMAGES))
+def test_every_copied_path_is_in_the_root_build_context(directory: str) -> None:
+    """`docker build -f <dir>/Dockerfile .`: sources are relative to the root, not excluded."""
+    included = [
+        line[1:].strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    ]
+    sources = _copy_sources(_instructions(_dockerfile(directory)))
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), f"{directory}/Dockerfile copies {source}, absent from the root"
+        assert source.split("/")[0] in included, f"{source} is excluded by .dockerignore"
+
+
+def test_the_build_context_holds_only_the_package_sources() -> None:
+    """No .venv, .git, tests or charts in the context: everything is excluded, four folders return."""
+    lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
+    rules = [line for line in lines if line and not line.startswith("#")]
+    assert rules[0] == "**"
+    assert sorted(r for r in rules if r.startswith("!")) == [
+        "!bot_image/",
+        "!contract/",
+        "!operator/",
+        "!webhook_image/",
+    ]
+
+
+@pytest.mark.parametrize("directory", sorted(IMAGES))
+def test_each_image_installs_the_contract_package_with_its_pinned_requirements(directory: str) -> None:
+    instructions = _instructions(_dockerfile(directory))
+    sources = _copy_sources(instructions)
+    assert "contract/booking_contract" in sources and "contract/requirements.txt" in sources
+    runs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
+    assert "-r /app/contract/requirements.txt" in runs and "/app/contract " in runs

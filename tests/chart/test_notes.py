@@ -42,7 +42,8 @@ def _notes(helm: Helm, chart: Path, values: dict[str, Any]) -> str:
 
 def test_notes_tell_how_to_create_and_watch_a_tenant(helm: Helm, notes_chart: Path) -> None:
     notes = _notes(helm, notes_chart, {})
-    assert "kubectl apply -f crds/tenant.yaml" in notes
+    # The operator watches the release namespace by default (operator.clusterWide is false).
+    assert "kubectl apply -n booking-system -f crds/tenant.yaml" in notes
     assert "kubectl get bt -w" in notes
     assert "webhook is disabled" in notes and "create secret generic" in notes
 

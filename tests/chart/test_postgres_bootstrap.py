@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
+from booking_operator import database, passwords
 from harness.postgres import PgServer
 
 from .conftest import Helm, by_kind
@@ -29,6 +30,7 @@ class Bootstrapped:
     webhook: str
     pgbouncer: str
     password: str
+    group: str
 
     def dsn(self, user: str, password: str | None = None) -> str:
         return str(self.server.dsn(user=user, password=password or self.password, dbname=self.database))
@@ -63,14 +65,16 @@ def bootstrapped(helm: Helm, pg_server: PgServer) -> Iterator[Bootstrapped]:
         "operator": f"chart_op_{suffix}",
         "webhook": f"chart_wh_{suffix}",
         "pgbouncer": f"chart_pgb_{suffix}",
+        "group": f"chart_tenants_{suffix}",
     }
     values = {
+        "operator": {"tenantGroupRole": names["group"]},
         "postgresql": {
             "database": names["database"],
             "operatorUser": names["operator"],
             "webhookUser": names["webhook"],
             "pgbouncerAuthUser": names["pgbouncer"],
-        }
+        },
     }
     (config,) = [
         c for c in by_kind(helm.render(values), "ConfigMap") if c["metadata"]["name"].endswith("bootstrap")
@@ -78,7 +82,12 @@ def bootstrapped(helm: Helm, pg_server: PgServer) -> Iterator[Bootstrapped]:
     script = config["data"]["10-booking-saas.sh"]
     _run_script(script, pg_server, names, "first-password")
     _run_script(script, pg_server, names, "second-password")  # a rerun converges, passwords follow
-    yield Bootstrapped(pg_server, password="second-password", **names)
+    yield Bootstrapped(
+        pg_server,
+        password="second-password",
+        **{k: v for k, v in names.items() if k != "group"},
+        group=names["group"],
+    )
     asyncio.run(_drop(pg_server, names))
 
 
@@ -86,9 +95,11 @@ async def _drop(server: PgServer, names: dict[str, str]) -> None:
     conn = await asyncpg.connect(server.dsn())
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{names["database"]}" WITH (FORCE)')
-        for role in ("tenant", "pgbouncer", "webhook", "operator"):
-            name = names.get(role, f"chart_tenant_{names['database'][-8:]}")
+        suffix = names["database"][-8:]
+        for name in (f"chart_tenant_{suffix}", f"chart_pgb_tenant_{suffix}"):
             await conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+        for role in ("pgbouncer", "webhook", "group", "operator"):
+            await conn.execute(f'DROP ROLE IF EXISTS "{names[role]}"')
     finally:
         await conn.close()
 
@@ -110,17 +121,27 @@ async def test_operator_role_is_not_a_superuser_but_may_create_roles(as_operator
 async def test_operator_can_provision_a_tenant_schema_and_role(
     bootstrapped: Bootstrapped, as_operator: asyncpg.Connection
 ) -> None:
+    """The operator's own code on the bootstrapped server: the tenant logs in after one pass."""
     tenant = f"chart_tenant_{bootstrapped.database[-8:]}"
-    await as_operator.execute(f"CREATE ROLE \"{tenant}\" LOGIN PASSWORD 'tenant-password'")
-    await as_operator.execute(f'GRANT "{tenant}" TO CURRENT_USER')  # as booking_operator/database.py does
-    await as_operator.execute(f'CREATE SCHEMA "{tenant}" AUTHORIZATION "{tenant}"')
-    await as_operator.execute(f'GRANT CONNECT ON DATABASE "{bootstrapped.database}" TO "{tenant}"')
+    await _provision(bootstrapped, as_operator, tenant)
     conn = await asyncpg.connect(bootstrapped.dsn(tenant, "tenant-password"))
     try:
         await conn.execute(f'CREATE TABLE "{tenant}".services (id int)')
     finally:
         await conn.close()
-    await as_operator.execute(f'DROP SCHEMA "{tenant}" CASCADE')  # the role goes with the database, below
+
+
+async def _provision(bootstrapped: Bootstrapped, as_operator: asyncpg.Connection, tenant: str) -> None:
+    await database.ensure_group(as_operator, bootstrapped.group, bootstrapped.database)
+    await database.ensure_tenant(
+        as_operator,
+        tenant,
+        owner=database.owner_marker("ns", "salon"),
+        password_verifier=passwords.scram_sha256_verifier("tenant-password"),
+        limits=database.RoleLimits(),
+        database=bootstrapped.database,
+        group=bootstrapped.group,
+    )
 
 
 async def test_operator_owns_the_platform_database(as_operator: asyncpg.Connection) -> None:
@@ -155,14 +176,18 @@ async def test_public_cannot_connect_to_the_platform_database(bootstrapped: Boot
         await admin.close()
 
 
-async def test_pgbouncer_auth_user_sees_tenant_verifiers_but_not_superusers(
-    bootstrapped: Bootstrapped,
+async def test_pgbouncer_auth_query_answers_only_for_tenant_roles(
+    bootstrapped: Bootstrapped, as_operator: asyncpg.Connection
 ) -> None:
+    """Not the operator's, the webhook's or a superuser's verifier: only members of the group."""
+    tenant = f"chart_pgb_tenant_{bootstrapped.database[-8:]}"
+    await _provision(bootstrapped, as_operator, tenant)
     conn = await asyncpg.connect(bootstrapped.dsn(bootstrapped.pgbouncer))
     try:
-        row = await conn.fetchrow("SELECT usename, passwd FROM pgbouncer.get_auth($1)", bootstrapped.operator)
+        row = await conn.fetchrow("SELECT usename, passwd FROM pgbouncer.get_auth($1)", tenant)
         assert row["passwd"].startswith("SCRAM-SHA-256$")
-        assert await conn.fetch("SELECT * FROM pgbouncer.get_auth($1)", bootstrapped.server.superuser) == []
+        for privileged in (bootstrapped.operator, bootstrapped.webhook, bootstrapped.server.superuser):
+            assert await conn.fetch("SELECT * FROM pgbouncer.get_auth($1)", privileged) == [], privileged
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.fetch("SELECT passwd FROM pg_shadow")
     finally:

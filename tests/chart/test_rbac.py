@@ -39,8 +39,7 @@ TEST_CLIENT_AGENT = "rbac-test-client"
 # Rules the scenario cannot exercise, each with the reason it is granted anyway.
 JUSTIFIED_UNUSED: dict[Call, str] = {
     # RBAC escalation prevention: a Role may grant only what its creator holds, and each shard's
-    # Role grants it a watch on its own tenants Secret and a patch on its own status ConfigMap.
-    ("watch", "", "secrets"): "granted on to the shards' Roles; the operator never watches Secrets",
+    # Role grants it a patch on its own status ConfigMap.
     ("patch", "", "configmaps"): "granted on to the shards' Roles; the operator never patches them",
 }
 
@@ -215,14 +214,14 @@ def test_cluster_role_allows_every_call_the_operator_makes(
     helm: Helm, clusterwide_calls: tuple[set[Call], set[str]]
 ) -> None:
     calls, _ = clusterwide_calls
-    rules = _rules(helm, "ClusterRole", {})
+    rules = _rules(helm, "ClusterRole", CLUSTER_WIDE)
     missing = sorted(call for call in calls if not allowed(rules, call))
     assert not missing, f"the operator makes calls its ClusterRole does not allow: {missing}"
 
 
 def test_every_cluster_role_rule_is_used(helm: Helm, clusterwide_calls: tuple[set[Call], set[str]]) -> None:
     calls, _ = clusterwide_calls
-    unused = sorted(_granted(_rules(helm, "ClusterRole", {})) - calls - set(JUSTIFIED_UNUSED))
+    unused = sorted(_granted(_rules(helm, "ClusterRole", CLUSTER_WIDE)) - calls - set(JUSTIFIED_UNUSED))
     assert not unused, f"granted but never used (remove, or justify in JUSTIFIED_UNUSED): {unused}"
 
 
@@ -244,10 +243,13 @@ def test_namespaced_role_grants_the_same_namespaced_rules(helm: Helm) -> None:
     a Role cannot grant them, and kopf falls back to the exact namespace given when they are
     forbidden (kopf/_core/reactor/observation.py), so the Role leaves them out on purpose.
     """
-    cluster_rules = _granted(_rules(helm, "ClusterRole", {}))
+    cluster_rules = _granted(_rules(helm, "ClusterRole", CLUSTER_WIDE))
     namespaced_rules = _granted(_rules(helm, "Role", {"operator": {"watchNamespace": "tenants"}}))
+    assert namespaced_rules == _granted(_rules(helm, "Role", {}))  # the default: the release namespace
     assert namespaced_rules == cluster_rules - KOPF_OBSERVATION
 
+
+CLUSTER_WIDE = {"operator": {"clusterWide": True}}  # the explicit choice; the default is one namespace
 
 KOPF_OBSERVATION: set[Call] = {
     ("list", "apiextensions.k8s.io", "customresourcedefinitions"),

@@ -18,6 +18,8 @@ import port_for
 import pytest
 import redis
 
+from booking_operator.redis_acl import acl_rules, acl_username
+
 from .conftest import Helm, by_kind
 
 PASSWORD = "chart-redis-password"
@@ -88,8 +90,49 @@ def test_admin_can_manage_per_tenant_acl_users(chart_redis: int) -> None:
     admin.acl_deluser("chart_tenant")
 
 
-def test_redis_persists_with_aof_and_never_evicts(chart_redis: int) -> None:
+def test_redis_persists_with_aof_and_evicts_only_keys_with_a_ttl(chart_redis: int) -> None:
     admin = redis.Redis(port=chart_redis, password=PASSWORD, decode_responses=True)
     assert admin.config_get("appendonly") == {"appendonly": "yes"}
-    assert admin.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    assert admin.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-lru"}
     assert Path(str(admin.config_get("dir")["dir"])).is_dir()
+
+
+def _tenant_user(admin: redis.Redis, client_id: str) -> redis.Redis:
+    """The tenant's ACL user exactly as the operator makes it."""
+    admin.execute_command("ACL", "SETUSER", acl_username(client_id), *acl_rules(client_id, f"{client_id}-pw"))  # type: ignore[no-untyped-call]
+    return redis.Redis(
+        port=admin.connection_pool.connection_kwargs["port"],
+        username=acl_username(client_id),
+        password=f"{client_id}-pw",
+    )
+
+
+def _hog_write(client: redis.Redis, key: str, value: str) -> None:
+    """A key that never expires if the ACL allows SET, else the longest TTL it can give."""
+    try:
+        client.set(key, value)
+    except redis.exceptions.NoPermissionError:
+        client.execute_command("SETEX", key, 10**8, value)  # type: ignore[no-untyped-call]
+
+
+def test_one_tenant_filling_redis_does_not_fail_another_tenants_writes(chart_redis: int) -> None:
+    """Attack matrix: a hostile tenant writes until the server is full, with whatever its ACL allows."""
+    admin = redis.Redis(port=chart_redis, password=PASSWORD)
+    admin.config_set("maxmemory", "8mb")  # the chart's policy, on a size a test can fill
+    attacker, victim = _tenant_user(admin, "chart_hog"), _tenant_user(admin, "chart_victim")
+    try:
+        # 100 KB values until refused, then ever smaller ones: the server is as full as it gets.
+        for size, count in ((100_000, 200), (1_000, 20_000), (10, 20_000)):
+            for i in range(count):
+                try:
+                    _hog_write(attacker, f"chart_hog:{size}:{i}", "x" * size)
+                except redis.exceptions.OutOfMemoryError:
+                    break
+        victim.execute_command("SETEX", "chart_victim:fsm:1:1:1:state", 3600, "booking")  # type: ignore[no-untyped-call]
+        assert victim.get("chart_victim:fsm:1:1:1:state") == b"booking"
+    finally:
+        for client_id in ("chart_hog", "chart_victim"):
+            admin.execute_command("ACL", "DELUSER", acl_username(client_id))  # type: ignore[no-untyped-call]
+        for key in admin.scan_iter(match="chart_hog:*"):
+            admin.unlink(key)
+        admin.config_set("maxmemory", "256mb")

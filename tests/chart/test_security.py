@@ -37,11 +37,12 @@ def test_no_secret_value_in_config_maps_or_env_values(
             assert secret not in text, f"a Secret value appears in plain text: {text[:80]}"
 
 
-def test_generated_secrets_exist_in_the_default_install(rendered: dict[str, list[Manifest]]) -> None:
-    names = {s["metadata"]["name"] for s in by_kind(rendered["default"], "Secret")}
-    assert names == {"booking-booking-saas-postgresql", "booking-booking-saas-redis"}
-    for secret in by_kind(rendered["default"], "Secret"):
-        assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+def test_default_install_renders_no_password_but_a_job_that_generates_them(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    assert not by_kind(rendered["default"], "Secret")  # tests/chart/test_platform_secrets.py
+    jobs = [j["metadata"]["name"] for j in by_kind(rendered["default"], "Job")]
+    assert jobs == ["booking-booking-saas-platform-secrets"]
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

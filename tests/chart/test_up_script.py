@@ -84,14 +84,15 @@ def test_first_run_creates_the_cluster_builds_loads_installs_and_applies_the_ten
     assert result.returncode == 0, result.stdout + result.stderr
     assert "kind create cluster --name booking-saas --wait 180s" in calls
     assert [c for c in calls if c.startswith("docker build")] == [
-        "docker build -t booking-operator:dev operator",
-        "docker build -t booking-bot:dev bot_image",
-        "docker build -t booking-webhook:dev webhook_image",
+        "docker build -f operator/Dockerfile -t booking-operator:dev .",
+        "docker build -f bot_image/Dockerfile -t booking-bot:dev .",
+        "docker build -f webhook_image/Dockerfile -t booking-webhook:dev .",
     ]
     loads = [c for c in calls if c.startswith("kind load docker-image")]
     assert len(loads) == 3
     (install,) = [c for c in calls if c.startswith("helm upgrade --install booking charts/booking-saas")]
     assert "--set operator.image.tag=dev" in install and "--set bot.image.tag=dev" in install
+    assert "--set imageRegistry= " in install  # the chart then deploys exactly the names kind loaded
     assert "--set webhook.enabled=false" in install
     assert any("apply -f crds/tenant.yaml" in c for c in calls)
     assert "kubectl --context kind-booking-saas -n default get bt -w" in result.stdout

@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
+from booking_contract import crd
+from booking_contract.client_id import RESERVED_NAMES as PLATFORM_RESERVED_NAMES
 from harness.crd_schema import BOOKINGTENANT_CRD, REPO_ROOT, CrdSchema, apply_defaults, validate
 
 SAMPLE: Path = REPO_ROOT / "crds" / "tenant.yaml"
 CONTRACTS: Path = REPO_ROOT / "docs" / "contracts.md"
-RESERVED_NAMES = ["public", "information_schema", "postgres", "default", "template0", "template1", "platform"]
+RESERVED_NAMES = sorted(PLATFORM_RESERVED_NAMES)  # the platform's list: the CRD must refuse each
 
 
 def load_yaml(path: Path) -> Any:
@@ -490,7 +492,7 @@ def test_the_contracts_condition_types_are_valid_condition_types() -> None:
     types_line = re.search(r"Condition types: (.*)\.", contract_section("status"))
     assert types_line
     types = re.findall(r"`(\w+)`", types_line.group(1))
-    assert len(types) == 7  # Database, Redis, Secret, Deployment, Shard, BotToken, Ready
+    assert types == list(crd.CONDITION_TYPES)  # the page lists exactly what the operator sets
     conditions = SCHEMA["properties"]["status"]["properties"]["conditions"]
     pattern = conditions["items"]["properties"]["type"]["pattern"]
     assert all(re.fullmatch(pattern, condition_type) for condition_type in types)

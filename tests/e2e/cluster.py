@@ -228,7 +228,8 @@ def token_secret(name: str, token: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name},
+        # The operator mounts only Secrets labelled as bot tokens (booking_operator/references.py).
+        "metadata": {"name": name, "labels": {"bookingsaas.dev/bot-token": "true"}},
         "type": "Opaque",
         "stringData": {"token": token},
     }

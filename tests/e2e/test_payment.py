@@ -142,7 +142,7 @@ def _webhook_objects(
                     "resources": ["bookingtenants"],
                     "verbs": ["get", "list", "create", "patch"],
                 },
-                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "patch"]},
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "patch", "delete"]},
             ],
         },
         {

@@ -25,13 +25,15 @@ import port_for
 import pytest
 
 from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
-from harness.postgres import PgServer
+from harness.postgres import DEBIAN_PG15_BINDIR, PG_BINDIR, PgServer
 from harness.redis import RedisServer
 
 PLATFORM_DB = "booking_saas"
 OPERATOR_ROLE = "booking_operator"
 OPERATOR_PASSWORD = "operator-test-password"
 BOT_IMAGE = "registry.example/booking-bot:test"
+TENANT_GROUP = "booking_tenants"  # the operator's default TENANT_GROUP_ROLE
+TOKEN_LABELS = {"bookingsaas.dev/bot-token": "true"}  # what the operator requires on a token Secret
 
 
 @dataclass
@@ -105,8 +107,6 @@ def operator_env(
         OPERATOR_DATABASE_URL=platform.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD),
         OPERATOR_REDIS_URL=platform.redis.admin_url,
         BOT_IMAGE=BOT_IMAGE,
-        RESYNC_INTERVAL="5",
-        DEADLINE_CHECK_INTERVAL="0.5",
         TELEGRAM_CHECK_TOKENS="false",
         LIVENESS_PORT=str(port_for.select_random()),
         METRICS_PORT=str(port_for.select_random()),
@@ -114,6 +114,8 @@ def operator_env(
         LOG_LEVEL=os.environ.get("TEST_OPERATOR_LOG_LEVEL", "INFO"),
         PYTHONUNBUFFERED="1",
     )
+    if PG_BINDIR == DEBIAN_PG15_BINDIR:  # a quick local run without hack/install-postgres.sh
+        env["ALLOW_CREATEROLE_BEFORE_PG16"] = "true"
     env.update(overrides)
     return env
 
@@ -140,12 +142,22 @@ def tenant_body(name: str, client_id: str, *, token_secret: str = "bot-token", *
 
 
 async def create_token_secret(
-    kube: KubeClient, namespace: str, name: str = "bot-token", token: str = "123:abc"
+    kube: KubeClient,
+    namespace: str,
+    name: str = "bot-token",
+    token: str = "123:abc",
+    labels: dict[str, str] | None = None,
 ) -> None:
+    """A bot token Secret as the docs and the sales bot make it (labelled as a token by default)."""
     await kube.create(
         "v1/secrets",
         namespace,
-        {"metadata": {"name": name}, "data": {"token": base64.b64encode(token.encode()).decode()}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "labels": TOKEN_LABELS if labels is None else labels},
+            "data": {"token": base64.b64encode(token.encode()).decode()},
+        },
     )
 
 

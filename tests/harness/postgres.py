@@ -15,10 +15,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 from pytest_postgresql.executors import PostgreSQLExecutor
 
-PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-PG_CTL_WRAPPER = Path(__file__).with_name("pg_ctl_as_postgres")
+ROOT = Path(__file__).resolve().parents[2]
+# The major version the chart ships (hack/install-postgres.sh), else Debian's 15 for a quick local run.
+SHIPPED_PG_BINDIR = ROOT / ".tools" / "postgresql-16" / "bin"
+DEBIAN_PG15_BINDIR = Path("/usr/lib/postgresql/15/bin")
+PG_BINDIR = Path(
+    os.environ.get("PG_BINDIR")
+    or (SHIPPED_PG_BINDIR if (SHIPPED_PG_BINDIR / "postgres").exists() else DEBIAN_PG15_BINDIR)
+)
 SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "test-superuser-password"  # a throwaway cluster's password
 
@@ -40,6 +47,8 @@ class PgServer:
 class UnprivilegedPostgreSQLExecutor(PostgreSQLExecutor):
     """pytest-postgresql's executor, with initdb run as `postgres` and SCRAM auth."""
 
+    bindir: Path = PG_BINDIR
+
     def _run_as_postgres(self) -> bool:
         return os.geteuid() == 0
 
@@ -54,7 +63,7 @@ class UnprivilegedPostgreSQLExecutor(PostgreSQLExecutor):
         socketdir = Path(self.unixsocketdir)
         socketdir.mkdir(parents=True, exist_ok=True)
         command = [
-            str(PG_BINDIR / "initdb"),
+            str(self.bindir / "initdb"),
             f"--pgdata={datadir}",
             f"--username={self.user}",
             f"--pwfile={pwfile}",
@@ -77,9 +86,18 @@ class UnprivilegedPostgreSQLExecutor(PostgreSQLExecutor):
             shutil.rmtree(self.datadir, ignore_errors=True)
 
 
-def start_postgres(base: Path, port: int, max_connections: int = 300) -> UnprivilegedPostgreSQLExecutor:
+def start_postgres(
+    base: Path, port: int, bindir: Path = PG_BINDIR, max_connections: int = 300
+) -> UnprivilegedPostgreSQLExecutor:
     base.mkdir(parents=True, exist_ok=True)
-    executable = str(PG_CTL_WRAPPER) if os.geteuid() == 0 else str(PG_BINDIR / "pg_ctl")
+    executable = str(bindir / "pg_ctl")
+    if os.geteuid() == 0:
+        # pg_ctl refuses to run as root (as tests and CI do): run it as the unprivileged
+        # `postgres` user the Debian package creates, through a wrapper naming this server's bindir.
+        wrapper = base / "pg_ctl_as_postgres"
+        wrapper.write_text(f'#!/bin/sh\nexec runuser -u postgres -- "{bindir}/pg_ctl" "$@"\n')
+        wrapper.chmod(0o755)
+        executable = str(wrapper)
     executor = UnprivilegedPostgreSQLExecutor(
         executable=executable,
         host="127.0.0.1",
@@ -95,5 +113,16 @@ def start_postgres(base: Path, port: int, max_connections: int = 300) -> Unprivi
         postgres_options="-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
         f"-c max_connections={int(max_connections)} -c password_encryption=scram-sha-256",
     )
+    executor.bindir = bindir
     executor.start()
     return executor
+
+
+async def create_tenant_schema(admin: asyncpg.Connection, client_id: str, password: str) -> None:
+    """What the operator does for a tenant, by hand: a LOGIN role, the schema it owns, its search_path.
+
+    ``client_id`` must already match the CLIENT_ID pattern (callers choose it); it is quoted anyway.
+    """
+    await admin.execute(f"CREATE ROLE \"{client_id}\" LOGIN PASSWORD '{password}'")
+    await admin.execute(f'CREATE SCHEMA "{client_id}" AUTHORIZATION "{client_id}"')
+    await admin.execute(f'ALTER ROLE "{client_id}" SET search_path = "{client_id}"')

@@ -9,22 +9,27 @@ Same-server moves (``COPY ... DB 0``) are tested on ``redis_server``'s DB 1..7.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from pytest_redis import factories as redis_factories
 
-from booking_bot.legacy.importer import Target
+from booking_legacy.importer import Target
 from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE
 from harness.operator_process import Platform as OperatorPlatform
 from harness.redis import ADMIN_PASSWORD
 from legacy.legacy_tree import Tree, build_tree
 
 NAMESPACE = "legacy"
+ROOT = Path(__file__).resolve().parents[2]
+# PYTHONPATH of a `python -m booking_legacy` subprocess: the tool and the packages it stands on.
+PACKAGES = os.pathsep.join(str(ROOT / d) for d in ("legacy_migration", "contract", "operator", "bot_image"))
 
 legacy_redis_proc = redis_factories.redis_proc(password=ADMIN_PASSWORD, port=None, db_count=16)  # type: ignore[arg-type]
 
@@ -61,7 +66,7 @@ async def drop_clients(admin_dsn: str, client_ids: list[str]) -> None:
         await conn.close()
 
 
-def operator_target(platform: OperatorPlatform, **kwargs: object) -> Target:
+def operator_target(platform: OperatorPlatform, **kwargs: Any) -> Target:
     """The tool as the platform runs it: the operator's least-privilege admin role."""
     return Target(admin_dsn=platform.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD), namespace=NAMESPACE, **kwargs)
 

@@ -1,4 +1,4 @@
-"""``python -m booking_bot.legacy``: the documented commands, their output and exit codes."""
+"""``python -m booking_legacy import-sqlite|move-redis``: the commands, their output and exit codes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE
 from harness.operator_process import Platform as OperatorPlatform
 from harness.redis import RedisServer
-from legacy.conftest import drop_clients, new_stem
+from legacy.conftest import PACKAGES, drop_clients, new_stem
 from legacy.legacy_tree import CORRUPT, INVALID_NAME, Tree, build_tree, write_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,11 +25,11 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
         k: v for k, v in os.environ.items() if k not in ("ADMIN_DATABASE_URL", "DATABASE_URL", "REDIS_URL")
     }
     return subprocess.run(
-        [sys.executable, "-m", "booking_bot.legacy", *args],
+        [sys.executable, "-m", "booking_legacy", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**clean, "PYTHONPATH": f"{ROOT / 'bot_image'}:{ROOT / 'operator'}", **env},
+        env={**clean, "PYTHONPATH": PACKAGES, **env},
         timeout=120,
     )
 

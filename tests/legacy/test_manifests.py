@@ -12,9 +12,11 @@ from pathlib import Path
 
 import yaml
 
-from booking_operator.legacy import generate, manifests, parse_env, to_yaml
+from booking_contract.dotenv import parse_env
+from booking_legacy.manifests import generate, manifests, to_yaml
 from harness.crd_schema import validate
 from harness.kube import EmulatedCluster, KubeClient
+from legacy.conftest import PACKAGES
 from legacy.legacy_tree import CORRUPT, INVALID_NAME, bot_token, build_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +97,8 @@ def test_command_writes_private_files_reports_on_stderr_and_exits_1_for_a_skippe
         [
             sys.executable,
             "-m",
-            "booking_operator.legacy",
+            "booking_legacy",
+            "manifests",
             str(tree.root),
             "--namespace",
             "t",
@@ -105,7 +108,7 @@ def test_command_writes_private_files_reports_on_stderr_and_exits_1_for_a_skippe
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "operator")},
+        env={**os.environ, "PYTHONPATH": PACKAGES},
         timeout=60,
     )
     assert proc.returncode == 1, proc.stderr
@@ -125,9 +128,17 @@ async def test_apply_creates_secret_and_tenant_through_the_operators_client_and_
 ) -> None:
     tree = build_tree(tmp_path / "clients", "ap")
     kubeconfig = kube_cluster.write_kubeconfig(tmp_path / "kubeconfig")
-    args = [sys.executable, "-m", "booking_operator.legacy", str(tree.root), "--namespace", "legacy-apply"]
+    args = [
+        sys.executable,
+        "-m",
+        "booking_legacy",
+        "manifests",
+        str(tree.root),
+        "--namespace",
+        "legacy-apply",
+    ]
     args += ["--client", "ap_001", "--client", "ap_002", "--apply"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "operator"), "KUBECONFIG": str(kubeconfig)}
+    env = {**os.environ, "PYTHONPATH": PACKAGES, "KUBECONFIG": str(kubeconfig)}
     for _ in range(2):  # the second run finds both objects and merge-patches them
         proc = await asyncio.to_thread(
             subprocess.run, args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60

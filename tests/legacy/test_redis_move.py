@@ -11,9 +11,9 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
-from booking_bot.legacy.redis_keys import RedisTarget, db_url, move_all, new_key
-from booking_bot.legacy.tree import read_tree
 from booking_bot.storage import STATE_TTL_SECONDS, TenantKeyBuilder
+from booking_legacy.redis_keys import RedisTarget, db_url, move_all, new_key
+from booking_legacy.tree import read_tree
 from harness.redis import RedisServer
 from legacy.conftest import LegacyRedis
 from legacy.legacy_tree import NO_REDIS, Tree

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 
-from booking_bot.legacy.importer import ClientResult, Target, import_all
-from booking_bot.legacy.tree import read_tree
+from booking_contract.client_id import tenant_name as dns_name
+from booking_legacy.importer import ClientResult, Target, import_all
+from booking_legacy.tree import read_tree
 from booking_operator.database import owner_marker
-from booking_operator.identifiers import dns_name
 from harness.operator_process import Platform as OperatorPlatform
 from legacy.conftest import NAMESPACE, operator_target
 from legacy.legacy_tree import CORRUPT, INVALID_NAME, ODD, Tree
@@ -20,7 +21,7 @@ from legacy.legacy_tree import CORRUPT, INVALID_NAME, ODD, Tree
 UTC = dt.UTC
 
 
-def run_import(tree: Tree, target: Target, **kwargs: object) -> dict[str, ClientResult]:
+def run_import(tree: Tree, target: Target, **kwargs: Any) -> dict[str, ClientResult]:
     legacy = read_tree(tree.root)
     results = asyncio.run(import_all(legacy.clients, target, **kwargs))
     return {r.client_id: r for r in results}
@@ -281,7 +282,7 @@ async def test_bulk_path_restores_every_foreign_key_of_the_bot_schema(
     db: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from booking_bot.legacy import importer
+    from booking_legacy import importer
 
     bulk, rows = small_tree.client(8), small_tree.client(6)
     target = operator_target(platform_services, create_schemas=True)
@@ -308,7 +309,7 @@ async def test_a_count_mismatch_rolls_the_whole_client_back(
     db: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from booking_bot.legacy import importer
+    from booking_legacy import importer
 
     client = small_tree.client(5)
     monkeypatch.setattr(importer, "VERIFY", "SELECT 0 AS services, 0 AS users, 0 AS bookings")
@@ -340,19 +341,21 @@ async def test_schema_made_by_the_operator_is_migrated_and_filled_without_create
     small_tree: Tree, platform_services: OperatorPlatform, db: asyncpg.Connection
 ) -> None:
     from booking_operator import passwords
-    from booking_operator.database import ensure_tenant
-    from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB
+    from booking_operator.database import RoleLimits, ensure_group, ensure_tenant
+    from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB, TENANT_GROUP
 
     client = small_tree.client(13)
     operator = await asyncpg.connect(platform_services.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD))
     try:  # what the operator's reconcile does for the applied BookingTenant (runbook step 2)
+        await ensure_group(operator, TENANT_GROUP, PLATFORM_DB)
         await ensure_tenant(
             operator,
             client.client_id,
             owner=owner_marker(NAMESPACE, dns_name(client.client_id)),
             password_verifier=passwords.scram_sha256_verifier(passwords.generate()),
-            connection_limit=4,
+            limits=RoleLimits(),
             database=PLATFORM_DB,
+            group=TENANT_GROUP,
         )
     finally:
         await operator.close()

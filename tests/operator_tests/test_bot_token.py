@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from harness.operator_process import (
     Platform,
     create_token_secret,
     eventually,
+    mark_bot_available,
     operator_env,
     tenant_body,
     wait_phase,
@@ -30,12 +32,24 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
         yield tg
 
 
+# Revocation in BotFather tells the operator nothing: only asking Telegram again shows it, at a
+# resync once the last answer is older than TOKEN_RECHECK_INTERVAL. These tests shorten both
+# (defaults 300 s and 900 s) so that a revocation is seen in seconds; everything else they check
+# (a changed Secret) happens at once whatever the intervals.
+RECHECK = {"RESYNC_INTERVAL": "2", "TOKEN_RECHECK_INTERVAL": "1"}
+
+
 @pytest.fixture()
 async def operator_with_telegram(
     platform_services: Platform, own_cluster: EmulatedCluster, tmp_path: Path, telegram: FakeTelegram
 ) -> AsyncIterator[KubeClient]:
     env = operator_env(
-        platform_services, own_cluster, tmp_path, TELEGRAM_CHECK_TOKENS="true", TELEGRAM_API_URL=telegram.url
+        platform_services,
+        own_cluster,
+        tmp_path,
+        TELEGRAM_CHECK_TOKENS="true",
+        TELEGRAM_API_URL=telegram.url,
+        **RECHECK,
     )
     op = OperatorProcess(env=env, log_path=tmp_path / "op.log")
     op.start()
@@ -82,3 +96,48 @@ async def test_a_rejected_token_fails_the_tenant_until_the_secret_is_fixed(
         return bool(current["status"].get("botUsername") == "salon_booking_bot")
 
     await eventually(fixed, what="botUsername after fixing the token")
+
+
+async def test_a_token_revoked_after_ready_fails_the_tenant_and_a_new_one_brings_it_back(
+    operator_with_telegram: KubeClient, namespace: str, client_id: str, telegram: FakeTelegram
+) -> None:
+    kube = operator_with_telegram
+    await create_token_secret(kube, namespace, token=TOKEN)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id))
+    await wait_phase(kube, namespace, "salon", "Provisioning")
+    await mark_bot_available(kube, namespace, "salon")
+    await wait_phase(kube, namespace, "salon", "Ready")
+    telegram.remove_bot(TOKEN)  # the owner revoked it in BotFather
+    failed = await wait_phase(kube, namespace, "salon", "Failed", timeout=15)
+    conditions = {c["type"]: c for c in failed["status"]["conditions"]}
+    assert conditions["BotToken"]["status"] == "False"
+    assert conditions["BotToken"]["reason"] == "Rejected"
+    new_token = "434343:NEW-token-from-botfather"
+    telegram.add_bot(new_token, username="salon_booking_bot")
+    await kube.patch(
+        "v1/secrets",
+        namespace,
+        "bot-token",
+        {"data": {"token": base64.b64encode(new_token.encode()).decode()}},
+    )
+    await wait_phase(kube, namespace, "salon", "Ready", timeout=10)
+
+
+async def test_telegram_unreachable_leaves_the_token_unknown_not_failed(
+    operator_with_telegram: KubeClient, namespace: str, client_id: str, telegram: FakeTelegram
+) -> None:
+    kube = operator_with_telegram
+    await create_token_secret(kube, namespace, token=TOKEN)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id))
+    await wait_phase(kube, namespace, "salon", "Provisioning")
+    await mark_bot_available(kube, namespace, "salon")
+    await wait_phase(kube, namespace, "salon", "Ready")
+    await telegram.close()  # Telegram (or the Bot API server) goes away
+
+    async def unknown() -> dict[str, Any] | None:
+        tenant = await kube.get(BOOKINGTENANTS, namespace, "salon")
+        conditions = {c["type"]: c for c in tenant["status"]["conditions"]}
+        return tenant if conditions["BotToken"]["status"] == "Unknown" else None
+
+    tenant = await eventually(unknown, timeout=15, what="BotToken Unknown")
+    assert tenant["status"]["phase"] == "Ready"

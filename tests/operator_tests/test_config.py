@@ -27,14 +27,14 @@ def run_operator(**env: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, "OPERATOR_DATABASE_URL is required"),
+        ({}, "OPERATOR_DATABASE_URL is not set"),
         (
             {"OPERATOR_DATABASE_URL": "mysql://x", "OPERATOR_REDIS_URL": "redis://r", "BOT_IMAGE": "i"},
             "OPERATOR_DATABASE_URL",
         ),
         (
             {"OPERATOR_DATABASE_URL": "postgresql://u:p@h/db", "OPERATOR_REDIS_URL": "redis://r"},
-            "BOT_IMAGE is required",
+            "BOT_IMAGE is not set",
         ),
         (
             {
@@ -77,3 +77,16 @@ def test_configuration_errors_never_echo_the_database_password() -> None:
     result = run_operator(OPERATOR_DATABASE_URL="mysql://admin:hunter2@db/x", OPERATOR_REDIS_URL="redis://r")
     assert result.returncode == 2
     assert "hunter2" not in result.stderr
+
+
+def test_help_prints_the_usage_and_needs_no_configuration() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "booking_operator", "--help"],
+        env={k: v for k, v in os.environ.items() if not k.startswith(("OPERATOR_", "BOT_"))},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m booking_operator")
+    assert result.stderr == ""

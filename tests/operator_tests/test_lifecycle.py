@@ -188,7 +188,7 @@ async def test_retain_policy_keeps_schema_role_and_redis_keys(
     creds = await credentials(kube, namespace, "salon")
     await write_row(creds["DATABASE_URL"])
     tenant_redis = aioredis.from_url(creds["REDIS_URL"])
-    await tenant_redis.set(f"{client_id}:fsm:state", "x")
+    await tenant_redis.execute_command("SETEX", f"{client_id}:fsm:state", 3600, "x")  # type: ignore[no-untyped-call]
     await tenant_redis.aclose()
     await kube.delete(BOOKINGTENANTS, namespace, "salon")
     await eventually(
@@ -230,7 +230,7 @@ async def test_delete_policy_drops_schema_role_and_keys_even_with_a_session_open
     await write_row(creds["DATABASE_URL"])
     tenant_redis = aioredis.from_url(creds["REDIS_URL"])
     for i in range(1200):  # more than one SCAN page and one UNLINK batch
-        await tenant_redis.set(f"{client_id}:k:{i}", "v")
+        await tenant_redis.execute_command("SETEX", f"{client_id}:k:{i}", 3600, "v")  # type: ignore[no-untyped-call]
     await tenant_redis.aclose()
     admin = aioredis.from_url(platform_services.redis.admin_url)
     await admin.set("bystander:k", "v")

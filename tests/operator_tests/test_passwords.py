@@ -6,8 +6,9 @@ import base64
 import hashlib
 import hmac
 
+from booking_contract.client_id import InvalidClientId, validate_client_id
 from booking_operator import passwords
-from booking_operator.identifiers import InvalidClientId, quote_ident, quote_literal, validate_client_id
+from booking_operator.identifiers import quote_ident, quote_literal
 
 
 def test_scram_verifier_has_postgres_format_and_checks_out_against_rfc_5802() -> None:
@@ -58,7 +59,7 @@ def test_quoting_neutralises_embedded_quotes() -> None:
 def test_transient_failures_back_off_doubling_up_to_five_minutes() -> None:
     from typing import Any, cast
 
-    from booking_operator.reconcile import Platform
+    from booking_operator.platform import Platform
 
     platform = Platform(*(cast(Any, None) for _ in range(5)))
     delays = [platform.backoff("uid", 15) for _ in range(7)]

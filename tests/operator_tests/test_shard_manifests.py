@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from booking_bot.shard.config import fingerprint, parse_entry
 from booking_operator import manifests, shard_manifests
@@ -24,8 +25,8 @@ NAMESPACE = "tenants"
 @pytest.fixture()
 def settings() -> OperatorSettings:
     return OperatorSettings(
-        operator_database_url="postgresql://op:pw@db:5432/booking",
-        operator_redis_url="redis://:pw@redis:6379/0",
+        operator_database_url=SecretStr("postgresql://op:pw@db:5432/booking"),
+        operator_redis_url=SecretStr("redis://:pw@redis:6379/0"),
         bot_image="booking-bot:1",
         telegram_api_url="http://bot-api:8081",
     )

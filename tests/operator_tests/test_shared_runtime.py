@@ -118,7 +118,9 @@ async def test_a_shared_tenant_is_ready_only_when_its_shard_serves_it(
     await create_token_secret(kube, namespace, token=TOKEN)
     await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id, runtime="Shared"))
     waiting = await wait_phase(kube, namespace, "salon", "Provisioning", timeout=30)
-    deployment = await kube.get("apps/v1/deployments", namespace, "salon-bot")
+    deployment = await eventually(
+        lambda: kube.get("apps/v1/deployments", namespace, "salon-bot"), timeout=30, what="bot Deployment"
+    )
     assert deployment["spec"]["replicas"] == 0  # the dedicated slot stays empty
     assert waiting["status"]["runtime"] == "Shared"
     await asyncio.sleep(3)  # a shard Deployment alone (no process serving) never makes it Ready

@@ -17,6 +17,7 @@ import aiohttp
 import psycopg
 import pytest
 import uvicorn
+from chart.conftest import helm  # noqa: F401 - the chart's rendering fixture, for test_permissions.py
 
 from booking_webhook.checkout import Buyer, create_payment, start_new, start_renewal
 from booking_webhook.core.config import Settings

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from booking_webhook.core.config import YOOKASSA_NOTIFICATION_NETWORKS, ConfigError, load_settings
+from booking_contract.settings import ConfigError
+from booking_webhook.core.config import YOOKASSA_NOTIFICATION_NETWORKS, load_settings
 
 GOOD = {
     "YOOKASSA_SHOP_ID": "123456",
@@ -100,3 +101,16 @@ def test_an_empty_source_network_list_is_refused(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("WEBHOOK_SOURCE_NETWORKS", "")
     with pytest.raises(ConfigError, match="WEBHOOK_SOURCE_NETWORKS"):
         load_settings()
+
+
+def test_help_prints_the_usage_and_needs_no_configuration() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "booking_webhook", "--help"],
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "usage: python -m booking_webhook [serve|salesbot]\n"
+    assert result.stderr == ""

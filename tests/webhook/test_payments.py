@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from booking_contract.times import parse_time as parse_rfc3339
 from booking_webhook.core.config import Settings
-from booking_webhook.tenants import parse_rfc3339
 from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
 from harness.yookassa import FakeYooKassa
 
@@ -349,7 +349,7 @@ async def test_a_recorded_but_unfinished_notification_is_finished_by_recovery(
     webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient
 ) -> None:
     from booking_webhook.metrics import Metrics
-    from booking_webhook.notifications import Services, recover_once
+    from booking_webhook.notifications import Clients, recover_once
 
     checkout, payment_id = await platform.new_checkout()
     yookassa.succeed(payment_id)
@@ -357,7 +357,7 @@ async def test_a_recorded_but_unfinished_notification_is_finished_by_recovery(
     assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[0] == 503
     yookassa.fail = False  # ... and YooKassa never redelivers
 
-    services = Services(platform.store, platform.kube, platform.yookassa_client, Metrics())
+    services = Clients(platform.store, platform.kube, platform.yookassa_client, Metrics())
     assert await recover_once(services, older_than_seconds=0) >= 1
     tenant = await kube.get(BOOKINGTENANTS, webhook.settings.tenant_namespace, checkout.tenant_name)
     assert [p["id"] for p in tenant["spec"]["payments"]] == [payment_id]

@@ -147,6 +147,18 @@ async def test_the_owner_token_message_is_deleted_from_the_chat(sales_bot: Sales
     assert len(deleted) == 1
 
 
+async def test_a_token_too_short_to_be_real_is_refused_by_its_shape(
+    sales_bot: SalesBot, yookassa: FakeYooKassa
+) -> None:
+    # The platform's one token pattern (booking_contract.telegram): the legacy tool refuses it too.
+    menu = await sales_bot.say("/start")
+    await sales_bot.press(menu, "1 месяц")
+    await sales_bot.say("Компания")
+    refused = await sales_bot.say("1234567:short-secret")
+    assert "не похоже на токен" in refused.text
+    assert yookassa.created_requests == []
+
+
 async def test_an_unknown_bot_token_is_refused_before_any_payment(
     sales_bot: SalesBot, yookassa: FakeYooKassa
 ) -> None:

@@ -5,7 +5,8 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
-from booking_webhook.naming import is_valid_client_id, new_client_id, tenant_name
+from booking_contract.client_id import is_valid_client_id, tenant_name
+from booking_webhook.naming import new_client_id
 from booking_webhook.store import Checkout
 from booking_webhook.tenants import ConfirmedPayment, extended_paid_until, tenant_manifest
 

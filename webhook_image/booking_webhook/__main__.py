@@ -5,25 +5,32 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from booking_webhook.core.config import ConfigError, load_settings
+from booking_contract.kube import check_access
+from booking_contract.settings import EXIT_CONFIG, ConfigError, wants_help
+from booking_webhook.core.config import load_settings
 from booking_webhook.core.logging import configure_logging
 
+COMPONENT = "booking-webhook"
 USAGE = "usage: python -m booking_webhook [serve|salesbot]"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if wants_help(args):
+        sys.stdout.write(USAGE + "\n")
+        return 0
     command = args[0] if args else "serve"
-    if command not in ("serve", "salesbot"):
+    if command not in ("serve", "salesbot") or len(args) > 1:
         sys.stderr.write(USAGE + "\n")
         return 2
     try:
         settings = load_settings()
         if command == "salesbot" and settings.sales_bot_token is None:
-            raise ConfigError("invalid configuration: SALES_BOT_TOKEN is required for the sales bot")
+            raise ConfigError("SALES_BOT_TOKEN is not set (it is required for the sales bot)")
+        check_access(settings.kubeconfig)  # both write BookingTenants and Secrets
     except ConfigError as exc:
-        sys.stderr.write(f"booking-webhook: {exc}\n")
-        return 2
+        sys.stderr.write(f"{COMPONENT}: configuration error: {exc}\n")
+        return EXIT_CONFIG
     configure_logging()
     if command == "salesbot":
         from booking_webhook.salesbot.app import run_sales_bot

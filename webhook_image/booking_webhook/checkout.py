@@ -17,10 +17,12 @@ from typing import Any
 
 from yookassa.domain.request import PaymentRequest
 
+from booking_contract.client_id import tenant_name
+from booking_contract.crd import token_secret_name
 from booking_webhook.core.config import Plan, Settings
 from booking_webhook.core.logging import log_event
 from booking_webhook.kube import Kube
-from booking_webhook.naming import new_client_id, tenant_name, token_secret_name
+from booking_webhook.naming import new_client_id
 from booking_webhook.store import Checkout, Store
 from booking_webhook.yookassa_api import YooKassaClient
 

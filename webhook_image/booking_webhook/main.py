@@ -15,7 +15,7 @@ from booking_webhook.core.config import Settings, get_settings
 from booking_webhook.core.logging import log_event
 from booking_webhook.kube import Kube
 from booking_webhook.metrics import Metrics
-from booking_webhook.notifications import Services, recover_once
+from booking_webhook.notifications import Clients, recover_once
 from booking_webhook.ratelimit import RateLimiter
 from booking_webhook.store import Store
 from booking_webhook.yookassa_api import YooKassaClient
@@ -23,11 +23,11 @@ from booking_webhook.yookassa_api import YooKassaClient
 log = logging.getLogger(__name__)
 
 
-async def _recover_forever(services: Services, interval: float) -> None:
+async def _recover_forever(clients: Clients, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await recover_once(services, older_than_seconds=max(interval, 60.0))
+            await recover_once(clients, older_than_seconds=max(interval, 60.0))
         except Exception as exc:  # the database may be down for a while; try again next round
             log_event(log, "recovery pass failed", logging.WARNING, error=type(exc).__name__)
 
@@ -50,12 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             current.yookassa_secret_key.get_secret_value(),
             current.yookassa_timeout,
         )
-        app.state.services = Services(store=store, kube=kube, yookassa=yookassa, metrics=Metrics())
+        app.state.clients = Clients(store=store, kube=kube, yookassa=yookassa, metrics=Metrics())
         app.state.rate_limiter = RateLimiter(current.rate_limit_per_second, current.rate_limit_burst)
         app.state.reconciled = {}
         recovery = None
         if current.recovery_interval > 0:
-            recovery = asyncio.create_task(_recover_forever(app.state.services, current.recovery_interval))
+            recovery = asyncio.create_task(_recover_forever(app.state.clients, current.recovery_interval))
         try:
             yield
         finally:

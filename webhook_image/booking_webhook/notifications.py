@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from booking_contract.kube import KubeError
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import Kube, KubeError, KubeUnavailable
+from booking_webhook.kube import Kube
 from booking_webhook.metrics import Metrics
 from booking_webhook.store import Checkout, Store
-from booking_webhook.tenants import ConfirmedPayment, Outcome, PaymentRejected, apply_payment
+from booking_webhook.tenants import ConfirmedPayment, PaymentOutcome, PaymentRejected, apply_payment
 from booking_webhook.yookassa_api import PaymentNotFound, YooKassaClient, YooKassaError
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ class Rejected(Exception):
 
 
 @dataclass
-class Services:
+class Clients:
+    """The long-lived clients a notification is checked and applied with, one set per process."""
+
     store: Store
     kube: Kube
     yookassa: YooKassaClient
@@ -49,13 +52,13 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-async def _our_checkout(services: Services, payment: dict[str, Any]) -> Checkout:
+async def _our_checkout(clients: Clients, payment: dict[str, Any]) -> Checkout:
     metadata = payment.get("metadata") or {}
     try:
         checkout_id = uuid.UUID(str(metadata.get("checkout_id")))
     except ValueError:
         raise Rejected("payment has no checkout of ours") from None
-    checkout = await services.store.checkout(checkout_id)
+    checkout = await clients.store.checkout(checkout_id)
     if checkout is None:
         raise Rejected("payment names an unknown checkout")
     if checkout.payment_id not in (None, payment.get("id")):
@@ -63,22 +66,22 @@ async def _our_checkout(services: Services, payment: dict[str, Any]) -> Checkout
     return checkout
 
 
-async def _fetch_payment(services: Services, payment_id: str) -> dict[str, Any]:
+async def _fetch_payment(clients: Clients, payment_id: str) -> dict[str, Any]:
     try:
-        return await services.yookassa.get_payment(payment_id)
+        return await clients.yookassa.get_payment(payment_id)
     except PaymentNotFound:
         raise Rejected("payment unknown to the YooKassa API") from None
 
 
-async def process(services: Services, event: str, object_id: str) -> tuple[str, str | None]:
+async def process(clients: Clients, event: str, object_id: str) -> tuple[str, str | None]:
     """Return (outcome, why it was rejected); raise a transient error (Kube/YooKassa unavailable)."""
     try:
         if event == PAYMENT_SUCCEEDED:
-            return await _payment_succeeded(services, object_id), None
+            return await _payment_succeeded(clients, object_id), None
         if event == PAYMENT_CANCELED:
-            return await _payment_canceled(services, object_id), None
+            return await _payment_canceled(clients, object_id), None
         if event == REFUND_SUCCEEDED:
-            return await _refund_succeeded(services, object_id), None
+            return await _refund_succeeded(clients, object_id), None
     except (Rejected, PaymentRejected) as exc:
         # PaymentRejected: the money arrived but cannot be applied (tenant gone, wrong owner):
         # a human must refund or apply it, so it is an error, not a warning.
@@ -94,11 +97,11 @@ async def process(services: Services, event: str, object_id: str) -> tuple[str, 
     return "ignored", None
 
 
-async def _payment_succeeded(services: Services, payment_id: str) -> str:
-    payment = await _fetch_payment(services, payment_id)
+async def _payment_succeeded(clients: Clients, payment_id: str) -> str:
+    payment = await _fetch_payment(clients, payment_id)
     if payment.get("status") != "succeeded" or payment.get("paid") is False:
         raise Rejected(f"payment status is {payment.get('status')!r}, not 'succeeded'")
-    checkout = await _our_checkout(services, payment)
+    checkout = await _our_checkout(clients, payment)
     metadata = payment.get("metadata") or {}
     amount = payment.get("amount") or {}
     if metadata.get("plan") != checkout.plan:
@@ -112,73 +115,73 @@ async def _payment_succeeded(services: Services, payment_id: str) -> str:
         amount=f"{checkout.amount:.2f}",
         currency=checkout.currency,
     )
-    outcome = await apply_payment(services.kube, checkout, confirmed)
+    outcome = await apply_payment(clients.kube, checkout, confirmed)
     if checkout.payment_id is None:
-        await services.store.attach_payment(checkout.id, confirmed.id, None)
-    await services.store.set_checkout_status(checkout.id, "applied")
-    if outcome is Outcome.CREATED:
-        services.metrics.tenants_created.inc()
-    elif outcome is Outcome.EXTENDED:
-        services.metrics.tenants_extended.inc()
+        await clients.store.attach_payment(checkout.id, confirmed.id, None)
+    await clients.store.set_checkout_status(checkout.id, "applied")
+    if outcome is PaymentOutcome.CREATED:
+        clients.metrics.tenants_created.inc()
+    elif outcome is PaymentOutcome.EXTENDED:
+        clients.metrics.tenants_extended.inc()
     return outcome.value
 
 
-async def _payment_canceled(services: Services, payment_id: str) -> str:
-    payment = await _fetch_payment(services, payment_id)
+async def _payment_canceled(clients: Clients, payment_id: str) -> str:
+    payment = await _fetch_payment(clients, payment_id)
     if payment.get("status") != "canceled":
         raise Rejected(f"payment status is {payment.get('status')!r}, not 'canceled'")
-    checkout = await _our_checkout(services, payment)
+    checkout = await _our_checkout(clients, payment)
     if checkout.status != "applied":
         reason = str((payment.get("cancellation_details") or {}).get("reason") or "canceled")[:100]
-        await services.store.set_checkout_status(checkout.id, "canceled", reason)
+        await clients.store.set_checkout_status(checkout.id, "canceled", reason)
     return "canceled"
 
 
-async def _refund_succeeded(services: Services, refund_id: str) -> str:
+async def _refund_succeeded(clients: Clients, refund_id: str) -> str:
     try:
-        refund = await services.yookassa.get_refund(refund_id)
+        refund = await clients.yookassa.get_refund(refund_id)
     except PaymentNotFound:
         raise Rejected("refund unknown to the YooKassa API") from None
     if refund.get("status") != "succeeded":
         raise Rejected(f"refund status is {refund.get('status')!r}")
-    payment = await _fetch_payment(services, str(refund.get("payment_id") or ""))
-    checkout = await _our_checkout(services, payment)
+    payment = await _fetch_payment(clients, str(refund.get("payment_id") or ""))
+    checkout = await _our_checkout(clients, payment)
     amount = refund.get("amount") or {}
     value = _decimal(amount.get("value"))
     if value is None:
         raise Rejected("refund has no amount")
-    if await services.store.record_refund(
+    if await clients.store.record_refund(
         refund_id, str(payment["id"]), checkout.id, value, str(amount.get("currency") or "")
     ):
-        services.metrics.refunds.inc()
+        clients.metrics.refunds.inc()
         log_event(log, "refund recorded", refund_id=refund_id, payment_id=payment["id"], amount=str(value))
     return "refunded"
 
 
-async def recover_once(services: Services, older_than_seconds: float) -> int:
+async def recover_once(clients: Clients, older_than_seconds: float) -> int:
     """Finish notifications that were recorded but never completed (a crash, or a 503 that
     YooKassa stopped redelivering). Safe to run next to live traffic: applying is idempotent."""
     finished = 0
-    for row in await services.store.unfinished_notifications(older_than_seconds):
+    for row in await clients.store.unfinished_notifications(older_than_seconds):
         try:
-            outcome, reason = await process(services, row["event"], row["object_id"])
-        except (KubeUnavailable, KubeError, YooKassaError, TimeoutError):
+            outcome, reason = await process(clients, row["event"], row["object_id"])
+        except (KubeError, YooKassaError, TimeoutError):
             continue
-        await services.store.finish_notification(int(row["id"]), outcome, reason)
-        services.metrics.notifications.labels(event=row["event"], outcome=f"recovered_{outcome}").inc()
+        await clients.store.finish_notification(int(row["id"]), outcome, reason)
+        clients.metrics.notifications.labels(event=row["event"], outcome=f"recovered_{outcome}").inc()
         finished += 1
     return finished
 
 
-async def reconcile_payment(services: Services, payment_id: str) -> str | None:
+async def reconcile_payment(clients: Clients, payment_id: str) -> str | None:
     """Ask the API about a payment whose notification has not arrived (yet) and act as if it had.
 
     Used when the buyer is back on the return page: a delayed or lost notification then costs
     nothing. Exactly-once holds because applying is idempotent.
     """
-    payment = await services.yookassa.get_payment(payment_id)
+    payment = await clients.yookassa.get_payment(payment_id)
     if payment.get("status") == "succeeded":
-        return (await process(services, PAYMENT_SUCCEEDED, payment_id))[0]
+        return (await process(clients, PAYMENT_SUCCEEDED, payment_id))[0]
     if payment.get("status") == "canceled":
-        return (await process(services, PAYMENT_CANCELED, payment_id))[0]
+        return (await process(clients, PAYMENT_CANCELED, payment_id))[0]
     return None

@@ -115,7 +115,8 @@ class Store:
             source_ip,
             json.dumps(body),
         )
-        assert row is not None
+        if row is None:  # an upsert with RETURNING always returns its row
+            raise RuntimeError("recording a notification returned no row")
         return int(row["id"]), str(row["outcome"])
 
     async def finish_notification(self, notification_id: int, outcome: str, error: str | None = None) -> None:
@@ -151,7 +152,8 @@ class Store:
             f" RETURNING {CHECKOUT_COLUMNS}",
             *fields.values(),
         )
-        assert row is not None
+        if row is None:  # an INSERT with RETURNING always returns its row
+            raise RuntimeError("creating a checkout returned no row")
         return Checkout.from_row(row)
 
     async def checkout(self, checkout_id: uuid.UUID) -> Checkout | None:

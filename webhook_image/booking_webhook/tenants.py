@@ -16,8 +16,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from booking_contract import crd
+from booking_contract.kube import KubeConflict, KubeError
+from booking_contract.times import format_time, parse_time, utc_now
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import Kube, KubeConflict, KubeError, KubeUnavailable
+from booking_webhook.kube import Kube
 from booking_webhook.store import Checkout
 
 log = logging.getLogger(__name__)
@@ -26,7 +29,9 @@ MAX_PAYMENTS = 1000  # the CRD's maxItems for spec.payments
 MAX_CONFLICT_RETRIES = 20
 
 
-class Outcome(enum.StrEnum):
+class PaymentOutcome(enum.StrEnum):
+    """What applying one confirmed payment did to its tenant."""
+
     CREATED = "created"
     EXTENDED = "extended"
     DUPLICATE = "duplicate"
@@ -45,20 +50,6 @@ class ConfirmedPayment:
     currency: str
 
 
-def rfc3339(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
 def payment_entry(payment: ConfirmedPayment, now: datetime.datetime) -> dict[str, Any]:
     return {
         "id": payment.id,
@@ -66,7 +57,7 @@ def payment_entry(payment: ConfirmedPayment, now: datetime.datetime) -> dict[str
         "days": payment.days,
         "amount": payment.amount,
         "currency": payment.currency,
-        "appliedAt": rfc3339(now),
+        "appliedAt": format_time(now),
     }
 
 
@@ -74,23 +65,23 @@ def tenant_manifest(checkout: Checkout, payment: ConfirmedPayment, now: datetime
     """A new BookingTenant per docs/contracts.md; the token stays in its Secret."""
     paid_until = now + datetime.timedelta(days=payment.days)
     return {
-        "apiVersion": "bookingsaas.dev/v1alpha1",
-        "kind": "BookingTenant",
+        "apiVersion": crd.API_VERSION,
+        "kind": crd.KIND,
         "metadata": {
             "name": checkout.tenant_name,
             "labels": {
-                "app.kubernetes.io/managed-by": "booking-webhook",
-                "bookingsaas.dev/client-id": checkout.client_id,
+                crd.MANAGED_BY_LABEL: crd.MANAGED_BY_WEBHOOK,
+                crd.CLIENT_ID_LABEL: checkout.client_id,
             },
-            "annotations": {"bookingsaas.dev/checkout-id": str(checkout.id)},
+            "annotations": {crd.CHECKOUT_ID_ANNOTATION: str(checkout.id)},
         },
         "spec": {
             "clientId": checkout.client_id,
             "companyName": checkout.company_name[:128],
             "ownerTelegramId": checkout.telegram_user_id,
-            "botTokenSecretRef": {"name": checkout.token_secret_name, "key": "token"},
+            "botTokenSecretRef": {"name": checkout.token_secret_name, "key": crd.TOKEN_SECRET_KEY},
             "plan": payment.plan,
-            "paidUntil": rfc3339(paid_until),
+            "paidUntil": format_time(paid_until),
             "deletionPolicy": "Retain",
             "payments": [payment_entry(payment, now)],
         },
@@ -101,14 +92,14 @@ def extended_paid_until(current: str | None, days: int, now: datetime.datetime) 
     """Renewal adds the plan's days to the later of now and the current end; absent stays absent."""
     if current is None:
         return None
-    base = parse_rfc3339(current) or now
-    return rfc3339(max(base, now) + datetime.timedelta(days=days))
+    base = parse_time(current) or now
+    return format_time(max(base, now) + datetime.timedelta(days=days))
 
 
 async def apply_payment(
     kube: Kube, checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime | None = None
-) -> Outcome:
-    now = now or datetime.datetime.now(tz=datetime.UTC)
+) -> PaymentOutcome:
+    now = now or utc_now()
     if checkout.kind == "new":
         try:
             created = await kube.create_tenant(tenant_manifest(checkout, payment, now))
@@ -117,13 +108,13 @@ async def apply_payment(
         else:
             await _adopt_token_secret(kube, checkout, created)
             log_event(log, "tenant created", tenant=checkout.tenant_name, payment_id=payment.id)
-            return Outcome.CREATED
+            return PaymentOutcome.CREATED
     return await _extend(kube, checkout, payment, now)
 
 
 async def _extend(
     kube: Kube, checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime
-) -> Outcome:
+) -> PaymentOutcome:
     for attempt in range(MAX_CONFLICT_RETRIES):
         tenant = await kube.get_tenant(checkout.tenant_name)
         if tenant is None:
@@ -131,7 +122,7 @@ async def _extend(
         spec = tenant.get("spec") or {}
         payments = [p for p in (spec.get("payments") or []) if isinstance(p, dict)]
         if any(p.get("id") == payment.id for p in payments):
-            return Outcome.DUPLICATE
+            return PaymentOutcome.DUPLICATE
         owner = spec.get("ownerTelegramId")
         if owner is not None and int(owner) != checkout.telegram_user_id:
             raise PaymentRejected(f"tenant {checkout.tenant_name} belongs to another owner")
@@ -151,8 +142,8 @@ async def _extend(
         log_event(
             log, "tenant extended", tenant=checkout.tenant_name, payment_id=payment.id, paid_until=paid_until
         )
-        return Outcome.EXTENDED
-    raise KubeUnavailable("too many resourceVersion conflicts")
+        return PaymentOutcome.EXTENDED
+    raise KubeConflict(409, f"too many resourceVersion conflicts ({MAX_CONFLICT_RETRIES})")
 
 
 async def _adopt_token_secret(kube: Kube, checkout: Checkout, tenant: dict[str, Any]) -> None:
@@ -160,7 +151,7 @@ async def _adopt_token_secret(kube: Kube, checkout: Checkout, tenant: dict[str, 
         return
     try:
         await kube.adopt_secret(checkout.token_secret_name, tenant)
-    except (KubeError, KubeUnavailable, KubeConflict) as exc:  # best effort: the tenant is what matters
+    except KubeError as exc:  # best effort: the tenant is what matters
         log_event(
             log, "token secret not adopted", logging.WARNING, tenant=checkout.tenant_name, error=str(exc)
         )

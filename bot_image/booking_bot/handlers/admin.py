@@ -251,7 +251,7 @@ async def block_input(
 # ---- settings ---------------------------------------------------------------------------------------
 async def settings_view(query: CallbackQuery, state: FSMContext, pool: asyncpg.Pool, texts: Texts) -> None:
     await state.clear()
-    current = await schedule.load_settings(pool)
+    current = await schedule.load_rules(pool)
     text = texts(
         "admin.settings",
         notice=texts.duration(current.min_notice_minutes),

@@ -32,7 +32,7 @@ from booking_bot.catalog import get_service, list_services
 from booking_bot.config import Settings
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
-from booking_bot.schedule import load_settings
+from booking_bot.schedule import load_rules
 from booking_bot.users import Person, ask_for_phone_once
 from booking_bot.views import alert, show
 
@@ -95,7 +95,7 @@ async def show_calendar(
 ) -> None:
     tz = settings.timezone
     today = slots.today_local(now, tz)
-    horizon = (await load_settings(pool)).horizon_days
+    horizon = (await load_rules(pool)).horizon_days
     first = keyboards.calendar_first_day(today, page)
     days = 7 * keyboards.CALENDAR_WEEKS
     states = await slots.calendar_states(
@@ -237,7 +237,7 @@ async def confirm(
         return
     try:
         if choice.rb:
-            cutoff = (await load_settings(pool)).cancel_cutoff_minutes
+            cutoff = (await load_rules(pool)).cancel_cutoff_minutes
             before, after = await bookings.reschedule_booking(
                 pool,
                 choice.rb,
@@ -249,7 +249,9 @@ async def confirm(
             )
         else:
             service = await get_service(pool, choice.service_id)
-            assert service is not None
+            if service is None:  # deleted by an admin since the customer chose it
+                await alert(query, texts("not_found"))
+                return
             after = await bookings.create_booking(
                 pool, user_id=person.telegram_id, service=service, starts_at=at, now=now, tz=tz
             )
@@ -259,7 +261,7 @@ async def confirm(
         await _offer_next(query, choice, at, pool, settings, texts, now)
         return
     except bookings.TooLate:
-        cutoff = (await load_settings(pool)).cancel_cutoff_minutes
+        cutoff = (await load_rules(pool)).cancel_cutoff_minutes
         await show(query, texts("too_late", cutoff=texts.duration(cutoff)), keyboards.only_home(texts))
         return
     except bookings.TooManyBookings:

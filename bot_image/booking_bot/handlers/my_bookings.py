@@ -14,7 +14,7 @@ from booking_bot.config import Settings
 from booking_bot.handlers.booking import Clock, resolve_choice, show_calendar
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
-from booking_bot.schedule import load_settings
+from booking_bot.schedule import load_rules
 from booking_bot.users import Person
 from booking_bot.views import alert, show
 
@@ -60,7 +60,7 @@ async def booking_action(
     }
     action = callback_data.action
     if action == "view":
-        cutoff = (await load_settings(pool)).cancel_cutoff_minutes
+        cutoff = (await load_rules(pool)).cancel_cutoff_minutes
         await show(
             query,
             texts(
@@ -71,7 +71,7 @@ async def booking_action(
     elif action == "cancel":
         await show(query, texts("cancel.confirm", **values), keyboards.cancel_confirm(texts, booking))
     elif action == "cancel_yes":
-        cutoff = (await load_settings(pool)).cancel_cutoff_minutes
+        cutoff = (await load_rules(pool)).cancel_cutoff_minutes
         try:
             cancelled = await bookings.cancel_booking(
                 pool,
@@ -94,7 +94,7 @@ async def booking_action(
         await show(query, texts("cancel.done", **values), keyboards.main_menu(texts, is_admin=is_admin))
         notifier.later(notifier.admins_about(cancelled, "notify.cancelled"))
     elif action == "move":
-        cutoff = (await load_settings(pool)).cancel_cutoff_minutes
+        cutoff = (await load_rules(pool)).cancel_cutoff_minutes
         now = clock()
         if (booking.starts_at - now).total_seconds() < cutoff * 60:
             await alert(query, texts("too_late", cutoff=texts.duration(cutoff)))

@@ -7,9 +7,10 @@ import contextlib
 import signal
 import sys
 
-from booking_bot.config import ConfigError, fail
+from booking_bot.config import fail
 from booking_bot.shard.config import ShardSettings, load_shard_settings
 from booking_bot.shard.logs import setup_shard_logging
+from booking_contract.settings import ConfigError, wants_help
 
 
 async def run(settings: ShardSettings) -> int:
@@ -41,13 +42,23 @@ async def run(settings: ShardSettings) -> int:
     return 0
 
 
-def main() -> None:
+USAGE = "usage: python -m booking_bot.shard (configured by SHARD_* variables, docs/shared-runtime.md)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if wants_help(args):
+        sys.stdout.write(USAGE + "\n")
+        return
+    if args:
+        sys.stderr.write(USAGE + "\n")
+        raise SystemExit(2)
     try:
         settings = load_shard_settings()
-        settings.namespace() if settings.shard_tenants_secret else None
+        if settings.shard_tenants_secret:
+            settings.namespace()
     except ConfigError as exc:
         fail(str(exc))
-        return
     setup_shard_logging(settings.shard_name, settings.log_level)
     from booking_bot.lazy_models import import_aiogram_lazily
 

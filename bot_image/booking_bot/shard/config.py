@@ -19,8 +19,12 @@ from typing import Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from booking_bot.config import CLIENT_ID_PATTERN, ConfigError, Settings
-from booking_bot.config import _describe as describe  # names and reasons, never pydantic's `input`
+from booking_bot.config import Settings
+from booking_contract.client_id import is_valid_client_id
+from booking_contract.settings import (
+    ConfigError,
+    describe,  # names and reasons, never pydantic's `input`
+)
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 # Variables a tenant entry may not set: the shard owns its HTTP endpoint and its Bot API server.
@@ -130,7 +134,7 @@ def parse_entry(client_id: str, raw: str, telegram_api_url: str | None) -> Tenan
     def bad(message: str) -> TenantEntry:
         return TenantEntry(client_id=client_id, fingerprint=digest, settings=None, error=message)
 
-    if not CLIENT_ID_PATTERN.fullmatch(client_id):
+    if not is_valid_client_id(client_id):
         return bad(f"key {client_id!r} is not a client id")
     try:
         values = json.loads(raw)

@@ -200,7 +200,8 @@ class TenantRunner:
         """Start the tenant and poll; returns when Telegram rejects the token, raises on failures."""
         entry = self.entry
         settings = entry.settings
-        assert settings is not None
+        if settings is None:
+            raise RuntimeError("a tenant without valid settings cannot start")
         async with self.shard.start_gate:
             try:
                 await migrate(settings.database_url.get_secret_value(), settings.client_id)
@@ -287,11 +288,13 @@ class TenantRunner:
         """Telegram's ``secret_token`` for this tenant: derived from its bot token, so it is
         known only to Telegram and us, needs no storage, and changes when the token does."""
         settings = self.entry.settings
-        assert settings is not None
+        if settings is None:
+            raise RuntimeError("a tenant without valid settings cannot start")
         return hmac.new(settings.token().encode(), b"booking-saas webhook", hashlib.sha256).hexdigest()
 
     def webhook_url(self, bot: Bot) -> str:
-        assert self.shard.webhook_url is not None
+        if self.shard.webhook_url is None:
+            raise RuntimeError("the shard has no webhook URL")
         return f"{self.shard.webhook_url.rstrip('/')}/telegram/{bot.id}"
 
     async def _receive_by_webhook(self, bot: Bot) -> None:
@@ -328,7 +331,8 @@ class TenantRunner:
 
     def accept(self, update: Update) -> None:
         """An update delivered to the shard's webhook endpoint for this tenant."""
-        assert self.services is not None
+        if self.services is None:
+            raise UnknownTenant(f"{self.client_id} is not serving")
         bot = self.services.bot
 
         async def when_free() -> None:

@@ -27,6 +27,7 @@ from booking_bot.shard.runner import ShardContext, TenantRunner
 from booking_bot.shard.sources import DirectorySource, SecretSource, TenantSource
 from booking_bot.shard.status import StatusBoard, StatusServer, publish
 from booking_bot.tenant import Clock, include_handlers
+from booking_contract.settings import ConfigError
 
 log = logging.getLogger("booking_bot.shard")
 
@@ -130,10 +131,10 @@ class Shard:
 
     def source(self) -> TenantSource:
         s = self.settings
-        if s.shard_tenants_secret:
-            assert self.kube is not None
+        if s.shard_tenants_secret and self.kube is not None:
             return SecretSource(self.kube, s.namespace(), s.shard_tenants_secret)
-        assert s.shard_tenants_dir is not None
+        if s.shard_tenants_dir is None:
+            raise ConfigError("set exactly one of SHARD_TENANTS_SECRET and SHARD_TENANTS_DIR")
         return DirectorySource(s.shard_tenants_dir)
 
     def apply(self, entries: Mapping[str, str]) -> None:

@@ -100,17 +100,28 @@ The webhook's (and sales bot's) ServiceAccount name.
 {{- end }}
 
 {{/*
-Image reference: repository:tag, the tag defaulting to the chart's appVersion.
-Usage: include "booking-saas.image" (list .Values.operator.image .Chart.AppVersion)
+Image reference of one of the platform's own images: [imageRegistry/]repository:tag, the tag
+defaulting to the chart's appVersion (the release workflow pushes exactly that).
+Usage: include "booking-saas.image" (list . .Values.operator.image)
 */}}
 {{- define "booking-saas.image" -}}
-{{- $image := index . 0 }}
-{{- printf "%s:%s" $image.repository (default (index . 1) $image.tag) }}
+{{- $root := index . 0 }}
+{{- $image := index . 1 }}
+{{- $repository := $image.repository }}
+{{- with $root.Values.imageRegistry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
+{{- end }}
+{{- printf "%s:%s" $repository (default $root.Chart.AppVersion $image.tag) }}
 {{- end }}
 
 {{/* Namespace where paid tenants are created by the webhook. */}}
 {{- define "booking-saas.tenantNamespace" -}}
 {{- default (default .Release.Namespace .Values.operator.watchNamespace) .Values.webhook.tenantNamespace }}
+{{- end }}
+
+{{/* The namespace the operator watches: empty only with operator.clusterWide. */}}
+{{- define "booking-saas.watchNamespace" -}}
+{{- if not .Values.operator.clusterWide }}{{ default .Release.Namespace .Values.operator.watchNamespace }}{{ end }}
 {{- end }}
 
 {{/* ---------------------------------------------------------------- PostgreSQL */}}

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from booking_bot.shard.runner import State
 from booking_bot.shard.runtime import Shard
+from booking_operator import redis_acl
 from harness.redis import RedisServer
 from harness.telegram import FakeTelegram
 
@@ -141,7 +142,7 @@ async def test_an_idle_tenant_holds_no_redis_connection(
 
         async def connections() -> int:
             clients = await admin.client_list()
-            return sum(1 for c in clients if c.get("user") == a.client_id)
+            return sum(1 for c in clients if c.get("user") == redis_acl.acl_username(a.client_id))
 
         assert await connections() >= 1
         deadline = asyncio.get_running_loop().time() + 15

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -36,7 +37,7 @@ async def webhook_shard(tg: FakeTelegram) -> AsyncIterator[Shard]:
     port = _free_port()
     settings = ShardSettings(
         shard_name="shard-hook",
-        shard_tenants_dir="/nonexistent",
+        shard_tenants_dir=Path("/nonexistent"),
         telegram_api_url=tg.url,
         health_port=port,
         shard_webhook_url=f"http://127.0.0.1:{port}",

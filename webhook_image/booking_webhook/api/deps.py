@@ -1,4 +1,4 @@
-"""Dependencies the routes ask for by type: settings and the running services."""
+"""Dependencies the routes ask for by type: settings and the running clients."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from booking_webhook.core.config import Settings, get_settings
-from booking_webhook.notifications import Services
+from booking_webhook.notifications import Clients
 from booking_webhook.ratelimit import RateLimiter
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def get_clients(request: Request) -> Clients:
+    clients: Clients = request.app.state.clients
+    return clients
 
 
 def get_rate_limiter(request: Request) -> RateLimiter:
@@ -22,5 +22,5 @@ def get_rate_limiter(request: Request) -> RateLimiter:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ServicesDep = Annotated[Services, Depends(get_services)]
+ClientsDep = Annotated[Clients, Depends(get_clients)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from booking_contract import settings as contract_settings
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # YooKassa's published notification source networks
@@ -68,10 +70,6 @@ def _split(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.replace(";", ",").split(",") if item.strip()]
     return value
-
-
-class ConfigError(Exception):
-    """The configuration is missing or wrong; the message is one line for stderr."""
 
 
 class Settings(BaseSettings):
@@ -179,18 +177,7 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings; raise ConfigError with one readable line when they are wrong."""
-    try:
-        return Settings(**overrides)
-    except Exception as exc:  # pydantic ValidationError or a JSON error in PLANS
-        errors = getattr(exc, "errors", None)
-        if callable(errors):
-            parts = []
-            for err in errors():
-                loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-                msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-                parts.append(f"{loc}: {msg}" if loc != "settings" else msg)
-            raise ConfigError("invalid configuration: " + "; ".join(parts)) from None
-        raise ConfigError(f"invalid configuration: {exc}") from None
+    return contract_settings.load(lambda: Settings(**overrides))
 
 
 @lru_cache

@@ -8,6 +8,7 @@ import contextlib
 from aiogram import Bot, Dispatcher, Router
 from aiogram.fsm.storage.memory import MemoryStorage
 
+from booking_contract.settings import ConfigError
 from booking_webhook.core.config import Settings
 from booking_webhook.kube import Kube
 from booking_webhook.salesbot.deps import SalesDeps
@@ -33,7 +34,8 @@ def build_dispatcher(deps: SalesDeps) -> Dispatcher:
 
 
 def build_bot(settings: Settings) -> Bot:
-    assert settings.sales_bot_token is not None
+    if settings.sales_bot_token is None:
+        raise ConfigError("SALES_BOT_TOKEN is not set (it is required for the sales bot)")
     return Bot(settings.sales_bot_token.get_secret_value(), session=session(settings.telegram_api_url))
 
 

@@ -9,18 +9,18 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
+from booking_contract.kube import KubeError
+from booking_contract.times import parse_time
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import KubeError, KubeUnavailable
 from booking_webhook.salesbot import texts
 from booking_webhook.salesbot.deps import SalesDeps
 from booking_webhook.store import Checkout
-from booking_webhook.tenants import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
 
 def human_date(value: str | None) -> str:
-    moment = parse_rfc3339(value)
+    moment = parse_time(value)
     return moment.strftime("%d.%m.%Y %H:%M UTC") if moment else "бессрочно"
 
 
@@ -46,7 +46,7 @@ async def notify_once(bot: Bot, deps: SalesDeps) -> int:
     ):
         try:
             text = await _ready_message(deps, checkout)
-        except (KubeUnavailable, KubeError):
+        except KubeError:
             continue
         if text is not None and await _send(bot, checkout, text):
             await deps.store.mark_ready_notified(checkout.id)
@@ -88,7 +88,7 @@ async def remove_abandoned_tokens(
     ):
         try:
             await deps.kube.delete_secret(secret)
-        except (KubeUnavailable, KubeError):
+        except KubeError:
             continue
         await deps.store.mark_token_secret_removed(checkout_id)
         log_event(log, "abandoned token secret removed", checkout_id=str(checkout_id), secret=secret)

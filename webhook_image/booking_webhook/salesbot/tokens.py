@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import re
-
-from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
-from aiogram.types import User
 
-TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{10,100}$")
+from booking_contract.telegram import BotIdentity, TelegramClient
 
-
-class TokenRejected(Exception):
-    """Telegram does not know this token."""
-
-
-class TelegramUnavailable(Exception):
-    """Telegram could not be asked."""
+CHECK_TIMEOUT = 10.0  # seconds: the owner is waiting for the answer in the chat
 
 
 def session(api_url: str | None) -> AiohttpSession:
+    """The sales bot's own aiogram session: the public Bot API, or the one configured."""
     if api_url:
         return AiohttpSession(api=TelegramAPIServer.from_base(api_url))
     return AiohttpSession()
 
 
-def looks_like_token(text: str) -> bool:
-    return bool(TOKEN_RE.fullmatch(text.strip()))
-
-
-async def check_token(token: str, api_url: str | None) -> User:
-    """getMe with the owner's token; the token is never logged."""
-    bot = Bot(token.strip(), session=session(api_url))
-    try:
-        return await bot.get_me(request_timeout=10)
-    except TelegramUnauthorizedError:
-        raise TokenRejected from None
-    except (TelegramNetworkError, TelegramServerError):
-        raise TelegramUnavailable from None
-    finally:
-        await bot.session.close()
+async def check_token(token: str, api_url: str | None) -> BotIdentity:
+    """getMe with the owner's token (never logged); raises TokenRejected or TelegramUnavailable."""
+    async with TelegramClient(api_url, timeout=CHECK_TIMEOUT) as telegram:
+        return await telegram.get_me(token)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from booking_webhook.api.deps import ServicesDep
+from booking_webhook.api.deps import ClientsDep
 
 router = APIRouter()
 
@@ -19,9 +19,9 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready")
-async def ready(services: ServicesDep) -> JSONResponse:
+async def ready(clients: ClientsDep) -> JSONResponse:
     checks: dict[str, str] = {}
-    for name, probe in (("database", services.store.ping), ("kubernetes", services.kube.ping)):
+    for name, probe in (("database", clients.store.ping), ("kubernetes", clients.kube.ping)):
         try:
             await asyncio.wait_for(probe(), 3)
             checks[name] = "ok"
@@ -32,5 +32,5 @@ async def ready(services: ServicesDep) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics(services: ServicesDep) -> Response:
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(clients: ClientsDep) -> Response:
+    return Response(generate_latest(clients.metrics.registry), media_type=CONTENT_TYPE_LATEST)

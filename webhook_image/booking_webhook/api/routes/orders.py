@@ -17,9 +17,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from booking_webhook.api.deps import ServicesDep
+from booking_contract.kube import KubeError
+from booking_webhook.api.deps import ClientsDep
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import KubeError, KubeUnavailable
 from booking_webhook.notifications import reconcile_payment
 
 router = APIRouter()
@@ -63,18 +63,18 @@ async def return_page(token: str) -> HTMLResponse:
 
 
 @router.get("/api/orders/{token}")
-async def order_status(token: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+async def order_status(token: str, request: Request, clients: ClientsDep) -> dict[str, Any]:
     if not TOKEN_RE.fullmatch(token):
         raise HTTPException(status_code=404)
-    checkout = await services.store.checkout_by_return_token(token)
+    checkout = await clients.store.checkout_by_return_token(token)
     if checkout is None:
         raise HTTPException(status_code=404)
     if checkout.status == "pending" and checkout.payment_id and _due(request, str(checkout.id)):
         try:
-            await asyncio.wait_for(reconcile_payment(services, checkout.payment_id), RECONCILE_TIMEOUT)
+            await asyncio.wait_for(reconcile_payment(clients, checkout.payment_id), RECONCILE_TIMEOUT)
         except Exception as exc:  # the notification will still come; the page just waits for it
             log_event(log, "return page reconcile failed", logging.INFO, error=type(exc).__name__)
-        checkout = await services.store.checkout(checkout.id) or checkout
+        checkout = await clients.store.checkout(checkout.id) or checkout
     order: dict[str, Any] = {
         "companyName": checkout.company_name,
         "plan": checkout.plan,
@@ -90,8 +90,8 @@ async def order_status(token: str, request: Request, services: ServicesDep) -> d
         return order
     order["stage"] = "paid"
     try:
-        tenant = await services.kube.get_tenant(checkout.tenant_name)
-    except (KubeUnavailable, KubeError):
+        tenant = await clients.kube.get_tenant(checkout.tenant_name)
+    except KubeError:
         return order
     if tenant is None:
         return order

@@ -10,10 +10,10 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from booking_webhook.api.deps import RateLimiterDep, ServicesDep, SettingsDep
+from booking_webhook.api.deps import ClientsDep, RateLimiterDep, SettingsDep
 from booking_webhook.core.config import Settings
 from booking_webhook.core.logging import log_event
-from booking_webhook.notifications import FINAL_OUTCOMES, HANDLED_EVENTS, Services, process
+from booking_webhook.notifications import FINAL_OUTCOMES, HANDLED_EVENTS, Clients, process
 from booking_webhook.ratelimit import RateLimiter
 from booking_webhook.sources import BadSourceAddress, client_address, is_allowed
 
@@ -45,21 +45,21 @@ def _answer(status: int, outcome: str) -> JSONResponse:
 
 @router.post("/webhook/yookassa")
 async def yookassa_notification(
-    request: Request, settings: SettingsDep, services: ServicesDep, limiter: RateLimiterDep
+    request: Request, settings: SettingsDep, clients: ClientsDep, limiter: RateLimiterDep
 ) -> JSONResponse:
     started = time.perf_counter()
     event = "unknown"
     status, outcome = 500, "error"
     try:
-        status, outcome, event = await _handle(request, settings, services, limiter)
+        status, outcome, event = await _handle(request, settings, clients, limiter)
     finally:
-        services.metrics.notifications.labels(event=event, outcome=outcome).inc()
-        services.metrics.latency.labels(outcome=outcome).observe(time.perf_counter() - started)
+        clients.metrics.notifications.labels(event=event, outcome=outcome).inc()
+        clients.metrics.latency.labels(outcome=outcome).observe(time.perf_counter() - started)
     return _answer(status, outcome)
 
 
 async def _handle(
-    request: Request, settings: Settings, services: Services, limiter: RateLimiter
+    request: Request, settings: Settings, clients: Clients, limiter: RateLimiter
 ) -> tuple[int, str, str]:
     peer = request.client.host if request.client else None
     try:
@@ -92,7 +92,7 @@ async def _handle(
         return 400, "bad_request", event
 
     try:
-        notification_id, previous = await services.store.record_notification(
+        notification_id, previous = await clients.store.record_notification(
             event, object_id, str(source), body
         )
     except Exception as exc:  # the database is down: not durably accepted, so not acknowledged
@@ -110,7 +110,7 @@ async def _handle(
 
     try:
         outcome, reason = await asyncio.wait_for(
-            process(services, event, object_id), settings.processing_timeout
+            process(clients, event, object_id), settings.processing_timeout
         )
     except Exception as exc:  # Kubernetes, YooKassa or the database failed: not done, so not acknowledged
         error = f"{type(exc).__name__}: {exc}"[:300]
@@ -122,9 +122,9 @@ async def _handle(
             object_id=object_id,
             error=error,
         )
-        await _finish(services, notification_id, "retry", error)
+        await _finish(clients, notification_id, "retry", error)
         return 503, "retry", event
-    await _finish(services, notification_id, outcome, reason)
+    await _finish(clients, notification_id, outcome, reason)
     log_event(
         log,
         "notification processed",
@@ -136,8 +136,8 @@ async def _handle(
     return 200, outcome, event
 
 
-async def _finish(services: Services, notification_id: int, outcome: str, error: str | None) -> None:
+async def _finish(clients: Clients, notification_id: int, outcome: str, error: str | None) -> None:
     try:
-        await services.store.finish_notification(notification_id, outcome, error)
+        await clients.store.finish_notification(notification_id, outcome, error)
     except Exception as exc:  # the effect is done (or deferred); the record says 'received' until redelivery
         log_event(log, "notification outcome not stored", logging.WARNING, error=type(exc).__name__)

@@ -9,8 +9,8 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ManagedBotUpdated
 
+from booking_contract.kube import KubeError
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import KubeError, KubeUnavailable
 from booking_webhook.salesbot.deps import SalesDeps
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ async def managed_bot_updated(managed_bot: ManagedBotUpdated, bot: Bot, deps: Sa
         await deps.kube.create_token_secret(
             checkout.token_secret_name, token, {"bookingsaas.dev/client-id": checkout.client_id}
         )
-    except (TelegramAPIError, KubeError, KubeUnavailable) as exc:
+    except (TelegramAPIError, KubeError) as exc:
         log_event(
             log, "managed bot token not refreshed", logging.WARNING, bot_id=bot_id, error=type(exc).__name__
         )

@@ -15,12 +15,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
+from booking_contract.kube import KubeError
+from booking_contract.telegram import TelegramUnavailable, TokenRejected, looks_like_token
 from booking_webhook.checkout import Buyer, CheckoutError, create_payment, start_new, start_renewal
 from booking_webhook.core.logging import log_event
-from booking_webhook.kube import KubeError, KubeUnavailable
 from booking_webhook.salesbot import keyboards, texts
 from booking_webhook.salesbot.deps import SalesDeps
-from booking_webhook.salesbot.tokens import TelegramUnavailable, TokenRejected, check_token, looks_like_token
+from booking_webhook.salesbot.tokens import check_token
 from booking_webhook.store import Checkout
 from booking_webhook.yookassa_api import YooKassaError, YooKassaUnavailable
 
@@ -75,7 +76,7 @@ async def _existing_tenants(deps: SalesDeps, user_id: int) -> dict[str, Checkout
         try:
             if await deps.kube.get_tenant(checkout.tenant_name) is not None:
                 owned[checkout.tenant_name] = checkout
-        except (KubeUnavailable, KubeError):
+        except KubeError:
             continue
     return owned
 
@@ -195,7 +196,7 @@ async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, u
                 data["token"],
                 data.get("bot_id"),
             )
-    except (CheckoutError, KubeError, KubeUnavailable) as exc:
+    except (CheckoutError, KubeError) as exc:
         log_event(log, "checkout failed", logging.WARNING, user_id=user_id, error=type(exc).__name__)
         await message.answer(texts.CHECKOUT_FAILED)
         return

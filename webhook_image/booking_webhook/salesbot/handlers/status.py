@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from booking_webhook.kube import KubeError, KubeUnavailable
+from booking_contract.kube import KubeError
 from booking_webhook.salesbot import texts
 from booking_webhook.salesbot.deps import SalesDeps
 from booking_webhook.salesbot.notifier import human_date
@@ -25,7 +25,7 @@ async def status(message: Message, deps: SalesDeps) -> None:
     for checkout in await deps.store.owner_tenants(message.from_user.id, deps.settings.tenant_namespace):
         try:
             tenant = await deps.kube.get_tenant(checkout.tenant_name) or {}
-        except (KubeUnavailable, KubeError):
+        except KubeError:
             tenant = {}
         spec, state = tenant.get("spec") or {}, tenant.get("status") or {}
         phase = str(state.get("phase") or "Pending")

@@ -1,0 +1,214 @@
+"""Attack matrix, Kubernetes permissions as the chart grants them (rendered with the real helm),
+and the same boundaries on a real API server when one is available.
+
+The real-tier tests need a cluster reachable through $KUBECONFIG with the chart installed
+(`make e2e` builds one: hack/cluster.sh); without it they skip and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+from chart.conftest import Helm, Manifest, by_kind
+from pydantic import SecretStr
+
+from booking_operator import manifests
+from booking_operator.config import OperatorSettings
+from harness.pod_security import restricted_violations
+
+DEFAULT: dict[str, Any] = {}
+WEBHOOK = {"webhook": {"enabled": True, "existingSecret": "booking-webhook"}, "salesBot": {"enabled": True}}
+
+
+def _roles(manifests_: list[Manifest]) -> list[Manifest]:
+    return [*by_kind(manifests_, "Role"), *by_kind(manifests_, "ClusterRole")]
+
+
+def test_default_install_gives_the_operator_no_cluster_wide_write(helm: Helm) -> None:
+    rendered = helm.render(DEFAULT)
+    assert not by_kind(rendered, "ClusterRole"), "a ClusterRole can write Secrets in kube-system"
+    (role,) = [r for r in by_kind(rendered, "Role") if r["metadata"]["name"].endswith("-operator")]
+    assert role["metadata"]["namespace"] == "booking-system"
+    (deployment,) = [
+        d for d in by_kind(rendered, "Deployment") if d["metadata"]["name"].endswith("-operator")
+    ]
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["WATCH_NAMESPACE"] == "booking-system"
+
+
+def test_webhook_cannot_read_any_secret(helm: Helm) -> None:
+    """get/list/watch would read every tenant's credentials; the webhook only creates tokens
+    (patch/delete of its own token Secrets only, by the admission policy below)."""
+    (role,) = [r for r in _roles(helm.render(WEBHOOK)) if r["metadata"]["name"].endswith("-webhook")]
+    verbs = {v for rule in role["rules"] if "secrets" in rule["resources"] for v in rule["verbs"]}
+    assert not verbs & {"get", "list", "watch"}, verbs
+
+
+def test_admission_policies_ship_with_the_chart_and_bind_to_the_tenant_namespace(helm: Helm) -> None:
+    rendered = helm.render(DEFAULT)
+    policies = {p["metadata"]["name"]: p for p in by_kind(rendered, "ValidatingAdmissionPolicy")}
+    bindings = by_kind(rendered, "ValidatingAdmissionPolicyBinding")
+    assert {b["spec"]["policyName"] for b in bindings} == set(policies)
+    for binding in bindings:
+        assert binding["spec"]["validationActions"] == ["Deny"]
+        selector = binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
+        assert selector == {"kubernetes.io/metadata.name": "booking-system"}
+    expressions = " ".join(v["expression"] for p in policies.values() for v in p["spec"]["validations"])
+    assert "-credentials" in expressions and "variables.image" in expressions
+    assert "system:serviceaccount:booking-system:booking-booking-saas-webhook" in expressions
+
+
+def test_network_policies_are_on_by_default_for_ingress_and_egress(helm: Helm) -> None:
+    policies = by_kind(helm.render(DEFAULT), "NetworkPolicy")
+    assert policies, "no NetworkPolicy in a default install"
+    for policy in policies:
+        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"], policy["metadata"]["name"]
+
+
+def test_bots_reach_the_internet_only_on_443_and_never_metadata_or_cluster_networks(helm: Helm) -> None:
+    (bots,) = [
+        p for p in by_kind(helm.render(DEFAULT), "NetworkPolicy") if p["metadata"]["name"].endswith("-bots")
+    ]
+    assert bots["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/managed-by"] == "booking-operator"
+    blocks = [
+        peer["ipBlock"] for rule in bots["spec"]["egress"] for peer in rule.get("to", []) if "ipBlock" in peer
+    ]
+    (internet,) = blocks
+    assert internet["cidr"] == "0.0.0.0/0"
+    assert {"169.254.0.0/16", "10.0.0.0/8"} <= set(internet["except"])
+    (rule,) = [r for r in bots["spec"]["egress"] if any("ipBlock" in p for p in r.get("to", []))]
+    assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("values", [DEFAULT, WEBHOOK], ids=["default", "webhook"])
+def test_every_pod_the_chart_creates_passes_pod_security_restricted(
+    helm: Helm, values: dict[str, Any]
+) -> None:
+    workloads = [m for m in helm.render(values) if m["kind"] in {"Deployment", "StatefulSet", "Pod", "Job"}]
+    problems = {w["metadata"]["name"]: restricted_violations(w) for w in workloads}
+    assert not {name: p for name, p in problems.items() if p}
+
+
+def test_the_bot_pod_the_operator_creates_passes_pod_security_restricted() -> None:
+    settings = OperatorSettings(
+        operator_database_url=SecretStr("postgresql://op:pw@db:5432/booking"),
+        operator_redis_url=SecretStr("redis://:pw@redis:6379/0"),
+        bot_image="booking-bot:1",
+    )
+    spec = {"clientId": "client_001", "botTokenSecretRef": {"name": "t", "key": "token"}}
+    deployment = manifests.deployment(settings, "salon", "tenants", spec, replicas=1, secret_hash="x")
+    assert restricted_violations(deployment) == []
+
+
+# --- The real API server tier -------------------------------------------------------------------
+
+
+def _kubectl() -> str:
+    kubectl = shutil.which("kubectl")
+    if not kubectl or not os.environ.get("KUBECONFIG"):
+        pytest.skip("needs a real API server: KUBECONFIG and kubectl (`make e2e` builds the cluster tier)")
+    return kubectl
+
+
+def _can_i(kubectl: str, sa: str, verb: str, resource: str, namespace: str) -> bool:
+    result = subprocess.run(
+        [kubectl, "auth", "can-i", verb, resource, "-n", namespace, f"--as={sa}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return result.stdout.strip() == "yes"
+
+
+def _service_account(variable: str, default: str) -> tuple[str, str]:
+    """(the release namespace, the full user name of one of its service accounts)."""
+    namespace = os.environ.get("BOOKING_NAMESPACE", "booking-system")
+    return namespace, f"system:serviceaccount:{namespace}:{os.environ.get(variable, default)}"
+
+
+@pytest.mark.e2e
+def test_real_api_server_denies_the_webhook_reading_secrets() -> None:
+    kubectl = _kubectl()
+    namespace, sa = _service_account("BOOKING_WEBHOOK_SA", "booking-booking-saas-webhook")
+    for verb in ("get", "list", "watch"):
+        assert not _can_i(kubectl, sa, verb, "secrets", namespace), verb
+
+
+@pytest.mark.e2e
+def test_real_api_server_denies_the_operator_writing_outside_its_namespace() -> None:
+    kubectl = _kubectl()
+    _, sa = _service_account("BOOKING_OPERATOR_SA", "booking-booking-saas-operator")
+    for verb, resource in (("create", "deployments"), ("get", "secrets"), ("patch", "secrets")):
+        assert not _can_i(kubectl, sa, verb, resource, "kube-system"), (verb, resource)
+
+
+@pytest.mark.e2e
+def test_real_api_server_refuses_a_tenant_naming_a_credentials_secret() -> None:
+    kubectl = _kubectl()
+    namespace = os.environ.get("BOOKING_NAMESPACE", "booking-system")
+    tenant = (
+        "apiVersion: bookingsaas.dev/v1alpha1\nkind: BookingTenant\nmetadata: {name: vap-thief}\n"
+        "spec: {clientId: vap_thief, botTokenSecretRef: {name: victim-credentials, key: DATABASE_PASSWORD}}\n"
+    )
+    result = subprocess.run(
+        [kubectl, "apply", "--dry-run=server", "-n", namespace, "-f", "-"],
+        input=tenant,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0 and "credentials" in result.stderr, result.stdout + result.stderr
+
+
+def _server_dry_run(
+    kubectl: str, namespace: str, manifest: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [kubectl, "apply", "--dry-run=server", "-n", namespace, "-f", "-"],
+        input=json.dumps(manifest),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.e2e
+def test_real_api_server_enforces_restricted_in_the_tenant_namespace() -> None:
+    """The tenant namespace carries `pod-security.kubernetes.io/enforce: restricted` (docs/operator.md):
+    a privileged pod is refused there, the operator's bot pod is admitted."""
+    kubectl = _kubectl()
+    namespace = os.environ.get("BOOKING_NAMESPACE", "booking-system")
+    labels = subprocess.run(
+        [kubectl, "get", "namespace", namespace, "-o", "jsonpath={.metadata.labels}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert json.loads(labels.stdout or "{}").get("pod-security.kubernetes.io/enforce") == "restricted"
+    privileged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "psa-probe"},
+        "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]},
+    }
+    refused = _server_dry_run(kubectl, namespace, privileged)
+    assert refused.returncode != 0 and "restricted" in refused.stderr, refused.stderr
+    settings = OperatorSettings(
+        operator_database_url=SecretStr("postgresql://op:pw@db:5432/booking"),
+        operator_redis_url=SecretStr("redis://:pw@redis:6379/0"),
+        bot_image="booking-bot:1",
+    )
+    spec = {"clientId": "psa_probe", "botTokenSecretRef": {"name": "t", "key": "token"}}
+    deployment = manifests.deployment(settings, "psa-probe", namespace, spec, replicas=0, secret_hash="x")
+    admitted = _server_dry_run(kubectl, namespace, deployment)
+    assert admitted.returncode == 0, admitted.stderr
+    assert "would violate" not in admitted.stderr, admitted.stderr
