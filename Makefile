@@ -10,7 +10,7 @@ PACKAGES := contract operator bot_image webhook_image legacy_migration
 REQUIREMENTS := requirements-dev.txt $(wildcard $(foreach p,$(PACKAGES),$(p)/requirements.txt $(p)/pyproject.toml))
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint bench demo clean up down images chart-test FORCE
+.PHONY: help venv test lint bench mutation demo clean up down images chart-test FORCE
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,8 +47,14 @@ lint: venv  ## ruff over the tree, mypy over each package
 bench: venv  ## Run the benchmarks under tests/bench and print their tables
 	$(BIN)/pytest tests/bench --run-bench -p no:randomly -q -s
 
+# One component per run; MUTANTS narrows it to mutant names, e.g. 'booking_bot.slots*'.
+MUTATION_COMPONENT ?= bot_image
+MUTANTS ?=
+mutation: venv  ## Mutation testing (mutmut; not in CI): kill rate and survivors, see docs/testing.md
+	hack/mutation.sh $(MUTATION_COMPONENT) $(MUTANTS)
+
 clean:  ## Remove the virtualenv and caches (keeps .tools/, where hack/install-helm.sh puts helm)
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .mutation
 
 # --- Local cluster and chart (hack/up.sh, charts/booking-saas) -------------------------
 KIND_CLUSTER ?= booking-saas

@@ -22,8 +22,11 @@ from redis.asyncio import Redis
 from harness.kube import EmulatedCluster, KubeClient
 from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB
 from harness.operator_process import Platform as OperatorPlatform
+from harness.pgbouncer import PgBouncer, PgBouncerProcess, install_auth_lookup
 from harness.postgres import PgServer, UnprivilegedPostgreSQLExecutor, start_postgres
 from harness.redis import ADMIN_PASSWORD, RedisServer
+
+pytest_plugins = ["harness.skip_policy", "pytester"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,6 +62,19 @@ def pg_server(pg_executor: UnprivilegedPostgreSQLExecutor) -> PgServer:
         superuser=pg_executor.user,
         password=pg_executor.password or "",
     )
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server: PgServer) -> Iterator[PgBouncer]:
+    """A real PgBouncer in transaction pooling in front of ``pg_server`` (harness/pgbouncer.py)."""
+    asyncio.run(install_auth_lookup(pg_server))
+    base = Path(tempfile.mkdtemp(prefix="booking-pgbouncer-"))
+    os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user runs PgBouncer
+    process = PgBouncerProcess(base, pg_server, port_for.select_random())
+    try:
+        yield process.start()
+    finally:
+        process.stop()
 
 
 redis_proc = redis_factories.redis_proc(password=ADMIN_PASSWORD, port=None)  # type: ignore[arg-type]

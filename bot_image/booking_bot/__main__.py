@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
 
 import asyncpg
@@ -12,6 +14,34 @@ from booking_bot.logs import setup_logging
 from booking_contract.settings import ConfigError, wants_help
 
 USAGE = "usage: python -m booking_bot [run|migrate]"
+log = logging.getLogger("booking_bot")
+
+
+def _import_aiogram() -> None:
+    """Import aiogram lazily (docs/bot.md, "Memory"), or refuse to start.
+
+    A bot whose lazy import silently fell back to eager builds would be OOM-killed by its pod's
+    128 Mi limit in a loop with no explanation; one line and exit 1 names the cause instead.
+    """
+    if os.environ.get("BOOKING_BOT_EAGER_MODELS") == "1":
+        import aiogram  # noqa: F401 - chosen by the operator of this bot
+
+        log.info("aiogram models built eagerly", extra={"event": "aiogram_models", "mode": "eager"})
+        return
+    from booking_bot.lazy_models import LazyModelsError, import_aiogram_lazily
+
+    try:
+        report = import_aiogram_lazily()
+    except LazyModelsError as exc:
+        fail(
+            f"{exc} (BOOKING_BOT_EAGER_MODELS=1 builds them eagerly, with a larger memory limit)",
+            1,
+            "startup error",
+        )
+    log.info(
+        "aiogram models deferred",
+        extra={"event": "aiogram_models", "mode": "lazy", "models": report.models, "built": report.built},
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,9 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(check_database(settings.database_url.get_secret_value(), settings.client_id))
     except PreflightError as exc:
         fail(str(exc), code=1, kind="startup error")
-    from booking_bot.lazy_models import import_aiogram_lazily
-
-    import_aiogram_lazily()
+    _import_aiogram()
     from booking_bot.app import run
 
     raise SystemExit(asyncio.run(run(settings)))

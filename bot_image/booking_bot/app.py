@@ -102,6 +102,7 @@ class BookingBot:
                 interval=self.settings.reminder_interval_seconds,
                 stop=self._stop,
                 clock=self.clock,
+                also=self.notifier.release_held,
             ),
             name="reminders",
         )

@@ -29,28 +29,37 @@ class PickService(CallbackData, prefix="s1"):
     rb: int = 0  # > 0: rescheduling this booking
 
 
-class CalendarPage(CallbackData, prefix="c1"):
+class PickStaff(CallbackData, prefix="w1"):
+    service_id: int
+    staff: int  # 0: any master
+
+
+class CalendarPage(CallbackData, prefix="c2"):
     service_id: int
     page: int
     rb: int = 0
+    staff: int = 0  # 0: any master who performs the service
 
 
-class PickDay(CallbackData, prefix="d1"):
+class PickDay(CallbackData, prefix="d2"):
     service_id: int
     day: int  # yyyymmdd
     rb: int = 0
+    staff: int = 0
 
 
-class PickSlot(CallbackData, prefix="t1"):
+class PickSlot(CallbackData, prefix="t2"):
     service_id: int
     at: int  # minutes since the epoch, UTC
     rb: int = 0
+    staff: int = 0
 
 
-class Confirm(CallbackData, prefix="k1"):
+class Confirm(CallbackData, prefix="k2"):
     service_id: int
     at: int
     rb: int = 0
+    staff: int = 0
 
 
 class MyBooking(CallbackData, prefix="b1"):
@@ -60,6 +69,14 @@ class MyBooking(CallbackData, prefix="b1"):
 
 class Admin(CallbackData, prefix="a1"):
     action: str
+    arg: int = 0
+
+
+class StaffAdmin(CallbackData, prefix="f1"):
+    """The owner's screens of one staff member: ``arg`` is a service id or a weekday."""
+
+    action: str
+    staff: int
     arg: int = 0
 
 

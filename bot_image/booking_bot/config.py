@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Idle connections are closed after this many seconds (keep it well below the reminder
     # interval, or the reminder pass alone keeps one connection open forever).
     db_idle_seconds: float = Field(default=10.0, gt=0)
+    # Prepared statements each pooled connection keeps; 0 behind a PgBouncer in transaction
+    # mode that does not track them (before 1.21, or without max_prepared_statements).
+    db_statement_cache_size: int = Field(default=100, ge=0, le=10_000)
     # How often the reminder worker looks for due reminders (jittered by +-10 %).
     reminder_interval_seconds: float = Field(default=60.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -2,6 +2,11 @@
 
 Pool arithmetic (docs/scaling.md): an idle bot holds ``DB_POOL_MIN`` (default 0) connections and
 closes idle ones after ``DB_IDLE_SECONDS``; a busy bot holds at most ``DB_POOL_MAX`` (default 2).
+
+Behind PgBouncer in transaction pooling, consecutive transactions may run on different server
+connections, so asyncpg's named prepared statements only work where PgBouncer tracks them
+(1.21+ with ``max_prepared_statements``). ``DB_STATEMENT_CACHE_SIZE=0`` makes the pool use
+unnamed statements, which work through any PgBouncer; one-shot connections never cache.
 """
 
 from __future__ import annotations
@@ -30,15 +35,25 @@ def _server_settings(schema: str | None) -> dict[str, str]:
 
 
 async def connect(dsn: str, schema: str | None) -> asyncpg.Connection:
-    """One connection (migrations); search_path is the tenant schema when given."""
+    """One connection (migrations, start-up checks); search_path is the tenant schema when given.
+
+    A handful of queries has nothing to reuse from a statement cache, and without one the
+    connection works through any PgBouncer.
+    """
     conn: asyncpg.Connection = await asyncpg.connect(
-        dsn, server_settings=_server_settings(schema), timeout=10
+        dsn, server_settings=_server_settings(schema), timeout=10, statement_cache_size=0
     )
     return conn
 
 
 async def create_pool(
-    dsn: str, schema: str, *, min_size: int = 0, max_size: int = 2, idle_seconds: float = DEFAULT_IDLE_SECONDS
+    dsn: str,
+    schema: str,
+    *,
+    min_size: int = 0,
+    max_size: int = 2,
+    idle_seconds: float = DEFAULT_IDLE_SECONDS,
+    statement_cache_size: int = 100,
 ) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -47,6 +62,7 @@ async def create_pool(
         max_inactive_connection_lifetime=idle_seconds,
         server_settings=_server_settings(schema),
         command_timeout=30,
+        statement_cache_size=statement_cache_size,
         timeout=10,
     )
     if pool is None:  # asyncpg types the pool as optional; a created pool is never None

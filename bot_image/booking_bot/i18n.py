@@ -72,6 +72,20 @@ class Texts:
         text = f"{value:,.2f}".replace(",", " ").removesuffix(".00")
         return self("price_format", amount=text)
 
+    def count(self, key: str, n: int) -> str:
+        """``"2 bookings"``: the number with the plural form the language wants (``plural.<key>``)."""
+        forms = self._texts.get(f"plural.{key}") or self._fallback[f"plural.{key}"]
+        if self.lang == "ru":
+            if n % 10 == 1 and n % 100 != 11:
+                form = forms[0]
+            elif 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+                form = forms[1]
+            else:
+                form = forms[2]
+        else:
+            form = forms[0] if n == 1 else forms[1]
+        return f"{n} {form}"
+
     def duration(self, minutes: int) -> str:
         hours, rest = divmod(minutes, 60)
         if hours and rest:
@@ -88,6 +102,11 @@ class I18n:
         self.default = default_language
         self.tz = tz
         self._texts = {lang: Texts(lang, tz) for lang in LANGUAGES}
+
+    def set_timezone(self, tz: zoneinfo.ZoneInfo) -> None:
+        self.tz = tz
+        for texts in self._texts.values():
+            texts.tz = tz
 
     def for_user(self, language_code: str | None) -> Texts:
         return self._texts[pick_language(language_code, self.default)]

@@ -23,6 +23,7 @@ from booking_bot.callbacks import (
     PickDay,
     PickService,
     PickSlot,
+    PickStaff,
     pack_day,
     pack_instant,
 )
@@ -44,11 +45,13 @@ def home_button(t: Texts) -> InlineKeyboardButton:
     return _button(t("menu.home"), Menu(action="home").pack())
 
 
-def main_menu(t: Texts, *, is_admin: bool) -> InlineKeyboardMarkup:
+def main_menu(t: Texts, *, is_admin: bool, where: bool = False) -> InlineKeyboardMarkup:
     rows = [
         [_button(t("menu.book"), Menu(action="book").pack())],
         [_button(t("menu.my"), Menu(action="my").pack())],
     ]
+    if where:
+        rows.append([_button(t("menu.where"), Menu(action="where").pack())])
     if is_admin:
         rows.append([_button(t("menu.admin"), Menu(action="admin").pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
@@ -89,6 +92,14 @@ def services(t: Texts, items: Sequence[Service]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def staff_choice(t: Texts, service_id: int, members: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """The master step: each who performs the service, and "any master" first."""
+    rows = [[_button(t("staff.any"), PickStaff(service_id=service_id, staff=0).pack())]]
+    rows += [[_button(name, PickStaff(service_id=service_id, staff=sid).pack())] for sid, name in members]
+    rows.append([_button(t("back"), Menu(action="book").pack()), home_button(t)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
 def calendar_first_day(today: dt.date, page: int) -> dt.date:
     monday = today - dt.timedelta(days=today.weekday())
     return monday + dt.timedelta(weeks=CALENDAR_WEEKS * page)
@@ -103,6 +114,7 @@ def calendar(
     *,
     service_id: int,
     rb: int,
+    staff: int = 0,
     page: int,
     first: dt.date,
     states: dict[dt.date, DayState],
@@ -124,7 +136,10 @@ def calendar(
             state = states.get(day, DayState.PAST)
             if state is DayState.FREE:
                 row.append(
-                    _button(str(day.day), PickDay(service_id=service_id, day=pack_day(day), rb=rb).pack())
+                    _button(
+                        str(day.day),
+                        PickDay(service_id=service_id, day=pack_day(day), rb=rb, staff=staff).pack(),
+                    )
                 )
             elif state is DayState.CLOSED:
                 row.append(_button(t("calendar.closed_mark"), Noop(why="closed").pack()))
@@ -135,9 +150,13 @@ def calendar(
         rows.append(row)
     nav = []
     if page > 0:
-        nav.append(_button("«", CalendarPage(service_id=service_id, page=page - 1, rb=rb).pack()))
+        nav.append(
+            _button("«", CalendarPage(service_id=service_id, page=page - 1, rb=rb, staff=staff).pack())
+        )
     if has_next:
-        nav.append(_button("»", CalendarPage(service_id=service_id, page=page + 1, rb=rb).pack()))
+        nav.append(
+            _button("»", CalendarPage(service_id=service_id, page=page + 1, rb=rb, staff=staff).pack())
+        )
     if nav:
         rows.append(nav)
     rows.append([back, home_button(t)])
@@ -153,6 +172,7 @@ def slots(
     *,
     service_id: int,
     rb: int,
+    staff: int = 0,
     starts: Iterable[dt.datetime],
     back: InlineKeyboardButton,
     with_date: bool = False,
@@ -162,7 +182,7 @@ def slots(
     buttons = [
         _button(
             f"{t.date(start)} {t.time(start)}" if with_date else t.time(start),
-            PickSlot(service_id=service_id, at=pack_instant(start), rb=rb).pack(),
+            PickSlot(service_id=service_id, at=pack_instant(start), rb=rb, staff=staff).pack(),
         )
         for start in starts
     ][:MAX_SLOT_BUTTONS]
@@ -172,11 +192,16 @@ def slots(
 
 
 def confirm(
-    t: Texts, *, service_id: int, rb: int, at: dt.datetime, back: InlineKeyboardButton
+    t: Texts, *, service_id: int, rb: int, staff: int = 0, at: dt.datetime, back: InlineKeyboardButton
 ) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_button(t("confirm.yes"), Confirm(service_id=service_id, at=pack_instant(at), rb=rb).pack())],
+            [
+                _button(
+                    t("confirm.yes"),
+                    Confirm(service_id=service_id, at=pack_instant(at), rb=rb, staff=staff).pack(),
+                )
+            ],
             [back, home_button(t)],
         ]
     )
@@ -206,6 +231,19 @@ def booking_actions(t: Texts, booking: Booking) -> InlineKeyboardMarkup:
     )
 
 
+def reminder_keyboard(t: Texts, booking_id: int, can_change: bool) -> InlineKeyboardMarkup:
+    """Under a reminder: "I'm coming" always; move and cancel only before the cutoff."""
+    rows = [[_button(t("reminder.coming"), MyBooking(booking_id=booking_id, action="coming").pack())]]
+    if can_change:
+        rows.append(
+            [
+                _button(t("booking.reschedule"), MyBooking(booking_id=booking_id, action="move").pack()),
+                _button(t("booking.cancel"), MyBooking(booking_id=booking_id, action="cancel").pack()),
+            ]
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
 def cancel_confirm(t: Texts, booking: Booking) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
@@ -225,11 +263,15 @@ def admin_menu(t: Texts) -> InlineKeyboardMarkup:
         ("admin.btn.today", "day"),
         ("admin.btn.week", "week"),
         ("admin.btn.services", "services"),
+        ("admin.btn.staff", "staff"),
         ("admin.btn.hours", "hours"),
         ("admin.btn.breaks", "breaks"),
         ("admin.btn.days_off", "days_off"),
         ("admin.btn.block", "block"),
+        ("admin.btn.caller", "caller"),
+        ("admin.btn.reports", "reports"),
         ("admin.btn.settings", "settings"),
+        ("admin.btn.profile", "profile"),
         ("admin.btn.admins", "admins"),
     ]
     rows = _rows([admin_button(t, key, action) for key, action in keys], 2)
@@ -243,9 +285,22 @@ def admin_list(
     *,
     extra: Iterable[tuple[str, str, int]] = (),
     back: str = "menu",
+    pager: tuple[str, int, int] | None = None,
 ) -> InlineKeyboardMarkup:
-    """One button per (label, action, arg) plus extra rows of (text key, action, arg) and a back button."""
+    """One button per (label, action, arg) plus extra rows of (text key, action, arg) and a back button.
+
+    ``pager`` = (action, page, pages) adds ‹ › buttons that call ``action`` with the page number.
+    """
     rows = [[_button(label, Admin(action=action, arg=arg).pack())] for label, action, arg in items]
+    if pager is not None:
+        action, page, pages = pager
+        nav = []
+        if page > 0:
+            nav.append(_button("‹", Admin(action=action, arg=page - 1).pack()))
+        if page + 1 < pages:
+            nav.append(_button("›", Admin(action=action, arg=page + 1).pack()))
+        if nav:
+            rows.append(nav)
     rows += [[admin_button(t, key, action, arg)] for key, action, arg in extra]
     rows.append([admin_button(t, "back", back), home_button(t)])
     return InlineKeyboardMarkup(inline_keyboard=rows)

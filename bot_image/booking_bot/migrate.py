@@ -70,15 +70,17 @@ async def ensure_schema(conn: asyncpg.Connection, schema: str) -> None:
     log.info("schema created", extra={"event": "schema_created"})
 
 
-async def migrate(dsn: str, schema: str) -> list[int]:
+async def migrate(dsn: str, schema: str, *, up_to: int | None = None) -> list[int]:
     """Apply pending migrations in ``schema``; return the versions applied by this call.
+
+    ``up_to`` stops after that version (tests build a schema as an older bot left it).
 
     Every step is one transaction that first takes a transaction-level advisory lock on the
     schema and sets ``search_path`` locally, so this works the same through PgBouncer in
     transaction-pooling mode (where a session lock or a session ``SET`` could land on another
     server connection) and directly against PostgreSQL.
     """
-    migrations = load_migrations()
+    migrations = [m for m in load_migrations() if up_to is None or m.version <= up_to]
     conn = await connect(dsn, schema=None)
     try:
         await ensure_schema(conn, schema)

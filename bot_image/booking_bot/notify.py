@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -12,12 +13,19 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramNetworkError
 from aiogram.types import InlineKeyboardMarkup
 
+from booking_bot import bookings
 from booking_bot.bookings import Booking
 from booking_bot.i18n import I18n, Texts
+from booking_bot.keyboards import reminder_keyboard
+from booking_bot.profile import contact_text, load_profile
 from booking_bot.reminders import DueReminder
+from booking_bot.schedule import load_rules
 from booking_bot.users import Admins, mark_blocked
 
 log = logging.getLogger("booking_bot.notify")
+
+# A first booking's notice waits this long for the customer's phone, then goes out without it.
+HOLD_NOTICE = dt.timedelta(minutes=10)
 
 
 class Notifier:
@@ -85,8 +93,20 @@ class Notifier:
                 values.update(extra(t))
             await self.send(admin_id, t(key, **values))
 
+    async def release_for(self, user_id: int) -> None:
+        """The customer answered the phone question: their held notices go out now."""
+        for booking in await bookings.release_notices(self.pool, user_id=user_id):
+            await self.admins_about(booking, "notify.new")
+
+    async def release_held(self, now: dt.datetime) -> int:
+        """Notices held longer than HOLD_NOTICE go out (the customer never answered)."""
+        held = await bookings.release_notices(self.pool, held_before=now - HOLD_NOTICE)
+        for booking in held:
+            await self.admins_about(booking, "notify.new")
+        return len(held)
+
     async def customer_cancelled_by_admin(self, booking: Booking, business: str) -> None:
-        if booking.user_id is None:
+        if booking.user_id is None or booking.user_id < 0:
             return
         t = self.i18n.for_user(booking.customer_language)
         await self.send(
@@ -100,18 +120,37 @@ class Notifier:
             ),
         )
 
-    async def reminder(self, reminder: DueReminder) -> str | None:
-        t = self.i18n.for_user(reminder.language_code)
-        return await self.send(
-            reminder.user_id,
+    async def customer_moved_by_admin(self, before: Booking, after: Booking, business: str) -> None:
+        if after.user_id is None or after.user_id < 0:
+            return  # a customer who phoned: no Telegram chat to write to
+        t = self.i18n.for_user(after.customer_language)
+        await self.send(
+            after.user_id,
             t(
-                "reminder",
-                service=reminder.service_name,
-                date=t.date(reminder.starts_at),
-                time=t.time(reminder.starts_at),
-                left=t.duration(reminder.offset_minutes),
+                "notify.moved_by_admin",
+                business=business,
+                service=after.service_name,
+                old=f"{t.date(before.starts_at)} {t.time(before.starts_at)}",
+                new=f"{t.date(after.starts_at)} {t.time(after.starts_at)}",
             ),
         )
+
+    async def reminder(self, reminder: DueReminder) -> str | None:
+        """The reminder, with "I'm coming" and, while still allowed, move and cancel buttons."""
+        t = self.i18n.for_user(reminder.language_code)
+        rules = await load_rules(self.pool)
+        can_change = reminder.offset_minutes >= rules.cancel_cutoff_minutes
+        text = t(
+            "reminder",
+            service=reminder.service_name,
+            date=t.date(reminder.starts_at),
+            time=t.time(reminder.starts_at),
+            left=t.duration(reminder.offset_minutes),
+        )
+        contact = contact_text(await load_profile(self.pool), t)
+        if contact:
+            text = f"{text}\n{contact}"
+        return await self.send(reminder.user_id, text, reminder_keyboard(t, reminder.booking_id, can_change))
 
 
 def customer_label(booking: Booking) -> str:

@@ -50,7 +50,7 @@ WHERE r.id IN (
 )
 AND b.id = r.booking_id
 RETURNING r.id, r.booking_id, r.offset_minutes, r.due_at, b.user_id, b.status, b.starts_at,
-          u.language_code, u.blocked_at, s.name AS service_name
+          u.language_code, u.blocked_at, coalesce(b.service_name, s.name) AS service_name
 """
 
 
@@ -66,7 +66,12 @@ async def claim_due(
     result = []
     skipped = []
     for row in rows:
-        pointless = row["status"] != "confirmed" or row["blocked_at"] is not None or row["starts_at"] <= now
+        pointless = (
+            row["status"] != "confirmed"
+            or row["blocked_at"] is not None
+            or row["starts_at"] <= now
+            or row["user_id"] < 0  # booked by phone: no Telegram chat
+        )
         if pointless or now - row["due_at"] > stale_after:
             skipped.append(row["id"])
         else:
@@ -145,11 +150,18 @@ async def run_worker(
     interval: float,
     stop: asyncio.Event,
     clock: Callable[[], dt.datetime],
+    also: Callable[[dt.datetime], Awaitable[object]] | None = None,
 ) -> None:
-    """Send due reminders every ``interval`` seconds until ``stop`` is set; survives database hiccups."""
+    """Send due reminders every ``interval`` seconds until ``stop`` is set; survives database hiccups.
+
+    ``also`` rides along on each pass (held owner notices), so an idle bot still opens one
+    connection per pass, not two.
+    """
     while not stop.is_set():
         try:
             sent = await run_once(pool, send, clock(), worker)
+            if also is not None:
+                await also(clock())
             if sent:
                 log.info("reminders sent", extra={"event": "reminders_sent", "count": sent})
         except Exception as exc:  # database down, pool closing, a bug: log it, try again next time

@@ -30,6 +30,7 @@ from booking_bot.handlers import get_routers
 from booking_bot.i18n import I18n
 from booking_bot.middlewares import ContextMiddleware
 from booking_bot.notify import Notifier
+from booking_bot.profile import TenantZone, load_profile
 from booking_bot.storage import create_storage
 from booking_bot.users import Admins
 
@@ -65,6 +66,7 @@ class TenantServices:
     i18n: I18n
     admins: Admins
     notifier: Notifier
+    zone: TenantZone
     storage: BaseStorage
     isolation: BaseEventIsolation
     context: ContextMiddleware
@@ -78,6 +80,7 @@ class TenantServices:
             "clock": self.clock,
             "admins": self.admins,
             "notifier": self.notifier,
+            "zone": self.zone,
         }
 
     async def close(self, *, close_session: bool = True) -> None:
@@ -101,6 +104,7 @@ async def open_pool(settings: Settings, *, check_schema: bool = True) -> asyncpg
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             idle_seconds=settings.db_idle_seconds,
+            statement_cache_size=settings.db_statement_cache_size,
         )
         if check_schema:
             await pool.fetchval("SELECT max(version) FROM schema_migrations")
@@ -144,6 +148,9 @@ async def open_tenant(
     try:
         me = await identify(bot)
         i18n = I18n(settings.default_language, settings.timezone)
+        # The owner's time zone (stored in the schema) overrides TENANT_TIMEZONE.
+        zone = TenantZone(settings, i18n)
+        zone.apply((await load_profile(pool)).timezone)
         admins = Admins(pool, settings.admin_ids)
         notifier = Notifier(bot, pool, admins, i18n)
         storage = create_storage(
@@ -158,6 +165,7 @@ async def open_tenant(
             i18n=i18n,
             admins=admins,
             notifier=notifier,
+            zone=zone,
             storage=storage,
             isolation=create_isolation(storage),
             context=ContextMiddleware(i18n, admins),

@@ -96,15 +96,15 @@ WITH ins AS (
 )
 INSERT INTO pg_temp.legacy_stg_new SELECT id, starts_at, ends_at, status FROM ins
 """
-# Upcoming confirmed bookings hold their 15-minute UTC grid cells, as the bot's own do (an
+# Upcoming confirmed bookings hold their 5-minute UTC grid cells, as the bot's own do (an
 # off-grid legacy time holds every cell it touches). Two legacy bookings on the same cell:
 # the earlier one holds it, both bookings are kept, the overlap is reported.
 OCCUPY = """
 WITH cells AS (
     SELECT g AS slot_start, n.id, n.starts_at FROM pg_temp.legacy_stg_new n
     CROSS JOIN LATERAL generate_series(
-        to_timestamp(floor(extract(epoch FROM n.starts_at) / 900) * 900),
-        n.ends_at - interval '1 microsecond', interval '15 minutes') AS g
+        to_timestamp(floor(extract(epoch FROM n.starts_at) / 300) * 300),
+        n.ends_at - interval '1 microsecond', interval '5 minutes') AS g
     WHERE n.status = 'confirmed' AND n.ends_at > now()
 ), held AS (
     INSERT INTO booked_slots (slot_start, booking_id)

@@ -175,3 +175,75 @@ async def test_bot_booking_flow_throughput(bench_tenant: Tenant) -> None:
     print("\nbooking bot benchmark")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
+
+
+MASTERS = 3
+
+
+async def _any_master_customer(bot: RunningBot, index: int, latencies: list[float]) -> bool:
+    """Customers ``3k, 3k+1, 3k+2`` race for the same time with "any master": each should get one."""
+    user = 20_000 + index
+    menu = await _step(bot, user, latencies, None, "/start")
+    services = await _step(bot, user, latencies, menu, menu.button_data("Book"))
+    step = await _step(bot, user, latencies, services, services.button_data("Haircut"))
+    calendar = await _step(bot, user, latencies, step, step.button_data("Any master"))
+    slot = index // MASTERS
+    day = 5 + slot // SLOTS_PER_DAY
+    slots = await _step(bot, user, latencies, calendar, calendar.button_data(str(day), exact=True))
+    minutes = (slot % SLOTS_PER_DAY) * 15
+    label = f"{minutes // 60:02d}:{minutes % 60:02d}"
+    confirm = await _step(bot, user, latencies, slots, slots.button_data(label, exact=True))
+    done = await _step(bot, user, latencies, confirm, confirm.button_data("Confirm"))
+    return "You are booked" in done.text
+
+
+@pytest.mark.bench
+async def test_bot_any_master_throughput(bench_tenant: Tenant) -> None:
+    """Three masters, customers in threes on the same time with "any master": every attempt
+    that meets a master just taken rolls back a savepoint and tries the next one."""
+    conn = await asyncpg.connect(bench_tenant.dsn)
+    try:
+        await conn.executemany(
+            "INSERT INTO staff (name) VALUES ($1)", [(f"M{i}",) for i in range(2, MASTERS + 1)]
+        )
+    finally:
+        await conn.close()
+    customers = CUSTOMERS - CUSTOMERS % MASTERS
+    async with FakeTelegram() as tg, run_bot(tg, bench_tenant, clock=Clock()) as bot:
+        latencies: list[float] = []
+        semaphore = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(index: int) -> bool:
+            async with semaphore:
+                return await _any_master_customer(bot, index, latencies)
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one(i) for i in range(customers)))
+        elapsed = time.perf_counter() - started
+        rows = await bot.pool.fetch(
+            "SELECT staff_id, count(*) AS n FROM bookings WHERE status = 'confirmed' GROUP BY staff_id"
+        )
+    booked = sum(results)
+    per_master = sorted(int(r["n"]) for r in rows)
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    table = [
+        (
+            "customers (7 updates each, 3 per time)",
+            f"{customers} ({CONCURRENCY} concurrent, {MASTERS} masters)",
+        ),
+        ("booked / refused", f"{booked} / {customers - booked}"),
+        ("bookings per master", " / ".join(map(str, per_master))),
+        ("updates/s", f"{len(latencies) / elapsed:.0f}"),
+        ("bookings/s committed", f"{sum(per_master) / elapsed:.1f}"),
+        ("handler latency p50 / p95 / p99 (ms)", f"{pct(0.5):.0f} / {pct(0.95):.0f} / {pct(0.99):.0f}"),
+    ]
+    width = max(len(name) for name, _ in table)
+    print("\nbooking bot benchmark: any master")
+    for name, value in table:
+        print(f"  {name:<{width}}  {value}")
+    # Every customer got a master: three masters, three customers per time.
+    assert booked == customers and sum(per_master) == customers

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from booking_bot.app import BookingBot
 from booking_bot.config import Settings
+from booking_bot.db import create_pool
 from booking_bot.migrate import migrate
 from booking_bot.tenant import TenantServices
 from harness.postgres import PgServer, create_tenant_schema
@@ -160,11 +161,14 @@ class RunningBot:
         return await self.next(user)
 
     async def book(self, user: int, confirm: SentMessage, *, first: bool = True) -> SentMessage:
-        """Press Confirm; after a customer's first booking, also take the phone question off the queue."""
+        """Press Confirm; after a customer's first booking, also answer the phone question with
+        "Not now" (which releases the owner's held notice) and take the replies off the queue."""
         done = await self.press(user, confirm, "Confirm")
         if first and "booked" in done.text:
             question = await self.next(user)
             assert "phone number" in question.text, question.text
+            assert (await self.say(user, "Not now")).text == "All right."
+            await self.next(user)  # the menu again
         return done
 
     def click(self, user: int, message: SentMessage, data: str, lang: str = "en") -> None:
@@ -203,13 +207,16 @@ async def run_bot(
     owner: int | None = None,
     admins: tuple[int, ...] = (),
     clock: Clock | None = None,
+    db_statement_cache_size: int = 100,
     runtime: str | None = None,
 ) -> AsyncIterator[RunningBot]:
     token = FakeTelegram.make_token(bot_id or secrets.randbelow(10**9) + 10**9)
     tg.add_bot(token, username=f"{tenant.client_id}_bot")
     clock = clock or Clock()
     if (runtime or _runtime) == "shared":
-        async with _run_shared(tg, tenant, token, redis_url, owner, admins, clock) as running:
+        async with _run_shared(
+            tg, tenant, token, redis_url, owner, admins, clock, db_statement_cache_size
+        ) as running:
             yield running
         return
     settings = Settings(
@@ -223,6 +230,7 @@ async def run_bot(
         admin_telegram_ids=admins,
         health_port=0,
         reminder_interval_seconds=3600,
+        db_statement_cache_size=db_statement_cache_size,
     )
     app = BookingBot(settings, clock=clock, polling_timeout=1)
     await app.start()
@@ -245,6 +253,7 @@ async def _run_shared(
     owner: int | None,
     admins: tuple[int, ...],
     clock: Clock,
+    db_statement_cache_size: int,
 ) -> AsyncIterator[RunningBot]:
     """The same bot as a tenant of the test's shard: its entry carries what the env would."""
     entry: dict[str, object] = {
@@ -253,6 +262,7 @@ async def _run_shared(
         "DATABASE_URL": tenant.dsn,
         "BUSINESS_NAME": "Salon Test",
         "REMINDER_INTERVAL_SECONDS": 3600,
+        "DB_STATEMENT_CACHE_SIZE": db_statement_cache_size,
     }
     if redis_url:
         entry["REDIS_URL"] = redis_url
@@ -273,6 +283,19 @@ async def _run_shared(
 async def seeded_tenant(tenant: Tenant) -> Tenant:
     await seed(tenant)
     return tenant
+
+
+@pytest.fixture()
+async def users_pool(seeded_tenant: Tenant) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a seeded tenant with customers 1..20 (domain tests without the bot)."""
+    pool = await create_pool(seeded_tenant.dsn, seeded_tenant.client_id, max_size=10)
+    await pool.executemany(
+        "INSERT INTO users (telegram_id, first_name) VALUES ($1, $2)", [(i, f"u{i}") for i in range(1, 21)]
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 @pytest.fixture()

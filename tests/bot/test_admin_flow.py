@@ -9,7 +9,7 @@ import asyncpg
 
 from harness.telegram import FakeTelegram
 
-from .conftest import OWNER, RunningBot, Tenant, run_bot
+from .conftest import OWNER, RunningBot, Tenant, person, run_bot
 
 ANN, STRANGER, HELPER = 1001, 1003, 777
 
@@ -252,3 +252,58 @@ async def test_a_busy_week_fits_in_one_telegram_message(bot: RunningBot) -> None
     assert "more lines" in week.text.splitlines()[-1]
     day = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Today")
     assert len(day.buttons) <= 100
+
+
+async def test_an_admin_is_added_by_forwarding_their_message(bot: RunningBot) -> None:
+    admins = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Admins")
+    await bot.press(OWNER, admins, "Add an admin")
+    origin = {"type": "user", "date": 0, "sender_user": {"id": HELPER, "is_bot": False, "first_name": "H"}}
+    bot.tg.push_message(bot.token, person(OWNER), "hello", extra={"forward_origin": origin})
+    assert "Saved" in (await bot.next(OWNER)).text
+    assert "Managing Salon Test" in (await bot.say(HELPER, "/admin")).text
+
+
+async def test_a_forward_from_a_hidden_account_explains_why_it_cannot_be_used(bot: RunningBot) -> None:
+    admins = await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="en"), "Admins")
+    await bot.press(OWNER, admins, "Add an admin")
+    origin = {"type": "hidden_user", "date": 0, "sender_user_name": "Helper"}
+    bot.tg.push_message(bot.token, person(OWNER), "hello", extra={"forward_origin": origin})
+    answer = await bot.next(OWNER)
+    assert "hides" in answer.text and "Helper" in answer.text
+    assert await bot.pool.fetchval("SELECT count(*) FROM admins") == 0
+
+
+async def test_a_block_can_start_at_23_45(bot: RunningBot) -> None:
+    await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Block a time")
+    assert "Blocked" in (await bot.say(OWNER, "2030-03-05 23:45 15")).text
+    assert await bot.pool.fetchval("SELECT count(*) FROM bookings WHERE kind = 'block'") == 1
+
+
+async def test_back_after_cancelling_returns_to_the_day_being_viewed(bot: RunningBot) -> None:
+    await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Block a time")
+    await bot.say(OWNER, "2030-03-06 15:00 60")  # Wednesday, two days ahead
+    day = await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Today")
+    day = await bot.press(OWNER, await bot.press(OWNER, day, "›", exact=True), "›", exact=True)
+    assert "We 6 Mar" in day.text
+    sure = await bot.press(OWNER, day, "❌ 15:00")
+    done = await bot.press(OWNER, sure, "tell the customer")
+    back = await bot.press(OWNER, done, "Back")
+    assert "We 6 Mar" in back.text, back.text
+
+
+async def test_owner_sets_a_buffer_after_a_service_and_it_keeps_the_next_start_away(bot: RunningBot) -> None:
+    detail = await bot.press(
+        OWNER, await bot.press(OWNER, await bot.say(OWNER, "/admin"), "Services"), "Haircut"
+    )
+    await bot.press(OWNER, detail, "Buffer after")
+    assert "multiple of 5" in (await bot.say(OWNER, "7")).text
+    assert "Saved" in (await bot.say(OWNER, "30")).text
+    assert await bot.pool.fetchval("SELECT buffer_minutes FROM services WHERE id = 1") == 30
+    menu = await bot.say(ANN, "/start")
+    calendar = await bot.press(ANN, await bot.press(ANN, menu, "Book"), "Haircut")
+    await bot.book(
+        ANN, await bot.press(ANN, await bot.press(ANN, calendar, "5", exact=True), "10:00", exact=True)
+    )
+    calendar = await bot.press(1002, await bot.press(1002, await bot.say(1002, "/start"), "Book"), "Haircut")
+    times = [t for t, _ in (await bot.press(1002, calendar, "5", exact=True)).buttons if ":" in t]
+    assert times[:2] == ["11:30", "12:00"]  # 11:00 would start inside the 30-minute buffer

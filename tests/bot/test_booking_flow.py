@@ -179,9 +179,9 @@ async def test_polling_survives_a_failing_get_updates(bot: RunningBot) -> None:
 
 async def test_a_failing_update_does_not_kill_the_bot(bot: RunningBot) -> None:
     menu = await bot.say(ANN, "/start")
-    bot.click(ANN, menu, "k1:1:99999999999999:0")  # a forged instant: the handler raises
+    bot.click(ANN, menu, "k2:1:99999999999999:0:0")  # a forged instant: the handler raises
     assert await bot.alert(ANN) == "Something went wrong. Please try again."
-    bot.click(ANN, menu, "k1:999:notanumber:0")  # garbage callback data: no handler matches
+    bot.click(ANN, menu, "k2:999:notanumber:0:0")  # garbage callback data: no handler matches
     bot.drain(ANN)
     again = await bot.say(ANN, "/start")
     assert "Salon Test" in again.text
@@ -301,3 +301,72 @@ async def test_a_customer_at_the_upcoming_limit_is_told_to_cancel_one_first(bot:
     )
     answer = await bot.press(ANN, confirm, "Confirm")
     assert answer.text.startswith("You already have 5 upcoming bookings")
+
+
+def _contact(bot: RunningBot, user: int, phone: str) -> None:
+    bot.tg.push_message(
+        bot.token,
+        person(user),
+        "",
+        extra={"contact": {"phone_number": phone, "first_name": "Ann", "user_id": user}},
+    )
+
+
+async def test_a_second_tap_on_confirm_does_not_say_the_slot_was_taken(bot: RunningBot) -> None:
+    confirm = await _to_confirm(bot, ANN)
+    data = confirm.button_data("Confirm")
+    bot.click(ANN, confirm, data)
+    bot.click(ANN, confirm, data)  # a double tap: both updates reach the bot
+    shown = [await bot.next(ANN) for _ in range(3)]  # booked, the phone question, the second tap
+    texts = [m.text for m in shown]
+    assert not any("taken" in t for t in texts), texts
+    assert texts[0].startswith("You are booked") and texts[2].startswith("You are booked"), texts
+    assert len(await _rows(bot.tenant)) == 1
+
+
+async def test_moving_a_booking_to_its_own_time_changes_nothing_and_tells_nobody(bot: RunningBot) -> None:
+    await bot.book(ANN, await _to_confirm(bot, ANN))
+    assert "Новая запись" in (await bot.next(OWNER)).text
+    menu = await bot.say(ANN, "/start")
+    detail = await bot.press(ANN, await bot.press(ANN, menu, "My bookings"), "Haircut")
+    calendar = await bot.press(ANN, detail, "Move")
+    slots = await bot.press(ANN, calendar, "5", exact=True)
+    confirm = await bot.press(ANN, slots, "11:00", exact=True)  # its own time is offered as free
+    done = await bot.press(ANN, confirm, "Confirm")
+    assert "already" in done.text and "11:00" in done.text, done.text
+    rows = await _rows(bot.tenant)
+    assert rows[0]["reschedule_count"] == 0
+    with pytest.raises(TimeoutError):
+        await bot.next(OWNER, timeout=0.5)  # no "11:00 -> 11:00" notice
+
+
+async def _book_unanswered(bot: RunningBot, user: int) -> None:
+    """A first booking whose phone question stays unanswered (for now)."""
+    assert "You are booked" in (await bot.press(user, await _to_confirm(bot, user), "Confirm")).text
+    assert "phone number" in (await bot.next(user)).text
+
+
+async def test_the_owners_notice_of_a_first_booking_carries_the_shared_phone(bot: RunningBot) -> None:
+    await _book_unanswered(bot, ANN)
+    with pytest.raises(TimeoutError):
+        await bot.next(OWNER, timeout=0.3)  # held until the customer answers the phone question
+    _contact(bot, ANN, "+7 900 123-45-67")
+    note = await bot.next(OWNER)
+    assert note.text.startswith("🆕 Новая запись")
+    assert "Customer1001 · +79001234567" in note.text
+
+
+async def test_the_owner_hears_of_a_first_booking_when_the_phone_is_skipped(bot: RunningBot) -> None:
+    await _book_unanswered(bot, ANN)
+    await bot.say(ANN, "Not now")
+    note = await bot.next(OWNER)
+    assert note.text.startswith("🆕 Новая запись") and "Customer1001" in note.text
+
+
+async def test_a_held_notice_goes_out_when_the_customer_never_answers(bot: RunningBot) -> None:
+    await _book_unanswered(bot, ANN)
+    assert await bot.app.notifier.release_held(bot.clock.now) == 0  # too early: still waiting
+    later = bot.clock.now + dt.timedelta(minutes=11)
+    assert await bot.app.notifier.release_held(later) == 1
+    assert "Новая запись" in (await bot.next(OWNER)).text
+    assert await bot.app.notifier.release_held(later) == 0  # once

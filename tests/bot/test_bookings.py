@@ -5,31 +5,24 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import zoneinfo
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from booking_bot import bookings
 from booking_bot.catalog import Service, get_service
-from booking_bot.db import create_pool
 
-from .conftest import NOW, Tenant
+from .conftest import NOW
 
 MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
-TUESDAY_11 = dt.datetime(2030, 3, 5, 8, 0, tzinfo=dt.UTC)  # 11:00 Moscow
 
 
 @pytest.fixture()
-async def pool(seeded_tenant: Tenant) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(seeded_tenant.dsn, seeded_tenant.client_id, max_size=10)
-    await pool.executemany(
-        "INSERT INTO users (telegram_id, first_name) VALUES ($1, $2)", [(i, f"u{i}") for i in range(1, 21)]
-    )
-    try:
-        yield pool
-    finally:
-        await pool.close()
+def pool(users_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return users_pool
+
+
+TUESDAY_11 = dt.datetime(2030, 3, 5, 8, 0, tzinfo=dt.UTC)  # 11:00 Moscow
 
 
 async def _service(pool: asyncpg.Pool, service_id: int = 1) -> Service:
@@ -130,7 +123,7 @@ async def test_reschedule_onto_a_taken_slot_keeps_the_old_one(pool: asyncpg.Pool
             cutoff_minutes=0,
         )
     cells = await pool.fetch("SELECT slot_start FROM booked_slots WHERE booking_id = $1 ORDER BY 1", mine.id)
-    assert cells[0]["slot_start"] == TUESDAY_11 and len(cells) == 4
+    assert cells[0]["slot_start"] == TUESDAY_11 and len(cells) == 12  # 60 minutes of 5-minute cells
 
 
 async def test_reschedule_may_overlap_its_own_old_time(pool: asyncpg.Pool) -> None:
@@ -166,7 +159,7 @@ async def test_concurrent_reschedules_onto_one_slot_make_one_move(pool: asyncpg.
         return_exceptions=True,
     )
     assert sorted(type(r).__name__ for r in results) == ["SlotTaken", "tuple"]
-    assert await pool.fetchval("SELECT count(*) FROM booked_slots") == 8
+    assert await pool.fetchval("SELECT count(*) FROM booked_slots") == 24
 
 
 async def test_one_customer_cannot_take_more_than_the_upcoming_limit(pool: asyncpg.Pool) -> None:

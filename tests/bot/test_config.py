@@ -44,6 +44,7 @@ def _main(
         ({**GOOD, "REDIS_KEY_PREFIX": "other:"}, "REDIS_KEY_PREFIX must start with 'client_001:'"),
         ({**GOOD, "TENANT_TIMEZONE": "Mars/Olympus"}, "TENANT_TIMEZONE"),
         ({**GOOD, "ADMIN_TELEGRAM_IDS": "1,abc"}, "ADMIN_TELEGRAM_IDS"),
+        ({**GOOD, "DB_STATEMENT_CACHE_SIZE": "-1"}, "DB_STATEMENT_CACHE_SIZE"),
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(

@@ -47,7 +47,7 @@ async def test_get_updates_long_polls_until_an_update_is_pushed(telegram: FakeTe
     telegram.add_bot("1001:AAA")
     async with _bot(telegram, "1001:AAA") as bot:
         poll = asyncio.create_task(bot.get_updates(offset=0, timeout=5))
-        await asyncio.sleep(0.1)
+        await telegram.wait_for_call("getUpdates", "1001:AAA")  # the poll is waiting at the server
         assert not poll.done()
         telegram.push_message("1001:AAA", 42, "/start")
         updates = await asyncio.wait_for(poll, 2)
@@ -110,7 +110,7 @@ async def test_a_second_poller_ends_the_first_with_409(telegram: FakeTelegram) -
     telegram.add_bot("1001:AAA")
     async with _bot(telegram, "1001:AAA") as one, _bot(telegram, "1001:AAA") as two:
         first = asyncio.create_task(one.get_updates(timeout=5))
-        await asyncio.sleep(0.1)
+        await telegram.wait_for_call("getUpdates", "1001:AAA")  # the first poller is registered
         second = asyncio.create_task(two.get_updates(timeout=1))
         with pytest.raises(TelegramConflictError):
             await asyncio.wait_for(first, 2)

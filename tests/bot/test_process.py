@@ -80,7 +80,7 @@ async def test_bot_process_serves_health_answers_and_stops_cleanly_on_sigterm(
             raise AssertionError(out.decode()[-3000:] + err.decode()[-3000:]) from None
         assert "Process Salon" in answer.text
         # A whole booking through the process (real clock: the first free day and time).
-        for prefix in ("m1:book", "s1:", "d1:", "t1:", "k1:"):
+        for prefix in ("m1:book", "s1:", "d2:", "t2:", "k2:"):
             data = next(d for _, d in answer.buttons if d and d.startswith(prefix))
             telegram.push_callback(token, 42, answer, data)
             answer = await telegram.next_message(token, 42, timeout=10)

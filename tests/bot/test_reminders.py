@@ -125,6 +125,7 @@ async def test_the_running_bot_delivers_a_reminder_to_the_customer(bot: RunningB
     assert delivered == 2 - 1  # the 24 h one is more than an hour stale and dropped; the 2 h one goes out
     message = await bot.next(1001)
     assert message.text == "⏰ Reminder: Haircut on Tu 5 Mar at 11:00 (in 2 h)."
+    assert [t for t, _ in message.buttons] == ["✅ I'm coming"]  # inside the 3 h cutoff
 
 
 async def test_a_blocked_customer_is_marked_and_not_retried(bot: RunningBot) -> None:
@@ -138,3 +139,42 @@ async def test_a_blocked_customer_is_marked_and_not_retried(bot: RunningBot) -> 
     assert await reminders.run_once(bot.app.pool, bot.app.notifier.reminder, later, "test") == 0
     assert await bot.pool.fetchval("SELECT blocked_at IS NOT NULL FROM users WHERE telegram_id = 1001")
     assert await bot.pool.fetchval("SELECT error FROM reminders WHERE offset_minutes = 1440") == "blocked"
+
+
+async def _booked_tuesday_11(bot: RunningBot) -> None:
+    menu = await bot.say(1001, "/start")
+    calendar = await bot.press(1001, await bot.press(1001, menu, "Book"), "Haircut")
+    confirm = await bot.press(1001, await bot.press(1001, calendar, "5", exact=True), "11:00", exact=True)
+    await bot.book(1001, confirm)
+    assert "Новая запись" in (await bot.next(500)).text
+
+
+async def test_the_day_before_reminder_offers_coming_move_and_cancel(bot: RunningBot) -> None:
+    await _booked_tuesday_11(bot)
+    bot.clock.now = dt.datetime(2030, 3, 4, 8, 5, tzinfo=dt.UTC)  # 24 h before
+    assert await reminders.run_once(bot.pool, bot.app.notifier.reminder, bot.clock(), "test") == 1
+    message = await bot.next(1001)
+    assert [t for t, _ in message.buttons] == ["✅ I'm coming", "🔁 Move", "❌ Cancel"]
+    thanks = await bot.press(1001, message, "I'm coming")
+    assert "See you on Tu 5 Mar at 11:00" in thanks.text
+    told = await bot.next(500)
+    assert "подтвердил, что придёт" in told.text and "Customer1001" in told.text
+    day = await bot.press(500, await bot.say(500, "/admin", lang="en"), "Week")
+    assert "11:00–12:00 Haircut — Customer1001 ✅" in day.text  # the owner sees who confirmed
+
+
+async def test_a_reminder_inside_the_cutoff_only_offers_coming(bot: RunningBot) -> None:
+    await _booked_tuesday_11(bot)
+    bot.clock.now = dt.datetime(2030, 3, 5, 6, 5, tzinfo=dt.UTC)  # 2 h before; the cutoff is 3 h
+    assert await reminders.run_once(bot.pool, bot.app.notifier.reminder, bot.clock(), "test") == 1
+    message = await bot.next(1001)
+    assert [t for t, _ in message.buttons] == ["✅ I'm coming"]
+
+
+async def test_settings_flag_a_reminder_that_comes_inside_the_cutoff(bot: RunningBot) -> None:
+    settings = await bot.press(500, await bot.say(500, "/admin", lang="en"), "Settings")
+    assert "The reminder 2 h before comes when it is too late" in settings.text  # defaults: 24 h, 2 h; 3 h
+    await bot.press(500, settings, "Reminders")
+    await bot.say(500, "24, 4")
+    settings = await bot.press(500, await bot.say(500, "/admin", lang="en"), "Settings")
+    assert "too late" not in settings.text

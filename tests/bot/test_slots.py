@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import zoneinfo
+from collections.abc import Iterator
 
-from booking_bot.schedule import BookingRules, Interval, Schedule, parse_interval
-from booking_bot.slots import DayState, cells, day_states, free_slots, local_instant, occupied_minutes
+import pytest
+
+from booking_bot.schedule import CELL_MINUTES, BookingRules, Interval, Schedule, StaffCalendar, parse_interval
+from booking_bot.slots import (
+    DayState,
+    Performer,
+    cells,
+    day_states,
+    free_slots,
+    local_instant,
+    occupied_minutes,
+    today_local,
+)
 
 UTC = dt.UTC
 MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
@@ -108,9 +121,79 @@ def test_nonexistent_local_times_in_the_spring_gap_are_skipped() -> None:
     assert local_instant(sunday, dt.time(2, 30), BERLIN) is None
 
 
-def test_durations_round_up_to_whole_cells() -> None:
-    assert occupied_minutes(50) == 60
-    assert len(cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 50)) == 4
+def test_a_booking_holds_exactly_its_duration_on_the_5_minute_grid() -> None:
+    assert occupied_minutes(20) == 20  # not 30: capacity is not lost to rounding
+    assert occupied_minutes(50) == 50
+    assert len(cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 50)) == 10
+
+
+def test_after_a_break_the_step_restarts_so_the_break_end_is_offered() -> None:
+    schedule = week("10:00", "19:00", step=45, breaks={1: (hours("13:00", "14:00"),)})
+    times = local_times(free_slots(MONDAY, 45, schedule, [], EARLY, MOSCOW), MOSCOW)
+    assert times[:5] == ["10:00", "10:45", "11:30", "12:15", "14:00"]
+
+
+def test_a_20_minute_booking_holds_20_minutes_and_its_end_is_offered() -> None:
+    schedule = week("10:00", "11:00", step=30)
+    taken = cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 20)  # 10:00-10:20
+    times = local_times(free_slots(MONDAY, 20, schedule, taken, EARLY, MOSCOW), MOSCOW)
+    assert times == ["10:20", "10:30"]
+
+
+def test_a_buffer_after_a_service_keeps_the_next_start_away() -> None:
+    schedule = week("10:00", "12:00", step=15)
+    taken = cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 30 + 15)  # 10:00-10:30 plus 15 min buffer
+    times = local_times(free_slots(MONDAY, 30, schedule, taken, EARLY, MOSCOW, buffer_minutes=15), MOSCOW)
+    assert times[0] == "10:45"
+    assert times[-1] == "11:30"  # the service fits before closing; the buffer may run past it
+
+
+def test_a_staff_member_with_own_hours_and_two_intervals_a_day() -> None:
+    own = StaffCalendar(own_hours=True, hours={1: (hours("10:00", "12:00"), hours("16:00", "18:00"))})
+    schedule = Schedule(
+        hours={1: hours("09:00", "19:00")},
+        staff={7: own},
+        rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0),
+    )
+    mine = local_times(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=7), MOSCOW)
+    assert mine == ["10:00", "11:00", "16:00", "17:00"]
+    business = local_times(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=8), MOSCOW)
+    assert business[0] == "09:00" and len(business) == 10  # no own calendar: the business's week
+
+
+def test_a_day_exception_replaces_the_week_for_that_member_or_everyone() -> None:
+    schedule = Schedule(
+        hours={1: hours("10:00", "19:00")},
+        exceptions={(7, MONDAY): (hours("12:00", "14:00"),), (None, MONDAY + dt.timedelta(days=7)): ()},
+        rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0),
+    )
+    anna = local_times(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=7), MOSCOW)
+    assert anna == ["12:00", "13:00"]
+    assert len(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=8)) == 9
+    next_monday = MONDAY + dt.timedelta(days=7)
+    assert free_slots(next_monday, 60, schedule, [], EARLY, MOSCOW, staff_id=7) == []  # the business closed
+
+
+def test_a_staff_day_off_closes_only_that_member() -> None:
+    schedule = Schedule(
+        hours={1: hours("10:00", "12:00")},
+        staff={7: StaffCalendar(days_off=frozenset({MONDAY}))},
+        rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0),
+    )
+    assert free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=7) == []
+    assert len(free_slots(MONDAY, 60, schedule, [], EARLY, MOSCOW, staff_id=8)) == 2
+
+
+def test_any_master_days_are_free_while_one_member_is_free() -> None:
+    schedule = week(step=60)
+    full = set(cells(dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC), 240))  # 10:00-14:00
+    performers = [Performer(1, 60), Performer(2, 60)]
+    one_busy: dict[int | None, set[dt.datetime]] = {1: full}
+    states = day_states(MONDAY, 1, performers, schedule, one_busy, EARLY, MOSCOW)
+    assert states[MONDAY] is DayState.FREE
+    both_busy: dict[int | None, set[dt.datetime]] = {1: full, 2: full}
+    states = day_states(MONDAY, 1, performers, schedule, both_busy, EARLY, MOSCOW)
+    assert states[MONDAY] is DayState.FULL
 
 
 def test_calendar_marks_past_closed_full_and_free_days() -> None:
@@ -140,3 +223,63 @@ def test_interval_parsing_requires_quarter_hours() -> None:
     assert parse_interval("10:10-12:00") is None
     assert parse_interval("12:00-10:00") is None
     assert parse_interval("soon") is None
+
+
+# ---- found by mutation testing (docs/testing.md) ---------------------------------------------------
+@pytest.fixture()
+def machine_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's own time zone is not the tenant's (a pod's TZ is whatever the image says)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_booking_occupies_the_cells_from_its_start_on() -> None:
+    start = dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC)
+    cell = dt.timedelta(minutes=CELL_MINUTES)
+    held = cells(start, 50)
+    assert held == [start + i * cell for i in range(len(held))]
+    assert len(held) * CELL_MINUTES == -(-50 // CELL_MINUTES) * CELL_MINUTES  # 50 minutes, rounded up
+
+
+def test_a_limit_returns_exactly_that_many_slots() -> None:
+    slots = free_slots(MONDAY, 60, week(), [], EARLY, MOSCOW, limit=2)
+    assert local_times(slots, MOSCOW) == ["10:00", "11:00"]
+
+
+def test_a_day_opening_inside_the_spring_gap_opens_at_the_first_real_time() -> None:
+    sunday = dt.date(2030, 3, 31)  # 02:00-03:00 does not exist in Berlin
+    schedule = Schedule(
+        hours={7: hours("02:00", "05:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
+    )
+    assert local_times(free_slots(sunday, 60, schedule, [], EARLY, BERLIN), BERLIN) == ["03:00", "04:00"]
+
+
+def test_slots_off_the_utc_grid_are_never_offered() -> None:
+    """Monrovia kept UTC-0:44:30 until 7 January 1972: its starts could not be stored in
+    booked_slots (a CHECK keeps cells on the 15-minute grid). A week later, on UTC, they can."""
+    monrovia = zoneinfo.ZoneInfo("Africa/Monrovia")
+    schedule = Schedule(
+        hours={4: hours("10:00", "12:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
+    )
+    long_before = dt.datetime(1971, 1, 1, tzinfo=UTC)
+    assert free_slots(dt.date(1972, 1, 6), 60, schedule, [], long_before, monrovia) == []
+    after_the_switch = free_slots(dt.date(1972, 1, 13), 60, schedule, [], long_before, monrovia)
+    assert after_the_switch == [dt.datetime(1972, 1, 13, h, 0, tzinfo=UTC) for h in (10, 11)]
+
+
+@pytest.mark.usefixtures("machine_in_tokyo")
+def test_slots_are_utc_whatever_zone_the_machine_runs_in() -> None:
+    slots = free_slots(MONDAY, 60, week(), [], EARLY, MOSCOW)
+    assert slots[0] == dt.datetime(2030, 3, 4, 7, 0, tzinfo=UTC)
+    assert all(slot.utcoffset() == dt.timedelta(0) for slot in slots)
+
+
+@pytest.mark.usefixtures("machine_in_tokyo")
+def test_today_is_the_tenants_date_not_the_machines() -> None:
+    late_evening = dt.datetime(2030, 3, 4, 20, 30, tzinfo=UTC)  # 23:30 in Moscow, already 5 March in Tokyo
+    assert today_local(late_evening, MOSCOW) == MONDAY
+    states = day_states(MONDAY, 2, 60, week(), [], late_evening, MOSCOW)
+    assert states[MONDAY] is DayState.FULL  # still today for the tenant, just no time left

@@ -28,7 +28,7 @@ def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
 def _dockerfile(directory: str) -> Path:
     path = ROOT / directory / "Dockerfile"
     if not path.exists():
-        pytest.skip(f"{directory}/Dockerfile does not exist yet")
+        pytest.fail(f"{directory}/Dockerfile is missing")
     return path
 
 

@@ -29,7 +29,7 @@ PASSWORD = "chart-redis-password"
 def chart_redis(helm: Helm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        pytest.fail("redis-server is not installed (apt-get install redis-server)")
     workdir = tmp_path_factory.mktemp("chart-redis")
     manifests = helm.render({})
     (config,) = [c for c in by_kind(manifests, "ConfigMap") if c["metadata"]["name"].endswith("-redis")]

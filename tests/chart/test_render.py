@@ -132,6 +132,20 @@ def test_ingress_routes_to_the_webhook_and_trusts_the_proxy(rendered: dict[str, 
     assert env["WEBHOOK_TRUSTED_PROXIES"]["value"] == "10.244.0.0/16"
 
 
+def test_the_ingress_routes_only_the_public_paths(rendered: dict[str, list[Manifest]]) -> None:
+    """/metrics, /health and /ready must not be reachable from the internet."""
+    (ingress,) = by_kind(rendered["ingress"], "Ingress")
+    routed = [(p["path"], p["pathType"]) for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+
+    def reaches(url: str) -> bool:
+        return any(url == path if kind == "Exact" else url.startswith(path) for path, kind in routed)
+
+    for private in ("/metrics", "/health", "/ready"):
+        assert not reaches(private), private
+    for public in ("/webhook/yookassa", "/pay/return/abcdefghijklmnop", "/api/orders/abcdefghijklmnop"):
+        assert reaches(public), public
+
+
 def test_load_balancer_keeps_the_client_source_address(rendered: dict[str, list[Manifest]]) -> None:
     (service,) = [
         s for s in by_kind(rendered["loadbalancer"], "Service") if s["metadata"]["name"].endswith("webhook")
@@ -178,3 +192,28 @@ def _container_env(manifests: list[Manifest], component: str) -> dict[str, Manif
 
 def _operator_env(manifests: list[Manifest]) -> dict[str, Manifest]:
     return _container_env(manifests, "operator")
+
+
+def test_every_variable_the_chart_gives_the_webhook_is_one_it_reads(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    """A misspelt name would be ignored silently (the settings ignore unknown variables)."""
+    import re
+
+    from pydantic import AliasChoices
+
+    from booking_webhook.core.config import Settings
+
+    read: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            read.add(alias)
+        elif isinstance(alias, AliasChoices):
+            read.update(str(choice) for choice in alias.choices)
+    for component in ("webhook", "salesbot"):
+        env = _container_env(rendered["webhook"], component)
+        referenced = {
+            name for e in env.values() for name in re.findall(r"\$\((\w+)\)", str(e.get("value", "")))
+        }
+        assert set(env) - read - referenced == set(), component

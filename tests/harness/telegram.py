@@ -191,6 +191,8 @@ class FakeTelegram:
         self.port = port
         self.url = ""
         self.calls: list[ApiCall] = []
+        # (token, chat_id, file name, bytes) of every document sent (sendDocument).
+        self.uploads: list[tuple[str, int, str, bytes]] = []
         self._bots: dict[str, FakeBot] = {}
         self._updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._update_ids: dict[str, itertools.count[int]] = {}
@@ -305,9 +307,19 @@ class FakeTelegram:
                 await asyncio.sleep(0.2)
 
     def push_message(
-        self, token: str, user: int | Mapping[str, Any], text: str, chat_id: int | None = None
+        self,
+        token: str,
+        user: int | Mapping[str, Any],
+        text: str,
+        chat_id: int | None = None,
+        *,
+        extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A user writes ``text`` to the bot (private chat unless ``chat_id`` says otherwise)."""
+        """A user writes ``text`` to the bot (private chat unless ``chat_id`` says otherwise).
+
+        ``extra`` adds message fields (``contact``, ``forward_origin``...); an empty ``text``
+        sends a message without text (a shared contact).
+        """
         sender = _user(user)
         chat = _private_chat(sender) if chat_id is None else {"id": chat_id, "type": "group", "title": "g"}
         chat_key = (token, int(sender["id"]) if chat_id is None else chat_id)
@@ -318,7 +330,10 @@ class FakeTelegram:
             "chat": chat,
             "from": sender,
             "text": text,
+            **(extra or {}),
         }
+        if not text:
+            del message["text"]
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -432,7 +447,13 @@ class FakeTelegram:
             return params
         form = await request.post()
         for key, value in form.items():
-            params[key] = _decode(key, value) if isinstance(value, str) else f"<file {key}>"
+            if isinstance(value, str):
+                params[key] = _decode(key, value)
+            elif isinstance(value, aiohttp.web.FileField):  # an upload: its bytes are kept (``uploads``)
+                params[key] = f"<file {key}>"
+                params[f"<file {key}>"] = {"filename": value.filename, "content": value.file.read()}
+            else:
+                params[key] = f"<file {key}>"
         return params
 
     async def _file(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
@@ -597,6 +618,51 @@ class FakeTelegram:
         self._set_markup(message, params)
         markup = params.get("reply_markup")
         self._record(bot, "sendMessage", message, markup if isinstance(markup, dict) else None)
+        return message
+
+    def _m_sendDocument(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        """A document: the file travels as multipart ``attach://`` or inline, like the real API."""
+        chat_id = self._chat_id(params)
+        reference = str(params.get("document", ""))
+        if reference.startswith("attach://"):
+            reference = f"<file {reference.removeprefix('attach://')}>"
+        upload = params.get(reference)
+        if not isinstance(upload, dict):
+            raise _ApiError(TelegramError(400, "Bad Request: there is no document in the request"))
+        message_id = next(self._message_ids[(bot.token, chat_id)])
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": bot.as_user(),
+            "document": {
+                "file_id": f"doc{message_id}",
+                "file_unique_id": f"u{message_id}",
+                "file_name": upload["filename"],
+            },
+            "caption": str(params.get("caption", "")),
+        }
+        self.uploads.append((bot.token, chat_id, str(upload["filename"]), bytes(upload["content"])))
+        self._record(bot, "sendDocument", message)
+        return message
+
+    def _m_sendVenue(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        chat_id = self._chat_id(params)
+        message_id = next(self._message_ids[(bot.token, chat_id)])
+        venue = {
+            "location": {"latitude": params.get("latitude"), "longitude": params.get("longitude")},
+            "title": str(params.get("title", "")),
+            "address": str(params.get("address", "")),
+        }
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": bot.as_user(),
+            "venue": venue,
+            "location": venue["location"],
+        }
+        self._record(bot, "sendVenue", message)
         return message
 
     def _m_editMessageText(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:

@@ -3,7 +3,6 @@ namespaces and client ids, and cleanup of the tenants each test created."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -69,16 +68,29 @@ def client_id() -> str:
 
 @pytest.fixture(autouse=True)
 async def delete_tenants_afterwards(kube: KubeClient, namespace: str) -> AsyncIterator[None]:
-    """Each test removes its tenants, so the shared operator's load stays flat over the session."""
+    """Each test removes its tenants, so the shared operator's load stays flat over the session.
+
+    A tenant the operator does not finish deleting is a defect of the test that made it (or of
+    the operator): it errors that test's teardown, naming the tenant and its finalizers.
+    """
     yield
     for tenant in await kube.list(BOOKINGTENANTS, namespace):
         await kube.delete(BOOKINGTENANTS, namespace, tenant["metadata"]["name"])
 
-    async def all_gone() -> bool:
-        return not await kube.list(BOOKINGTENANTS, namespace)
+    async def left() -> list[str]:
+        return [
+            f"{t['metadata']['name']} (phase {(t.get('status') or {}).get('phase')}, "
+            f"finalizers {t['metadata'].get('finalizers')})"
+            for t in await kube.list(BOOKINGTENANTS, namespace)
+        ]
 
-    with contextlib.suppress(pytest.fail.Exception):  # best effort: a stuck deletion fails its own test
-        await eventually(all_gone, timeout=15, what="tenants deleted")
+    async def all_gone() -> bool:
+        return not await left()
+
+    try:
+        await eventually(all_gone, timeout=30, what="tenants deleted")
+    except pytest.fail.Exception:
+        pytest.fail(f"tenants still not deleted after the test: {await left()}")
 
 
 @pytest.fixture()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 import time
 import uuid
@@ -14,19 +15,26 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 import psycopg
 import pytest
 import uvicorn
+from aiogram import Bot
 from chart.conftest import helm  # noqa: F401 - the chart's rendering fixture, for test_permissions.py
+from pydantic import SecretStr
 
 from booking_webhook.checkout import Buyer, create_payment, start_new, start_renewal
 from booking_webhook.core.config import Settings
 from booking_webhook.kube import Kube
 from booking_webhook.main import create_app
+from booking_webhook.salesbot.app import build_bot, build_dispatcher
+from booking_webhook.salesbot.deps import SalesDeps
+from booking_webhook.salesbot.notifier import run_notifier
 from booking_webhook.store import Checkout, Store
 from booking_webhook.yookassa_api import YooKassaClient
 from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
 from harness.postgres import PgServer
+from harness.telegram import FakeTelegram, SentMessage
 from harness.yookassa import FakeYooKassa
 
 YOOKASSA_SOURCE = "185.71.76.10"  # inside YooKassa's published 185.71.76.0/27
@@ -118,6 +126,11 @@ def make_settings(
         "trusted_proxies": "127.0.0.1/32",
         "public_url": "http://127.0.0.1:8001",
         "processing_timeout": 5.0,
+        # The fake's payments carry `test: true`, as a test shop's do.
+        "yookassa_test_shop": True,
+        # Background passes only where a test asks for them.
+        "recovery_interval": 0,
+        "reconcile_interval": 0,
     }
     values.update(overrides)
     return Settings(**values)
@@ -318,3 +331,64 @@ def crd_errors() -> Iterator[Any]:
         return errors
 
     yield check
+
+
+# --- the sales bot against the fake Bot API ---
+SALES_TOKEN = "5550001:TEST-sales-bot-token-abcdef"
+OWNER_BOT_TOKEN = "7770001:TEST-owner-bot-token-abcdef"
+
+
+class StrictTelegram(FakeTelegram):  # type: ignore[misc,unused-ignore]
+    """Like the real Bot API, a returned Message carries only an inline keyboard as reply_markup
+    (a reply keyboard or a removal is not echoed back; aiogram fails to parse it otherwise)."""
+
+    @staticmethod
+    def _ok(result: Any) -> aiohttp.web.Response:
+        markup = result.get("reply_markup") if isinstance(result, dict) else None
+        if isinstance(markup, dict) and "inline_keyboard" not in markup:
+            result = {k: v for k, v in result.items() if k != "reply_markup"}
+        return aiohttp.web.json_response({"ok": True, "result": result})
+
+
+@dataclass
+class SalesBot:
+    tg: FakeTelegram
+    settings: Settings
+    owner: int  # each test's own owner: the platform tables are shared by the session
+    bot: Bot
+
+    async def say(self, text: str) -> SentMessage:
+        self.tg.push_message(SALES_TOKEN, self.owner, text)
+        return await self.tg.next_message(SALES_TOKEN, self.owner)
+
+    async def press(self, message: SentMessage, text: str) -> SentMessage:
+        self.tg.push_callback(SALES_TOKEN, self.owner, message, message.button_data(text))
+        return await self.tg.next_message(SALES_TOKEN, self.owner)
+
+    async def next(self, timeout: float = 5.0) -> SentMessage:
+        return await self.tg.next_message(SALES_TOKEN, self.owner, timeout=timeout)
+
+
+@pytest.fixture()
+async def sales_bot(settings: Settings, platform: Platform) -> AsyncIterator[SalesBot]:
+    async with StrictTelegram() as tg:
+        tg.add_bot(SALES_TOKEN, username="booking_sales_bot")
+        tg.add_bot(OWNER_BOT_TOKEN, username="aurora_salon_bot")
+        sales_settings = settings.model_copy(
+            update={"sales_bot_token": SecretStr(SALES_TOKEN), "telegram_api_url": tg.url}
+        )
+        deps = SalesDeps(sales_settings, platform.store, platform.kube, platform.yookassa_client)
+        bot: Bot = build_bot(sales_settings)
+        dp = build_dispatcher(deps)
+        polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=1))
+        notifier = asyncio.create_task(run_notifier(bot, deps, 0.1))
+        try:
+            yield SalesBot(tg, sales_settings, owner=random.randint(10_000, 2**40), bot=bot)
+        finally:
+            notifier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await notifier
+            polling.cancel()  # no need to wait for the current long poll to end
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(polling, 5)
+            await bot.session.close()

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import aiohttp
+
 from booking_webhook.core.config import Settings
 from harness.yookassa import FakeYooKassa
 
@@ -67,13 +69,14 @@ async def test_an_oversized_body_is_refused(webhook: WebhookServer) -> None:
 async def test_a_flood_from_one_source_is_rate_limited(
     yookassa: FakeYooKassa, webhook_dsn: str, kubeconfig: Path, namespace: str
 ) -> None:
+    # One token per 1000 s: however slow this machine is, nothing refills during the test.
     settings = make_settings(
-        yookassa, webhook_dsn, kubeconfig, namespace, rate_limit_per_second=1.0, rate_limit_burst=5
+        yookassa, webhook_dsn, kubeconfig, namespace, rate_limit_per_second=0.001, rate_limit_burst=5
     )
     server = await WebhookServer(settings).start()
     try:
         statuses = [(await server.post(UNKNOWN_EVENT))[0] for _ in range(8)]
-        assert statuses[:5] == [200] * 5 and 429 in statuses[5:]
+        assert statuses == [200] * 5 + [429] * 3
         other_source, _ = await server.post(UNKNOWN_EVENT, forwarded_for="185.71.77.3")
         assert other_source == 200
     finally:
@@ -99,3 +102,111 @@ async def test_deeply_nested_json_is_400_not_500(webhook: WebhookServer) -> None
 async def test_a_body_that_is_not_utf8_is_400(webhook: WebhookServer) -> None:
     status, _ = await webhook.post(b'{"event": "\xff\xfe"}')
     assert status == 400
+
+
+async def test_an_untrusted_flood_is_forbidden_and_never_touches_a_rate_limit_bucket(
+    yookassa: FakeYooKassa, webhook_dsn: str, kubeconfig: Path, namespace: str
+) -> None:
+    settings = make_settings(
+        yookassa, webhook_dsn, kubeconfig, namespace, rate_limit_per_second=0.01, rate_limit_burst=3
+    )
+    server = await WebhookServer(settings).start()
+    try:
+        statuses = {(await server.post(UNKNOWN_EVENT, forwarded_for="8.8.8.8"))[0] for _ in range(10)}
+        assert statuses == {403}
+        assert (await server.post(UNKNOWN_EVENT))[0] == 200
+    finally:
+        await server.stop()
+
+
+async def _post_from(url: str, local_address: str, forwarded_for: str) -> int:
+    connector = aiohttp.TCPConnector(local_addr=(local_address, 0))
+    async with aiohttp.ClientSession(connector=connector) as http:
+        headers = {"X-Forwarded-For": forwarded_for}
+        async with http.post(url + "/webhook/yookassa", json=UNKNOWN_EVENT, headers=headers) as resp:
+            return resp.status
+
+
+async def test_a_trusted_pod_claiming_a_yookassa_address_cannot_drain_the_ingress_bucket(
+    yookassa: FakeYooKassa, webhook_dsn: str, kubeconfig: Path, namespace: str
+) -> None:
+    """Both peers are trusted proxies (a pod CIDR); the bucket is per peer and source."""
+    settings = make_settings(
+        yookassa,
+        webhook_dsn,
+        kubeconfig,
+        namespace,
+        trusted_proxies="127.0.0.0/8",
+        rate_limit_per_second=0.01,
+        rate_limit_burst=3,
+    )
+    server = await WebhookServer(settings).start()
+    try:
+        rogue = [await _post_from(server.url, "127.0.0.2", "185.71.76.10") for _ in range(6)]
+        assert 429 in rogue
+        assert await _post_from(server.url, "127.0.0.1", "185.71.76.10") == 200
+    finally:
+        await server.stop()
+
+
+def ingress_nginx_forwarded_for(
+    peer: str,
+    client_header: str | None,
+    use_forwarded_headers: bool = False,
+    compute_full_forwarded_for: bool = False,
+    proxy_real_ip_cidr: str = "0.0.0.0/0",
+) -> str:
+    """The X-Forwarded-For that ingress-nginx sends upstream, as its nginx.tmpl builds it:
+    `$the_real_ip` (= `$remote_addr`, which the realip module rewrites from the client's header
+    when use-forwarded-headers is on, trusting `proxy-real-ip-cidr`, recursively), or with
+    compute-full-forwarded-for `"$http_x_forwarded_for, $realip_remote_addr"`."""
+    import ipaddress
+
+    trusted = ipaddress.ip_network(proxy_real_ip_cidr)
+    remote_addr = peer
+    if use_forwarded_headers and client_header and ipaddress.ip_address(peer) in trusted:
+        hops = [h.strip() for h in client_header.split(",")]
+        remote_addr = hops[0]
+        for hop in reversed(hops):  # real_ip_recursive on: the last address not trusted
+            if ipaddress.ip_address(hop) not in trusted:
+                remote_addr = hop
+                break
+    if use_forwarded_headers and compute_full_forwarded_for:
+        return f"{client_header}, {peer}" if client_header else peer
+    return remote_addr
+
+
+async def test_behind_ingress_nginx_defaults_a_client_cannot_claim_a_yookassa_address(
+    webhook: WebhookServer,
+) -> None:
+    header = ingress_nginx_forwarded_for(peer="8.8.8.8", client_header="185.71.76.10")
+    assert (await webhook.post(UNKNOWN_EVENT, forwarded_for=header))[0] == 403
+    real = ingress_nginx_forwarded_for(peer="185.71.76.10", client_header=None)
+    assert (await webhook.post(UNKNOWN_EVENT, forwarded_for=real))[0] == 200
+
+
+async def test_behind_ingress_nginx_with_full_forwarded_for_a_client_cannot_claim_a_yookassa_address(
+    webhook: WebhookServer,
+) -> None:
+    def config(peer: str, client_header: str | None) -> str:
+        return ingress_nginx_forwarded_for(
+            peer, client_header, use_forwarded_headers=True, compute_full_forwarded_for=True
+        )
+
+    header = config(peer="8.8.8.8", client_header="185.71.76.10")
+    assert header == "185.71.76.10, 8.8.8.8"
+    assert (await webhook.post(UNKNOWN_EVENT, forwarded_for=header))[0] == 403
+    real = config(peer="185.71.76.10", client_header=None)
+    assert (await webhook.post(UNKNOWN_EVENT, forwarded_for=real))[0] == 200
+
+
+async def test_with_use_forwarded_headers_alone_the_webhook_cannot_see_the_spoofing(
+    webhook: WebhookServer,
+) -> None:
+    """Why the chart README forbids this configuration: the controller itself believes the
+    client, so the header it sends names the address the client chose."""
+    header = ingress_nginx_forwarded_for(
+        peer="8.8.8.8", client_header="185.71.76.10", use_forwarded_headers=True
+    )
+    assert header == "185.71.76.10"
+    assert (await webhook.post(UNKNOWN_EVENT, forwarded_for=header))[0] == 200

@@ -66,6 +66,7 @@ def test_production_defaults_trust_no_proxy_and_only_yookassa_networks(
     assert [str(n) for n in settings.allowed_sources] == list(YOOKASSA_NOTIFICATION_NETWORKS)
     assert settings.port == 8001
     assert settings.yookassa_api_url == "https://api.yookassa.ru/v3"
+    assert settings.yookassa_test_shop is False  # a live shop: test payments are refused
 
 
 def test_plans_come_from_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,5 +113,8 @@ def test_help_prints_the_usage_and_needs_no_configuration() -> None:
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "usage: python -m booking_webhook [serve|salesbot]\n"
+    assert (
+        result.stdout
+        == "usage: python -m booking_webhook [serve|salesbot|refund PAYMENT_ID [AMOUNT] --reason TEXT]\n"
+    )
     assert result.stderr == ""

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from booking_contract.times import parse_time as parse_rfc3339
+from booking_contract.times import parse_time as parse_time
 from booking_webhook.core.config import Settings
 from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
 from harness.yookassa import FakeYooKassa
@@ -50,7 +50,7 @@ async def test_a_succeeded_payment_creates_the_tenant_with_its_token_in_a_secret
     assert [(p["id"], p["days"], p["amount"], p["currency"]) for p in spec["payments"]] == [
         (payment_id, 30, "299.00", "RUB")
     ]
-    paid_until = parse_rfc3339(spec["paidUntil"])
+    paid_until = parse_time(spec["paidUntil"])
     assert paid_until is not None
     expected = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=30)
     assert abs((paid_until - expected).total_seconds()) < 120
@@ -80,8 +80,8 @@ async def test_a_renewal_extends_paid_until_by_the_plan_days(
 
     assert (status, body["outcome"]) == (200, "extended")
     after = await kube.get(BOOKINGTENANTS, ns, first.tenant_name)
-    old_end = parse_rfc3339(before["spec"]["paidUntil"])
-    new_end = parse_rfc3339(after["spec"]["paidUntil"])
+    old_end = parse_time(before["spec"]["paidUntil"])
+    new_end = parse_time(after["spec"]["paidUntil"])
     assert old_end is not None and new_end is not None
     assert new_end - old_end == datetime.timedelta(days=90)
     assert [p["id"] for p in after["spec"]["payments"]] == [first_payment, renewal_payment]
@@ -131,7 +131,7 @@ async def test_ten_concurrent_renewal_deliveries_extend_once(
     yookassa.succeed(first_payment)
     await webhook.notify(yookassa, "payment.succeeded", first_payment)
     ns = webhook.settings.tenant_namespace
-    before = parse_rfc3339((await kube.get(BOOKINGTENANTS, ns, first.tenant_name))["spec"]["paidUntil"])
+    before = parse_time((await kube.get(BOOKINGTENANTS, ns, first.tenant_name))["spec"]["paidUntil"])
     _, payment_id = await platform.renewal_checkout(first, plan="1m")
     yookassa.succeed(payment_id)
 
@@ -142,7 +142,7 @@ async def test_ten_concurrent_renewal_deliveries_extend_once(
     assert {status for status, _ in results} == {200}
     assert sorted(body["outcome"] for _, body in results).count("extended") == 1
     tenant = await kube.get(BOOKINGTENANTS, ns, first.tenant_name)
-    after = parse_rfc3339(tenant["spec"]["paidUntil"])
+    after = parse_time(tenant["spec"]["paidUntil"])
     assert before is not None and after is not None and after - before == datetime.timedelta(days=30)
     assert len(tenant["spec"]["payments"]) == 2
 
@@ -349,7 +349,8 @@ async def test_a_recorded_but_unfinished_notification_is_finished_by_recovery(
     webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient
 ) -> None:
     from booking_webhook.metrics import Metrics
-    from booking_webhook.notifications import Clients, recover_once
+    from booking_webhook.notifications import Clients
+    from booking_webhook.recovery import recover_once
 
     checkout, payment_id = await platform.new_checkout()
     yookassa.succeed(payment_id)
@@ -357,8 +358,8 @@ async def test_a_recorded_but_unfinished_notification_is_finished_by_recovery(
     assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[0] == 503
     yookassa.fail = False  # ... and YooKassa never redelivers
 
-    services = Clients(platform.store, platform.kube, platform.yookassa_client, Metrics())
-    assert await recover_once(services, older_than_seconds=0) >= 1
+    clients = Clients(platform.store, platform.kube, platform.yookassa_client, Metrics(), test_shop=True)
+    assert await recover_once(clients, older_than_seconds=0) >= 1
     tenant = await kube.get(BOOKINGTENANTS, webhook.settings.tenant_namespace, checkout.tenant_name)
     assert [p["id"] for p in tenant["spec"]["payments"]] == [payment_id]
 

@@ -60,7 +60,8 @@ async def test_the_webhook_role_allows_every_call_it_makes_and_no_secret_read(
     _, renewed = await platform.renewal_checkout(first)
     yookassa.succeed(renewed)
     assert (await webhook.notify(yookassa, "payment.succeeded", renewed))[1]["outcome"] == "extended"
-    await platform.new_checkout(owner=555)  # never paid
+    _, unpaid = await platform.new_checkout(owner=555)  # never paid ...
+    yookassa.cancel(unpaid)  # ... and expired at YooKassa: only then is its token removed
     assert (await webhook.get("/ready"))[0] == 200  # readiness: lists BookingTenants (limit=1)
     deps = SalesDeps(platform.settings, platform.store, platform.kube, platform.yookassa_client)
     assert await remove_abandoned_tokens(deps, older_than_seconds=0) >= 1

@@ -79,8 +79,7 @@ async def test_the_sales_bot_runs_with_its_own_connections_and_answers_start(
 
     from booking_webhook.salesbot.app import run_sales_bot
 
-    from .conftest import make_settings
-    from .test_sales_bot import SALES_TOKEN, StrictTelegram
+    from .conftest import SALES_TOKEN, StrictTelegram, make_settings
 
     async with StrictTelegram() as tg:
         tg.add_bot(SALES_TOKEN, username="booking_sales_bot")

@@ -78,7 +78,8 @@ class Chromium:
     """Headless Chromium driven over the DevTools protocol (a websocket), one page."""
 
     def __init__(self, url: str, user_data_dir: Path) -> None:
-        assert CHROMIUM is not None
+        if CHROMIUM is None:
+            pytest.fail("Debian's chromium is not installed (apt-get install -y chromium; .ci/run does)")
         self._args = [
             CHROMIUM,
             "--headless",
@@ -103,19 +104,26 @@ class Chromium:
             *self._args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         port_file = self._user_data_dir / "DevToolsActivePort"
-        for _ in range(300):
-            if port_file.exists() and port_file.read_text().strip():
-                break
+        deadline = asyncio.get_running_loop().time() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            self._before(deadline, "chromium did not open its DevTools port")
             await asyncio.sleep(0.05)
         port = int(port_file.read_text().split()[0])
-        for _ in range(100):
+        while True:
             async with self._http.get(f"http://127.0.0.1:{port}/json/list") as resp:
                 pages = [p for p in await resp.json() if p.get("type") == "page"]
             if pages:
                 break
+            self._before(deadline, "chromium opened no page")
             await asyncio.sleep(0.05)
         self._ws = await self._http.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0)
         return self
+
+    def _before(self, deadline: float, what: str) -> None:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(what)
+        if self._proc is not None and self._proc.returncode is not None:
+            raise RuntimeError(f"chromium exited with {self._proc.returncode}: {what}")
 
     async def evaluate(self, expression: str) -> Any:
         assert self._ws is not None
@@ -164,9 +172,6 @@ async def user_data_dir() -> AsyncIterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"
-)
 async def test_the_return_page_updates_itself_in_a_real_browser(
     webhook: WebhookServer,
     platform: Platform,

@@ -5,84 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import random
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import aiohttp.web
-import pytest
-from aiogram import Bot
-from pydantic import SecretStr
-
-from booking_webhook.core.config import Settings
-from booking_webhook.salesbot.app import build_bot, build_dispatcher
 from booking_webhook.salesbot.deps import SalesDeps
-from booking_webhook.salesbot.notifier import run_notifier
 from harness.kube import BOOKINGTENANTS, KubeClient
-from harness.telegram import FakeTelegram, SentMessage
+from harness.telegram import SentMessage
 from harness.yookassa import FakeYooKassa
 
-from .conftest import Platform, WebhookServer
-
-SALES_TOKEN = "5550001:TEST-sales-bot-token-abcdef"
-OWNER_BOT_TOKEN = "7770001:TEST-owner-bot-token-abcdef"
-
-
-class StrictTelegram(FakeTelegram):  # type: ignore[misc,unused-ignore]
-    """Like the real Bot API, a returned Message carries only an inline keyboard as reply_markup
-    (a reply keyboard or a removal is not echoed back; aiogram fails to parse it otherwise)."""
-
-    @staticmethod
-    def _ok(result: Any) -> aiohttp.web.Response:
-        markup = result.get("reply_markup") if isinstance(result, dict) else None
-        if isinstance(markup, dict) and "inline_keyboard" not in markup:
-            result = {k: v for k, v in result.items() if k != "reply_markup"}
-        return aiohttp.web.json_response({"ok": True, "result": result})
-
-
-@dataclass
-class SalesBot:
-    tg: FakeTelegram
-    settings: Settings
-    owner: int  # each test's own owner: the platform tables are shared by the session
-
-    async def say(self, text: str) -> SentMessage:
-        self.tg.push_message(SALES_TOKEN, self.owner, text)
-        return await self.tg.next_message(SALES_TOKEN, self.owner)
-
-    async def press(self, message: SentMessage, text: str) -> SentMessage:
-        self.tg.push_callback(SALES_TOKEN, self.owner, message, message.button_data(text))
-        return await self.tg.next_message(SALES_TOKEN, self.owner)
-
-    async def next(self, timeout: float = 5.0) -> SentMessage:
-        return await self.tg.next_message(SALES_TOKEN, self.owner, timeout=timeout)
-
-
-@pytest.fixture()
-async def sales_bot(settings: Settings, platform: Platform) -> AsyncIterator[SalesBot]:
-    async with StrictTelegram() as tg:
-        tg.add_bot(SALES_TOKEN, username="booking_sales_bot")
-        tg.add_bot(OWNER_BOT_TOKEN, username="aurora_salon_bot")
-        sales_settings = settings.model_copy(
-            update={"sales_bot_token": SecretStr(SALES_TOKEN), "telegram_api_url": tg.url}
-        )
-        deps = SalesDeps(sales_settings, platform.store, platform.kube, platform.yookassa_client)
-        bot: Bot = build_bot(sales_settings)
-        dp = build_dispatcher(deps)
-        polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=1))
-        notifier = asyncio.create_task(run_notifier(bot, deps, 0.1))
-        try:
-            yield SalesBot(tg, sales_settings, owner=random.randint(10_000, 2**40))
-        finally:
-            notifier.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await notifier
-            polling.cancel()  # no need to wait for the current long poll to end
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(polling, 5)
-            await bot.session.close()
+from .conftest import OWNER_BOT_TOKEN, SALES_TOKEN, Platform, SalesBot, WebhookServer
 
 
 def _pay_url(message: SentMessage) -> str:
@@ -312,11 +243,13 @@ async def test_an_abandoned_checkout_loses_its_token_secret(
     from booking_webhook.salesbot.notifier import remove_abandoned_tokens
 
     await _buy(sales_bot)
+    abandoned_payment = next(iter(yookassa.payments))
+    yookassa.cancel(abandoned_payment)  # YooKassa cancels a payment nobody confirmed
     paid_checkout, paid = await platform.new_checkout(owner=sales_bot.owner)
     yookassa.succeed(paid)
     checkout = await platform.store.latest_checkout(sales_bot.owner)
     assert checkout is not None and checkout.id == paid_checkout.id
-    await platform.store.set_checkout_status(paid_checkout.id, "applied")
+    await platform.store.mark_applied(paid_checkout.id, paid)
     ns = sales_bot.settings.tenant_namespace
     secrets = [s["metadata"]["name"] for s in await kube.list("v1/secrets", ns)]
     assert len(secrets) == 2
@@ -366,3 +299,60 @@ async def test_a_rotated_managed_bot_token_reaches_the_tenant_secret(
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the Secret still holds the old token")
+
+
+async def test_the_retry_button_of_a_paid_checkout_says_it_is_paid(
+    sales_bot: SalesBot, webhook: WebhookServer, yookassa: FakeYooKassa, platform: Platform
+) -> None:
+    yookassa.fail = True
+    unavailable = await _buy(sales_bot)
+    yookassa.fail = False
+    await sales_bot.press(unavailable, "Повторить")
+    payment_id = next(iter(yookassa.payments))
+    yookassa.succeed(payment_id)
+    assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[1]["outcome"] == "created"
+
+    again = await sales_bot.press(unavailable, "Повторить")
+
+    assert "уже оплачен" in again.text
+    checkout = await platform.store.latest_checkout(sales_bot.owner)
+    assert checkout is not None and checkout.status == "applied"
+    assert len(yookassa.payments) == 1
+
+
+async def test_an_old_retry_button_asks_to_start_again(
+    sales_bot: SalesBot, yookassa: FakeYooKassa, platform: Platform, webhook_dsn: str
+) -> None:
+    import asyncpg
+
+    yookassa.fail = True
+    unavailable = await _buy(sales_bot)
+    yookassa.fail = False
+    conn = await asyncpg.connect(webhook_dsn)
+    try:
+        await conn.execute(
+            "UPDATE platform.checkouts SET created_at = now() - interval '3 days'"
+            " WHERE telegram_user_id = $1",
+            sales_bot.owner,
+        )
+    finally:
+        await conn.close()
+
+    stale = await sales_bot.press(unavailable, "Повторить")
+
+    assert "/start" in stale.text and "устарел" in stale.text
+    assert yookassa.payments == {}
+
+
+async def test_a_receipt_can_go_to_a_phone_number(sales_bot: SalesBot, yookassa: FakeYooKassa) -> None:
+    object.__setattr__(sales_bot.settings, "yookassa_receipt_enabled", True)  # the bot's deps share it
+    menu = await sales_bot.say("/start")
+    await sales_bot.press(menu, "1 месяц")
+    await sales_bot.say("Салон Аврора")
+    await sales_bot.say(OWNER_BOT_TOKEN)
+    assert "телефон" in (await sales_bot.next()).text
+
+    await sales_bot.say("+7 (900) 123-45-67")
+
+    [request] = yookassa.created_requests
+    assert request["receipt"]["customer"] == {"phone": "79001234567"}

@@ -1,4 +1,5 @@
-"""`python -m booking_webhook` serves the webhook; `python -m booking_webhook salesbot` runs the sales bot."""
+"""`python -m booking_webhook` serves the webhook; `python -m booking_webhook salesbot` runs the sales
+bot; `python -m booking_webhook refund PAYMENT_ID [AMOUNT] --reason TEXT` refunds a payment."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from booking_webhook.core.config import load_settings
 from booking_webhook.core.logging import configure_logging
 
 COMPONENT = "booking-webhook"
-USAGE = "usage: python -m booking_webhook [serve|salesbot]"
+USAGE = "usage: python -m booking_webhook [serve|salesbot|refund PAYMENT_ID [AMOUNT] --reason TEXT]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(USAGE + "\n")
         return 0
     command = args[0] if args else "serve"
-    if command not in ("serve", "salesbot") or len(args) > 1:
+    if command not in ("serve", "salesbot", "refund") or (command != "refund" and len(args) > 1):
         sys.stderr.write(USAGE + "\n")
         return 2
     try:
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{COMPONENT}: configuration error: {exc}\n")
         return EXIT_CONFIG
     configure_logging()
+    if command == "refund":
+        from booking_webhook.admin import run_refund
+
+        return run_refund(settings, args[1:])
     if command == "salesbot":
         from booking_webhook.salesbot.app import run_sales_bot
 

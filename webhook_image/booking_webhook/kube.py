@@ -52,6 +52,14 @@ class Kube:
         except KubeNotFound:
             return None
 
+    async def list_tenants(self) -> list[dict[str, Any]]:
+        """Every BookingTenant of the namespace, in one call (the sales bot's expiry reminders)."""
+        try:
+            result = await self.client.list(BOOKINGTENANTS, self.namespace)
+        except KubeNotFound:
+            return []
+        return [dict(item) for item in result.get("items") or []]
+
     async def ping(self) -> None:
         """Raises unless the API server answers for BookingTenants in the namespace."""
         with contextlib.suppress(KubeNotFound):

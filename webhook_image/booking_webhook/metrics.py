@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -30,3 +30,31 @@ class Metrics:
             registry=self.registry,
         )
         self.refunds = Counter("booking_webhook_refunds", "Refunds recorded", registry=self.registry)
+        self.alerts = Counter(
+            "booking_webhook_alerts",
+            "Things a human must look at: money taken but not applied, notifications given up",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.payments_needing_attention = Gauge(
+            "booking_webhook_payments_needing_attention",
+            "Succeeded payments in the ledger that are not applied (as of the last reconciliation pass)",
+            registry=self.registry,
+        )
+        self.reconciled = Counter(
+            "booking_webhook_reconciled",
+            "Payments and refunds the reconciliation pass found unapplied, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.reconcile_passes = Counter(
+            "booking_webhook_reconcile_passes",
+            "Reconciliation passes by result (ok, failed, skipped: another replica held the lock)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.test_shop = Gauge(
+            "booking_webhook_test_shop",
+            "1 when YOOKASSA_TEST_SHOP accepts test payments (never in production)",
+            registry=self.registry,
+        )

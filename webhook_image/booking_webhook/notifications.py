@@ -2,23 +2,39 @@
 
 The notification body only tells us *which* object to look at; everything we act on comes
 from fetching that object from the YooKassa API with our own credentials.
+
+A payment the API confirms as paid is money taken: if it cannot be applied (its tenant is gone,
+a test payment in a live shop, a price that does not match) it is still answered 200 - a retry
+will not change it - but raises an alert and stays in the ledger as needing a human. Any paid
+payment of one of our checkouts is applied, including one from an earlier attempt of the same
+checkout (it then extends the tenant): a buyer who paid twice gets both periods, not one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from booking_contract.kube import KubeError
+from booking_webhook.alerts import PAID_NOT_APPLIED, TEST_PAYMENT_REFUSED, raise_alert
+from booking_webhook.autorenewal import saved_method
 from booking_webhook.core.logging import log_event
 from booking_webhook.kube import Kube
+from booking_webhook.ledger import Ledger, api_time, money
 from booking_webhook.metrics import Metrics
 from booking_webhook.store import Checkout, Store
-from booking_webhook.tenants import ConfirmedPayment, PaymentOutcome, PaymentRejected, apply_payment
-from booking_webhook.yookassa_api import PaymentNotFound, YooKassaClient, YooKassaError
+from booking_webhook.tenants import (
+    ConfirmedPayment,
+    ConfirmedRefund,
+    PaymentOutcome,
+    PaymentRejected,
+    apply_payment,
+    apply_refund,
+    refund_days,
+)
+from booking_webhook.yookassa_api import PaymentNotFound, YooKassaClient
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +53,11 @@ class Rejected(Exception):
 
 @dataclass
 class Clients:
-    """The long-lived clients a notification is checked and applied with, one set per process."""
-
     store: Store
     kube: Kube
     yookassa: YooKassaClient
     metrics: Metrics
-
-
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
+    test_shop: bool = False  # YOOKASSA_TEST_SHOP: accept payments that carry `test: true`
 
 
 async def _our_checkout(clients: Clients, payment: dict[str, Any]) -> Checkout:
@@ -61,16 +69,17 @@ async def _our_checkout(clients: Clients, payment: dict[str, Any]) -> Checkout:
     checkout = await clients.store.checkout(checkout_id)
     if checkout is None:
         raise Rejected("payment names an unknown checkout")
-    if checkout.payment_id not in (None, payment.get("id")):
-        raise Rejected("checkout belongs to another payment")
     return checkout
 
 
 async def _fetch_payment(clients: Clients, payment_id: str) -> dict[str, Any]:
     try:
-        return await clients.yookassa.get_payment(payment_id)
+        payment = await clients.yookassa.get_payment(payment_id)
     except PaymentNotFound:
         raise Rejected("payment unknown to the YooKassa API") from None
+    if str(payment.get("id")) != payment_id:
+        raise Rejected("the API answered about another payment")
+    return payment
 
 
 async def process(clients: Clients, event: str, object_id: str) -> tuple[str, str | None]:
@@ -82,13 +91,11 @@ async def process(clients: Clients, event: str, object_id: str) -> tuple[str, st
             return await _payment_canceled(clients, object_id), None
         if event == REFUND_SUCCEEDED:
             return await _refund_succeeded(clients, object_id), None
-    except (Rejected, PaymentRejected) as exc:
-        # PaymentRejected: the money arrived but cannot be applied (tenant gone, wrong owner):
-        # a human must refund or apply it, so it is an error, not a warning.
+    except Rejected as exc:
         log_event(
             log,
             "notification rejected",
-            logging.ERROR if isinstance(exc, PaymentRejected) else logging.WARNING,
+            logging.WARNING,
             notification_event=event,
             object_id=object_id,
             reason=str(exc),
@@ -101,12 +108,24 @@ async def _payment_succeeded(clients: Clients, payment_id: str) -> str:
     payment = await _fetch_payment(clients, payment_id)
     if payment.get("status") != "succeeded" or payment.get("paid") is False:
         raise Rejected(f"payment status is {payment.get('status')!r}, not 'succeeded'")
-    checkout = await _our_checkout(clients, payment)
+    checkout: Checkout | None = None
+    try:
+        checkout = await _our_checkout(clients, payment)
+        return await _apply_paid(clients, payment, checkout)
+    except (Rejected, PaymentRejected) as exc:
+        await _paid_but_not_applied(clients, payment, checkout, str(exc))
+        raise Rejected(str(exc)) from None
+
+
+async def _apply_paid(clients: Clients, payment: dict[str, Any], checkout: Checkout) -> str:
+    if payment.get("test") is True and not clients.test_shop:
+        raise Rejected("a test payment, and YOOKASSA_TEST_SHOP is off")
     metadata = payment.get("metadata") or {}
-    amount = payment.get("amount") or {}
+    amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
     if metadata.get("plan") != checkout.plan:
         raise Rejected("payment plan differs from its checkout")
-    if _decimal(amount.get("value")) != checkout.amount or amount.get("currency") != checkout.currency:
+    value, currency = money((amount or {}).get("value")), (amount or {}).get("currency")
+    if value != checkout.amount or currency != checkout.currency:
         raise Rejected("payment amount or currency differs from the plan's price")
     confirmed = ConfirmedPayment(
         id=str(payment["id"]),
@@ -115,15 +134,39 @@ async def _payment_succeeded(clients: Clients, payment_id: str) -> str:
         amount=f"{checkout.amount:.2f}",
         currency=checkout.currency,
     )
-    outcome = await apply_payment(clients.kube, checkout, confirmed)
-    if checkout.payment_id is None:
-        await clients.store.attach_payment(checkout.id, confirmed.id, None)
-    await clients.store.set_checkout_status(checkout.id, "applied")
-    if outcome is PaymentOutcome.CREATED:
+    applied = await apply_payment(clients.kube, checkout, confirmed)
+    method = saved_method(payment)
+    if checkout.save_payment_method and method is not None:  # the owner opted in to auto-renewal
+        await clients.store.save_autorenewal(checkout, method[0], method[1], checkout.plan)
+    period = (applied.period_start, applied.period_end)
+    await asyncio.gather(  # two independent records of one fact: the checkout's and the ledger's
+        clients.store.mark_applied(checkout.id, confirmed.id),
+        Ledger(clients.store).seen(payment, checkout, applied=period),
+    )
+    if applied.outcome is PaymentOutcome.CREATED:
         clients.metrics.tenants_created.inc()
-    elif outcome is PaymentOutcome.EXTENDED:
+    elif applied.outcome is PaymentOutcome.EXTENDED:
         clients.metrics.tenants_extended.inc()
-    return outcome.value
+    return applied.outcome.value
+
+
+async def _paid_but_not_applied(
+    clients: Clients, payment: dict[str, Any], checkout: Checkout | None, reason: str
+) -> None:
+    """Money was taken and nothing was delivered: the ledger and an alert say so."""
+    ledger = Ledger(clients.store)
+    await ledger.seen(payment, checkout)
+    await ledger.rejected(str(payment["id"]), reason)
+    amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
+    raise_alert(
+        clients.metrics,
+        TEST_PAYMENT_REFUSED if payment.get("test") is True and not clients.test_shop else PAID_NOT_APPLIED,
+        "paid payment not applied",
+        payment_id=str(payment["id"]),
+        tenant=checkout.tenant_name if checkout else None,
+        amount=str((amount or {}).get("value")),
+        reason=reason,
+    )
 
 
 async def _payment_canceled(clients: Clients, payment_id: str) -> str:
@@ -131,9 +174,11 @@ async def _payment_canceled(clients: Clients, payment_id: str) -> str:
     if payment.get("status") != "canceled":
         raise Rejected(f"payment status is {payment.get('status')!r}, not 'canceled'")
     checkout = await _our_checkout(clients, payment)
-    if checkout.status != "applied":
-        reason = str((payment.get("cancellation_details") or {}).get("reason") or "canceled")[:100]
-        await clients.store.set_checkout_status(checkout.id, "canceled", reason)
+    reason = str((payment.get("cancellation_details") or {}).get("reason") or "canceled")[:100]
+    ledger = Ledger(clients.store)
+    await ledger.seen(payment, checkout)
+    await ledger.canceled(payment_id, reason)
+    await clients.store.mark_canceled(checkout.id, payment_id, reason)
     return "canceled"
 
 
@@ -146,31 +191,35 @@ async def _refund_succeeded(clients: Clients, refund_id: str) -> str:
         raise Rejected(f"refund status is {refund.get('status')!r}")
     payment = await _fetch_payment(clients, str(refund.get("payment_id") or ""))
     checkout = await _our_checkout(clients, payment)
-    amount = refund.get("amount") or {}
-    value = _decimal(amount.get("value"))
+    amount = refund.get("amount") if isinstance(refund.get("amount"), dict) else {}
+    value = money((amount or {}).get("value"))
     if value is None:
         raise Rejected("refund has no amount")
+    currency = str((amount or {}).get("currency") or "")
     if await clients.store.record_refund(
-        refund_id, str(payment["id"]), checkout.id, value, str(amount.get("currency") or "")
+        refund_id,
+        str(payment["id"]),
+        checkout.id,
+        value,
+        currency,
+        checkout.tenant_name,
+        api_time(refund.get("created_at")),
     ):
         clients.metrics.refunds.inc()
-        log_event(log, "refund recorded", refund_id=refund_id, payment_id=payment["id"], amount=str(value))
+        log_event(
+            log,
+            "refund recorded",
+            refund_id=refund_id,
+            payment_id=payment["id"],
+            amount=str(value),
+            tenant=checkout.tenant_name,
+        )
+    paid = money((payment.get("amount") or {}).get("value")) or checkout.amount
+    days = refund_days(value, paid, checkout.days)
+    confirmed = ConfirmedRefund(refund_id, str(payment["id"]), days, f"{value:.2f}", currency)
+    paid_until = await apply_refund(clients.kube, checkout.tenant_name, confirmed)
+    await clients.store.refund_applied(refund_id, days if paid_until is not None else None)
     return "refunded"
-
-
-async def recover_once(clients: Clients, older_than_seconds: float) -> int:
-    """Finish notifications that were recorded but never completed (a crash, or a 503 that
-    YooKassa stopped redelivering). Safe to run next to live traffic: applying is idempotent."""
-    finished = 0
-    for row in await clients.store.unfinished_notifications(older_than_seconds):
-        try:
-            outcome, reason = await process(clients, row["event"], row["object_id"])
-        except (KubeError, YooKassaError, TimeoutError):
-            continue
-        await clients.store.finish_notification(int(row["id"]), outcome, reason)
-        clients.metrics.notifications.labels(event=row["event"], outcome=f"recovered_{outcome}").inc()
-        finished += 1
-    return finished
 
 
 async def reconcile_payment(clients: Clients, payment_id: str) -> str | None:

@@ -2,61 +2,34 @@
 
 Tenant roles cannot use this schema. Every statement is parameterised; the only identifiers
 are constants of this module.
+
+A checkout's status only moves forward, and the database enforces it: every status write is
+an `UPDATE ... WHERE status = ANY(<the states it may come from>)`, so a late or replayed step
+(a retry button tapped after the payment went through, a cancel notification of an older
+attempt) changes nothing. `applied` is final.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from booking_webhook.checkout_record import CHECKOUT_COLUMNS, CHECKOUT_TRANSITIONS, Checkout
 from booking_webhook.migrations import migrate
+from booking_webhook.renewal_records import RenewalRecords
 
-CHECKOUT_COLUMNS = (
-    "id, kind, telegram_user_id, chat_id, plan, days, amount, currency, company_name, client_id, "
-    "tenant_name, token_secret_name, receipt_email, idempotence_key, return_token, payment_id, "
-    "confirmation_url, status, status_message, refunded_amount, created_at, namespace, bot_id"
-)
+__all__ = ["CHECKOUT_COLUMNS", "CHECKOUT_TRANSITIONS", "Checkout", "Store"]
 
 
-@dataclass(frozen=True)
-class Checkout:
-    id: uuid.UUID
-    kind: str
-    telegram_user_id: int
-    chat_id: int
-    plan: str
-    days: int
-    amount: Decimal
-    currency: str
-    company_name: str
-    client_id: str
-    tenant_name: str
-    token_secret_name: str | None
-    receipt_email: str | None
-    idempotence_key: uuid.UUID
-    return_token: str
-    payment_id: str | None
-    confirmation_url: str | None
-    status: str
-    status_message: str | None
-    refunded_amount: Decimal
-    created_at: datetime.datetime
-    namespace: str | None  # the TENANT_NAMESPACE the tenant lives in
-    bot_id: int | None  # the owner's bot (Telegram user id), from getMe
-
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> Checkout:
-        return cls(**dict(row))
-
-
-class Store:
+class Store(RenewalRecords):
     """The platform tables behind a lazily (re)connected pool: the service starts, and answers
     /health, while PostgreSQL is still coming up; until it is reachable every call raises."""
 
@@ -130,18 +103,47 @@ class Store:
     async def unfinished_notifications(
         self, older_than_seconds: float, limit: int = 50
     ) -> list[asyncpg.Record]:
+        """Due rows, least-tried first: a row that keeps failing waits out its back-off and goes
+        behind the others, so it can never starve them."""
         return list(
             await (await self.ensure()).fetch(
                 """
-                SELECT id, event, object_id FROM platform.notifications
+                SELECT id, event, object_id, recovery_attempts FROM platform.notifications
                 WHERE outcome IN ('received', 'retry')
                   AND last_received_at < now() - make_interval(secs => $1)
-                ORDER BY id LIMIT $2
+                  AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+                ORDER BY recovery_attempts, coalesce(next_attempt_at, last_received_at), id LIMIT $2
                 """,
                 older_than_seconds,
                 limit,
             )
         )
+
+    async def defer_notification(self, notification_id: int, error: str, delay_seconds: float) -> int:
+        """Count one failed background attempt; returns how many there have been."""
+        attempts = await (await self.ensure()).fetchval(
+            """
+            UPDATE platform.notifications
+            SET recovery_attempts = recovery_attempts + 1, error = $2, outcome = 'retry',
+                next_attempt_at = now() + make_interval(secs => $3)
+            WHERE id = $1 RETURNING recovery_attempts
+            """,
+            notification_id,
+            error[:300],
+            delay_seconds,
+        )
+        return int(attempts or 0)
+
+    @contextlib.asynccontextmanager
+    async def try_lock(self, key: int) -> AsyncIterator[bool]:
+        """A session advisory lock, not waited for: one replica runs a periodic pass at a time."""
+        async with (await self.ensure()).acquire() as conn:
+            got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+            try:
+                yield got
+            finally:
+                if got:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
     # --- checkouts ---
     async def create_checkout(self, **fields: Any) -> Checkout:
@@ -189,28 +191,52 @@ class Store:
 
     async def attach_payment(
         self, checkout_id: uuid.UUID, payment_id: str, confirmation_url: str | None
-    ) -> None:
-        await (await self.ensure()).execute(
+    ) -> bool:
+        """Make a payment the checkout's current one (`pending`). Never from `applied`; from
+        `canceled` only with a payment other than the canceled one (a new attempt)."""
+        done = await (await self.ensure()).execute(
             """
             UPDATE platform.checkouts
-            SET payment_id = $2, confirmation_url = $3, status = 'pending', updated_at = now()
-            WHERE id = $1 AND (payment_id IS NULL OR payment_id = $2)
+            SET payment_id = $2, confirmation_url = $3, status = 'pending', status_message = NULL,
+                updated_at = now()
+            WHERE id = $1 AND status = ANY($4::text[])
+              AND (status <> 'canceled' OR payment_id IS DISTINCT FROM $2)
             """,
             checkout_id,
             payment_id,
             confirmation_url,
+            list(CHECKOUT_TRANSITIONS["pending"]),
         )
+        return bool(done == "UPDATE 1")
 
-    async def set_checkout_status(
-        self, checkout_id: uuid.UUID, status: str, message: str | None = None
-    ) -> None:
-        await (await self.ensure()).execute(
-            "UPDATE platform.checkouts SET status = $2, status_message = $3, updated_at = now()"
-            " WHERE id = $1",
+    async def mark_applied(self, checkout_id: uuid.UUID, payment_id: str) -> bool:
+        """A paid payment of this checkout was applied (the first one tied to it stays its id)."""
+        done = await (await self.ensure()).execute(
+            """
+            UPDATE platform.checkouts
+            SET status = 'applied', status_message = NULL, payment_id = coalesce(payment_id, $2),
+                updated_at = now()
+            WHERE id = $1 AND status = ANY($3::text[])
+            """,
             checkout_id,
-            status,
-            message,
+            payment_id,
+            list(CHECKOUT_TRANSITIONS["applied"]),
         )
+        return bool(done == "UPDATE 1")
+
+    async def mark_canceled(self, checkout_id: uuid.UUID, payment_id: str, reason: str) -> bool:
+        """Only the checkout's current payment can cancel it; an older attempt's cancel is history."""
+        done = await (await self.ensure()).execute(
+            """
+            UPDATE platform.checkouts SET status = 'canceled', status_message = $3, updated_at = now()
+            WHERE id = $1 AND status = ANY($4::text[]) AND (payment_id IS NULL OR payment_id = $2)
+            """,
+            checkout_id,
+            payment_id,
+            reason,
+            list(CHECKOUT_TRANSITIONS["canceled"]),
+        )
+        return bool(done == "UPDATE 1")
 
     async def owner_tenants(self, telegram_user_id: int, namespace: str) -> list[Checkout]:
         """The owner's tenants in `namespace`: the applied 'new' checkout of each tenant."""
@@ -219,6 +245,16 @@ class Store:
             " WHERE telegram_user_id = $1 AND kind = 'new' AND status = 'applied' AND namespace = $2"
             " ORDER BY tenant_name, created_at DESC",
             telegram_user_id,
+            namespace,
+        )
+        return [Checkout.from_row(r) for r in rows]
+
+    async def tenants_sold(self, namespace: str) -> list[Checkout]:
+        """The applied new-bot checkout of every tenant this platform sold in `namespace`."""
+        rows = await (await self.ensure()).fetch(
+            f"SELECT DISTINCT ON (tenant_name) {CHECKOUT_COLUMNS} FROM platform.checkouts"  # noqa: S608
+            " WHERE kind = 'new' AND status = 'applied' AND namespace = $1"
+            " ORDER BY tenant_name, created_at DESC",
             namespace,
         )
         return [Checkout.from_row(r) for r in rows]
@@ -275,41 +311,58 @@ class Store:
         )
         return Decimal(value)
 
-    async def abandoned_token_secrets(
-        self, namespace: str, older_than_seconds: float
-    ) -> list[tuple[uuid.UUID, str]]:
-        """Token Secrets of new-bot checkouts that were never paid (and now never will be)."""
+    async def abandoned_token_secrets(self, namespace: str, older_than_seconds: float) -> list[Checkout]:
+        """New-bot checkouts that look unpaid, old enough for their token Secret to go: candidates
+        only. The caller still asks Kubernetes and YooKassa before deleting anything."""
         rows = await (await self.ensure()).fetch(
+            f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts c"  # noqa: S608 - constant names
             """
-            SELECT id, token_secret_name FROM platform.checkouts
             WHERE kind = 'new' AND status IN ('created', 'pending', 'canceled')
               AND token_secret_name IS NOT NULL AND token_secret_removed_at IS NULL
+              AND token_secret_kept_at IS NULL
               AND created_at < now() - make_interval(secs => $2) AND namespace = $1
+              AND NOT EXISTS (SELECT 1 FROM platform.payments p
+                              WHERE p.checkout_id = c.id AND p.status = 'succeeded')
             ORDER BY created_at LIMIT 100
             """,
             namespace,
             older_than_seconds,
         )
-        return [(r["id"], str(r["token_secret_name"])) for r in rows]
+        return [Checkout.from_row(r) for r in rows]
 
     async def mark_token_secret_removed(self, checkout_id: uuid.UUID) -> None:
         await (await self.ensure()).execute(
             "UPDATE platform.checkouts SET token_secret_removed_at = now() WHERE id = $1", checkout_id
         )
 
+    async def mark_token_secret_kept(self, checkout_id: uuid.UUID) -> None:
+        """The token belongs to a tenant that exists: never a cleanup candidate again."""
+        await (await self.ensure()).execute(
+            "UPDATE platform.checkouts SET token_secret_kept_at = now() WHERE id = $1", checkout_id
+        )
+
     # --- refunds ---
     async def record_refund(
-        self, refund_id: str, payment_id: str, checkout_id: uuid.UUID | None, amount: Decimal, currency: str
+        self,
+        refund_id: str,
+        payment_id: str,
+        checkout_id: uuid.UUID | None,
+        amount: Decimal,
+        currency: str,
+        tenant_name: str | None = None,
+        created_at: datetime.datetime | None = None,
     ) -> bool:
         async with (await self.ensure()).acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
-                "INSERT INTO platform.refunds (id, payment_id, checkout_id, amount, currency)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING true",
+                "INSERT INTO platform.refunds (id, payment_id, checkout_id, amount, currency, tenant_name,"
+                " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING true",
                 refund_id,
                 payment_id,
                 checkout_id,
                 amount,
                 currency,
+                tenant_name,
+                created_at,
             )
             if inserted and checkout_id is not None:
                 await conn.execute(
@@ -319,3 +372,19 @@ class Store:
                     amount,
                 )
             return bool(inserted)
+
+    async def refund_applied(self, refund_id: str, days_removed: int | None) -> None:
+        await (await self.ensure()).execute(
+            "UPDATE platform.refunds SET days_removed = $2, applied_at = coalesce(applied_at, now())"
+            " WHERE id = $1",
+            refund_id,
+            days_removed,
+        )
+
+    async def refund_is_applied(self, refund_id: str) -> bool:
+        return bool(
+            await (await self.ensure()).fetchval(
+                "SELECT EXISTS (SELECT 1 FROM platform.refunds WHERE id = $1 AND applied_at IS NOT NULL)",
+                refund_id,
+            )
+        )

@@ -4,6 +4,8 @@ The payment id is written into `spec.payments` in the same write as its effect: 
 of a new tenant, or one merge patch that extends `spec.paidUntil` and carries
 `metadata.resourceVersion` (a 409 means someone else wrote first: re-read, and stop if the
 payment is already there). No separate bookkeeping step can be split from the effect.
+A refund shortens `spec.paidUntil` the same way: its id goes into `spec.refunds` in the write
+that takes the days off.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import asyncio
 import datetime
 import enum
 import logging
+import math
 import random
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from booking_contract import crd
@@ -35,6 +39,25 @@ class PaymentOutcome(enum.StrEnum):
     CREATED = "created"
     EXTENDED = "extended"
     DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a payment did, and the period it bought (unknown for a duplicate, absent
+    for a tenant without an end date)."""
+
+    outcome: PaymentOutcome
+    period_start: datetime.datetime | None = None
+    period_end: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmedRefund:
+    id: str
+    payment_id: str
+    days: int  # the days it takes off paidUntil (see refund_days)
+    amount: str
+    currency: str
 
 
 class PaymentRejected(Exception):
@@ -98,23 +121,80 @@ def extended_paid_until(current: str | None, days: int, now: datetime.datetime) 
 
 async def apply_payment(
     kube: Kube, checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime | None = None
-) -> PaymentOutcome:
+) -> Applied:
     now = now or utc_now()
     if checkout.kind == "new":
+        manifest = tenant_manifest(checkout, payment, now)
         try:
-            created = await kube.create_tenant(tenant_manifest(checkout, payment, now))
+            created = await kube.create_tenant(manifest)
         except KubeConflict:
             pass  # it exists: a redelivery, or a concurrent delivery won; the payment check decides
         else:
             await _adopt_token_secret(kube, checkout, created)
             log_event(log, "tenant created", tenant=checkout.tenant_name, payment_id=payment.id)
-            return PaymentOutcome.CREATED
+            start = now.replace(microsecond=0)  # paidUntil is written to the second
+            return Applied(PaymentOutcome.CREATED, start, parse_time(manifest["spec"]["paidUntil"]))
     return await _extend(kube, checkout, payment, now)
+
+
+def refund_days(refund_amount: Decimal, payment_amount: Decimal, payment_days: int) -> int:
+    """The days a refund takes back: its share of the payment, in whole days, rounded down
+    (the owner keeps a started day). A full refund takes back every day the payment bought."""
+    if payment_amount <= 0 or refund_amount <= 0:
+        return 0
+    share = min(refund_amount, payment_amount) / payment_amount
+    return min(payment_days, math.floor(share * payment_days))
+
+
+async def apply_refund(
+    kube: Kube, name: str, refund: ConfirmedRefund, now: datetime.datetime | None = None
+) -> str | None:
+    """Take the refund's days off paidUntil once; returns the new paidUntil ("" when the tenant
+    has no end date), or None when the tenant no longer exists."""
+    now = now or utc_now()
+    for attempt in range(MAX_CONFLICT_RETRIES):
+        tenant = await kube.get_tenant(name)
+        if tenant is None:
+            return None
+        spec = tenant.get("spec") or {}
+        refunds = [r for r in (spec.get("refunds") or []) if isinstance(r, dict)]
+        if any(r.get("id") == refund.id for r in refunds):
+            return str(spec.get("paidUntil") or "")
+        entry = {
+            "id": refund.id,
+            "paymentId": refund.payment_id,
+            "days": refund.days,
+            "amount": refund.amount,
+            "currency": refund.currency,
+            "appliedAt": format_time(now),
+        }
+        spec_patch: dict[str, Any] = {"refunds": [*refunds, entry][-MAX_PAYMENTS:]}
+        current = parse_time(spec.get("paidUntil"))
+        if current is not None:
+            spec_patch["paidUntil"] = format_time(current - datetime.timedelta(days=refund.days))
+        patch = {"metadata": {"resourceVersion": tenant["metadata"]["resourceVersion"]}, "spec": spec_patch}
+        try:
+            patched = await kube.merge_patch_tenant(name, patch)
+        except KubeConflict:
+            await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - jitter
+            continue
+        if patched is None:
+            continue
+        log_event(
+            log,
+            "tenant shortened by a refund",
+            tenant=name,
+            refund_id=refund.id,
+            days=refund.days,
+            paid_until=spec_patch.get("paidUntil"),
+        )
+        return str(spec_patch.get("paidUntil") or "")
+    raise KubeConflict(409, f"too many resourceVersion conflicts ({MAX_CONFLICT_RETRIES})")
 
 
 async def _extend(
     kube: Kube, checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime
-) -> PaymentOutcome:
+) -> Applied:
     for attempt in range(MAX_CONFLICT_RETRIES):
         tenant = await kube.get_tenant(checkout.tenant_name)
         if tenant is None:
@@ -122,7 +202,7 @@ async def _extend(
         spec = tenant.get("spec") or {}
         payments = [p for p in (spec.get("payments") or []) if isinstance(p, dict)]
         if any(p.get("id") == payment.id for p in payments):
-            return PaymentOutcome.DUPLICATE
+            return Applied(PaymentOutcome.DUPLICATE)
         owner = spec.get("ownerTelegramId")
         if owner is not None and int(owner) != checkout.telegram_user_id:
             raise PaymentRejected(f"tenant {checkout.tenant_name} belongs to another owner")
@@ -142,7 +222,11 @@ async def _extend(
         log_event(
             log, "tenant extended", tenant=checkout.tenant_name, payment_id=payment.id, paid_until=paid_until
         )
-        return PaymentOutcome.EXTENDED
+        if paid_until is None:
+            return Applied(PaymentOutcome.EXTENDED)
+        end = parse_time(paid_until)
+        start = end - datetime.timedelta(days=payment.days) if end else None
+        return Applied(PaymentOutcome.EXTENDED, start, end)
     raise KubeConflict(409, f"too many resourceVersion conflicts ({MAX_CONFLICT_RETRIES})")
 
 

@@ -1,4 +1,4 @@
-"""A small async client for the two YooKassa API calls this service makes.
+"""A small async client for the YooKassa API calls this service makes.
 
 Why not the `yookassa` SDK for these calls: it is synchronous (requests), sets no socket
 timeout (its `timeout` setting is a retry back-off), keeps its credentials in process-wide
@@ -11,7 +11,9 @@ The SDK is still used for what is pure and local: building and validating paymen
 from __future__ import annotations
 
 import base64
+import datetime
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -54,10 +56,11 @@ class YooKassaClient:
         path: str,
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         url = f"{self.api_url}{path}"
         try:
-            async with self._client().request(method, url, json=body, headers=headers) as resp:
+            async with self._client().request(method, url, json=body, headers=headers, params=params) as resp:
                 if resp.status == 404:
                     raise PaymentNotFound(path)
                 if resp.status == 429 or resp.status >= 500:
@@ -82,6 +85,43 @@ class YooKassaClient:
 
     async def get_refund(self, refund_id: str) -> dict[str, Any]:
         return await self._request("GET", f"/refunds/{_safe_id(refund_id)}")
+
+    async def create_refund(self, request: dict[str, Any], idempotence_key: str) -> dict[str, Any]:
+        return await self._request("POST", "/refunds", request, {"Idempotence-Key": idempotence_key})
+
+    async def list_payments(
+        self, created_since: datetime.datetime, status: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every payment created since `created_since`, following `next_cursor` page by page."""
+        async for item in self._list("/payments", created_since, status, page_size):
+            yield item
+
+    async def list_refunds(
+        self, created_since: datetime.datetime, status: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[dict[str, Any]]:
+        async for item in self._list("/refunds", created_since, status, page_size):
+            yield item
+
+    async def _list(
+        self, path: str, created_since: datetime.datetime, status: str | None, page_size: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        params = {
+            "created_at.gte": created_since.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "limit": str(page_size),
+        }
+        if status:
+            params["status"] = status
+        seen_cursors: set[str] = set()
+        while True:
+            page = await self._request("GET", path, params=params)
+            for item in page.get("items") or []:
+                if isinstance(item, dict) and item.get("id"):
+                    yield item
+            cursor = page.get("next_cursor")
+            if not isinstance(cursor, str) or not cursor or cursor in seen_cursors:
+                return
+            seen_cursors.add(cursor)
+            params["cursor"] = cursor
 
 
 def _safe_id(value: str) -> str:

@@ -14,7 +14,11 @@ from aiogram import Router
 from booking_bot.handlers import (
     admin,
     admin_catalog,
+    admin_profile,
+    admin_reports,
     admin_schedule,
+    admin_staff,
+    admin_visits,
     booking,
     common,
     contact,
@@ -31,7 +35,15 @@ def admins_only(_: Any, is_admin: bool = False) -> bool:
 
 
 def get_routers(i18n: I18n) -> list[Router]:
-    admin_routers = [admin.create_router(), admin_catalog.create_router(), admin_schedule.create_router()]
+    admin_routers = [
+        admin.create_router(),
+        admin_catalog.create_router(),
+        admin_profile.create_router(),
+        admin_reports.create_router(),
+        admin_schedule.create_router(),
+        admin_staff.create_router(),
+        admin_visits.create_router(),
+    ]
     for router in admin_routers:
         router.message.filter(admins_only)
         router.callback_query.filter(admins_only)

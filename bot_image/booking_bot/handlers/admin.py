@@ -16,7 +16,14 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+)
 
 from booking_bot import bookings, commands, keyboards, reminders, schedule, slots
 from booking_bot.callbacks import Admin, Menu
@@ -72,11 +79,13 @@ async def admin_menu_button(
 
 
 # ---- bookings -------------------------------------------------------------------------------------
-def _line(t: Texts, b: bookings.Booking) -> str:
+def booking_line(t: Texts, b: bookings.Booking) -> str:
     span = f"{t.time(b.starts_at)}–{t.time(b.ends_at)}"
     if b.kind == "block":
         return t("admin.block_line", span=span, note=b.note)
-    return t("admin.booking_line", span=span, service=b.service_name, customer=customer_label(b))
+    mark = {"done": " ✔", "no_show": " 🚫"}.get(b.status, " ✅" if b.customer_confirmed_at else "")
+    line = t("admin.booking_line", span=span, service=b.service_name, customer=customer_label(b)) + mark
+    return f"{line} · {b.staff_name}" if b.staff_name else line
 
 
 async def day_view(
@@ -93,16 +102,9 @@ async def day_view(
     start, end = _day_bounds(day, day, tz)
     items = await bookings.between(pool, start, end)
     lines = [texts("admin.day_title", date=texts.date(day))]
-    lines += [_line(texts, b) for b in items] or [texts("admin.nothing")]
-    rows = [
-        [
-            InlineKeyboardButton(
-                text=f"❌ {texts.time(b.starts_at)} {b.service_name or texts('admin.blocked')}",
-                callback_data=Admin(action="bcancel", arg=b.id).pack(),
-            )
-        ]
-        for b in items[:MAX_CANCEL_BUTTONS]
-    ]
+    lines += [booking_line(texts, b) for b in items] or [texts("admin.nothing")]
+    now = clock()
+    rows = [[_day_button(texts, b, now)] for b in items[:MAX_CANCEL_BUTTONS]]
     rows.append(
         [
             InlineKeyboardButton(text="‹", callback_data=Admin(action="day", arg=offset - 1).pack()),
@@ -114,6 +116,14 @@ async def day_view(
     )
     rows.append([keyboards.admin_button(texts, "back", "menu")])
     await show(query, fit(lines, texts), InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+def _day_button(texts: Texts, b: bookings.Booking, now: dt.datetime) -> InlineKeyboardButton:
+    """A booking that has begun gets its outcome recorded; a future one can be cancelled or moved."""
+    label = f"{texts.time(b.starts_at)} {b.service_name or texts('admin.blocked')}"
+    if b.kind == "customer" and b.starts_at <= now:
+        return InlineKeyboardButton(text=f"🕘 {label}", callback_data=Admin(action="visit", arg=b.id).pack())
+    return InlineKeyboardButton(text=f"❌ {label}", callback_data=Admin(action="bcancel", arg=b.id).pack())
 
 
 def _day_bounds(first: dt.date, last: dt.date, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -142,7 +152,7 @@ async def week_view(
         if day != current:
             lines.append(f"\n{texts.date(day)}")
             current = day
-        lines.append(_line(texts, b))
+        lines.append(booking_line(texts, b))
     if not items:
         lines.append(texts("admin.nothing"))
     rows = [
@@ -159,20 +169,37 @@ async def week_view(
     await show(query, fit(lines, texts), InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+def day_offset(booking: bookings.Booking, now: dt.datetime, tz: zoneinfo.ZoneInfo) -> int:
+    """The day view's offset (days from today) that shows ``booking``: where "Back" returns."""
+    return (booking.starts_at.astimezone(tz).date() - slots.today_local(now, tz)).days
+
+
 async def cancel_booking(
-    query: CallbackQuery, callback_data: Admin, pool: asyncpg.Pool, texts: Texts
+    query: CallbackQuery,
+    callback_data: Admin,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    texts: Texts,
+    clock: Clock,
 ) -> None:
     booking = await bookings.get_booking(pool, callback_data.arg)
     if booking is None or booking.status != "confirmed":
         await show(query, texts("not_found"), keyboards.admin_back(texts))
         return
-    text = texts("admin.cancel_confirm", line=f"{texts.date(booking.starts_at)} {_line(texts, booking)}")
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [keyboards.admin_button(texts, "admin.btn.cancel_yes", "bcancel_yes", booking.id)],
-            [keyboards.admin_button(texts, "back", "day")],
-        ]
+    text = texts(
+        "admin.cancel_confirm", line=f"{texts.date(booking.starts_at)} {booking_line(texts, booking)}"
     )
+    back = day_offset(booking, clock(), settings.timezone)
+    rows = [[keyboards.admin_button(texts, "admin.btn.cancel_yes", "bcancel_yes", booking.id)]]
+    if booking.kind == "customer":
+        rows.append(
+            [
+                keyboards.admin_button(texts, "admin.btn.move", "bmove", booking.id),
+                keyboards.admin_button(texts, "admin.btn.client", "client", booking.user_id or 0),
+            ]
+        )
+    rows.append([keyboards.admin_button(texts, "back", "day", back)])
+    markup = InlineKeyboardMarkup(inline_keyboard=rows)
     await show(query, text, markup)
 
 
@@ -191,10 +218,14 @@ async def cancel_booking_yes(
     except bookings.NotFound:
         await show(query, texts("not_found"), keyboards.admin_back(texts))
         return
+    except bookings.InThePast:
+        await show(query, texts("admin.in_the_past"), keyboards.admin_back(texts, "visit", callback_data.arg))
+        return
     log.info(
         "booking cancelled", extra={"event": "booking_cancelled", "booking_id": booking.id, "by": "admin"}
     )
-    await show(query, texts("admin.cancelled"), keyboards.admin_back(texts, "day"))
+    back = day_offset(booking, clock(), settings.timezone)
+    await show(query, texts("admin.cancelled"), keyboards.admin_back(texts, "day", back))
     if booking.kind == "customer":
         notifier.later(notifier.customer_cancelled_by_admin(booking, settings.business_name))
 
@@ -224,12 +255,12 @@ async def block_input(
 ) -> None:
     match = _BLOCK.match(message.text or "")
     day = parse_date(match.group(1)) if match else None
-    interval = schedule.parse_interval(f"{match.group(2)}-23:45") if match else None
+    at = schedule.parse_time(match.group(2)) if match else None
     minutes = int(match.group(3)) if match else 0
-    if match is None or day is None or interval is None or not 15 <= minutes <= 720:
+    if match is None or day is None or at is None or not 15 <= minutes <= 720:
         await message.answer(texts("admin.block_bad"), reply_markup=keyboards.admin_back(texts))
         return
-    start = slots.local_instant(day, interval.start, settings.timezone)
+    start = slots.local_instant(day, at, settings.timezone)
     if start is None:
         await message.answer(texts("admin.block_bad"), reply_markup=keyboards.admin_back(texts))
         return
@@ -260,6 +291,13 @@ async def settings_view(query: CallbackQuery, state: FSMContext, pool: asyncpg.P
         horizon=current.horizon_days,
         reminders=", ".join(texts.duration(m) for m in current.reminder_offsets_minutes) or "—",
     )
+    late = [m for m in current.reminder_offsets_minutes if m < current.cancel_cutoff_minutes]
+    if late:
+        text += "\n" + texts(
+            "admin.reminder_inside_cutoff",
+            reminders=", ".join(texts.duration(m) for m in late),
+            cutoff=texts.duration(current.cancel_cutoff_minutes),
+        )
     items = [(texts(f"admin.set.{name}"), "set", i) for i, name in enumerate(SETTINGS)]
     items.append((texts("admin.set.reminders"), "set_reminders", 0))
     await show(query, text, keyboards.admin_list(texts, items))
@@ -341,7 +379,16 @@ async def admin_add_prompt(query: CallbackQuery, state: FSMContext, texts: Texts
 async def admin_add_input(
     message: Message, state: FSMContext, admins: Admins, texts: Texts, person: Person, bot: Bot, i18n: I18n
 ) -> None:
-    forwarded = message.forward_from.id if message.forward_from else None
+    # Bot API 7 replaced forward_from with forward_origin; only a MessageOriginUser names the
+    # sender. Someone who hides their account in forwards arrives as MessageOriginHiddenUser.
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginHiddenUser):
+        await message.answer(
+            texts("admin.forward_hidden", name=origin.sender_user_name),
+            reply_markup=keyboards.admin_back(texts, "admins"),
+        )
+        return
+    forwarded = origin.sender_user.id if isinstance(origin, MessageOriginUser) else None
     try:
         new_id = forwarded or int((message.text or "").strip())
     except ValueError:

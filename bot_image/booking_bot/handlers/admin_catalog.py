@@ -26,6 +26,7 @@ class ServiceInput(StatesGroup):
     edit_name = State()
     edit_duration = State()
     edit_price = State()
+    edit_buffer = State()
 
 
 async def services_view(query: CallbackQuery, state: FSMContext, pool: asyncpg.Pool, texts: Texts) -> None:
@@ -67,10 +68,13 @@ async def service_view(
         price=texts.price(service.price),
         status=texts("admin.visible" if service.is_active else "admin.hidden"),
     )
+    if service.buffer_minutes:
+        text += "\n" + texts("admin.service_buffer", buffer=texts.duration(service.buffer_minutes))
     extra = [
         ("admin.btn.rename", "svc_name", service.id),
         ("admin.btn.duration", "svc_dur", service.id),
         ("admin.btn.price", "svc_price", service.id),
+        ("admin.btn.buffer", "svc_buffer", service.id),
         ("admin.btn.hide" if service.is_active else "admin.btn.show", "svc_toggle", service.id),
     ]
     await show(query, text, keyboards.admin_list(texts, [], extra=extra, back="services"))
@@ -124,11 +128,13 @@ _EDITS = {
     "svc_name": ServiceInput.edit_name,
     "svc_dur": ServiceInput.edit_duration,
     "svc_price": ServiceInput.edit_price,
+    "svc_buffer": ServiceInput.edit_buffer,
 }
 _PROMPTS = {
     "svc_name": "admin.prompt.service_name",
     "svc_dur": "admin.prompt.duration",
     "svc_price": "admin.prompt.price",
+    "svc_buffer": "admin.prompt.buffer",
 }
 
 
@@ -157,6 +163,12 @@ async def edit_input(message: Message, state: FSMContext, pool: asyncpg.Pool, te
             await message.answer(texts("admin.bad_duration"), reply_markup=back)
             return
         await catalog.update_service(pool, service_id, duration_minutes=minutes)
+    elif current == ServiceInput.edit_buffer.state:
+        buffer = catalog.parse_buffer(text)
+        if buffer is None:
+            await message.answer(texts("admin.bad_buffer"), reply_markup=back)
+            return
+        await catalog.update_service(pool, service_id, buffer_minutes=buffer)
     else:
         price = catalog.parse_price(text)
         if price is None:
@@ -189,7 +201,12 @@ def create_router() -> Router:
     router.callback_query.register(edit_prompt, Admin.filter(F.action.in_(set(_EDITS))))
     router.message.register(
         edit_input,
-        StateFilter(ServiceInput.edit_name, ServiceInput.edit_duration, ServiceInput.edit_price),
+        StateFilter(
+            ServiceInput.edit_name,
+            ServiceInput.edit_duration,
+            ServiceInput.edit_price,
+            ServiceInput.edit_buffer,
+        ),
         F.text,
     )
     router.callback_query.register(toggle, Admin.filter(F.action == "svc_toggle"))

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 
 from booking_bot import bookings, keyboards, slots
 from booking_bot.callbacks import (
+    Admin,
     CalendarPage,
     Confirm,
     Menu,
@@ -24,15 +26,18 @@ from booking_bot.callbacks import (
     PickDay,
     PickService,
     PickSlot,
+    PickStaff,
     pack_day,
     unpack_day,
     unpack_instant,
 )
-from booking_bot.catalog import get_service, list_services
+from booking_bot.catalog import get_service, list_services, service_and_performers
 from booking_bot.config import Settings
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
+from booking_bot.profile import with_contact
 from booking_bot.schedule import load_rules
+from booking_bot.staff import list_staff
 from booking_bot.users import Person, ask_for_phone_once
 from booking_bot.views import alert, show
 
@@ -42,33 +47,69 @@ Clock = Callable[[], dt.datetime]
 
 @dataclass(frozen=True)
 class Choice:
-    """What is being booked: a service for a new booking, or an existing booking being moved."""
+    """What is being booked: a service for a new booking, or an existing booking being moved.
+
+    ``staff`` is the chosen master (0: any master who performs the service); ``performers``
+    are those whose calendars count.
+    """
 
     service_id: int
     name: str
     minutes: int
     price: object
     rb: int
+    staff: int = 0
+    performers: tuple[slots.Performer, ...] = ()
+    by_owner: bool = False  # an admin moves someone's booking: "Back" leads to the admin's screens
 
     @property
     def ignore(self) -> int | None:
         return self.rb or None
 
 
-async def resolve_choice(pool: asyncpg.Pool, service_id: int, rb: int, user_id: int) -> Choice | None:
+def whose(person: Person, is_admin: bool) -> int | None:
+    """Whose bookings may be moved here: the customer's own; an admin's: anyone's (None)."""
+    return None if is_admin else person.telegram_id
+
+
+async def resolve_choice(
+    pool: asyncpg.Pool, service_id: int, rb: int, user_id: int | None, staff: int = 0
+) -> Choice | None:
     if rb:
         booking = await bookings.get_booking(pool, rb)
-        if booking is None or booking.user_id != user_id or booking.status != "confirmed":
+        if booking is None or booking.status != "confirmed" or user_id not in (None, booking.user_id):
             return None
-        minutes = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
-        return Choice(booking.service_id or 0, booking.service_name, minutes, booking.price, rb)
-    service = await get_service(pool, service_id)
+        performer = slots.Performer(
+            booking.staff_id or 1, booking.minutes, booking.price, booking.buffer_minutes
+        )
+        return Choice(
+            booking.service_id or 0,
+            booking.service_name,
+            booking.minutes,
+            booking.price,
+            rb,
+            booking.staff_id or 0,
+            (performer,),
+            by_owner=user_id is None,
+        )
+    service, everyone = await service_and_performers(pool, service_id)
     if service is None or not service.is_active:
         return None
-    return Choice(service.id, service.name, service.duration_minutes, service.price, 0)
+    performers = tuple(p for p in everyone if staff in (0, p.staff_id))
+    if not performers:
+        return None
+    # One master (chosen, or the only one): their own duration and price are the ones shown.
+    single = performers[0] if len(performers) == 1 else None
+    minutes = single.minutes if single else service.duration_minutes
+    price = single.price if single else service.price
+    return Choice(service.id, service.name, minutes, price, 0, staff, performers)
 
 
 def _back_from_calendar(t: Texts, choice: Choice) -> InlineKeyboardButton:
+    if choice.rb and choice.by_owner:
+        return InlineKeyboardButton(
+            text=t("back"), callback_data=Admin(action="bcancel", arg=choice.rb).pack()
+        )
     if choice.rb:
         return InlineKeyboardButton(
             text=t("back"), callback_data=MyBooking(booking_id=choice.rb, action="view").pack()
@@ -99,7 +140,7 @@ async def show_calendar(
     first = keyboards.calendar_first_day(today, page)
     days = 7 * keyboards.CALENDAR_WEEKS
     states = await slots.calendar_states(
-        pool, first, days, choice.minutes, now, tz, ignore_booking=choice.ignore
+        pool, first, days, choice.performers, now, tz, ignore_booking=choice.ignore
     )
     has_next = first + dt.timedelta(days=days) < today + dt.timedelta(days=horizon)
     key = "reschedule.calendar" if choice.rb else "calendar.title"
@@ -107,6 +148,7 @@ async def show_calendar(
         texts,
         service_id=choice.service_id,
         rb=choice.rb,
+        staff=choice.staff,
         page=page,
         first=first,
         states=states,
@@ -124,8 +166,35 @@ async def pick_service(
     texts: Texts,
     person: Person,
     clock: Clock,
+    is_admin: bool,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, whose(person, is_admin))
+    if choice is None:
+        await alert(query, texts("not_found"))
+        return
+    if not choice.rb and len(choice.performers) > 1:
+        # The master step appears only when there is a choice.
+        names = {m.id: m.name or texts("staff.default_name") for m in await list_staff(pool)}
+        members = [(p.staff_id or 0, names.get(p.staff_id or 0, "")) for p in choice.performers]
+        await show(
+            query,
+            texts("staff.title", service=choice.name),
+            keyboards.staff_choice(texts, choice.service_id, members),
+        )
+        return
+    await show_calendar(query, choice, 0, pool, settings, texts, clock())
+
+
+async def pick_staff(
+    query: CallbackQuery,
+    callback_data: PickStaff,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    texts: Texts,
+    person: Person,
+    clock: Clock,
+) -> None:
+    choice = await resolve_choice(pool, callback_data.service_id, 0, person.telegram_id, callback_data.staff)
     if choice is None:
         await alert(query, texts("not_found"))
         return
@@ -140,8 +209,11 @@ async def calendar_page(
     texts: Texts,
     person: Person,
     clock: Clock,
+    is_admin: bool,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(
+        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
+    )
     if choice is None:
         await alert(query, texts("not_found"))
         return
@@ -156,32 +228,33 @@ async def pick_day(
     texts: Texts,
     person: Person,
     clock: Clock,
+    is_admin: bool,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(
+        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
+    )
     if choice is None:
         await alert(query, texts("not_found"))
         return
     now = clock()
     day = unpack_day(callback_data.day)
     starts = await slots.slots_for_day(
-        pool, day, choice.minutes, now, settings.timezone, ignore_booking=choice.ignore
+        pool, day, choice.performers, now, settings.timezone, ignore_booking=choice.ignore
     )
     page = keyboards.page_of(slots.today_local(now, settings.timezone), day)
     back = InlineKeyboardButton(
         text=texts("back"),
-        callback_data=CalendarPage(service_id=choice.service_id, page=page, rb=choice.rb).pack(),
+        callback_data=CalendarPage(
+            service_id=choice.service_id, page=page, rb=choice.rb, staff=choice.staff
+        ).pack(),
     )
-    if not starts:
-        await show(
-            query,
-            texts("slots.none", date=texts.date(day)),
-            keyboards.slots(texts, service_id=choice.service_id, rb=choice.rb, starts=[], back=back),
-        )
-        return
+    key = "slots.title" if starts else "slots.none"
     await show(
         query,
-        texts("slots.title", service=choice.name, date=texts.date(day)),
-        keyboards.slots(texts, service_id=choice.service_id, rb=choice.rb, starts=starts, back=back),
+        texts(key, service=choice.name, date=texts.date(day)),
+        keyboards.slots(
+            texts, service_id=choice.service_id, rb=choice.rb, staff=choice.staff, starts=starts, back=back
+        ),
     )
 
 
@@ -192,8 +265,11 @@ async def pick_slot(
     settings: Settings,
     texts: Texts,
     person: Person,
+    is_admin: bool,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(
+        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
+    )
     if choice is None:
         await alert(query, texts("not_found"))
         return
@@ -201,7 +277,9 @@ async def pick_slot(
     day = at.astimezone(settings.timezone).date()
     back = InlineKeyboardButton(
         text=texts("back"),
-        callback_data=PickDay(service_id=choice.service_id, day=pack_day(day), rb=choice.rb).pack(),
+        callback_data=PickDay(
+            service_id=choice.service_id, day=pack_day(day), rb=choice.rb, staff=choice.staff
+        ).pack(),
     )
     key = "reschedule.confirm" if choice.rb else "confirm.title"
     text = texts(
@@ -212,9 +290,10 @@ async def pick_slot(
         duration=texts.duration(choice.minutes),
         price=texts.price(choice.price),
     )
-    await show(
-        query, text, keyboards.confirm(texts, service_id=choice.service_id, rb=choice.rb, at=at, back=back)
+    markup = keyboards.confirm(
+        texts, service_id=choice.service_id, rb=choice.rb, staff=choice.staff, at=at, back=back
     )
+    await show(query, text, markup)
 
 
 async def confirm(
@@ -227,21 +306,31 @@ async def confirm(
     clock: Clock,
     notifier: Notifier,
     is_admin: bool,
+    state: FSMContext,
 ) -> None:
     at = unpack_instant(callback_data.at)
     now = clock()
     tz = settings.timezone
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, person.telegram_id)
+    choice = await resolve_choice(
+        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
+    )
     if choice is None:
         await alert(query, texts("not_found"))
         return
+    # The owner books for a customer who phoned (see admin_visits): that customer is the user.
+    data = await state.get_data()
+    caller = int(data.get("on_behalf", 0)) if is_admin and not choice.rb else 0
+    customer = caller or person.telegram_id
+    moved_by_owner = False
     try:
         if choice.rb:
+            current = await bookings.get_booking(pool, choice.rb)
+            moved_by_owner = is_admin and current is not None and current.user_id != person.telegram_id
             cutoff = (await load_rules(pool)).cancel_cutoff_minutes
             before, after = await bookings.reschedule_booking(
                 pool,
                 choice.rb,
-                user_id=person.telegram_id,
+                user_id=None if moved_by_owner else person.telegram_id,
                 new_start=at,
                 now=now,
                 tz=tz,
@@ -253,16 +342,36 @@ async def confirm(
                 await alert(query, texts("not_found"))
                 return
             after = await bookings.create_booking(
-                pool, user_id=person.telegram_id, service=service, starts_at=at, now=now, tz=tz
+                pool,
+                user_id=customer,
+                service=service,
+                starts_at=at,
+                now=now,
+                tz=tz,
+                staff_id=choice.staff or None,
+                by_owner=bool(caller),
+                performers=choice.performers,
             )
             before = None
-    except bookings.SlotTaken:
+    except (bookings.SlotTaken, bookings.Overlaps) as exc:
+        mine = None if choice.rb else await bookings.own_booking_at(pool, customer, choice.service_id, at)
+        if mine is not None:
+            # A second tap on Confirm meets the customer's own new booking: say it again.
+            await show(query, _booked_text(texts, mine), keyboards.main_menu(texts, is_admin=is_admin))
+            return
+        if isinstance(exc, bookings.Overlaps):
+            await show(query, texts("overlaps"), keyboards.main_menu(texts, is_admin=is_admin))
+            return
         log.info("slot taken", extra={"event": "slot_taken", "user_id": person.telegram_id})
         await _offer_next(query, choice, at, pool, settings, texts, now)
         return
     except bookings.TooLate:
         cutoff = (await load_rules(pool)).cancel_cutoff_minutes
-        await show(query, texts("too_late", cutoff=texts.duration(cutoff)), keyboards.only_home(texts))
+        text = await with_contact(pool, texts, texts("too_late", cutoff=texts.duration(cutoff)))
+        await show(query, text, keyboards.only_home(texts))
+        return
+    except bookings.Refused:
+        await show(query, await with_contact(pool, texts, texts("refused")), keyboards.only_home(texts))
         return
     except bookings.TooManyBookings:
         await show(
@@ -274,26 +383,40 @@ async def confirm(
     except bookings.BookingError:
         await show(query, texts("slot_unavailable"), keyboards.only_home(texts))
         return
-    if before is None:
+    if caller:
+        await state.clear()
+        log.info("booking created", extra={"event": "booking_created", "booking_id": after.id, "by": "admin"})
+        text = texts("admin.booked_for", name=after.customer_name, phone=after.customer_phone or "")
+        await show(query, text + "\n" + _booked_text(texts, after), keyboards.admin_back(texts, "menu"))
+    elif before is None:
         log.info("booking created", extra={"event": "booking_created", "booking_id": after.id})
-        await show(
-            query,
-            texts(
-                "booked",
-                service=after.service_name,
-                date=texts.date(after.starts_at),
-                time=texts.time(after.starts_at),
-            ),
-            keyboards.main_menu(texts, is_admin=is_admin),
-        )
-        # The admins' notice goes out in the background (it may have to wait out flood control).
+        text = await with_contact(pool, texts, _booked_text(texts, after))
+        await show(query, text, keyboards.main_menu(texts, is_admin=is_admin))
         if await ask_for_phone_once(pool, person.telegram_id) and isinstance(query.message, Message):
+            # The owner's notice waits for the answer, so that it carries the phone number.
+            await bookings.hold_notice(pool, after.id, now)
             await query.message.answer(
                 texts("phone.ask", business=settings.business_name), reply_markup=keyboards.share_phone(texts)
             )
-        notifier.later(notifier.admins_about(after, "notify.new"))
+        else:
+            # The admins' notice goes out in the background (it may have to wait out flood control).
+            notifier.later(notifier.admins_about(after, "notify.new"))
+    elif before.starts_at == after.starts_at:
+        # Moved to the time it already had (or a second tap on the move): nothing changed.
+        await show(
+            query,
+            texts("reschedule.same", date=texts.date(after.starts_at), time=texts.time(after.starts_at)),
+            keyboards.main_menu(texts, is_admin=is_admin),
+        )
     else:
-        log.info("booking rescheduled", extra={"event": "booking_rescheduled", "booking_id": after.id})
+        log.info(
+            "booking rescheduled",
+            extra={
+                "event": "booking_rescheduled",
+                "booking_id": after.id,
+                "by": "admin" if moved_by_owner else "customer",
+            },
+        )
         old = f"{texts.date(before.starts_at)} {texts.time(before.starts_at)}"
         await show(
             query,
@@ -306,11 +429,28 @@ async def confirm(
             keyboards.main_menu(texts, is_admin=is_admin),
         )
         moved_from = before.starts_at
-        notifier.later(
-            notifier.admins_about(
-                after, "notify.rescheduled", lambda t: {"old": f"{t.date(moved_from)} {t.time(moved_from)}"}
+        if moved_by_owner:
+            notifier.later(notifier.customer_moved_by_admin(before, after, settings.business_name))
+        else:
+            notifier.later(
+                notifier.admins_about(
+                    after,
+                    "notify.rescheduled",
+                    lambda t: {"old": f"{t.date(moved_from)} {t.time(moved_from)}"},
+                )
             )
-        )
+
+
+def _booked_text(texts: Texts, booking: bookings.Booking) -> str:
+    text = texts(
+        "booked",
+        service=booking.service_name,
+        date=texts.date(booking.starts_at),
+        time=texts.time(booking.starts_at),
+    )
+    if booking.staff_name:
+        text += "\n" + texts("staff.line", name=booking.staff_name)
+    return text
 
 
 async def _offer_next(
@@ -324,17 +464,27 @@ async def _offer_next(
 ) -> None:
     """The slot went to someone else: offer the next free ones."""
     tz = settings.timezone
-    following = await slots.next_free_slots(pool, at, choice.minutes, now, tz, ignore_booking=choice.ignore)
+    following = await slots.next_free_slots(
+        pool, at, choice.performers, now, tz, ignore_booking=choice.ignore
+    )
     back = InlineKeyboardButton(
         text=texts("back"),
-        callback_data=CalendarPage(service_id=choice.service_id, page=0, rb=choice.rb).pack(),
+        callback_data=CalendarPage(
+            service_id=choice.service_id, page=0, rb=choice.rb, staff=choice.staff
+        ).pack(),
     )
     key = "slot_taken" if following else "slot_taken.none"
     await show(
         query,
         texts(key, date=texts.date(at), time=texts.time(at)),
         keyboards.slots(
-            texts, service_id=choice.service_id, rb=choice.rb, starts=following, back=back, with_date=True
+            texts,
+            service_id=choice.service_id,
+            rb=choice.rb,
+            staff=choice.staff,
+            starts=following,
+            back=back,
+            with_date=True,
         ),
     )
 
@@ -343,6 +493,7 @@ def create_router() -> Router:
     router = Router(name="booking")
     router.callback_query.register(list_services_screen, Menu.filter(F.action == "book"))
     router.callback_query.register(pick_service, PickService.filter())
+    router.callback_query.register(pick_staff, PickStaff.filter())
     router.callback_query.register(calendar_page, CalendarPage.filter())
     router.callback_query.register(pick_day, PickDay.filter())
     router.callback_query.register(pick_slot, PickSlot.filter())

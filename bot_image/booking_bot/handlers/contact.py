@@ -12,13 +12,20 @@ from booking_bot import keyboards
 from booking_bot.config import Settings
 from booking_bot.handlers.common import greeting
 from booking_bot.i18n import I18n, Texts
+from booking_bot.notify import Notifier
 from booking_bot.users import Person, set_phone
 
 log = logging.getLogger("booking_bot.contact")
 
 
 async def shared(
-    message: Message, pool: asyncpg.Pool, settings: Settings, texts: Texts, person: Person, is_admin: bool
+    message: Message,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    texts: Texts,
+    person: Person,
+    is_admin: bool,
+    notifier: Notifier,
 ) -> None:
     contact = message.contact
     if contact is None or contact.user_id != person.telegram_id:
@@ -26,13 +33,17 @@ async def shared(
         return
     await set_phone(pool, person.telegram_id, contact.phone_number)
     log.info("phone shared", extra={"event": "phone_shared", "user_id": person.telegram_id})
+    notifier.later(notifier.release_for(person.telegram_id))
     await message.answer(texts("phone.thanks"), reply_markup=ReplyKeyboardRemove())
     await message.answer(
         greeting(texts, settings), reply_markup=keyboards.main_menu(texts, is_admin=is_admin)
     )
 
 
-async def skipped(message: Message, settings: Settings, texts: Texts, is_admin: bool) -> None:
+async def skipped(
+    message: Message, settings: Settings, texts: Texts, person: Person, is_admin: bool, notifier: Notifier
+) -> None:
+    notifier.later(notifier.release_for(person.telegram_id))
     await message.answer(texts("phone.skipped"), reply_markup=ReplyKeyboardRemove())
     await message.answer(
         greeting(texts, settings), reply_markup=keyboards.main_menu(texts, is_admin=is_admin)

@@ -14,6 +14,7 @@ from booking_bot.config import Settings
 from booking_bot.handlers.booking import Clock, resolve_choice, show_calendar
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
+from booking_bot.profile import with_contact
 from booking_bot.schedule import load_rules
 from booking_bot.users import Person
 from booking_bot.views import alert, show
@@ -82,7 +83,8 @@ async def booking_action(
                 cutoff_minutes=cutoff,
             )
         except bookings.TooLate:
-            await alert(query, texts("too_late", cutoff=texts.duration(cutoff)))
+            too_late = texts("too_late", cutoff=texts.duration(cutoff))
+            await alert(query, await with_contact(pool, texts, too_late, limit=200))
             return
         except bookings.NotFound:
             await show(query, texts("not_found"), keyboards.only_home(texts))
@@ -93,11 +95,18 @@ async def booking_action(
         )
         await show(query, texts("cancel.done", **values), keyboards.main_menu(texts, is_admin=is_admin))
         notifier.later(notifier.admins_about(cancelled, "notify.cancelled"))
+    elif action == "coming":
+        confirmed = await bookings.customer_confirms(pool, booking.id, person.telegram_id, clock())
+        log.info("customer confirmed", extra={"event": "customer_confirmed", "booking_id": booking.id})
+        await show(query, texts("reminder.thanks", **values), keyboards.main_menu(texts, is_admin=is_admin))
+        if booking.customer_confirmed_at is None:
+            notifier.later(notifier.admins_about(confirmed, "notify.confirmed"))
     elif action == "move":
         cutoff = (await load_rules(pool)).cancel_cutoff_minutes
         now = clock()
         if (booking.starts_at - now).total_seconds() < cutoff * 60:
-            await alert(query, texts("too_late", cutoff=texts.duration(cutoff)))
+            too_late = texts("too_late", cutoff=texts.duration(cutoff))
+            await alert(query, await with_contact(pool, texts, too_late, limit=200))
             return
         choice = await resolve_choice(pool, 0, booking.id, person.telegram_id)
         if choice is None:

@@ -11,7 +11,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from booking_bot.callbacks import Admin, Menu
+from booking_bot.callbacks import Admin, Menu, StaffAdmin
 from booking_bot.i18n import Texts
 from booking_bot.users import Person
 from booking_bot.views import alert
@@ -33,5 +33,6 @@ def create_router() -> Router:
     router = Router(name="refusal")
     router.message.register(refuse_command, Command("admin"))
     router.callback_query.register(refuse_button, Admin.filter())
+    router.callback_query.register(refuse_button, StaffAdmin.filter())
     router.callback_query.register(refuse_button, Menu.filter(F.action == "admin"))
     return router

@@ -7,7 +7,8 @@ Here a pass also asks when the tenant's next reminder is due and sleeps until th
 handled an update (a booking may have added a reminder). A pass for a tenant whose pool has
 no open connection uses a connection of its own, closed at once, and passes across the shard
 are limited by one semaphore: idle tenants hold no connection at all. Delivery itself is
-``booking_bot.reminders.run_once``, unchanged: claimed once, ever.
+``booking_bot.reminders.run_once``, unchanged: claimed once, ever; held owner notices ride along
+as in the dedicated bot's worker.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import random
 
 import asyncpg
 
-from booking_bot import reminders
+from booking_bot import bookings, reminders
 from booking_bot.db import connect
+from booking_bot.notify import HOLD_NOTICE
 from booking_bot.tenant import TenantServices
 
 log = logging.getLogger("booking_bot.reminders")
@@ -35,12 +37,17 @@ async def reminder_pass(services: TenantServices, worker: str) -> dt.datetime | 
     now = services.clock()
     if pool.get_size() > 0:  # the tenant is busy anyway: its pool has a connection open
         await reminders.run_once(pool, services.notifier.reminder, now, worker)
+        await services.notifier.release_held(now)
         due: dt.datetime | None = await pool.fetchval(_NEXT_DUE)
         return due
     settings = services.settings
     conn = await connect(settings.database_url.get_secret_value(), settings.client_id)
     try:
         await reminders.run_once(conn, services.notifier.reminder, now, worker)
+        # Owner notices held for a customer who never answered (notify.release_held, on this
+        # connection; the notices themselves are sent through the pool, rarely).
+        for booking in await bookings.release_notices(conn, held_before=now - HOLD_NOTICE):
+            await services.notifier.admins_about(booking, "notify.new")
         due = await conn.fetchval(_NEXT_DUE)
         return due
     finally:

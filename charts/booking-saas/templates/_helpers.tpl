@@ -281,8 +281,26 @@ The environment the webhook and the sales bot share.
   value: {{ include "booking-saas.database.url" (list . (include "booking-saas.database.webhookUser" .) "DB_WEBHOOK_PASSWORD") | quote }}
 - name: YOOKASSA_API_URL
   value: {{ .Values.webhook.yookassaApiUrl | quote }}
+- name: YOOKASSA_TEST_SHOP
+  value: {{ .Values.webhook.testShop | quote }}
 - name: YOOKASSA_RECEIPT_ENABLED
   value: {{ .Values.webhook.receiptEnabled | quote }}
+- name: YOOKASSA_VAT_CODE
+  value: {{ .Values.webhook.receiptVatCode | quote }}
+- name: YOOKASSA_RECEIPT_PAYMENT_SUBJECT
+  value: {{ .Values.webhook.receiptPaymentSubject | quote }}
+- name: YOOKASSA_RECEIPT_PAYMENT_MODE
+  value: {{ .Values.webhook.receiptPaymentMode | quote }}
+{{- with .Values.webhook.taxSystemCode }}
+- name: YOOKASSA_TAX_SYSTEM_CODE
+  value: {{ . | quote }}
+{{- end }}
+- name: SALES_AUTORENEWAL
+  value: {{ .Values.salesBot.autoRenewal | quote }}
+- name: WEBHOOK_RECONCILE_INTERVAL
+  value: {{ .Values.webhook.reconcileInterval | quote }}
+- name: WEBHOOK_RECONCILE_LOOKBACK_HOURS
+  value: {{ .Values.webhook.reconcileLookbackHours | quote }}
 - name: PORT
   value: {{ .Values.webhook.port | quote }}
 - name: PUBLIC_URL

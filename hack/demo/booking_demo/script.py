@@ -96,8 +96,8 @@ async def play(chat: Chat) -> Outcome:
     menu = await chat.say(CUSTOMER, "/start")
     services = await chat.press(CUSTOMER, menu, "Book")
     calendar = await chat.press(CUSTOMER, services, "Haircut")
-    times = await chat.press_first(CUSTOMER, calendar, "d1:")  # the first day with a free time
-    confirm = await chat.press_first(CUSTOMER, times, "t1:")  # its first free time
+    times = await chat.press_first(CUSTOMER, calendar, "d2:")  # the first day with a free time
+    confirm = await chat.press_first(CUSTOMER, times, "t2:")  # its first free time
     done = await chat.press(CUSTOMER, confirm, "Confirm")
     await chat.receive(CUSTOMER)  # asked once whether the business may have the phone number
     await chat.say(CUSTOMER, "Not now")

@@ -83,7 +83,30 @@ class Settings(BaseSettings):
     yookassa_timeout: float = Field(default=10.0, gt=0, le=60, validation_alias="YOOKASSA_TIMEOUT")
     # 54-FZ receipts: send `receipt` with each payment when the shop is configured for them.
     yookassa_receipt_enabled: bool = Field(default=False, validation_alias="YOOKASSA_RECEIPT_ENABLED")
+    # `vat_code` of the receipt item: 1 no VAT, 2 VAT 0 %, 3 10 %, 4 20 %, 5 10/110, 6 20/120,
+    # 7-12 the 5 % / 7 % rates of 2025 (as YooKassa numbers them).
     yookassa_vat_code: int = Field(default=1, ge=1, le=12, validation_alias="YOOKASSA_VAT_CODE")
+    # `payment_subject` of the item (what is sold): a subscription is a `service`.
+    yookassa_receipt_payment_subject: str = Field(
+        default="service",
+        pattern=r"^(commodity|excise|job|service|payment|casino|another|intellectual_activity)$",
+        validation_alias="YOOKASSA_RECEIPT_PAYMENT_SUBJECT",
+    )
+    # `payment_mode` of the item: paid in full at once = `full_payment` (`full_prepayment` when
+    # the service is provided after payment and the shop's accountant wants it so).
+    yookassa_receipt_payment_mode: str = Field(
+        default="full_payment",
+        pattern=r"^(full_prepayment|partial_prepayment|advance|full_payment)$",
+        validation_alias="YOOKASSA_RECEIPT_PAYMENT_MODE",
+    )
+    # `tax_system_code` (1 OSN, 2 USN income, 3 USN income-expense, 4 ENVD, 5 ESHN, 6 PSN):
+    # only when the shop has several tax systems; unset = the one set in the YooKassa cabinet.
+    yookassa_tax_system_code: int | None = Field(
+        default=None, ge=1, le=6, validation_alias="YOOKASSA_TAX_SYSTEM_CODE"
+    )
+    # A test shop (its payments carry `test: true`). False in production: a test payment is then
+    # refused, so test credentials left in a live deployment cannot hand out free bots.
+    yookassa_test_shop: bool = Field(default=False, validation_alias="YOOKASSA_TEST_SHOP")
 
     # --- the HTTP service ---
     port: int = Field(default=8001, ge=1, le=65535, validation_alias="PORT")
@@ -106,6 +129,16 @@ class Settings(BaseSettings):
     processing_timeout: float = Field(default=20.0, gt=0, validation_alias="WEBHOOK_PROCESSING_TIMEOUT")
     # How often recorded-but-unfinished notifications are retried in the background (0: never).
     recovery_interval: float = Field(default=60.0, ge=0, validation_alias="WEBHOOK_RECOVERY_INTERVAL")
+    # A notification is left to redelivery this long before the background pass takes it up.
+    recovery_min_age: float = Field(default=60.0, ge=0, validation_alias="WEBHOOK_RECOVERY_MIN_AGE")
+    # Background attempts per notification before it is given up as `failed` (with an alert).
+    recovery_max_attempts: int = Field(default=20, ge=1, validation_alias="WEBHOOK_RECOVERY_MAX_ATTEMPTS")
+    # How often YooKassa's payment list is compared with what was applied (0: never).
+    reconcile_interval: float = Field(default=300.0, ge=0, validation_alias="WEBHOOK_RECONCILE_INTERVAL")
+    # How far back (by creation time) each reconciliation pass looks.
+    reconcile_lookback_hours: float = Field(
+        default=72.0, gt=0, le=24 * 30, validation_alias="WEBHOOK_RECONCILE_LOOKBACK_HOURS"
+    )
 
     # --- storage and Kubernetes ---
     database_url: SecretStr = Field(validation_alias=AliasChoices("WEBHOOK_DATABASE_URL"))
@@ -119,6 +152,8 @@ class Settings(BaseSettings):
     sales_bot_token: SecretStr | None = Field(default=None, validation_alias="SALES_BOT_TOKEN")
     telegram_api_url: str | None = Field(default=None, validation_alias="TELEGRAM_API_URL")
     ready_poll_interval: float = Field(default=5.0, gt=0, validation_alias="SALES_READY_POLL_INTERVAL")
+    # Offer auto-renewal (YooKassa autopayments: the shop must have them enabled by YooKassa).
+    sales_autorenewal: bool = Field(default=False, validation_alias="SALES_AUTORENEWAL")
     # getUpdates long-poll seconds; a shutdown waits for the current poll to end.
     polling_timeout: int = Field(default=10, ge=1, le=50, validation_alias="SALES_POLLING_TIMEOUT")
 

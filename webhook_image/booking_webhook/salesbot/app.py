@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.fsm.storage.memory import MemoryStorage
 
 from booking_contract.settings import ConfigError
 from booking_webhook.core.config import Settings
+from booking_webhook.core.logging import log_event
 from booking_webhook.kube import Kube
 from booking_webhook.salesbot.deps import SalesDeps
-from booking_webhook.salesbot.handlers import managed, purchase, status
+from booking_webhook.salesbot.handlers import autorenewal, managed, purchase, status
 from booking_webhook.salesbot.notifier import run_notifier
 from booking_webhook.salesbot.tokens import session
 from booking_webhook.store import Store
 from booking_webhook.yookassa_api import YooKassaClient
 
+log = logging.getLogger(__name__)
+
 
 def get_routers() -> list[Router]:
     """Fresh routers each call: a router can be attached to one dispatcher only."""
-    return [status.router(), managed.router(), purchase.router()]
+    return [status.router(), autorenewal.router(), managed.router(), purchase.router()]
 
 
 def build_dispatcher(deps: SalesDeps) -> Dispatcher:
@@ -49,6 +53,15 @@ async def run_sales_bot(settings: Settings) -> None:
         settings.yookassa_timeout,
     )
     deps = SalesDeps(settings=settings, store=store, kube=kube, yookassa=yookassa)
+    log_event(
+        log,
+        "sales bot starting",
+        logging.WARNING if settings.yookassa_test_shop else logging.INFO,
+        test_shop=settings.yookassa_test_shop,
+        namespace=settings.tenant_namespace,
+        receipts=settings.yookassa_receipt_enabled,
+        autorenewal=settings.sales_autorenewal,
+    )
     bot = build_bot(settings)
     notifier = asyncio.create_task(run_notifier(bot, deps, settings.ready_poll_interval))
     try:

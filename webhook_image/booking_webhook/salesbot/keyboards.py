@@ -28,6 +28,37 @@ class RetryPayment(CallbackData, prefix="retry1"):
     checkout: str
 
 
+class AutoRenewalChoice(CallbackData, prefix="auto1"):
+    on: bool
+
+
+class AutoRenewalOff(CallbackData, prefix="autooff1"):
+    tenant: str
+
+
+def autorenewal_choice() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=texts.AUTO_YES, callback_data=AutoRenewalChoice(on=True).pack())],
+            [InlineKeyboardButton(text=texts.AUTO_NO, callback_data=AutoRenewalChoice(on=False).pack())],
+        ]
+    )
+
+
+def autorenewals_off(tenants: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=f"{texts.AUTO_OFF_BUTTON}: {company}"[:64],
+                    callback_data=AutoRenewalOff(tenant=name).pack(),
+                )
+            ]
+            for name, company in tenants
+        ]
+    )
+
+
 def plans(plans: dict[str, Plan], tenant: str = "") -> InlineKeyboardMarkup:
     rows = [
         [
@@ -64,6 +95,22 @@ def pay(url: str, amount: str, currency: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text=texts.PAY_BUTTON.format(amount=amount, currency=currency), url=url)]
+        ]
+    )
+
+
+def renew_now(plan_name: str, plan: Plan, tenant: str) -> InlineKeyboardMarkup:
+    """One tap from a reminder to the payment link of a renewal on the same plan."""
+    text = texts.RENEW_NOW.format(
+        title=plan.title or plan_name, amount=plan.amount_str, currency=plan.currency
+    )
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=text[:64], callback_data=PlanChoice(plan=plan_name, tenant=tenant).pack()
+                )
+            ]
         ]
     )
 

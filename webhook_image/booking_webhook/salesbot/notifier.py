@@ -12,9 +12,11 @@ from aiogram.exceptions import TelegramAPIError
 from booking_contract.kube import KubeError
 from booking_contract.times import parse_time
 from booking_webhook.core.logging import log_event
+from booking_webhook.ledger import Ledger
 from booking_webhook.salesbot import texts
 from booking_webhook.salesbot.deps import SalesDeps
 from booking_webhook.store import Checkout
+from booking_webhook.yookassa_api import PaymentNotFound, YooKassaError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,8 @@ async def _ready_message(deps: SalesDeps, checkout: Checkout) -> str | None:
     spec, status = tenant.get("spec") or {}, tenant.get("status") or {}
     paid_until = human_date(spec.get("paidUntil"))
     if checkout.kind == "renewal":
-        return texts.RENEWED.format(company=checkout.company_name, paid_until=paid_until)
+        text = texts.AUTO_RENEWED if checkout.auto_for_paid_until else texts.RENEWED
+        return text.format(company=checkout.company_name, paid_until=paid_until)
     username = status.get("botUsername")
     if status.get("phase") == "Ready" and username:
         return texts.READY.format(username=username, paid_until=paid_until)
@@ -52,7 +55,11 @@ async def notify_once(bot: Bot, deps: SalesDeps) -> int:
             await deps.store.mark_ready_notified(checkout.id)
             sent += 1
     for checkout in await deps.store.checkouts_awaiting_cancel_message(deps.settings.tenant_namespace):
-        text = texts.CANCELED.format(reason=checkout.status_message or "canceled")
+        reason = checkout.status_message or "canceled"
+        if checkout.auto_for_paid_until:
+            text = texts.AUTO_DECLINED.format(company=checkout.company_name, reason=reason)
+        else:
+            text = texts.CANCELED.format(reason=reason)
         if await _send(bot, checkout, text):
             await deps.store.mark_cancel_notified(checkout.id)
             sent += 1
@@ -79,28 +86,73 @@ READY_WAIT_SECONDS = 24 * 3600.0
 ABANDONED_AFTER_SECONDS = 7 * 24 * 3600.0
 
 
+async def _token_still_needed(deps: SalesDeps, ledger: Ledger, checkout: Checkout) -> bool:
+    """Whether anything says the token may still be used: a tenant of that name exists, or one
+    of the checkout's payments is not known to be canceled (a paid one whose notification was
+    lost is applied by the reconciliation pass; a pending one may still be paid)."""
+    if await deps.kube.get_tenant(checkout.tenant_name) is not None:
+        await deps.store.mark_token_secret_kept(checkout.id)
+        return True
+    for payment_id in await ledger.checkout_payment_ids(checkout):
+        try:
+            payment = await deps.yookassa.get_payment(payment_id)
+        except PaymentNotFound:
+            continue
+        if payment.get("status") != "canceled":
+            log_event(
+                log,
+                "token secret kept",
+                logging.WARNING if payment.get("status") == "succeeded" else logging.INFO,
+                checkout_id=str(checkout.id),
+                tenant=checkout.tenant_name,
+                payment_id=payment_id,
+                payment_status=str(payment.get("status")),
+            )
+            return True
+    return False
+
+
 async def remove_abandoned_tokens(
     deps: SalesDeps, older_than_seconds: float = ABANDONED_AFTER_SECONDS
 ) -> int:
+    """Delete the token Secrets of new-bot checkouts that were never paid and never will be."""
     removed = 0
-    for checkout_id, secret in await deps.store.abandoned_token_secrets(
-        deps.settings.tenant_namespace, older_than_seconds
-    ):
+    ledger = Ledger(deps.store)
+    namespace = deps.settings.tenant_namespace
+    for checkout in await deps.store.abandoned_token_secrets(namespace, older_than_seconds):
+        secret = str(checkout.token_secret_name)
         try:
+            if await _token_still_needed(deps, ledger, checkout):
+                continue
             await deps.kube.delete_secret(secret)
-        except KubeError:
-            continue
-        await deps.store.mark_token_secret_removed(checkout_id)
-        log_event(log, "abandoned token secret removed", checkout_id=str(checkout_id), secret=secret)
+        except (KubeError, YooKassaError):
+            continue  # cannot be sure now: ask again on a later pass
+        await deps.store.mark_token_secret_removed(checkout.id)
+        log_event(
+            log,
+            "abandoned token secret removed",
+            checkout_id=str(checkout.id),
+            tenant=checkout.tenant_name,
+            secret=secret,
+        )
         removed += 1
     return removed
 
 
-async def run_notifier(bot: Bot, deps: SalesDeps, interval: float) -> None:
+async def run_notifier(bot: Bot, deps: SalesDeps, interval: float, remind_every: float | None = None) -> None:
+    from booking_webhook.autorenewal import charge_due
+    from booking_webhook.salesbot.reminders import REMIND_EVERY_SECONDS, remind_once
+
+    every = REMIND_EVERY_SECONDS if remind_every is None else remind_every
+    last_reminders = float("-inf")
     while True:
         try:
             await notify_once(bot, deps)
             await remove_abandoned_tokens(deps)
+            if asyncio.get_running_loop().time() - last_reminders >= every:
+                await remind_once(bot, deps)
+                await charge_due(deps.store, deps.kube, deps.yookassa, deps.settings)
+                last_reminders = asyncio.get_running_loop().time()
         except Exception as exc:  # keep the loop alive through database hiccups
             log_event(log, "notifier pass failed", logging.WARNING, error=type(exc).__name__)
         await asyncio.sleep(interval)

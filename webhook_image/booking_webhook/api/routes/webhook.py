@@ -67,11 +67,14 @@ async def _handle(
     except BadSourceAddress:
         log_event(log, "notification refused", logging.WARNING, reason="malformed source address", peer=peer)
         return 403, "forbidden", "unknown"
-    if not limiter.allow(str(source)):
-        return 429, "rate_limited", "unknown"
+    # The allowlist first: a source that may not notify never touches a bucket, so it cannot
+    # drain the one YooKassa's deliveries use. The bucket is per (direct peer, source): a pod that
+    # is a trusted proxy and claims a YooKassa address spends its own tokens, not the ingress's.
     if not is_allowed(source, settings.allowed_sources):
         log_event(log, "notification refused", logging.WARNING, reason="untrusted source", source=str(source))
         return 403, "forbidden", "unknown"
+    if not limiter.allow(f"{peer}>{source}"):
+        return 429, "rate_limited", "unknown"
     try:
         raw = await _read_body(request, settings.max_body_bytes)
     except _TooLarge:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-import re
 import uuid
 
 from aiogram import Bot, F, Router
@@ -17,7 +16,16 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
 from booking_contract.kube import KubeError
 from booking_contract.telegram import TelegramUnavailable, TokenRejected, looks_like_token
-from booking_webhook.checkout import Buyer, CheckoutError, create_payment, start_new, start_renewal
+from booking_webhook.checkout import (
+    EMAIL_RE,
+    AlreadyPaid,
+    Buyer,
+    CheckoutError,
+    create_payment,
+    normalize_phone,
+    start_new,
+    start_renewal,
+)
 from booking_webhook.core.logging import log_event
 from booking_webhook.salesbot import keyboards, texts
 from booking_webhook.salesbot.deps import SalesDeps
@@ -28,7 +36,9 @@ from booking_webhook.yookassa_api import YooKassaError, YooKassaUnavailable
 log = logging.getLogger(__name__)
 # A pending payment is offered again on /start for this long (YooKassa cancels it later anyway).
 PENDING_PAYMENT_SHOWN_FOR = datetime.timedelta(hours=1)
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+# The "Повторить" button works this long after the checkout was made; later the owner starts
+# again (the token Secret of an unpaid checkout is removed after 7 days).
+RETRY_ALLOWED_FOR = datetime.timedelta(days=2)
 
 
 class Purchase(StatesGroup):
@@ -44,6 +54,7 @@ def router() -> Router:
     r.callback_query.register(choose_plan, keyboards.PlanChoice.filter())
     r.callback_query.register(choose_renewal, keyboards.RenewChoice.filter())
     r.callback_query.register(retry_payment, keyboards.RetryPayment.filter())
+    r.callback_query.register(auto_renewal_choice, keyboards.AutoRenewalChoice.filter())
     r.message.register(company_name, Purchase.company, F.text)
     r.message.register(managed_bot_created, Purchase.token, F.managed_bot_created)
     r.message.register(bot_token, Purchase.token, F.text)
@@ -159,26 +170,35 @@ async def _accept_token(message: Message, state: FSMContext, deps: SalesDeps, to
 
 
 async def receipt_email(message: Message, state: FSMContext, deps: SalesDeps) -> None:
-    email = (message.text or "").strip()
-    if not EMAIL_RE.fullmatch(email):
+    """The receipt's contact: an e-mail, or a phone number (54-FZ allows either)."""
+    text = (message.text or "").strip()
+    if EMAIL_RE.fullmatch(text):
+        await state.update_data(email=text)
+    elif (phone := normalize_phone(text)) is not None:
+        await state.update_data(phone=phone)
+    else:
         await message.answer(texts.BAD_EMAIL)
         return
-    await state.update_data(email=email)
     if message.from_user is not None:
         await _after_details(message, state, deps, message.from_user.id)
 
 
 async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, user_id: int) -> None:
     data = await state.get_data()
-    if deps.settings.yookassa_receipt_enabled and not data.get("email"):
+    if deps.settings.yookassa_receipt_enabled and not (data.get("email") or data.get("phone")):
         await state.set_state(Purchase.email)
         await message.answer(texts.ASK_EMAIL)
+        return
+    if deps.settings.sales_autorenewal and "auto" not in data:
+        await message.answer(texts.AUTO_QUESTION, reply_markup=keyboards.autorenewal_choice())
         return
     buyer = Buyer(
         telegram_user_id=user_id,
         chat_id=message.chat.id,
         company_name=str(data.get("company") or ""),
         receipt_email=data.get("email"),
+        receipt_phone=data.get("phone"),
+        auto_renewal=bool(data.get("auto")),
     )
     try:
         if data.get("renew_checkout"):
@@ -204,9 +224,23 @@ async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, u
     await _pay(message, deps, checkout)
 
 
+async def auto_renewal_choice(
+    query: CallbackQuery, callback_data: keyboards.AutoRenewalChoice, state: FSMContext, deps: SalesDeps
+) -> None:
+    await query.answer()
+    data = await state.get_data()
+    if not isinstance(query.message, Message) or not data.get("plan"):
+        return  # a tap on an old question: the conversation is over
+    await state.update_data(auto=callback_data.on)
+    await _after_details(query.message, state, deps, query.from_user.id)
+
+
 async def _pay(message: Message, deps: SalesDeps, checkout: Checkout) -> None:
     try:
         url = await create_payment(deps.store, deps.yookassa, deps.settings, checkout)
+    except AlreadyPaid:
+        await message.answer(texts.ALREADY_PAID)
+        return
     except YooKassaUnavailable:
         await message.answer(texts.PAYMENT_UNAVAILABLE, reply_markup=keyboards.retry(str(checkout.id)))
         return
@@ -239,7 +273,13 @@ async def retry_payment(query: CallbackQuery, callback_data: keyboards.RetryPaym
         or not isinstance(query.message, Message)
     ):
         return
-    await _pay(query.message, deps, checkout)  # the same Idempotence-Key: never a second payment
+    if checkout.status == "applied":
+        await query.message.answer(texts.ALREADY_PAID)
+        return
+    if datetime.datetime.now(tz=datetime.UTC) - checkout.created_at > RETRY_ALLOWED_FOR:
+        await query.message.answer(texts.RETRY_EXPIRED)
+        return
+    await _pay(query.message, deps, checkout)  # looks the payment up first: never a second payment
 
 
 async def _forget(message: Message, bot: Bot) -> None:

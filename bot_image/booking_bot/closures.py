@@ -1,0 +1,98 @@
+"""What a schedule change does to bookings already made (no aiogram here).
+
+Closing a day, adding a break or shortening a weekday's hours does not move existing
+bookings by itself: the owner is shown the customers' bookings that fall into the closed time
+first and chooses to cancel them (the customers are told, their reminders dropped) or to keep
+them. These functions only find them; cancelling goes through ``bookings.cancel_booking``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable
+
+import asyncpg
+
+from booking_bot.bookings import Booking, upcoming_customer_bookings
+from booking_bot.schedule import Interval
+
+
+def _local(booking: Booking, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    return booking.starts_at.astimezone(tz).replace(tzinfo=None), booking.ends_at.astimezone(tz).replace(
+        tzinfo=None
+    )
+
+
+async def _matching(
+    pool: asyncpg.Pool,
+    now: dt.datetime,
+    tz: zoneinfo.ZoneInfo,
+    hit: Callable[[dt.datetime, dt.datetime], bool],
+    *,
+    weekly: bool = False,
+) -> list[Booking]:
+    """``weekly``: a change of the business's week, which masters with their own week ignore."""
+    own = (
+        {int(r["id"]) for r in await pool.fetch("SELECT id FROM staff WHERE own_hours")} if weekly else set()
+    )
+    return [
+        b
+        for b in await upcoming_customer_bookings(pool, now)
+        if b.staff_id not in own and hit(*_local(b, tz))
+    ]
+
+
+async def on_days(
+    pool: asyncpg.Pool, first: dt.date, last: dt.date, now: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> list[Booking]:
+    """Upcoming customer bookings starting on local dates ``first`` .. ``last``."""
+    return await _matching(pool, now, tz, lambda start, _end: first <= start.date() <= last)
+
+
+async def in_break(
+    pool: asyncpg.Pool, weekday: int, interval: Interval, now: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> list[Booking]:
+    """Upcoming customer bookings on that ISO weekday that overlap the new break."""
+
+    def hit(start: dt.datetime, end: dt.datetime) -> bool:
+        if start.isoweekday() != weekday:
+            return False
+        b_start = dt.datetime.combine(start.date(), interval.start)
+        b_end = dt.datetime.combine(start.date(), interval.end)
+        return start < b_end and b_start < end
+
+    return await _matching(pool, now, tz, hit, weekly=True)
+
+
+async def outside_hours(
+    pool: asyncpg.Pool, weekday: int, interval: Interval | None, now: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> list[Booking]:
+    """Upcoming customer bookings on that weekday outside its new hours (None: the day closes)."""
+
+    def hit(start: dt.datetime, end: dt.datetime) -> bool:
+        if start.isoweekday() != weekday:
+            return False
+        if interval is None:
+            return True
+        opens = dt.datetime.combine(start.date(), interval.start)
+        closes = dt.datetime.combine(start.date(), interval.end)
+        return start < opens or end > closes
+
+    return await _matching(pool, now, tz, hit, weekly=True)
+
+
+async def outside_day(
+    pool: asyncpg.Pool, day: dt.date, intervals: list[Interval], now: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> list[Booking]:
+    """Upcoming customer bookings on ``day`` outside its new one-day hours ([] closes the day)."""
+
+    def hit(start: dt.datetime, end: dt.datetime) -> bool:
+        if start.date() != day:
+            return False
+        return not any(
+            dt.datetime.combine(day, i.start) <= start and end <= dt.datetime.combine(day, i.end)
+            for i in intervals
+        )
+
+    return await _matching(pool, now, tz, hit)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make mutation`: mutmut over the modules that decide money and isolation (docs/testing.md).
+# Not in CI: minutes per module on 2 cores.
+#
+# mutmut names a mutant after its file's path and must see the package at the top of its
+# working copy, so each component gets a staging directory with the package, the tests and
+# the root pytest settings side by side; mutmut copies that to mutants/ and runs there.
+#
+# usage: hack/mutation.sh COMPONENT [MUTANT_GLOB...]
+#   COMPONENT  bot_image | webhook_image | operator (config: hack/mutation/COMPONENT.toml)
+#   e.g. hack/mutation.sh bot_image 'booking_bot.slots*'
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+component=${1:?usage: hack/mutation.sh COMPONENT [MUTANT_GLOB...]}
+shift
+config=hack/mutation/$component.toml
+[ -f "$config" ] || { echo "mutation: no $config" >&2; exit 2; }
+package=$(basename "$(ls -d "$component"/booking_*/ | grep -v egg-info | head -1)")
+stage=$root/.mutation/$component
+rm -rf "$stage"
+mkdir -p "$stage"
+cp -r "$root/$component/$package" "$stage/$package"  # mutmut does not follow a symlinked package
+ln -s "$root/tests" "$stage/tests"
+cat pyproject.toml "$config" > "$stage/pyproject.toml"
+cd "$stage"
+"$root/.venv/bin/mutmut" run "$@"
+"$root/.venv/bin/mutmut" results --all true > results.txt
+awk -F': ' '{n[$2]++; t++} END {for (k in n) printf "%-12s %d\n", k, n[k]; printf "%-12s %d\n", "total", t}' results.txt
+killed=$(grep -c ': killed$' results.txt || true)
+survived=$(grep -c ': survived$' results.txt || true)
+if [ $((killed + survived)) -gt 0 ]; then
+  echo "kill rate (killed / (killed + survived)): $((100 * killed / (killed + survived)))%"
+fi
+echo "survivors: (cd $stage && $root/.venv/bin/mutmut show NAME)"
+grep ': survived$' results.txt || true
