@@ -10,7 +10,7 @@ PACKAGES := contract operator bot_image webhook_image legacy_migration
 REQUIREMENTS := requirements-dev.txt $(wildcard $(foreach p,$(PACKAGES),$(p)/requirements.txt $(p)/pyproject.toml))
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint bench mutation demo clean up down images chart-test FORCE
+.PHONY: help venv test e2e lint bench mutation demo clean up down images chart-test FORCE
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,6 +35,9 @@ venv: $(STAMP)  ## Create .venv with every package and the pinned test tools (ag
 test: venv  ## Run the whole test suite (real PostgreSQL, real Redis, emulated Kubernetes API)
 	$(BIN)/pytest
 
+e2e: venv  ## The real tier: a local Kubernetes v1.34 (real control plane, kubelet, containerd), the chart, tests/e2e
+	hack/e2e.sh
+
 demo: venv  ## A customer books a haircut, the owner sees it: real bot, PostgreSQL, Redis; no token, no internet
 	PYTHONPATH=tests:hack/demo $(BIN)/python -m booking_demo
 
@@ -58,7 +61,7 @@ clean:  ## Remove the virtualenv and caches (keeps .tools/, where hack/install-h
 
 # --- Local cluster and chart (hack/up.sh, charts/booking-saas) -------------------------
 KIND_CLUSTER ?= booking-saas
-IMAGE_TAG ?= dev
+IMAGE_TAG ?=
 DOCKER ?= docker
 
 up:  ## Bring the platform up on a local kind cluster (creates it if absent; safe to rerun)
@@ -68,10 +71,10 @@ down:  ## Delete the local kind cluster and everything in it
 	kind delete cluster --name $(KIND_CLUSTER)
 
 # The build context is the repository root: every image also installs the contract package.
-images:  ## Build the three images (booking-operator, booking-bot, booking-webhook) with docker
-	$(DOCKER) build -f operator/Dockerfile -t booking-operator:$(IMAGE_TAG) .
-	$(DOCKER) build -f bot_image/Dockerfile -t booking-bot:$(IMAGE_TAG) .
-	$(DOCKER) build -f webhook_image/Dockerfile -t booking-webhook:$(IMAGE_TAG) .
+images:  ## Build the three images (booking-operator, booking-bot, booking-webhook) with docker, tag IMAGE_TAG (dev)
+	$(DOCKER) build -f operator/Dockerfile -t booking-operator:$(or $(IMAGE_TAG),dev) .
+	$(DOCKER) build -f bot_image/Dockerfile -t booking-bot:$(or $(IMAGE_TAG),dev) .
+	$(DOCKER) build -f webhook_image/Dockerfile -t booking-webhook:$(or $(IMAGE_TAG),dev) .
 
 chart-test: venv  ## Lint, render and validate the Helm chart offline (installs the pinned helm into .tools/bin)
 	hack/install-helm.sh

@@ -3,8 +3,13 @@
 # the cluster is created only if absent, images are rebuilt and reloaded, the chart is
 # upgraded in place, and the sample tenant is applied only once (its bot token is kept).
 #
+# Images get content-derived tags (hack/image-tag.sh), so a second run after a source change
+# rolls the operator and the bots onto the new images, and an unchanged image keeps its tag.
+#
 # Environment knobs:
-#   KIND_CLUSTER (booking-saas)  NAMESPACE (booking-system)  RELEASE (booking)  IMAGE_TAG (dev)
+#   KIND_CLUSTER (booking-saas)  NAMESPACE (booking-system)  RELEASE (booking)
+#   IMAGE_TAG            one fixed tag for all three images instead of the content-derived ones
+#   DOCKER (docker)      or podman: images reach kind as archives (`kind load image-archive`)
 #   BOT_TOKEN            the sample tenant's @BotFather token (else the placeholder stays)
 #   YOOKASSA_SHOP_ID, YOOKASSA_SECRET_KEY [, SALES_BOT_TOKEN]   enable the webhook (and sales bot)
 set -euo pipefail
@@ -13,7 +18,11 @@ cd "$(dirname "$0")/.."
 KIND_CLUSTER="${KIND_CLUSTER:-booking-saas}"
 NAMESPACE="${NAMESPACE:-booking-system}"
 RELEASE="${RELEASE:-booking}"
-IMAGE_TAG="${IMAGE_TAG:-dev}"
+IMAGE_TAG="${IMAGE_TAG:-}"
+# One "DOCKERFILE CONTEXT" pair per image, relative to the repository root.
+OPERATOR_BUILD="${OPERATOR_BUILD:-operator/Dockerfile .}"
+BOT_BUILD="${BOT_BUILD:-bot_image/Dockerfile .}"
+WEBHOOK_BUILD="${WEBHOOK_BUILD:-webhook_image/Dockerfile .}"
 DOCKER="${DOCKER:-docker}"
 TENANT_NAMESPACE="${TENANT_NAMESPACE:-default}"
 CONTEXT="kind-${KIND_CLUSTER}"
@@ -38,10 +47,22 @@ else
 fi
 kc() { kubectl --context "$CONTEXT" "$@"; }
 
-say "images (tag $IMAGE_TAG)"
-make --no-print-directory images IMAGE_TAG="$IMAGE_TAG" DOCKER="$DOCKER"
-for image in booking-operator booking-bot booking-webhook; do
-  kind load docker-image --name "$KIND_CLUSTER" "$image:$IMAGE_TAG"
+say "images"
+archives="$(mktemp -d)"
+trap 'rm -rf "$archives"' EXIT
+declare -A TAG
+for pair in "booking-operator:$OPERATOR_BUILD" "booking-bot:$BOT_BUILD" "booking-webhook:$WEBHOOK_BUILD"; do
+  image="${pair%%:*}"
+  read -r dockerfile context <<<"${pair#*:}"
+  TAG[$image]="${IMAGE_TAG:-dev-$(hack/image-tag.sh "$dockerfile" "$context")}"
+  # The full name: podman would otherwise call it localhost/<image>, which pods naming
+  # <image>:<tag> (docker.io/library/...) never find.
+  ref="docker.io/library/$image:${TAG[$image]}"
+  echo "$ref"
+  "$DOCKER" build -q -f "$dockerfile" -t "$ref" "$context" >/dev/null
+  # An archive works for docker and podman alike (`kind load docker-image` needs docker).
+  "$DOCKER" save -o "$archives/$image.tar" "$ref"
+  kind load image-archive --name "$KIND_CLUSTER" "$archives/$image.tar"
 done
 
 kc get namespace "$NAMESPACE" >/dev/null 2>&1 || kc create namespace "$NAMESPACE"
@@ -61,9 +82,9 @@ say "helm upgrade --install $RELEASE (namespace $NAMESPACE)"
 "$HELM" upgrade --install "$RELEASE" charts/booking-saas \
   --kube-context "$CONTEXT" --namespace "$NAMESPACE" \
   --set imageRegistry= \
-  --set operator.image.tag="$IMAGE_TAG" \
-  --set bot.image.tag="$IMAGE_TAG" \
-  --set webhook.image.tag="$IMAGE_TAG" \
+  --set operator.image.tag="${TAG[booking-operator]}" \
+  --set bot.image.tag="${TAG[booking-bot]}" \
+  --set webhook.image.tag="${TAG[booking-webhook]}" \
   --set operator.watchNamespace="$TENANT_NAMESPACE" \
   "${webhook[@]}" \
   --wait --timeout 10m
@@ -74,16 +95,24 @@ if [ "${webhook[1]}" = "webhook.enabled=true" ]; then
 fi
 
 say "sample tenant (crds/tenant.yaml) in namespace $TENANT_NAMESPACE"
-if kc -n "$TENANT_NAMESPACE" get bookingtenant client-001 >/dev/null 2>&1; then
-  echo "already applied (left as it is, so its bot token is not reset to the placeholder)"
-else
-  kc -n "$TENANT_NAMESPACE" apply -f crds/tenant.yaml
-fi
+# The token Secret goes first, so the operator's first look at the tenant already sees the token.
 if [ -n "${BOT_TOKEN:-}" ]; then
   kc -n "$TENANT_NAMESPACE" create secret generic client-001-bot-token --from-literal=token="$BOT_TOKEN" \
     --dry-run=client -o yaml | kc apply -f -
   # The operator mounts only Secrets labelled as bot tokens.
   kc -n "$TENANT_NAMESPACE" label --overwrite secret client-001-bot-token bookingsaas.dev/bot-token=true
+fi
+if kc -n "$TENANT_NAMESPACE" get bookingtenant client-001 >/dev/null 2>&1; then
+  echo "already applied (left as it is, so its bot token is not reset to the placeholder)"
+  if [ -n "${BOT_TOKEN:-}" ]; then  # a new token: have the operator check it now, not at the next resync
+    kc -n "$TENANT_NAMESPACE" annotate bookingtenant client-001 --overwrite \
+      "bookingsaas.dev/token-updated-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  fi
+elif [ -n "${BOT_TOKEN:-}" ]; then
+  # Only the BookingTenant document: the file's placeholder Secret would overwrite the token.
+  awk 'BEGIN {RS="\n---\n"} /kind: BookingTenant/ {print}' crds/tenant.yaml | kc -n "$TENANT_NAMESPACE" apply -f -
+else
+  kc -n "$TENANT_NAMESPACE" apply -f crds/tenant.yaml  # the Secret precedes the tenant in the file
 fi
 
 cat <<MSG

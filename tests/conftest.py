@@ -112,6 +112,11 @@ def platform_services(pg_server: PgServer, redis_server: RedisServer) -> Operato
             # As the chart's bootstrap does: nobody connects unless granted (tenants via their group).
             await conn.execute(f"REVOKE ALL ON DATABASE {PLATFORM_DB} FROM PUBLIC")
             await conn.execute(f"GRANT CONNECT, CREATE ON DATABASE {PLATFORM_DB} TO {OPERATOR_ROLE}")
+            # As the chart's bootstrap leaves it (templates/postgresql-configmap.yaml): the operator
+            # owns the database and PUBLIC may not even connect, so every tenant role needs its
+            # own CONNECT grant.
+            await conn.execute(f"ALTER DATABASE {PLATFORM_DB} OWNER TO {OPERATOR_ROLE}")
+            await conn.execute(f"REVOKE ALL ON DATABASE {PLATFORM_DB} FROM PUBLIC")
         finally:
             await conn.close()
 

@@ -26,7 +26,7 @@ from booking_contract import crd
 from booking_contract.kube import BOOKINGTENANTS, KubeClient, KubeError
 from booking_contract.telegram import TelegramClient
 from booking_contract.times import utc_now
-from booking_operator import database, kopf_state, manifests, metrics, subscription, watchdog
+from booking_operator import database, kopf_state, manifests, metrics, redis_acl, subscription, watchdog
 from booking_operator.config import get_settings
 from booking_operator.errors import DB_ERRORS
 from booking_operator.platform import Platform
@@ -101,12 +101,17 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
         logger.warning(f"PostgreSQL not reachable at startup; tenants will wait for it: {type(exc).__name__}")
     memo.watchdog = asyncio.create_task(watchdog.run(pg, cfg.tenant_group_role, cfg.role_limits))
     metrics.serve(cfg.metrics_port)
+    platform = memo.platform
+    watch = redis_acl.RestartWatch(platform.redis, platform.redis_users)
+    memo.redis_restarts = asyncio.create_task(watch.run(logger), name="redis-restart-watch")
 
 
 @kopf.on.cleanup()
 async def stop(memo: Any, **_: Any) -> None:
     platform: Platform = memo.platform
     memo.watchdog.cancel()
+    if getattr(memo, "redis_restarts", None) is not None:
+        memo.redis_restarts.cancel()
     await platform.telegram.close()
     await platform.redis.aclose()
     await platform.kube.close()

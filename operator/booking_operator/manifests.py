@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -266,9 +268,24 @@ def drifted(wanted: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
 
 
 def is_subset(wanted: Any, actual: Any) -> bool:
-    """True when every field we set is present with our value (servers add defaults; that's fine)."""
+    """True when every field we set is present with our value, as a real API server stores it.
+
+    Servers add defaults (fine), drop empty `omitempty` fields (`value: ""`, `{}`, `[]`: absent
+    is the same) and normalise resource quantities (`cpu: 1000m` is stored as `"1"`): neither is
+    a change by hand.
+    """
     if isinstance(wanted, Mapping):
-        return isinstance(actual, Mapping) and all(is_subset(v, actual.get(k)) for k, v in wanted.items())
+        if not isinstance(actual, Mapping):
+            return False
+        for key, value in wanted.items():
+            if key not in actual and _empty(value):
+                continue
+            if key in ("limits", "requests") and isinstance(value, Mapping):
+                if not _same_quantities(value, actual.get(key)):
+                    return False
+            elif not is_subset(value, actual.get(key)):
+                return False
+        return True
     if isinstance(wanted, list):
         return (
             isinstance(actual, list)
@@ -276,3 +293,54 @@ def is_subset(wanted: Any, actual: Any) -> bool:
             and all(is_subset(w, a) for w, a in zip(wanted, actual, strict=True))
         )
     return bool(wanted == actual)
+
+
+def _empty(value: Any) -> bool:
+    return value == "" or value == {} or value == [] or value is None
+
+
+_SUFFIXES = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "E": Decimal(10**18),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$")
+
+
+def quantity(value: Any) -> Decimal | None:
+    """A Kubernetes resource quantity's value (`"250m"` -> 0.25, `"64Mi"` -> 67108864), or None."""
+    match = _QUANTITY.match(str(value).strip())
+    if match is None:
+        return None
+    number, exponent, suffix = match.groups()
+    try:
+        base = Decimal(number + (exponent or ""))
+    except InvalidOperation:
+        return None
+    return base * _SUFFIXES[suffix or ""]
+
+
+def _same_quantities(wanted: Mapping[str, Any], actual: Any) -> bool:
+    if not isinstance(actual, Mapping):
+        return False
+    for name, value in wanted.items():
+        mine, theirs = quantity(value), quantity(actual.get(name))
+        if mine is None or theirs is None:
+            if value != actual.get(name):
+                return False
+        elif mine != theirs:
+            return False
+    return True

@@ -33,6 +33,9 @@ class TenantMemory:
     # from the operator's own writes.
     desired: dict[str, Any] | None = None
     secret: dict[str, Any] | None = None
+    # (clientId, password) of the tenant's Redis ACL user as last applied: what a restarted
+    # Redis gets back at once (redis_acl.RestartWatch), without waiting for a resync.
+    redis_user: tuple[str, str] | None = None
     phase: str | None = None
     # Monotonic time after which a tenant whose last pass hit a transient failure is retried.
     retry_at: float | None = None
@@ -77,6 +80,9 @@ class Platform:
 
     def backoff(self, uid: str, base: float) -> float:
         return self.memory(uid).backoff(base)
+
+    def redis_users(self) -> list[tuple[str, str]]:
+        return [m.redis_user for m in self.tenants.values() if m.redis_user is not None]
 
     def phases(self) -> Iterator[str]:
         """The phase of every tenant a pass has finished for (for the metrics and the probe)."""

@@ -288,6 +288,7 @@ async def ensure_redis_user(p: Pass) -> None:
             await redis_acl.ensure_user(p.platform.redis, p.client_id, p.redis_password, writable=writable)
     except REDIS_ERRORS as exc:
         raise unavailable("Redis", "Redis", exc) from exc
+    p.platform.memory(p.meta["uid"]).redis_user = (p.client_id, p.redis_password)
     p.status["redisUser"] = redis_acl.acl_username(p.client_id)
     p.conds.set("Redis", True, "AclUser", f"keys {redis_acl.key_prefix(p.client_id)}* only")
 

@@ -17,10 +17,13 @@ on the server stops a compromised bot from reading another tenant's keys.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from booking_contract.client_id import validate_client_id
 from booking_operator.passwords import redis_acl_hash
@@ -33,6 +36,7 @@ TENANT_COMMANDS = ("get", "setex", "del", "ping")
 READ_ONLY_COMMANDS = ("get", "del", "ping")
 # usage() stops counting after this many keys (a hostile tenant could create millions).
 USAGE_KEY_LIMIT = 100_000
+RESTART_CHECK_INTERVAL = 2.0  # seconds between looks at the server's run_id
 
 
 def acl_username(client_id: str) -> str:
@@ -172,3 +176,58 @@ async def delete_keys(client: aioredis.Redis, client_id: str) -> int:
     if batch:
         deleted += await client.unlink(*batch)
     return deleted
+
+
+async def ensure_users(client: aioredis.Redis, users: Iterable[tuple[str, str]]) -> int:
+    """(Re)create many tenants' ACL users in one round trip; returns how many."""
+    pipe = client.pipeline(transaction=False)
+    count = 0
+    for client_id, password in users:
+        pipe.execute_command("ACL", "SETUSER", acl_username(client_id), *acl_rules(client_id, password))
+        count += 1
+    if count:
+        await pipe.execute()
+    return count
+
+
+class RestartWatch:
+    """Notices a Redis restart (its `run_id` changes) and re-applies every known tenant user.
+
+    ACL users live only in the server's memory: after a restart (pod rescheduled, upgrade) every
+    bot would get WRONGPASS until its tenant's next resync. The operator remembers each tenant's
+    (clientId, Redis password) of its last pass (`users`) and puts them all back at once.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        users: Callable[[], Iterable[tuple[str, str]]],
+        interval: float = RESTART_CHECK_INTERVAL,
+    ) -> None:
+        self.client = client
+        self.users = users  # every known tenant's (clientId, password)
+        self.interval = interval
+        self._run_id: str | None = None
+
+    async def check(self) -> int | None:
+        """One look at the server: the number of users re-applied after a restart, else None."""
+        try:
+            info = await self.client.info("server")
+        except (RedisError, OSError):
+            return None  # unreachable now; the next look after it is back sees the new run_id
+        run_id = str(info.get("run_id", ""))
+        previous, self._run_id = self._run_id, run_id
+        if previous is None or previous == run_id:
+            return None
+        try:
+            return await ensure_users(self.client, list(self.users()))
+        except (RedisError, OSError):
+            self._run_id = previous  # try again at the next look
+            return None
+
+    async def run(self, logger: Any) -> None:
+        while True:
+            restored = await self.check()
+            if restored is not None:
+                logger.warning(f"Redis restarted (new run_id): re-applied {restored} tenant ACL users")
+            await asyncio.sleep(self.interval)

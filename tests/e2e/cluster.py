@@ -1,7 +1,9 @@
 """Helpers for the end-to-end tests: kubectl and psql through subprocesses, tenant manifests.
 
-Everything here talks to a real cluster (the kind cluster `make up` creates) through the
-`kubectl` binary, so the tests exercise exactly what a user does by hand.
+Everything here talks to a real cluster through the `kubectl` binary, so the tests exercise
+exactly what a user does by hand: the local real cluster `make e2e` brings up
+(hack/cluster.sh, whose env file sets KUBECONFIG and BOOKING_CLUSTER_CONTEXT), or the kind
+cluster `make up` creates.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ FAKE_BOT_TOKEN = "1234567890:AAE2E-fake-token-no-bot-has-this-0000"
 
 
 def context() -> str:
-    return os.environ.get("E2E_CONTEXT", "kind-booking-saas")
+    return os.environ.get("E2E_CONTEXT") or os.environ.get("BOOKING_CLUSTER_CONTEXT") or "kind-booking-saas"
+
+
+def local_cluster() -> bool:
+    """True on the cluster of hack/cluster.sh (its env file is loaded): no Docker engine behind it."""
+    return bool(os.environ.get("BOOKING_CLUSTER_CONTEXT"))
 
 
 def platform_namespace() -> str:
@@ -63,14 +70,17 @@ def _run(args: list[str], timeout: float) -> tuple[bool, str]:
     return True, ""
 
 
-ASSUME_HINT = "E2E_ASSUME_CLUSTER=1 runs them against a cluster that needs no local Docker engine"
+ASSUME_HINT = (
+    "`make e2e` runs them on a local real cluster without Docker; "
+    "E2E_ASSUME_CLUSTER=1 runs them against another cluster that needs no local Docker engine"
+)
 
 
 def why_no_cluster() -> str | None:
     """None when the e2e tests can run, else the precise reason they are skipped."""
     if shutil.which("kubectl") is None:
-        return "e2e: kubectl is not on PATH (install it and run `make up`; see docs/deploy.md)"
-    if os.environ.get("E2E_ASSUME_CLUSTER") != "1":
+        return "e2e: kubectl is not on PATH (`make e2e` puts it there; or install it, `make up`)"
+    if not local_cluster() and os.environ.get("E2E_ASSUME_CLUSTER") != "1":
         docker = os.environ.get("E2E_DOCKER") or os.environ.get("DOCKER") or "docker"
         if shutil.which(docker) is None:
             return f"e2e: no Docker engine ({docker} is not on PATH); {ASSUME_HINT}"
@@ -81,7 +91,7 @@ def why_no_cluster() -> str | None:
     if not ok:
         return (
             f"e2e: the platform is not installed in context {context()!r} ({reason}); "
-            "run `make up` first (or set E2E_CONTEXT)"
+            "run the tests through `make e2e`, or `make up` first (or set E2E_CONTEXT)"
         )
     return None
 
@@ -321,6 +331,18 @@ class Tenants:
         return wait_for(
             f"BookingTenant {self.namespace}/{names.name} to be provisioned",
             done,
+            timeout=timeout,
+            describe=lambda: self.describe(names),
+        )
+
+    def wait_phase(self, names: TenantNames, wanted: str, timeout: float = 240) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            obj = self.get(names)
+            return obj if phase(obj) == wanted else None
+
+        return wait_for(
+            f"BookingTenant {self.namespace}/{names.name} to reach phase {wanted}",
+            reached,
             timeout=timeout,
             describe=lambda: self.describe(names),
         )

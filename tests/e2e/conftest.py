@@ -1,9 +1,13 @@
-"""End-to-end tests against a real cluster: the kind cluster `make up` brings up.
+"""End-to-end tests against a real cluster: the local one `make e2e` brings up, or kind's.
 
-Every test under tests/e2e is marked `e2e` and skipped, with the precise reason, unless
-`kubectl` is on PATH, a Docker engine answers `docker info` (or `E2E_ASSUME_CLUSTER=1` says a
-cluster is there without one) and the BookingTenant CRD exists in the context
-`${E2E_CONTEXT:-kind-booking-saas}`, i.e. `make up` has run. The check runs once per session.
+`make e2e` (hack/e2e.sh) starts real Kubernetes components on this machine (hack/cluster.sh),
+installs the chart and runs these tests with its env file loaded (KUBECONFIG,
+BOOKING_CLUSTER_CONTEXT) and a fake Telegram the chart's operator was pointed at
+(E2E_TELEGRAM_BIND/E2E_TELEGRAM_PORT). Elsewhere every test under tests/e2e is marked `e2e` and
+skipped, with the precise reason, unless `kubectl` is on PATH, a Docker engine answers
+`docker info` (or `E2E_ASSUME_CLUSTER=1` says a cluster is there without one) and the
+BookingTenant CRD exists in the context `${E2E_CONTEXT:-kind-booking-saas}`, i.e. `make up`
+has run. The check runs once per session.
 
 Knobs (environment): E2E_CONTEXT, E2E_PLATFORM_NAMESPACE (or NAMESPACE, as for `make up`),
 E2E_RELEASE (or RELEASE), E2E_TENANT_NAMESPACE (use this existing namespace instead of a fresh
@@ -37,6 +41,7 @@ from e2e.cluster import (
     wait_for,
     why_no_cluster,
 )
+from e2e.telegram import ReachableTelegram, configured_address
 
 HERE = Path(__file__).parent
 _unavailable: list[str | None] = []
@@ -158,3 +163,24 @@ def namespace(kubectl: Kubectl) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def tenants(kubectl: Kubectl, namespace: str) -> Tenants:
     return Tenants(kubectl, namespace)
+
+
+@pytest.fixture(scope="session")
+def telegram() -> Iterator[ReachableTelegram]:
+    """The fake Bot API the chart's operator and bots were pointed at (`make e2e` only)."""
+    address = configured_address()
+    if address is None:
+        pytest.skip(
+            "e2e: the platform does not use a fake Telegram the tests control: run through `make e2e` "
+            "(it installs the chart with operator.telegramApiUrl at E2E_TELEGRAM_BIND:E2E_TELEGRAM_PORT)"
+        )
+    server = ReachableTelegram(*address)
+    try:
+        server.start()
+    except OSError as exc:
+        server.stop()
+        pytest.skip(f"e2e: cannot serve the fake Telegram at {address[0]}:{address[1]} ({exc})")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -66,8 +66,14 @@ def test_delete_with_retain_keeps_the_schema(kubectl: Kubectl, tenants: Tenants,
         )
     finally:
         # The test's own leftovers: what Retain kept on purpose.
+        # DROP OWNED also revokes the role's CONNECT on the database (the chart's PostgreSQL
+        # grants it per role), without which DROP ROLE fails.
         quoted = '"' + names.client_id + '"'
-        psql(f"DROP SCHEMA IF EXISTS {quoted} CASCADE; DROP ROLE IF EXISTS {quoted};")
+        psql(
+            f"DROP SCHEMA IF EXISTS {quoted} CASCADE;"
+            f" DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = {literal(names.client_id)})"
+            f" THEN DROP OWNED BY {quoted}; DROP ROLE {quoted}; END IF; END $$;"
+        )
 
 
 def test_delete_with_delete_drops_schema_and_role(tenants: Tenants, psql: Psql) -> None:

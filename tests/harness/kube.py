@@ -21,11 +21,12 @@ import datetime
 import itertools
 import json
 import os
+import ssl as ssl_module
 import threading
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import aiohttp.web
@@ -259,6 +260,16 @@ class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             yield event
 
 
+class ApiServer(Protocol):
+    """What the tests need of a Kubernetes API: the emulator here, or harness/real_kube.py's."""
+
+    url: str
+
+    def client(self) -> KubeClient: ...
+
+    def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path: ...
+
+
 class EmulatedCluster:
     """The emulator on its own loop in a daemon thread, reachable at ``url``."""
 
@@ -310,6 +321,9 @@ class EmulatedCluster:
             self._ready.set()
             await self._stop.wait()
 
+    def client(self) -> KubeClient:
+        return KubeClient(self.url)
+
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         config = {
             "apiVersion": "v1",
@@ -349,11 +363,16 @@ def resource_path(
 
 
 class KubeClient:
-    """A deliberately small async client the tests use to act like `kubectl`."""
+    """A deliberately small async client the tests use to act like `kubectl`.
 
-    def __init__(self, url: str) -> None:
+    `ssl` carries the CA and client certificate of a real API server (harness/real_kube.py);
+    `emulated` says whether the server behind `url` is the emulator (no kubelet, no controllers).
+    """
+
+    def __init__(self, url: str, ssl: ssl_module.SSLContext | None = None, emulated: bool = True) -> None:
         self.url = url
-        self._session = aiohttp.ClientSession()
+        self.emulated = emulated
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl) if ssl else None)
 
     async def close(self) -> None:
         await self._session.close()

@@ -24,7 +24,7 @@ from typing import Any
 import port_for
 import pytest
 
-from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
+from harness.kube import BOOKINGTENANTS, ApiServer, KubeClient
 from harness.postgres import DEBIAN_PG15_BINDIR, PG_BINDIR, PgServer
 from harness.redis import RedisServer
 
@@ -97,9 +97,7 @@ class Platform:
         return str(self.pg.dsn(user=user, password=password, dbname=PLATFORM_DB))
 
 
-def operator_env(
-    platform: Platform, cluster: EmulatedCluster, workdir: Path, **overrides: str
-) -> dict[str, str]:
+def operator_env(platform: Platform, cluster: ApiServer, workdir: Path, **overrides: str) -> dict[str, str]:
     kubeconfig = cluster.write_kubeconfig(workdir / "kubeconfig")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "OPERATOR_", "TENANT_"))}
     env.update(
@@ -192,6 +190,10 @@ async def wait_phase(
 
 async def mark_bot_available(kube: KubeClient, namespace: str, name: str, replicas: int = 1) -> None:
     """What the kubelet and the deployment controller would report (the emulator has neither)."""
+    if not kube.emulated:
+        # A real deployment controller owns the status and would overwrite this; a bot pod that
+        # really becomes available needs a real Telegram-facing bot: tests/e2e/test_bot.py.
+        pytest.skip("faked bot availability is for the emulator only (real tier: tests/e2e/test_bot.py)")
     await kube.patch(
         "apps/v1/deployments",
         namespace,

@@ -1,5 +1,12 @@
 """Fixtures of the operator's tests: one operator process shared by the session, per-test
-namespaces and client ids, and cleanup of the tenants each test created."""
+namespaces and client ids, and cleanup of the tenants each test created.
+
+The API server is KMock's emulator, or with `OPERATOR_TESTS_KUBE=real` the real one of
+`hack/cluster.sh` (harness/real_kube.py), where the operator runs as the chart's ServiceAccount
+under the chart's RBAC. Tests that run an operator of their own (`own_cluster`: killed, stopped,
+configured differently) stay on the emulator: a second operator on the shared real cluster
+would reconcile the session operator's tenants too.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +16,35 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
+from harness import real_kube
+from harness.kube import BOOKINGTENANTS, ApiServer, EmulatedCluster, KubeClient
 from harness.operator_process import OperatorProcess, Platform, eventually, operator_env
 
 
 @pytest.fixture(scope="session")
-def operator_cluster() -> Iterator[EmulatedCluster]:
+def operator_cluster() -> Iterator[ApiServer]:
     """The shared operator's own cluster: it watches everything, so no other suite may share it."""
+    if real_kube.wanted():
+        reason = real_kube.why_unavailable()
+        if reason:
+            pytest.fail(reason)  # asked for explicitly: not having it is an error, not a skip
+        with real_kube.RealCluster() as real:
+            yield real
+        return
     with EmulatedCluster() as cluster:
         yield cluster
 
 
 @pytest.fixture()
-async def kube(operator_cluster: EmulatedCluster) -> AsyncIterator[KubeClient]:
+async def kube(operator_cluster: ApiServer) -> AsyncIterator[KubeClient]:
     """Overrides the root `kube`: the operator tests act on the shared operator's cluster."""
-    async with KubeClient(operator_cluster.url) as client:
+    async with operator_cluster.client() as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def running_operator(
-    platform_services: Platform, operator_cluster: EmulatedCluster, tmp_path_factory: pytest.TempPathFactory
+    platform_services: Platform, operator_cluster: ApiServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """One operator for the whole session; tests isolate themselves by namespace and clientId."""
     workdir = tmp_path_factory.mktemp("operator")
@@ -46,6 +61,11 @@ def running_operator(
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[EmulatedCluster]:
     """A module's own cluster, for tests that run their own operator (to stop, kill or configure it)."""
+    if real_kube.wanted():
+        pytest.skip(
+            "runs an operator of its own: on the shared real cluster it would also reconcile the session "
+            "operator's tenants (emulator only; the real tier kills the chart's operator in tests/e2e)"
+        )
     with EmulatedCluster() as cluster:
         yield cluster
 
@@ -57,8 +77,17 @@ async def own_kube(own_cluster: EmulatedCluster) -> AsyncIterator[KubeClient]:
 
 
 @pytest.fixture()
-def namespace() -> str:
-    return f"ns-{uuid.uuid4().hex[:8]}"
+async def namespace(kube: KubeClient) -> AsyncIterator[str]:
+    """A fresh namespace name; on a real API server the namespace is created and deleted."""
+    name = f"ns-{uuid.uuid4().hex[:8]}"
+    if kube.emulated:
+        yield name
+        return
+    await kube.create("v1/namespaces", None, {"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        await kube.delete("v1/namespaces", None, name)
 
 
 @pytest.fixture()

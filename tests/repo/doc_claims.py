@@ -108,7 +108,7 @@ def env_names_read() -> frozenset[str]:
 @functools.cache
 def names_in_code() -> frozenset[str]:
     """Every upper-case name anywhere in code, scripts, the Makefile and the chart's templates."""
-    files = [*_python_files(), ROOT / "Makefile", ROOT / ".ci/run", *(ROOT / "hack").glob("*.sh")]
+    files = [*_python_files(), ROOT / "Makefile", ROOT / ".ci/run", *(ROOT / "hack").rglob("*.sh")]
     files += [*(ROOT / "charts").rglob("*.yaml"), *(ROOT / "charts").rglob("*.tpl")]
     files += [p for p in ROOT.glob("*/Dockerfile")]
     names: set[str] = set()
