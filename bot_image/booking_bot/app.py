@@ -1,4 +1,5 @@
-"""Wiring: settings -> pool, storage, bot, dispatcher, reminder worker, health endpoint."""
+"""The dedicated runtime: one process, one tenant (services from ``booking_bot.tenant``), polling,
+the reminder worker and the health endpoint."""
 
 from __future__ import annotations
 
@@ -15,21 +16,15 @@ import asyncpg
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
-from aiogram.fsm.storage.base import BaseEventIsolation
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 
-from booking_bot import commands, reminders, retries
+from booking_bot import reminders, retries
 from booking_bot.config import Settings
-from booking_bot.db import create_pool
-from booking_bot.handlers import get_routers
 from booking_bot.health import HealthServer
-from booking_bot.i18n import I18n
-from booking_bot.middlewares import ContextMiddleware, InFlight
+from booking_bot.middlewares import InFlight
 from booking_bot.notify import Notifier
-from booking_bot.profile import TenantZone, load_profile
-from booking_bot.storage import create_storage
-from booking_bot.users import Admins
+from booking_bot.tenant import StartupError, include_handlers, open_pool, open_tenant
+
+__all__ = ["BookingBot", "StartupError", "run", "utcnow"]
 
 log = logging.getLogger("booking_bot")
 
@@ -42,14 +37,6 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class StartupError(Exception):
-    """The bot cannot start; one line for humans, ``exit_code`` for the process."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class BookingBot:
@@ -71,23 +58,7 @@ class BookingBot:
 
     async def start(self) -> None:
         s = self.settings
-        try:
-            self.pool = await create_pool(
-                s.database_url.get_secret_value(),
-                s.client_id,
-                min_size=s.db_pool_min,
-                max_size=s.db_pool_max,
-                idle_seconds=s.db_idle_seconds,
-                statement_cache_size=s.db_statement_cache_size,
-            )
-            await self.pool.fetchval("SELECT max(version) FROM schema_migrations")
-        except asyncpg.UndefinedTableError:
-            raise StartupError(
-                "the schema is not migrated: run `python -m booking_bot migrate` first"
-            ) from None
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StartupError(f"cannot reach the database: {type(exc).__name__}: {exc}") from None
-
+        self.pool = await open_pool(s)
         session = (
             AiohttpSession(api=TelegramAPIServer.from_base(s.telegram_api_url))
             if s.telegram_api_url
@@ -95,45 +66,16 @@ class BookingBot:
         )
         self.bot = Bot(s.token(), session=session)
         retries.install(self.bot)
-        try:
-            me = await self.bot.get_me()
-        except TelegramUnauthorizedError:
-            raise StartupError("BOT_TOKEN was rejected by Telegram (401 Unauthorized)", exit_code=2) from None
-        except (TelegramNetworkError, TelegramAPIError) as exc:
-            raise StartupError(f"cannot reach the Telegram Bot API: {type(exc).__name__}") from None
-        log.info("bot identity", extra={"event": "bot_identity", "bot_id": me.id, "username": me.username})
-
-        i18n = I18n(s.default_language, s.timezone)
-        # The owner's time zone (stored in the schema) overrides TENANT_TIMEZONE.
-        zone = TenantZone(s, i18n)
-        zone.apply((await load_profile(self.pool)).timezone)
-        admins = Admins(self.pool, s.admin_ids)
-        notifier = Notifier(self.bot, self.pool, admins, i18n)
-        storage = create_storage(s.redis_url.get_secret_value() if s.redis_url else None, s.redis_key_prefix)
-        # One update at a time per user (a double tap must not run two confirmations at once):
-        # an in-process lock, since one process serves a tenant's token (storage.py says why
-        # not aiogram's Redis locks).
-        isolation: BaseEventIsolation = SimpleEventIsolation()
+        services = await open_tenant(s, self.bot, clock=self.clock, pool=self.pool)
         dp = Dispatcher(
-            storage=storage,
-            events_isolation=isolation,
-            pool=self.pool,
-            settings=s,
-            i18n=i18n,
-            clock=self.clock,
-            admins=admins,
-            notifier=notifier,
-            zone=zone,
+            storage=services.storage, events_isolation=services.isolation, **services.workflow_data()
         )
         dp.update.outer_middleware(self.in_flight)
-        dp.update.outer_middleware(ContextMiddleware(i18n, admins))
-        dp.include_routers(*get_routers(i18n))
+        dp.update.outer_middleware(services.context)
+        include_handlers(dp, services.i18n)
         self.dp = dp
-        self._notifier = notifier
+        self._notifier = services.notifier
 
-        await self._set_commands(i18n, admins)
-        with contextlib.suppress(TelegramAPIError, TelegramNetworkError):
-            await self.bot.delete_webhook(drop_pending_updates=False)
         if s.health_port:
             self.health = HealthServer(s.health_port, s.client_id, lambda: self._polling)
             try:
@@ -147,13 +89,6 @@ class BookingBot:
         if self._notifier is None:
             raise RuntimeError("the bot has not started")
         return self._notifier
-
-    async def _set_commands(self, i18n: I18n, admins: Admins) -> None:
-        if self.bot is None:
-            raise RuntimeError("the bot has not started")
-        await commands.set_default_commands(self.bot, i18n)
-        for admin_id in await admins.all_ids():
-            await commands.set_admin_commands(self.bot, i18n, admin_id)
 
     async def serve(self, *, handle_signals: bool = False) -> None:
         if self.bot is None or self.dp is None or self.pool is None:

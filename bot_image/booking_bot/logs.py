@@ -36,9 +36,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(client_id: str, level: str = "INFO") -> None:
+def setup_logging(client_id: str, level: str = "INFO", formatter: logging.Formatter | None = None) -> None:
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter(client_id))
+    handler.setFormatter(formatter or JsonFormatter(client_id))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

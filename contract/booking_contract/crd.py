@@ -68,6 +68,7 @@ CONDITION_TYPES: Final = (
     "RedisQuota",  # the tenant's Redis usage against the operator's TENANT_REDIS_MAX_BYTES
     "Secret",
     "Deployment",
+    "Shard",  # Shared runtime: whether the tenant's shard serves its bot (or still lets it go)
     "BotToken",
     "Ready",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -52,6 +53,14 @@ class OperatorSettings(BaseSettings):
     tenant_redis_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Start even though PostgreSQL <= 15 makes CREATEROLE nearly superuser (see docs/operator.md).
     allow_createrole_before_pg16: bool = False
+
+    # Runtime of a tenant whose spec.runtime is absent: Dedicated (a Deployment each) or Shared.
+    default_runtime: Literal["Dedicated", "Shared"] = "Dedicated"
+    # Tenants per shard Deployment (Shared runtime); a full pool gets a new shard.
+    shard_capacity: int = Field(default=500, ge=1, le=2000)
+    # Memory request and limit of a shard pod (docs/shared-runtime.md: the arithmetic).
+    shard_memory_request: str = "512Mi"
+    shard_memory_limit: str = "1536Mi"
 
     # Where to watch BookingTenants: empty = the whole cluster.
     watch_namespace: str = ""

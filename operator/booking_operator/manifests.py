@@ -30,6 +30,28 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
     "limits": {"cpu": "250m", "memory": "128Mi"},
 }
 
+# Every container the operator runs (tenant bots, shards): non-root, nothing to escalate to.
+CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "runAsUser": BOT_UID,
+    "runAsGroup": BOT_UID,
+    "capabilities": {"drop": ["ALL"]},
+}
+POD_SECURITY: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": BOT_UID,
+    "runAsGroup": BOT_UID,
+    "fsGroup": BOT_UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+HEALTH_PROBE: dict[str, Any] = {
+    "httpGet": {"path": "/healthz", "port": "health"},
+    "periodSeconds": 20,
+    "timeoutSeconds": 3,
+}
+
 # Secret keys holding the generated passwords; the URLs are derived from them.
 DB_PASSWORD_KEY = "DATABASE_PASSWORD"  # noqa: S105 - a key name, not a password
 REDIS_PASSWORD_KEY = "REDIS_PASSWORD"  # noqa: S105 - a key name, not a password
@@ -152,18 +174,11 @@ def deployment(
     ]
     if settings.telegram_api_url:
         env.append({"name": "TELEGRAM_API_URL", "value": settings.telegram_api_url})
-    security = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": BOT_UID,
-        "runAsGroup": BOT_UID,
-        "capabilities": {"drop": ["ALL"]},
-    }
+    security = CONTAINER_SECURITY
     resources = bot.get("resources") or DEFAULT_RESOURCES
     image = bot.get("image") or settings.bot_image
     env_from = [{"secretRef": {"name": secret_name(name)}}]
-    probe = {"httpGet": {"path": "/healthz", "port": "health"}, "periodSeconds": 20, "timeoutSeconds": 3}
+    probe = HEALTH_PROBE
     pod_labels = labels(name, client_id, "bot")
     return {
         "apiVersion": "apps/v1",
@@ -187,13 +202,7 @@ def deployment(
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": 30,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": BOT_UID,
-                        "runAsGroup": BOT_UID,
-                        "fsGroup": BOT_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": POD_SECURITY,
                     "initContainers": [
                         {
                             "name": "migrate",

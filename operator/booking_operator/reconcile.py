@@ -3,8 +3,9 @@
 Called from every trigger (create, update, resume, a child changed, the periodic
 resync, a deadline passing); safe to interrupt anywhere and to repeat.
 
-A pass is seven ordered steps (``STEPS``): references (what the spec may point at, see
-references.py), credentials, database, redis, secret, bot token, deployment. Each is a small
+A pass is eight ordered steps (``STEPS``): references (what the spec may point at, see
+references.py), credentials, database, redis, secret, bot token, deployment, shard (the Shared
+runtime and the handover between runtimes, see shards.py). Each is a small
 function over the pass's working state (``Pass``) that either finishes or raises ``StepFailed``,
 the one failure shape: the condition it sets, the phase and message the tenant shows, and when
 to retry. ``reconcile`` turns that into the status in one place. Ordering keeps crashes
@@ -29,7 +30,16 @@ from booking_contract.client_id import InvalidClientId, validate_client_id
 from booking_contract.kube import DEPLOYMENTS, SECRETS, KubeClient, KubeConflict, KubeError, Resource
 from booking_contract.telegram import TelegramUnavailable, TokenRejected, token_fingerprint
 from booking_contract.times import format_time, utc_now
-from booking_operator import database, manifests, metrics, passwords, redis_acl, references, subscription
+from booking_operator import (
+    database,
+    manifests,
+    metrics,
+    passwords,
+    redis_acl,
+    references,
+    shards,
+    subscription,
+)
 from booking_operator.errors import DB_ERRORS, REDIS_ERRORS, short
 from booking_operator.platform import Platform
 from booking_operator.status import Conditions
@@ -39,6 +49,7 @@ ROTATE_ANNOTATION = crd.ROTATE_CREDENTIALS_ANNOTATION
 RETRY_KUBERNETES = 10.0
 RETRY_UNAVAILABLE = 15.0
 RETRY_REFUSED = 60.0
+RETRY_SHARD = 2.0  # waiting for a shard to serve, or to let go of, a tenant's bot
 
 
 @dataclass
@@ -119,6 +130,13 @@ class Pass:
     # deployment
     running: bool = False
     available: int = 0
+    wanted_deployment: dict[str, Any] = field(default_factory=dict)
+    live_deployment: dict[str, Any] | None = None
+    # runtime (shards.py): Dedicated runs the Deployment, Shared a shard; released = no shard
+    # holds the tenant's token any more (a Dedicated bot may start)
+    runtime: str = shards.DEDICATED
+    released: bool = True
+    shared: shards.SharedState | None = None
 
     @property
     def meta(self) -> Mapping[str, Any]:
@@ -345,12 +363,21 @@ async def write_deployment(p: Pass) -> None:
     (rotation, a new token in the owner's Secret) restarts the bot onto it.
     """
     p.running = subscription.should_run(p.spec, p.now)
+    # Shared runtime: the Deployment stays, scaled to zero, while a shard runs the bot.
+    p.runtime = shards.runtime_of(p.spec, p.platform.settings)
+    p.status["runtime"] = p.runtime
+    try:
+        p.released = p.runtime == shards.SHARED or await shards.release(
+            p.platform.kube, p.namespace, p.old_status.get("shard"), p.client_id
+        )
+    except KubeError as exc:
+        raise kubernetes_failed("Shard", "take the bot out of its shard", exc) from exc
     wanted = manifests.deployment(
         p.platform.settings,
         p.name,
         p.namespace,
         p.spec,
-        replicas=1 if p.running else 0,
+        replicas=1 if p.running and p.runtime == shards.DEDICATED and p.released else 0,
         secret_hash=manifests.config_hash({**p.data, "BOT_TOKEN_TAG": p.token_tag}),
     )
     kopf.adopt(wanted, owner=cast(kopf.Body, p.body))
@@ -366,6 +393,42 @@ async def write_deployment(p: Pass) -> None:
     except KubeError as exc:
         raise kubernetes_failed("Deployment", "write the bot Deployment", exc) from exc
     p.available = int(((live or {}).get("status") or {}).get("availableReplicas") or 0)
+    p.wanted_deployment, p.live_deployment = wanted, live
+
+
+async def place_on_shard(p: Pass) -> None:
+    """Shared: the tenant's entry in its shard's Secret (shards.py). Dedicated: no shard left
+    holding the token before the Deployment may run (one poller per token)."""
+    if p.token_problem is not None:
+        return  # settled() reports it; nothing to hand to a shard
+    if p.runtime == shards.SHARED:
+        try:
+            p.shared = await shards.serve_shared(
+                p.platform.kube,
+                p.platform.settings,
+                p.namespace,
+                p.client_id,
+                current_shard=p.old_status.get("shard"),
+                running=p.running,
+                bot_deployment=p.wanted_deployment,
+                credentials=p.data,
+                token_ref=p.spec["botTokenSecretRef"],
+                live_deployment=p.live_deployment,
+            )
+        except KubeError as exc:
+            raise kubernetes_failed("Shard", "place the bot on a shard", exc) from exc
+        p.status["shard"] = p.shared.shard
+    elif not p.released:
+        shard = p.old_status.get("shard")
+        raise StepFailed(
+            "Shard",
+            "Releasing",
+            "waiting for the shard to stop the bot (one poller per token)",
+            f"waiting for shard {shard} to stop the bot",
+            retry_after=RETRY_SHARD,
+        )
+    else:
+        p.status["shard"] = None
 
 
 STEPS: tuple[Step, ...] = (
@@ -376,6 +439,7 @@ STEPS: tuple[Step, ...] = (
     write_secret,
     check_bot_token,
     write_deployment,
+    place_on_shard,
 )
 
 
@@ -390,6 +454,13 @@ def settled(p: Pass) -> tuple[str, str]:
         paid_until = p.spec.get("paidUntil")
         p.conds.set("Deployment", False, "Expired", f"scaled to zero: paid until {paid_until}")
         return "Expired", f"paid period ended at {paid_until}; data kept"
+    if p.shared is not None:
+        p.conds.set("Deployment", False, "Shared", "scaled to zero: the bot runs in a shard")
+        p.conds.set("Shard", p.shared.serving, "Serving" if p.shared.serving else "Waiting", p.shared.message)
+        if p.shared.serving:
+            return "Ready", p.shared.message
+        p.outcome.retry_after = RETRY_SHARD
+        return "Provisioning", p.shared.message
     if p.available >= 1:
         p.conds.set("Deployment", True, "Available", "the bot is running")
         return "Ready", "the bot is running"

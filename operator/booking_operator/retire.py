@@ -15,7 +15,7 @@ import kopf
 
 from booking_contract.client_id import InvalidClientId, validate_client_id
 from booking_contract.kube import DEPLOYMENTS, SECRETS, KubeError
-from booking_operator import database, manifests, metrics, redis_acl
+from booking_operator import database, manifests, metrics, redis_acl, shards
 from booking_operator.errors import DB_ERRORS, REDIS_ERRORS, short
 from booking_operator.platform import Platform
 
@@ -38,6 +38,10 @@ async def retire(
     except InvalidClientId:
         return "nothing was provisioned for an invalid clientId"
     owner = database.owner_marker(namespace, name)
+    try:  # a Shared tenant's shard stops its poller first
+        await shards.release(platform.kube, namespace, (body.get("status") or {}).get("shard"), client_id)
+    except KubeError as exc:
+        raise kopf.TemporaryError(f"cannot take the bot out of its shard: {exc}", delay=10) from exc
     for resource, child in (
         (DEPLOYMENTS, manifests.deployment_name(name)),
         (SECRETS, manifests.secret_name(name)),

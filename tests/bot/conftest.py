@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -17,8 +17,31 @@ from booking_bot.app import BookingBot
 from booking_bot.config import Settings
 from booking_bot.db import create_pool
 from booking_bot.migrate import migrate
+from booking_bot.tenant import TenantServices
 from harness.postgres import PgServer, create_tenant_schema
 from harness.telegram import FakeTelegram, SentMessage
+
+from .runtimes import RUNTIMES, shard_host, wait_serving
+
+# The runtime ``run_bot`` starts bots in: set per test by the ``bot_runtime`` fixture.
+_runtime = "dedicated"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that talks to a bot over the fake Bot API runs in both runtimes."""
+    if "bot_runtime" in metafunc.fixturenames:
+        only_fake = metafunc.module.__name__.endswith("test_fake_telegram")
+        metafunc.parametrize("bot_runtime", ["dedicated"] if only_fake else RUNTIMES, indirect=True)
+
+
+@pytest.fixture()
+def bot_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
+    global _runtime
+    _runtime = getattr(request, "param", "dedicated")
+    try:
+        yield _runtime
+    finally:
+        _runtime = "dedicated"
 
 
 @dataclass(frozen=True)
@@ -31,7 +54,7 @@ class Tenant:
 
 
 @pytest.fixture()
-async def telegram() -> AsyncIterator[FakeTelegram]:
+async def telegram(bot_runtime: str) -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as fake:
         yield fake
 
@@ -114,7 +137,7 @@ def person(user_id: int, lang: str = "en") -> dict[str, object]:
 class RunningBot:
     """A tenant's bot polling the fake Bot API, and helpers to talk to it as a user."""
 
-    app: BookingBot
+    app: BookingBot | TenantServices  # the dedicated bot, or the tenant's services in its shard
     tg: FakeTelegram
     token: str
     tenant: Tenant
@@ -185,9 +208,17 @@ async def run_bot(
     admins: tuple[int, ...] = (),
     clock: Clock | None = None,
     db_statement_cache_size: int = 100,
+    runtime: str | None = None,
 ) -> AsyncIterator[RunningBot]:
     token = FakeTelegram.make_token(bot_id or secrets.randbelow(10**9) + 10**9)
     tg.add_bot(token, username=f"{tenant.client_id}_bot")
+    clock = clock or Clock()
+    if (runtime or _runtime) == "shared":
+        async with _run_shared(
+            tg, tenant, token, redis_url, owner, admins, clock, db_statement_cache_size
+        ) as running:
+            yield running
+        return
     settings = Settings(
         client_id=tenant.client_id,
         bot_token=SecretStr(token),
@@ -201,7 +232,6 @@ async def run_bot(
         reminder_interval_seconds=3600,
         db_statement_cache_size=db_statement_cache_size,
     )
-    clock = clock or Clock()
     app = BookingBot(settings, clock=clock, polling_timeout=1)
     await app.start()
     task = asyncio.create_task(app.serve())
@@ -212,6 +242,41 @@ async def run_bot(
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
         await app.close()
+
+
+@contextlib.asynccontextmanager
+async def _run_shared(
+    tg: FakeTelegram,
+    tenant: Tenant,
+    token: str,
+    redis_url: str | None,
+    owner: int | None,
+    admins: tuple[int, ...],
+    clock: Clock,
+    db_statement_cache_size: int,
+) -> AsyncIterator[RunningBot]:
+    """The same bot as a tenant of the test's shard: its entry carries what the env would."""
+    entry: dict[str, object] = {
+        "CLIENT_ID": tenant.client_id,
+        "BOT_TOKEN": token,
+        "DATABASE_URL": tenant.dsn,
+        "BUSINESS_NAME": "Salon Test",
+        "REMINDER_INTERVAL_SECONDS": 3600,
+        "DB_STATEMENT_CACHE_SIZE": db_statement_cache_size,
+    }
+    if redis_url:
+        entry["REDIS_URL"] = redis_url
+    if owner:
+        entry["OWNER_TELEGRAM_ID"] = owner
+    if admins:
+        entry["ADMIN_TELEGRAM_IDS"] = ",".join(str(a) for a in admins)
+    async with shard_host(tg) as host:
+        await host.add(tenant.client_id, entry, clock)
+        try:
+            services = await wait_serving(host.shard, tenant.client_id)
+            yield RunningBot(app=services, tg=tg, token=token, tenant=tenant, clock=clock)
+        finally:
+            await host.remove(tenant.client_id)
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 import pytest
@@ -114,3 +115,38 @@ async def test_a_second_poller_ends_the_first_with_409(telegram: FakeTelegram) -
         with pytest.raises(TelegramConflictError):
             await asyncio.wait_for(first, 2)
         assert await second == []
+
+
+async def test_an_overlapping_poller_is_recorded_as_a_conflict(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    async with _bot(telegram, "1001:AAA") as one, _bot(telegram, "1001:AAA") as two:
+        first = asyncio.create_task(one.get_updates(timeout=5))
+        await telegram.wait_for_call("getUpdates", "1001:AAA")
+        await two.get_updates(timeout=0)
+        with pytest.raises(TelegramConflictError):
+            await asyncio.wait_for(first, 2)
+    assert telegram.conflicts == ["1001:AAA"]
+
+
+async def test_a_poller_that_hung_up_is_no_conflict(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    async with _bot(telegram, "1001:AAA") as one, _bot(telegram, "1001:AAA") as two:
+        first = asyncio.create_task(one.get_updates(timeout=5))
+        await telegram.wait_for_call("getUpdates", "1001:AAA")
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        await one.session.close()  # the connection is gone, as when a process stops polling
+        await asyncio.sleep(0.05)
+        assert await two.get_updates(timeout=0) == []
+    assert telegram.conflicts == []
+
+
+async def test_get_updates_is_refused_while_a_webhook_is_set(telegram: FakeTelegram) -> None:
+    telegram.add_bot("1001:AAA")
+    async with _bot(telegram, "1001:AAA") as bot:
+        await bot.set_webhook("https://example.invalid/hook", secret_token="s3cret")
+        with pytest.raises(TelegramConflictError, match="webhook is active"):
+            await bot.get_updates(timeout=0)
+        await bot.delete_webhook()
+        assert await bot.get_updates(timeout=0) == []

@@ -38,6 +38,9 @@ TEST_CLIENT_AGENT = "rbac-test-client"
 
 # Rules the scenario cannot exercise, each with the reason it is granted anyway.
 JUSTIFIED_UNUSED: dict[Call, str] = {
+    # RBAC escalation prevention: a Role may grant only what its creator holds, and each shard's
+    # Role grants it a patch on its own status ConfigMap.
+    ("patch", "", "configmaps"): "granted on to the shards' Roles; the operator never patches them",
     ("update", "bookingsaas.dev", "bookingtenants/finalizers"): (
         "no request uses it: OwnerReferencesPermissionEnforcement checks it when the operator sets "
         "blockOwnerDeletion on a child (tests/e2e on make e2e's cluster, where that plugin is on)"
@@ -139,6 +142,7 @@ async def _lifecycle(cluster: EmulatedCluster, namespace: str) -> None:
         )
         await kube.patch(BOOKINGTENANTS, namespace, name, {"spec": {"suspended": True}})
         await wait_phase(kube, namespace, name, "Suspended", timeout=30)
+        await _shared_tenant(kube, namespace)
         await kube.delete(BOOKINGTENANTS, namespace, name)
 
         async def finalized() -> bool:
@@ -147,6 +151,43 @@ async def _lifecycle(cluster: EmulatedCluster, namespace: str) -> None:
         await eventually(finalized, timeout=30, what="tenant finalized")
     finally:
         await kube.close()
+
+
+async def _shared_tenant(kube: KubeClient, namespace: str) -> None:
+    """A Shared tenant: the operator creates a shard and repairs its RBAC objects edited by hand."""
+    name = "shared"
+    await kube.create(
+        BOOKINGTENANTS,
+        namespace,
+        tenant_body(name, f"rbac_{uuid.uuid4().hex[:10]}", runtime="Shared", deletionPolicy="Delete"),
+    )
+    shard = "booking-shard-0"
+    role, binding, account = (
+        ("rbac.authorization.k8s.io/v1/roles", shard),
+        ("rbac.authorization.k8s.io/v1/rolebindings", shard),
+        ("v1/serviceaccounts", shard),
+    )
+    await eventually(lambda: kube.get(*(role[0], namespace, role[1])), timeout=30, what="shard Role")
+    await eventually(lambda: kube.get(*(account[0], namespace, account[1])), timeout=30, what="shard SA")
+    for resource, obj in (role, binding, account):
+        await kube.patch(
+            resource, namespace, obj, {"metadata": {"labels": {"app.kubernetes.io/name": "edited"}}}
+        )
+
+    async def repaired() -> bool:
+        for resource, obj in (role, binding, account):
+            live = await kube.get(resource, namespace, obj)
+            if live["metadata"]["labels"]["app.kubernetes.io/name"] != "booking-shard":
+                return False
+        return True
+
+    await eventually(repaired, timeout=30, what="shard RBAC objects restored")
+    await kube.delete(BOOKINGTENANTS, namespace, name)
+
+    async def gone() -> bool:
+        return await kube.get(BOOKINGTENANTS, namespace, name) is None
+
+    await eventually(gone, timeout=30, what="shared tenant finalized")
 
 
 @pytest.fixture(scope="module")

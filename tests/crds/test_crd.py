@@ -209,6 +209,21 @@ def test_an_unknown_deletion_policy_is_rejected() -> None:
     assert_rejected(tenant(deletionPolicy="Orphan"), "spec.deletionPolicy")
 
 
+@pytest.mark.parametrize("runtime", ["Shared", "Dedicated"])
+def test_both_runtimes_are_accepted(runtime: str) -> None:
+    assert validate(tenant(runtime=runtime)) == []
+
+
+def test_an_unknown_runtime_is_rejected() -> None:
+    assert_rejected(tenant(runtime="shared"), "spec.runtime")
+
+
+def test_an_absent_runtime_is_left_to_the_operators_default() -> None:
+    runtime = schema_at(".spec.runtime")
+    assert runtime is not None and "default" not in runtime
+    assert "DEFAULT_RUNTIME" in runtime["description"]
+
+
 @pytest.mark.parametrize("language", ["de", "RU", ""])
 def test_an_unsupported_language_is_rejected(language: str) -> None:
     assert_rejected(tenant(language=language), "spec.language")
@@ -589,8 +604,9 @@ def test_every_cel_rule_has_a_message() -> None:
 
 def test_printer_columns_point_at_fields_the_schema_declares() -> None:
     columns = {column["name"]: column for column in VERSION["additionalPrinterColumns"]}
-    assert list(columns) == ["Client", "Plan", "Phase", "Paid Until", "Bot", "Age"]
+    assert list(columns) == ["Client", "Plan", "Phase", "Paid Until", "Runtime", "Shard", "Bot", "Age"]
     assert columns["Bot"]["priority"] == 1
+    assert columns["Shard"]["priority"] == 1
     assert columns["Age"]["jsonPath"] == ".metadata.creationTimestamp"
     for name, column in columns.items():
         if name != "Age":

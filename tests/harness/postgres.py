@@ -86,7 +86,9 @@ class UnprivilegedPostgreSQLExecutor(PostgreSQLExecutor):
             shutil.rmtree(self.datadir, ignore_errors=True)
 
 
-def start_postgres(base: Path, port: int, bindir: Path = PG_BINDIR) -> UnprivilegedPostgreSQLExecutor:
+def start_postgres(
+    base: Path, port: int, bindir: Path = PG_BINDIR, max_connections: int = 300
+) -> UnprivilegedPostgreSQLExecutor:
     base.mkdir(parents=True, exist_ok=True)
     executable = str(bindir / "pg_ctl")
     if os.geteuid() == 0:
@@ -109,7 +111,7 @@ def start_postgres(base: Path, port: int, bindir: Path = PG_BINDIR) -> Unprivile
         password=SUPERUSER_PASSWORD,
         # fsync off: a test cluster that dies is thrown away anyway.
         postgres_options="-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-        "-c max_connections=300 -c password_encryption=scram-sha-256",
+        f"-c max_connections={int(max_connections)} -c password_encryption=scram-sha-256",
     )
     executor.bindir = bindir
     executor.start()

@@ -17,6 +17,9 @@ Stable API (other components' tests rely on it; extend, do not change):
         msg.text, msg.buttons, msg.button_data("Confirm")
         tg.push_callback(token, user_id, msg, msg.button_data("Confirm"))
         tg.calls / tg.calls_of("answerCallbackQuery", token)    # every recorded API call
+        tg.conflicts                                 # tokens of getUpdates that overlapped (409)
+        tg.webhooks                                  # setWebhook: token -> (url, secret_token);
+                                                     # updates are then POSTed there, getUpdates is 409
         tg.fail_next("sendMessage", token, error_code=429, retry_after=1)
         tg.block_user(token, user_id)                # every send to that chat -> 403 blocked
         tg.set_result("getManagedBotToken", {...}, token)       # stub any method's result
@@ -194,7 +197,13 @@ class FakeTelegram:
         self._updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._update_ids: dict[str, itertools.count[int]] = {}
         self._new_update: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
-        self._pollers: dict[str, asyncio.Future[None]] = {}
+        self._pollers: dict[str, tuple[asyncio.Future[None], aiohttp.web.Request]] = {}
+        # Tokens whose getUpdates overlapped one still connected (Telegram's 409), in order.
+        self.conflicts: list[str] = []
+        # setWebhook: token -> (url, secret_token); updates are then POSTed there, in order.
+        self.webhooks: dict[str, tuple[str, str | None]] = {}
+        self._deliverers: dict[str, asyncio.Task[None]] = {}
+        self._http: aiohttp.ClientSession | None = None
         self._chats: dict[tuple[str, int], _Chat] = defaultdict(_Chat)
         self._message_ids: dict[tuple[str, int], itertools.count[int]] = defaultdict(
             lambda: itertools.count(1)
@@ -222,6 +231,11 @@ class FakeTelegram:
 
     async def close(self) -> None:
         self._closing.set()
+        for task in self._deliverers.values():
+            task.cancel()
+        await asyncio.gather(*self._deliverers.values(), return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
         for event in self._new_update.values():
             event.set()
         if self._runner is not None:
@@ -264,7 +278,33 @@ class FakeTelegram:
         full = {**update, "update_id": next(self._update_ids[token])}
         self._updates[token].append(full)
         self._new_update[token].set()
+        if token in self.webhooks:
+            self._deliver_soon(token)
         return full
+
+    # ---- webhooks ----------------------------------------------------------------------------
+    def _deliver_soon(self, token: str) -> None:
+        task = self._deliverers.get(token)
+        if task is None or task.done():
+            self._deliverers[token] = asyncio.get_running_loop().create_task(self._deliver(token))
+
+    async def _deliver(self, token: str) -> None:
+        """POST queued updates one by one to the webhook, as Telegram does; retry what fails."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        queue = self._updates[token]
+        while queue and token in self.webhooks and not self._closing.is_set():
+            url, secret = self.webhooks[token]
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+            try:
+                async with self._http.post(url, json=queue[0], headers=headers) as resp:
+                    delivered = resp.status == 200
+            except aiohttp.ClientError:
+                delivered = False
+            if delivered:
+                queue.pop(0)
+            else:
+                await asyncio.sleep(0.2)
 
     def push_message(
         self,
@@ -436,7 +476,7 @@ class FakeTelegram:
             if key in self._results:
                 return self._ok(self._results[key])
         if method == "getUpdates":
-            return await self._get_updates(token, params)
+            return await self._get_updates(token, params, request)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return self._ok(True)
@@ -463,19 +503,35 @@ class FakeTelegram:
             return TelegramError(403, "Forbidden: bot was blocked by the user")
         return None
 
-    async def _get_updates(self, token: str, params: Mapping[str, Any]) -> aiohttp.web.Response:
+    async def _get_updates(
+        self, token: str, params: Mapping[str, Any], request: aiohttp.web.Request
+    ) -> aiohttp.web.Response:
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         limit = int(params.get("limit") or 100)
         queue = self._updates[token]
+        if token in self.webhooks:
+            return aiohttp.web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 409,
+                    "description": "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                },
+                status=409,
+            )
         if offset:
             queue[:] = [u for u in queue if u["update_id"] >= offset]
         # One poller per token: a newer getUpdates terminates the older one with 409, as Telegram does.
+        # A poller that hung up is no poller (Telegram forgets a closed request).
         previous = self._pollers.pop(token, None)
-        if previous is not None and not previous.done():
-            previous.set_result(None)
+        if previous is not None and not previous[0].done():
+            transport = previous[1].transport
+            if transport is not None and not transport.is_closing():
+                self.conflicts.append(token)
+            previous[0].set_result(None)
         me: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pollers[token] = me
+        self._pollers[token] = (me, request)
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             while not queue and not self._closing.is_set():
@@ -500,7 +556,7 @@ class FakeTelegram:
                         status=409,
                     )
         finally:
-            if self._pollers.get(token) is me:
+            if token in self._pollers and self._pollers[token][0] is me:
                 del self._pollers[token]
         return self._ok(queue[:limit])
 
@@ -508,12 +564,29 @@ class FakeTelegram:
     def _m_getMe(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
         return bot.as_user()
 
+    def _m_setWebhook(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        """Like Telegram, minus its HTTPS requirement (tests serve plain HTTP on 127.0.0.1)."""
+        url = str(params.get("url") or "")
+        if not url.startswith(("https://", "http://")):
+            raise _ApiError(TelegramError(400, "Bad Request: bad webhook: invalid URL"))
+        secret = params.get("secret_token")
+        if secret is not None and not (isinstance(secret, str) and 1 <= len(secret) <= 256):
+            raise _ApiError(TelegramError(400, "Bad Request: bad webhook: invalid secret token"))
+        self.webhooks[bot.token] = (url, secret)
+        if params.get("drop_pending_updates"):
+            self._updates[bot.token].clear()
+        self._deliver_soon(bot.token)
+        return True
+
     def _m_deleteWebhook(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
+        self.webhooks.pop(bot.token, None)
+        if params.get("drop_pending_updates"):
+            self._updates[bot.token].clear()
         return True
 
     def _m_getWebhookInfo(self, bot: FakeBot, params: Mapping[str, Any]) -> Any:
         return {
-            "url": "",
+            "url": self.webhooks.get(bot.token, ("", None))[0],
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates[bot.token]),
         }

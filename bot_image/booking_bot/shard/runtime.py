@@ -1,0 +1,164 @@
+"""The shard process: one dispatcher, one Bot API session, the registry, the status, the source."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import logging
+import zoneinfo
+from collections.abc import Mapping
+
+from aiogram import Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Update
+from aiohttp import web
+from pydantic import ValidationError
+
+from booking_bot import retries
+from booking_bot.i18n import I18n
+from booking_bot.shard.config import ShardSettings, TenantEntry, parse_entry
+from booking_bot.shard.kube import KubeApi
+from booking_bot.shard.registry import Registry
+from booking_bot.shard.routing import ServingTenant, ShardIsolation, ShardStorage, TenantMiddleware
+from booking_bot.shard.runner import ShardContext, TenantRunner
+from booking_bot.shard.sources import DirectorySource, SecretSource, TenantSource
+from booking_bot.shard.status import StatusBoard, StatusServer, publish
+from booking_bot.tenant import Clock, include_handlers
+from booking_contract.settings import ConfigError
+
+log = logging.getLogger("booking_bot.shard")
+
+JANITOR_SECONDS = 5.0
+# Redis connections idle this long are closed even when the tenant keeps its PostgreSQL ones
+# longer: below the client timeout servers commonly set, so the server never cuts one first.
+REDIS_IDLE_SECONDS = 10.0
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Shard:
+    """``await start()``, then ``apply()`` tenant lists (or ``serve()`` a source), then ``close()``."""
+
+    def __init__(
+        self, settings: ShardSettings, *, clock: Clock = utcnow, polling_timeout: int | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.board = StatusBoard()
+        # No connection limit: every tenant holds one long poll at all times.
+        self.session = AiohttpSession(
+            api=TelegramAPIServer.from_base(settings.telegram_api_url) if settings.telegram_api_url else None,
+            limit=0,
+        )
+        self.session.middleware(retries.RetryMiddleware())
+        self.serving: dict[int, TenantRunner] = {}
+        self.dp = Dispatcher(
+            storage=ShardStorage(self._lookup), events_isolation=ShardIsolation(self._lookup)
+        )
+        self.dp.update.outer_middleware(TenantMiddleware(self._lookup))
+        # Routers once for the whole shard; the texts they carry are the same for every tenant.
+        include_handlers(self.dp, I18n("ru", zoneinfo.ZoneInfo("UTC")))
+        self.registry = Registry(
+            ShardContext(
+                name=settings.shard_name,
+                dp=self.dp,
+                session=self.session,
+                clock=clock,
+                polling_timeout=polling_timeout or settings.shard_polling_timeout,
+                start_gate=asyncio.Semaphore(settings.shard_start_concurrency),
+                reminder_gate=asyncio.Semaphore(settings.shard_reminder_concurrency),
+                reminder_idle=settings.shard_reminder_idle_seconds,
+                tenant_concurrency=settings.shard_tenant_concurrency,
+                report=self.board.report,
+                serving=self.serving,
+                webhook_url=settings.shard_webhook_url,
+            )
+        )
+        self.kube: KubeApi | None = None
+        self.http: StatusServer | None = None
+        self._background: list[asyncio.Task[None]] = []
+
+    def _lookup(self, bot_id: int) -> ServingTenant | None:
+        return self.serving.get(bot_id)
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.shard_tenants_secret or s.shard_status_configmap:
+            self.kube = KubeApi(s.shard_kube_api_url) if s.shard_kube_api_url else KubeApi.in_cluster()
+        if s.health_port:
+            self.http = StatusServer(self.board, s.health_port, s.shard_name, webhook=self.webhook)
+            await self.http.start()
+        self._background.append(asyncio.create_task(self._janitor(), name="janitor"))
+        if s.shard_status_configmap and self.kube is not None:
+            self._background.append(
+                asyncio.create_task(publish(self.board, self.kube, s.namespace(), s.shard_status_configmap))
+            )
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """``POST /telegram/<bot id>``: an update for one tenant, checked against its secret."""
+        try:
+            runner = self.serving.get(int(request.match_info["bot_id"]))
+        except ValueError:
+            runner = None
+        if runner is None or runner.services is None:
+            return web.Response(status=404)  # Telegram retries; the tenant may be moving
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), runner.webhook_secret.encode()):
+            return web.Response(status=403)
+        try:
+            update = Update.model_validate(await request.json(), context={"bot": runner.services.bot})
+        except (ValueError, ValidationError):
+            return web.Response(status=400)
+        runner.accept(update)
+        return web.Response(status=200)
+
+    async def _janitor(self) -> None:
+        """Idle tenants hold no Redis connection either: close them after ``DB_IDLE_SECONDS`` (at
+        most ``REDIS_IDLE_SECONDS``; a server's client ``timeout`` would otherwise cut them)."""
+        while True:
+            await asyncio.sleep(JANITOR_SECONDS)
+            for runner in list(self.serving.values()):
+                settings = runner.entry.settings
+                idle = min(settings.db_idle_seconds, REDIS_IDLE_SECONDS) if settings else REDIS_IDLE_SECONDS
+                with contextlib.suppress(Exception):  # a tenant's trouble is not the janitor's
+                    await runner.close_idle_connections(idle)
+
+    def source(self) -> TenantSource:
+        s = self.settings
+        if s.shard_tenants_secret and self.kube is not None:
+            return SecretSource(self.kube, s.namespace(), s.shard_tenants_secret)
+        if s.shard_tenants_dir is None:
+            raise ConfigError("set exactly one of SHARD_TENANTS_SECRET and SHARD_TENANTS_DIR")
+        return DirectorySource(s.shard_tenants_dir)
+
+    def apply(self, entries: Mapping[str, str]) -> None:
+        """The complete tenant list (client id -> JSON entry): tenants not in it are stopped."""
+        parsed: dict[str, TenantEntry] = {
+            cid: parse_entry(cid, raw, self.settings.telegram_api_url) for cid, raw in entries.items()
+        }
+        self.registry.apply(parsed)
+        self.board.synced = True
+
+    async def serve(self, source: TenantSource | None = None) -> None:
+        """Follow the tenant list until cancelled."""
+        async for snapshot in (source or self.source()).snapshots():
+            log.info("tenant list", extra={"event": "tenant_list", "tenants": len(snapshot)})
+            self.apply(snapshot)
+
+    async def close(self) -> None:
+        await self.registry.close()
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.http is not None:
+            await self.http.stop()
+        if self.kube is not None:
+            await self.kube.close()
+        await self.session.close()

@@ -1,0 +1,490 @@
+"""Benchmark of the shared runtime against today's one process per tenant (`make bench`).
+
+One run, side by side, on this machine's shared 2 cores:
+- ``SHARD_BENCH_TENANTS`` (default 1000) tenants, each with its own PostgreSQL role and schema
+  and its own Redis ACL user, listed in one shard's Secret (emulated Kubernetes API) and
+  served by one real ``python -m booking_bot.shard`` process over the fake Bot API. Measured:
+  time until all are Serving (each migrated by the shard), total RSS once idle, PostgreSQL
+  connections held by the idle tenants (peak over ``IDLE_WINDOW`` seconds).
+- ``DEDICATED_SAMPLE`` (default 4) real ``python -m booking_bot`` processes, one tenant each,
+  idle over the same window: RSS and connections, extrapolated to the same tenant count.
+- Latency from pushing an update (``/start``) to the bot's answer reaching the fake Bot API,
+  at ``RATE`` updates/s for ``LOAD_SECONDS``: spread round-robin across ``LOAD_TENANTS`` (500)
+  tenants of the shard, and all to one dedicated bot.
+- A tenant added to the running shard's Secret: time to its first answered update
+  (``ADDED`` tenants, one after the other, each migrated by the shard on arrival).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import port_for
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from booking_bot.migrate import migrate
+from harness.kube import EmulatedCluster, KubeClient
+from harness.postgres import PgServer, start_postgres
+from harness.redis import ADMIN_PASSWORD, RedisServer
+from harness.telegram import FakeTelegram
+
+TENANTS = int(os.environ.get("SHARD_BENCH_TENANTS", "1000"))
+DEDICATED_SAMPLE = int(os.environ.get("DEDICATED_SAMPLE", "4"))
+LOAD_TENANTS = min(TENANTS, 500)
+RATE = 50
+LOAD_SECONDS = int(os.environ.get("SHARD_BENCH_LOAD_SECONDS", "20"))
+IDLE_WINDOW = 30.0
+ADDED = 5
+NAMESPACE = "bench-shard"
+PREFIX = "bsh_"
+# DB_IDLE_SECONDS of every tenant (the bot's default is 10): an idle tenant's connections close
+# after this. With LOAD_TENANTS round-robin at RATE/s, a tenant waits LOAD_TENANTS / RATE = 10 s
+# between updates, so with 10 s nearly every update finds its pool empty (a new connection).
+TENANT_DB_IDLE_SECONDS = int(os.environ.get("SHARD_BENCH_DB_IDLE_SECONDS", "10"))
+# 500 tenants each getting an update every 10 s keep ~1 - e^-1 = 63 % of them connected: the
+# server needs room for that (the session's test server allows 300).
+BENCH_MAX_CONNECTIONS = 1200
+
+
+@dataclass(frozen=True)
+class BenchTenant:
+    client_id: str
+    dsn: str
+    redis_url: str
+    token: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.fixture()
+def roomy_postgres() -> Iterator[PgServer]:
+    """A server of its own with room for BENCH_MAX_CONNECTIONS (the session's allows 300)."""
+    base = Path(tempfile.mkdtemp(prefix="booking-pg-bench-"))
+    os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user must reach its data directory
+    executor = start_postgres(base, port_for.select_random(), max_connections=BENCH_MAX_CONNECTIONS)
+    try:
+        yield PgServer(
+            host="127.0.0.1", port=executor.port, superuser=executor.user, password=executor.password or ""
+        )
+    finally:
+        executor.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture()
+def roomy_redis() -> Iterator[RedisServer]:
+    """A Redis of its own without the test server's 15 s client timeout, logging to a file."""
+    port = port_for.select_random()
+    log = Path(tempfile.gettempdir()) / f"booking-redis-bench-{os.getpid()}.log"
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            ADMIN_PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--timeout",
+            "0",
+            "--maxclients",
+            "20000",
+            "--logfile",
+            str(log),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        server = RedisServer(host="127.0.0.1", port=port, password=ADMIN_PASSWORD)
+
+        async def ready() -> None:
+            for _ in range(100):
+                try:
+                    client = Redis.from_url(server.admin_url)
+                    await client.ping()
+                    await client.aclose()
+                    return
+                except (OSError, RedisError):
+                    await asyncio.sleep(0.1)
+            raise RuntimeError("redis-server did not start")
+
+        asyncio.run(ready())
+        yield server
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def _provision(
+    pg: PgServer, redis_server: RedisServer, tg: FakeTelegram, n: int, start: int
+) -> list[BenchTenant]:
+    """What the operator does per tenant: role, schema it owns, Redis ACL user, bot token."""
+    admin = await asyncpg.connect(pg.dsn())
+    redis = Redis.from_url(redis_server.admin_url)
+    made = []
+    try:
+        for i in range(start, start + n):
+            client_id = f"{PREFIX}{i:05d}"
+            password = secrets.token_hex(16)
+            await admin.execute(f"CREATE ROLE \"{client_id}\" LOGIN PASSWORD '{password}'")
+            await admin.execute(f'CREATE SCHEMA "{client_id}" AUTHORIZATION "{client_id}"')
+            redis_password = secrets.token_hex(16)
+            await redis.acl_setuser(
+                client_id,
+                enabled=True,
+                reset=True,
+                passwords=[f"+{redis_password}"],
+                keys=[f"{client_id}:*"],
+                commands=["+@all", "-@dangerous"],
+            )
+            token = FakeTelegram.make_token(5_000_000_000 + i)
+            tg.add_bot(token, username=f"{client_id}_bot")
+            made.append(
+                BenchTenant(
+                    client_id=client_id,
+                    dsn=pg.dsn(client_id, password),
+                    redis_url=f"redis://{client_id}:{redis_password}@{redis_server.host}:{redis_server.port}/0",
+                    token=token,
+                )
+            )
+    finally:
+        await admin.close()
+        await redis.aclose()
+    return made
+
+
+async def _drop(pg: PgServer, redis_server: RedisServer, tenants: list[BenchTenant]) -> None:
+    admin = await asyncpg.connect(pg.dsn())
+    redis = Redis.from_url(redis_server.admin_url)
+    try:
+        for t in tenants:
+            await admin.execute(f'DROP SCHEMA IF EXISTS "{t.client_id}" CASCADE')
+            await admin.execute(f'DROP ROLE IF EXISTS "{t.client_id}"')
+            await redis.acl_deluser(t.client_id)
+    finally:
+        await admin.close()
+        await redis.aclose()
+
+
+def _entry(t: BenchTenant) -> str:
+    return json.dumps(
+        {
+            "CLIENT_ID": t.client_id,
+            "BOT_TOKEN": t.token,
+            "DATABASE_URL": t.dsn,
+            "REDIS_URL": t.redis_url,
+            "DB_IDLE_SECONDS": TENANT_DB_IDLE_SECONDS,
+        }
+    )
+
+
+def _secret_data(tenants: list[BenchTenant]) -> dict[str, str]:
+    return {t.client_id: base64.b64encode(_entry(t).encode()).decode() for t in tenants}
+
+
+async def _get_json(url: str) -> dict[str, dict[str, str]] | None:
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url) as resp:
+            if resp.status != 200:
+                return None
+            body: dict[str, dict[str, str]] = await resp.json()
+            return body
+    except aiohttp.ClientError:
+        return None
+
+
+async def _wait_serving(
+    proc: asyncio.subprocess.Process, port: int, client_ids: set[str], timeout: float
+) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        assert proc.returncode is None, f"the shard exited with {proc.returncode}"
+        status = await _get_json(f"http://127.0.0.1:{port}/tenants") or {}
+        serving = {cid for cid, r in status.items() if r.get("state") == "Serving"}
+        if client_ids <= serving:
+            return time.monotonic() - started
+        await asyncio.sleep(0.5)
+    failed = {
+        cid: r
+        for cid, r in (await _get_json(f"http://127.0.0.1:{port}/tenants") or {}).items()
+        if r.get("state") != "Serving"
+    }
+    raise TimeoutError(f"not serving after {timeout}s: {len(failed)} e.g. {list(failed.items())[:3]}")
+
+
+@contextlib.asynccontextmanager
+async def _process(
+    args: list[str], env: dict[str, str], log: Path | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    with open(log or os.devnull, "ab") as out:  # noqa: ASYNC230 - opening a log file is instant
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *args, env={**os.environ, **env}, stdout=out, stderr=out
+        )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        await proc.wait()
+
+
+async def _answered(tg: FakeTelegram, token: str, user: int) -> float | None:
+    """Seconds from the update to the bot's greeting; None for no answer or an error answer."""
+    started = time.perf_counter()
+    tg.push_message(token, {"id": user, "first_name": "C", "language_code": "en"}, "/start")
+    try:
+        answer = await tg.next_message(token, user, timeout=60)
+    except TimeoutError:
+        return None
+    return time.perf_counter() - started if "Booking" in answer.text else None
+
+
+async def _load(tg: FakeTelegram, tokens: list[str], first_user: int) -> list[float | None]:
+    """``RATE`` updates/s for ``LOAD_SECONDS``, round-robin over ``tokens``; latency of each."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    tasks = []
+    for i in range(RATE * LOAD_SECONDS):
+        await asyncio.sleep(max(0.0, start + i / RATE - loop.time()))
+        tasks.append(asyncio.create_task(_answered(tg, tokens[i % len(tokens)], first_user + i)))
+    return list(await asyncio.gather(*tasks))
+
+
+def _ok(latencies: list[float | None]) -> list[float]:
+    return [x for x in latencies if x is not None]
+
+
+def _dedicated_env(t: BenchTenant, tg: FakeTelegram, port: int) -> dict[str, str]:
+    return {
+        "CLIENT_ID": t.client_id,
+        "BOT_TOKEN": t.token,
+        "DATABASE_URL": t.dsn,
+        "REDIS_URL": t.redis_url,
+        "TELEGRAM_API_URL": tg.url,
+        "HEALTH_PORT": str(port),
+        "DB_IDLE_SECONDS": str(TENANT_DB_IDLE_SECONDS),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+async def _wait_healthy(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await _get_json(f"http://127.0.0.1:{port}/healthz") is not None:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("a dedicated bot did not become healthy")
+
+
+@pytest.mark.bench
+async def test_shared_runtime_against_one_process_per_tenant(
+    roomy_postgres: PgServer,
+    roomy_redis: RedisServer,
+    kube_cluster: EmulatedCluster,
+    kube: KubeClient,
+) -> None:
+    pg_server, redis_server = roomy_postgres, roomy_redis
+    async with FakeTelegram() as tg:
+        tenants = await _provision(pg_server, redis_server, tg, TENANTS, 0)
+        dedicated = await _provision(pg_server, redis_server, tg, DEDICATED_SAMPLE, TENANTS)
+        added = await _provision(pg_server, redis_server, tg, ADDED, TENANTS + DEDICATED_SAMPLE)
+        try:
+            for t in dedicated:
+                await migrate(t.dsn, t.client_id)
+            await kube.create(
+                "v1/secrets",
+                NAMESPACE,
+                {"metadata": {"name": "shard-0-tenants"}, "data": _secret_data(tenants)},
+            )
+            await kube.create(
+                "v1/configmaps", NAMESPACE, {"metadata": {"name": "shard-0-status"}, "data": {}}
+            )
+            shard_port = _free_port()
+            shard_env = {
+                "SHARD_NAME": "shard-0",
+                "SHARD_TENANTS_SECRET": "shard-0-tenants",
+                "SHARD_STATUS_CONFIGMAP": "shard-0-status",
+                "SHARD_NAMESPACE": NAMESPACE,
+                "SHARD_KUBE_API_URL": kube_cluster.url,
+                "TELEGRAM_API_URL": tg.url,
+                "HEALTH_PORT": str(shard_port),
+                "LOG_LEVEL": "WARNING",
+            }
+            ports = [_free_port() for _ in dedicated]
+            async with contextlib.AsyncExitStack() as stack:
+                # Outside pytest's numbered temp dirs, which other runs on this machine rotate away.
+                shard_log = Path(tempfile.gettempdir()) / f"booking-shard-bench-{os.getpid()}.log"
+                shard = await stack.enter_async_context(
+                    _process(["-m", "booking_bot.shard"], shard_env, shard_log)
+                )
+                print(f"\nshard log: {shard_log}")
+                started_in = await _wait_serving(
+                    shard, shard_port, {t.client_id for t in tenants}, timeout=1800
+                )
+                bots = [
+                    await stack.enter_async_context(
+                        _process(["-m", "booking_bot"], _dedicated_env(t, tg, port))
+                    )
+                    for t, port in zip(dedicated, ports, strict=True)
+                ]
+                for port in ports:
+                    await _wait_healthy(port)
+                await asyncio.sleep(TENANT_DB_IDLE_SECONDS + 1)  # their startup check's connection closes
+
+                # ---- idle: memory and connections, both runtimes over the same window ----------
+                cpu_before = [_cpu_seconds(p.pid) for p in (shard, *bots)]
+                window_started = time.monotonic()
+                peak_shard, peak_dedicated = await asyncio.gather(
+                    _peak_for(pg_server, {t.client_id for t in tenants}, IDLE_WINDOW),
+                    _peak_for(pg_server, {t.client_id for t in dedicated}, IDLE_WINDOW),
+                )
+                window = time.monotonic() - window_started
+                cpu = [
+                    (_cpu_seconds(p.pid) - before) / window
+                    for p, before in zip((shard, *bots), cpu_before, strict=True)
+                ]
+                shard_rss = _rss_mb(shard.pid)
+                dedicated_rss = [_rss_mb(p.pid) for p in bots]
+
+                # ---- latency: 50 updates/s over 500 shard tenants, and to one dedicated bot -------
+                sampler = asyncio.create_task(
+                    _peak_for(pg_server, {t.client_id for t in tenants}, LOAD_SECONDS + 2)
+                )
+                shared_all = await _load(tg, [t.token for t in tenants[:LOAD_TENANTS]], 100_000)
+                load_peak = await sampler
+                dedicated_all = await _load(tg, [dedicated[0].token], 900_000)
+
+                # ---- a tenant added to the running shard: first answer ----------------------------
+                firsts = []
+                for i, t in enumerate(added):
+                    begun = time.perf_counter()
+                    await kube.patch("v1/secrets", NAMESPACE, "shard-0-tenants", {"data": _secret_data([t])})
+                    tg.push_message(
+                        t.token, {"id": 700_000 + i, "first_name": "C", "language_code": "en"}, "/start"
+                    )
+                    await tg.next_message(t.token, 700_000 + i, timeout=60)
+                    firsts.append(time.perf_counter() - begun)
+                shard_rss_after = _rss_mb(shard.pid)
+        finally:
+            await _drop(pg_server, redis_server, tenants + dedicated + added)
+
+    shared_lat, dedicated_lat = _ok(shared_all), _ok(dedicated_all)
+    cold, warm = _ok(shared_all[:LOAD_TENANTS]), _ok(shared_all[LOAD_TENANTS:]) or [0.0]
+    per_dedicated = sum(dedicated_rss) / len(dedicated_rss)
+    dedicated_cpu = sum(cpu[1:]) / len(cpu[1:])
+    dedicated_total = per_dedicated * TENANTS
+    gib = 1024.0
+    rows = [
+        ("DB_IDLE_SECONDS of every tenant", f"{TENANT_DB_IDLE_SECONDS}", f"{TENANT_DB_IDLE_SECONDS}"),
+        (
+            "tenants",
+            f"{TENANTS} in 1 shard process",
+            f"{DEDICATED_SAMPLE} processes measured, x{TENANTS // DEDICATED_SAMPLE}",
+        ),
+        ("time until all Serving (migrated by the shard)", f"{started_in:.0f} s", "-"),
+        (
+            "RSS, idle (MB)",
+            f"{shard_rss:.0f} total",
+            f"{per_dedicated:.0f} each -> {dedicated_total:.0f} total",
+        ),
+        (
+            "CPU while idle (% of one core)",
+            f"{cpu[0] * 100:.1f} total",
+            f"{dedicated_cpu * 100:.2f} each -> {dedicated_cpu * 100 * TENANTS:.0f} total",
+        ),
+        ("RSS per tenant (MB)", f"{shard_rss / TENANTS:.2f}", f"{per_dedicated:.1f}"),
+        ("tenants per GiB", f"{TENANTS * gib / shard_rss:.0f}", f"{gib / per_dedicated:.1f}"),
+        (
+            f"PostgreSQL connections, idle (peak over {IDLE_WINDOW:.0f}s)",
+            f"{peak_shard} for {TENANTS}",
+            f"{peak_dedicated} for {DEDICATED_SAMPLE}"
+            f" -> ~{peak_dedicated * TENANTS / DEDICATED_SAMPLE:.0f} for {TENANTS}",
+        ),
+        (
+            f"latency p50 / p99 (ms), {RATE} updates/s for {LOAD_SECONDS}s",
+            f"{_pct(shared_lat, 0.5):.0f} / {_pct(shared_lat, 0.99):.0f} ({LOAD_TENANTS} tenants)",
+            f"{_pct(dedicated_lat, 0.5):.0f} / {_pct(dedicated_lat, 0.99):.0f} (1 bot)",
+        ),
+        (
+            "  of which a tenant's first update (cold pool) / later",
+            f"{_pct(cold, 0.99):.0f} / {_pct(warm, 0.99):.0f} p99",
+            "-",
+        ),
+        (
+            "updates unanswered or answered with an error",
+            f"{len(shared_all) - len(shared_lat)}",
+            f"{len(dedicated_all) - len(dedicated_lat)}",
+        ),
+        ("PostgreSQL connections during the shared load (peak)", f"{load_peak}", "-"),
+        (
+            f"added tenant: first answer (s), {ADDED} in a row",
+            f"median {sorted(firsts)[len(firsts) // 2]:.2f}, max {max(firsts):.2f}",
+            "-",
+        ),
+        ("shard RSS after the load (MB)", f"{shard_rss_after:.0f}", "-"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    col = max(len(r[1]) for r in rows)
+    print(f"\nshared runtime vs one process per tenant ({os.cpu_count()} cores, shared)")
+    print(f"  {'':<{width}}  {'shared (1 shard)':<{col}}  dedicated")
+    for name, shared, ded in rows:
+        print(f"  {name:<{width}}  {shared:<{col}}  {ded}")
+    assert len(shared_all) == RATE * LOAD_SECONDS and len(dedicated_all) == RATE * LOAD_SECONDS
+
+
+async def _peak_for(pg: PgServer, roles: set[str], seconds: float) -> int:
+    admin = await asyncpg.connect(pg.dsn())
+    peak = 0
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            count: int = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = ANY($1::text[])", list(roles)
+            )
+            peak = max(peak, count)
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+    return peak

@@ -1,0 +1,210 @@
+"""The Shared runtime end to end: operator -> shard Deployment -> a real shard process -> Telegram.
+
+A real operator places the tenant on a shard; the test plays the kubelet for the shard's
+Deployment (it starts ``python -m booking_bot.shard`` with exactly the environment the
+Deployment's container names, pointed at the emulated API) and for the deployment controller
+(it reports the dedicated bot's pods gone when the operator scales it to zero). The tenant is
+``Ready`` only once its shard reports it serving; switching runtimes goes through the handover
+that keeps one poller per token, and the fake Bot API records any overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
+from harness.operator_process import (
+    OperatorProcess,
+    Platform,
+    create_token_secret,
+    eventually,
+    mark_bot_available,
+    operator_env,
+    tenant_body,
+    wait_phase,
+)
+from harness.telegram import FakeTelegram
+
+TOKEN = "515151:SHARED-test-token"
+USER_ID = 777
+USER = {"id": USER_ID, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+
+
+@pytest.fixture()
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as tg:
+        tg.add_bot(TOKEN, username="shared_salon_bot")
+        yield tg
+
+
+@pytest.fixture()
+def operator(
+    platform_services: Platform, own_cluster: EmulatedCluster, tmp_path: Path, telegram: FakeTelegram
+) -> Iterator[OperatorProcess]:
+    env = operator_env(
+        platform_services,
+        own_cluster,
+        tmp_path,
+        TELEGRAM_CHECK_TOKENS="true",
+        TELEGRAM_API_URL=telegram.url,
+        SHARD_CAPACITY="2",
+    )
+    op = OperatorProcess(env=env, log_path=tmp_path / "op.log")
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+        assert TOKEN not in op.logs()
+
+
+@contextlib.asynccontextmanager
+async def kubelet(
+    cluster: EmulatedCluster, kube: KubeClient, namespace: str, shard: str
+) -> AsyncIterator[None]:
+    """Run the shard Deployment's container as the kubelet would, with its own environment."""
+    deployment = await eventually(
+        lambda: kube.get("apps/v1/deployments", namespace, shard), timeout=30, what=f"{shard} Deployment"
+    )
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "booking_bot.shard"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHARD_", "KUBE"))}
+    env.update({var["name"]: var["value"] for var in container["env"]})
+    env.update(SHARD_KUBE_API_URL=cluster.url, HEALTH_PORT="0")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *container["command"][1:], env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def _answers(tg: FakeTelegram, text: str = "/start") -> str:
+    tg.drain(TOKEN, USER_ID)
+    tg.push_message(TOKEN, USER, text)
+    return (await tg.next_message(TOKEN, USER_ID, timeout=10)).text
+
+
+async def _pods_gone(kube: KubeClient, namespace: str, name: str) -> None:
+    """The deployment controller's report once the operator scaled the dedicated bot to zero."""
+
+    async def scaled_down() -> bool:
+        deployment: dict[str, Any] = await kube.get("apps/v1/deployments", namespace, f"{name}-bot")
+        return bool(deployment and deployment["spec"]["replicas"] == 0)
+
+    await eventually(scaled_down, timeout=30, what="dedicated bot scaled to zero")
+    await mark_bot_available(kube, namespace, name, replicas=0)
+
+
+async def test_a_shared_tenant_is_ready_only_when_its_shard_serves_it(
+    operator: OperatorProcess,
+    own_cluster: EmulatedCluster,
+    own_kube: KubeClient,
+    telegram: FakeTelegram,
+    namespace: str,
+    client_id: str,
+) -> None:
+    kube = own_kube
+    await create_token_secret(kube, namespace, token=TOKEN)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id, runtime="Shared"))
+    waiting = await wait_phase(kube, namespace, "salon", "Provisioning", timeout=30)
+    deployment = await eventually(
+        lambda: kube.get("apps/v1/deployments", namespace, "salon-bot"), timeout=30, what="bot Deployment"
+    )
+    assert deployment["spec"]["replicas"] == 0  # the dedicated slot stays empty
+    assert waiting["status"]["runtime"] == "Shared"
+    await asyncio.sleep(3)  # a shard Deployment alone (no process serving) never makes it Ready
+    assert (await kube.get(BOOKINGTENANTS, namespace, "salon"))["status"]["phase"] == "Provisioning"
+
+    async with kubelet(own_cluster, kube, namespace, "booking-shard-0"):
+        ready = await wait_phase(kube, namespace, "salon", "Ready", timeout=60)
+        assert ready["status"]["shard"] == "booking-shard-0"
+        assert ready["status"]["botUsername"] == "shared_salon_bot"
+        assert "Test Company" in await _answers(telegram)
+        conditions = {c["type"]: c for c in ready["status"]["conditions"]}
+        assert conditions["Shard"]["status"] == "True"
+    assert telegram.conflicts == []
+
+
+async def test_switching_shared_to_dedicated_and_back_keeps_one_poller(
+    operator: OperatorProcess,
+    own_cluster: EmulatedCluster,
+    own_kube: KubeClient,
+    telegram: FakeTelegram,
+    namespace: str,
+    client_id: str,
+) -> None:
+    kube = own_kube
+    await create_token_secret(kube, namespace, token=TOKEN)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id, runtime="Shared"))
+    async with kubelet(own_cluster, kube, namespace, "booking-shard-0"):
+        await wait_phase(kube, namespace, "salon", "Ready", timeout=60)
+        assert "Test Company" in await _answers(telegram)
+
+        await kube.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"runtime": "Dedicated"}})
+
+        async def dedicated_scaled_up() -> bool:
+            deployment = await kube.get("apps/v1/deployments", namespace, "salon-bot")
+            return bool(deployment["spec"]["replicas"] == 1)
+
+        await eventually(
+            dedicated_scaled_up, timeout=30, what="dedicated bot scaled up after the shard let go"
+        )
+        shard_status = await kube.get("v1/configmaps", namespace, "booking-shard-0-status")
+        assert client_id not in (shard_status.get("data") or {})  # the shard's poller was gone first
+        await mark_bot_available(kube, namespace, "salon")
+        dedicated = await wait_phase(kube, namespace, "salon", "Ready", timeout=30)
+        assert dedicated["status"]["runtime"] == "Dedicated" and "shard" not in dedicated["status"]
+
+        await kube.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"runtime": "Shared"}})
+        await _pods_gone(kube, namespace, "salon")
+        back = await wait_phase(kube, namespace, "salon", "Ready", timeout=60)
+        assert back["status"]["shard"] == "booking-shard-0"  # the same shard as before
+        assert "Test Company" in await _answers(telegram)
+    assert telegram.conflicts == []
+
+
+async def test_a_full_shard_gets_a_neighbour_and_assignments_stay_put(
+    operator: OperatorProcess, own_kube: KubeClient, namespace: str
+) -> None:
+    """SHARD_CAPACITY is 2 here: the third tenant starts booking-shard-1; nobody moves after."""
+    kube = own_kube
+    await create_token_secret(kube, namespace, token=TOKEN)
+    names = ["one", "two", "three"]
+    for i, name in enumerate(names):
+        await kube.create(
+            BOOKINGTENANTS, namespace, tenant_body(name, f"t_place_{i}_{namespace[3:]}", runtime="Shared")
+        )
+
+        async def placed(name: str = name) -> str | None:
+            tenant = await kube.get(BOOKINGTENANTS, namespace, name)
+            return (tenant.get("status") or {}).get("shard")
+
+        await eventually(placed, timeout=30, what=f"{name} placed")
+    shards = {name: (await kube.get(BOOKINGTENANTS, namespace, name))["status"]["shard"] for name in names}
+    assert shards == {"one": "booking-shard-0", "two": "booking-shard-0", "three": "booking-shard-1"}
+    for shard in ("booking-shard-0", "booking-shard-1"):
+        assert await kube.get("apps/v1/deployments", namespace, shard) is not None
+        assert await kube.get("rbac.authorization.k8s.io/v1/roles", namespace, shard) is not None
+    # Removing a tenant from the full shard frees its place, but the others keep theirs.
+    await kube.delete(BOOKINGTENANTS, namespace, "one")
+    await eventually(lambda: _gone(kube, namespace, "one"), timeout=30, what="one deleted")
+    secret = await kube.get("v1/secrets", namespace, "booking-shard-0-tenants")
+    assert len(secret["data"]) == 1
+    await asyncio.sleep(6)  # a resync of every tenant (RESYNC_INTERVAL=5) happens meanwhile
+    after = {name: (await kube.get(BOOKINGTENANTS, namespace, name))["status"]["shard"] for name in names[1:]}
+    assert after == {"two": "booking-shard-0", "three": "booking-shard-1"}
+
+
+async def _gone(kube: KubeClient, namespace: str, name: str) -> bool:
+    return await kube.get(BOOKINGTENANTS, namespace, name) is None
