@@ -31,6 +31,14 @@ PART_OF: Final = "booking-saas"
 # no other Secret as BOT_TOKEN (never a tenant's credentials, whatever a tenant's spec says).
 BOT_TOKEN_LABEL: Final = f"{GROUP}/bot-token"
 BOT_TOKEN_LABEL_VALUE: Final = "true"  # noqa: S105 - a label value, not a secret
+# On every Secret the operator writes: "false", never a token. With it, one server-side label
+# selector (the key's existence) gives the operator's Secret watch exactly the token Secrets
+# and its own, never the rest of the cluster's Secrets.
+NOT_A_BOT_TOKEN_LABEL_VALUE: Final = "false"
+# On a token Secret in the platform's token namespace (the webhook's, TOKEN_NAMESPACE): the one
+# BookingTenant (name, namespace) it was written for. The operator hands the token to no other.
+TOKEN_TENANT_LABEL: Final = f"{GROUP}/tenant"
+TOKEN_TENANT_NAMESPACE_LABEL: Final = f"{GROUP}/tenant-namespace"
 
 # --- annotations ------------------------------------------------------------------------------
 # Set by a human to any new value: the operator issues new Postgres and Redis passwords.
@@ -41,6 +49,9 @@ CREDENTIALS_APPLIED_ANNOTATION: Final = f"{GROUP}/credentials-applied"
 CONFIG_HASH_ANNOTATION: Final = f"{GROUP}/config-hash"
 # On a tenant the webhook created: the checkout it came from.
 CHECKOUT_ID_ANNOTATION: Final = f"{GROUP}/checkout-id"
+# On a tenant the webhook wrote a new token for (Telegram rotated a managed bot's token): the
+# time, so the operator reads the token namespace at once instead of at its next resync.
+TOKEN_REFRESHED_ANNOTATION: Final = f"{GROUP}/token-refreshed"
 # On a tenant the legacy migration generated: which legacy client it was.
 MIGRATED_FROM_ANNOTATION: Final = f"{GROUP}/migrated-from"
 # Every annotation a user is told to set on a BookingTenant to make the operator act. Each must

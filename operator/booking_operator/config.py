@@ -64,6 +64,10 @@ class OperatorSettings(BaseSettings):
 
     # Where to watch BookingTenants: empty = the whole cluster.
     watch_namespace: str = ""
+    # The platform's token namespace: where the webhook keeps the bot tokens of the checkouts it
+    # sells (it holds no Secret verb where tenants' credentials live). The only namespace a
+    # spec.botTokenSecretRef.namespace may name; empty = none may be named.
+    token_namespace: str = Field(default="", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
     # Full reconcile of every tenant (drift repair) at least this often, seconds.
     resync_interval: float = Field(default=300.0, gt=0)
     # How often each tenant's deadline (paidUntil) is checked locally, seconds.

@@ -37,6 +37,7 @@ from booking_operator.status import same_status, write_status
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 GROUP, VERSION, PLURAL = crd.GROUP, crd.VERSION, crd.PLURAL
 OURS = {manifests.MANAGED_BY: manifests.MANAGED_BY_VALUE}
+SECRET_SELECTOR = crd.BOT_TOKEN_LABEL  # the key's existence, whatever its value
 
 
 @kopf.on.startup()
@@ -52,6 +53,10 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
     # Watching one namespace needs no cluster-wide discovery of namespaces and CRDs, which a
     # namespaced Role could not grant anyway.
     settings.scanning.disabled = bool(cfg.watch_namespace)
+    # Server-side: the Secret watch streams only Secrets carrying the bot-token label (tokens
+    # say "true", every Secret the operator writes says "false"), not every Secret of the
+    # namespace (or, cluster-wide, of the cluster); `when=` below filters further, client-side.
+    settings.watching.label_selectors["", "v1", "secrets"] = SECRET_SELECTOR
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
@@ -202,6 +207,8 @@ def tenants_by_token_secret(
     secret = ref.get("name") if isinstance(ref, Mapping) else None
     if not isinstance(secret, str) or not secret:
         return None
+    if ref.get("namespace") not in (None, namespace):
+        return None  # the token namespace: the webhook annotates the tenant when it writes there
     return {(namespace, secret): (name, uid, str(ref.get("key") or crd.TOKEN_SECRET_KEY))}
 
 

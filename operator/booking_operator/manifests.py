@@ -55,6 +55,18 @@ HEALTH_PROBE: dict[str, Any] = {
 # Secret keys holding the generated passwords; the URLs are derived from them.
 DB_PASSWORD_KEY = "DATABASE_PASSWORD"  # noqa: S105 - a key name, not a password
 REDIS_PASSWORD_KEY = "REDIS_PASSWORD"  # noqa: S105 - a key name, not a password
+BOT_TOKEN_KEY = "BOT_TOKEN"  # noqa: S105 - the bot's env name, copied from the token namespace
+
+
+def token_namespace(spec: Mapping[str, Any], namespace: str) -> str:
+    """Where the tenant's token Secret lives: its own namespace unless the ref names another."""
+    return str((spec.get("botTokenSecretRef") or {}).get("namespace") or namespace)
+
+
+def token_copied(spec: Mapping[str, Any], namespace: str) -> bool:
+    """A pod mounts Secrets of its own namespace only: a token kept in the platform's token
+    namespace reaches the bot as BOT_TOKEN in the tenant's credentials Secret (a copy)."""
+    return token_namespace(spec, namespace) != namespace
 
 
 def secret_name(name: str) -> str:
@@ -128,7 +140,11 @@ def secret(
         "metadata": {
             "name": secret_name(name),
             "namespace": namespace,
-            "labels": labels(name, client_id, "credentials"),
+            # Never a token, and seen by the operator's label-selected Secret watch (crd.py).
+            "labels": {
+                **labels(name, client_id, "credentials"),
+                crd.BOT_TOKEN_LABEL: crd.NOT_A_BOT_TOKEN_LABEL_VALUE,
+            },
             "annotations": {APPLIED_ANNOTATION: applied},
         },
         "type": "Opaque",
@@ -155,16 +171,24 @@ def deployment(
     token_ref = spec["botTokenSecretRef"]
     bot = spec.get("bot") or {}
     admins = ",".join(str(int(a)) for a in spec.get("admins") or [])
+    # A copied token comes with the credentials Secret (envFrom); else from the owner's Secret.
+    token_env: list[dict[str, Any]] = (
+        []
+        if token_copied(spec, namespace)
+        else [
+            {
+                "name": BOT_TOKEN_KEY,
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": token_ref["name"],
+                        "key": token_ref.get("key") or crd.TOKEN_SECRET_KEY,
+                    }
+                },
+            }
+        ]
+    )
     env: list[dict[str, Any]] = [
-        {
-            "name": "BOT_TOKEN",
-            "valueFrom": {
-                "secretKeyRef": {
-                    "name": token_ref["name"],
-                    "key": token_ref.get("key") or crd.TOKEN_SECRET_KEY,
-                }
-            },
-        },
+        *token_env,
         {"name": "BUSINESS_NAME", "value": str(spec.get("companyName", ""))},
         {"name": "TENANT_TIMEZONE", "value": str(spec.get("timezone") or "Europe/Moscow")},
         {"name": "DEFAULT_LANGUAGE", "value": str(spec.get("language") or "ru")},

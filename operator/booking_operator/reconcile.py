@@ -192,16 +192,23 @@ async def check_references(p: Pass) -> None:
     """The image and the token Secret the spec names are allowed, before anything is provisioned,
     mounted or sent to Telegram (references.py)."""
     settings = p.platform.settings
-    ref_name = p.spec["botTokenSecretRef"]["name"]
+    ref = p.spec["botTokenSecretRef"]
+    ref_name = ref["name"]
+    token_namespace = manifests.token_namespace(p.spec, p.namespace)
+    foreign = token_namespace != p.namespace
     refusal = references.refused_image(p.spec, settings.bot_image, settings.image_allowlist)
     refusal = refusal or references.refused_secret_name(ref_name)
+    if foreign:
+        refusal = refusal or references.refused_token_namespace(ref, settings.token_namespace)
     if refusal is None:
         try:
-            p.token_secret = await p.platform.kube.get(SECRETS, p.namespace, ref_name)
+            p.token_secret = await p.platform.kube.get(SECRETS, token_namespace, ref_name)
         except KubeError as exc:
             raise kubernetes_failed("BotToken", "read the bot token Secret", exc) from exc
         uid = str(p.meta.get("uid", ""))
         refusal = references.refused_token_secret(p.token_secret, uid) if p.token_secret else None
+        if refusal is None and foreign and p.token_secret:
+            refusal = references.refused_foreign_token(p.token_secret, p.name, p.namespace, p.client_id)
     if refusal is not None:
         raise refused("References", refusal)
     p.conds.set("References", True, "Allowed", "bot image and token Secret allowed")
@@ -309,6 +316,8 @@ async def _redis_quota(p: Pass) -> bool:
 async def write_secret(p: Pass) -> None:
     """The tenant Secret, written only after the passwords in it work."""
     p.data = manifests.secret_data(p.platform.settings, p.client_id, p.db_password, p.redis_password)
+    if manifests.token_copied(p.spec, p.namespace) and (token := _token(p)):
+        p.data[manifests.BOT_TOKEN_KEY] = token  # the bot pod cannot mount the token namespace's
     wanted = manifests.secret(p.name, p.namespace, p.client_id, p.data, p.tag)
     kopf.adopt(wanted, owner=cast(kopf.Body, p.body))
     p.platform.memory(p.meta.get("uid", "")).secret = wanted
@@ -325,6 +334,11 @@ async def write_secret(p: Pass) -> None:
     p.conds.set("Secret", True, "Written", manifests.secret_name(p.name))
 
 
+def _token(p: Pass) -> str:
+    key = p.spec["botTokenSecretRef"].get("key") or crd.TOKEN_SECRET_KEY
+    return manifests.decode((p.token_secret or {}).get("data")).get(key, "").strip()
+
+
 async def check_bot_token(p: Pass) -> None:
     """Does Telegram know the token, and what is the bot's @username? Never stops the pass.
 
@@ -333,7 +347,7 @@ async def check_bot_token(p: Pass) -> None:
     """
     ref = p.spec["botTokenSecretRef"]
     key = ref.get("key") or crd.TOKEN_SECRET_KEY
-    token = manifests.decode((p.token_secret or {}).get("data")).get(key, "").strip()
+    token = _token(p)
     if not token:
         p.token_problem = f"bot token Secret {ref['name']!r} (key {key!r}) not found or empty"
         p.conds.set("BotToken", False, "SecretNotFound", p.token_problem)

@@ -9,6 +9,10 @@ Whoever may edit BookingTenants must not be able to use the operator as a confus
 - a Secret the operator manages (`app.kubernetes.io/managed-by: booking-operator`, such as
   every tenant's `<name>-credentials`) is never a token, whatever its labels say, and
   neither is a Secret owned by another BookingTenant;
+- a token in another namespace is read only from the platform's token namespace
+  (TOKEN_NAMESPACE, where the webhook keeps the tokens of the bots it sold), and only when
+  that Secret was written for this very tenant (its name, namespace and clientId labels): the
+  webhook faces the internet, so it holds no Secret verb where tenants' credentials live;
 - the image is BOT_IMAGE or one of BOT_IMAGE_ALLOWLIST.
 
 The same rules run on the API server as a ValidatingAdmissionPolicy shipped by the chart
@@ -45,6 +49,38 @@ def refused_secret_name(name: str) -> Refusal | None:
         return Refusal(
             "ForbiddenSecret",
             f"spec.botTokenSecretRef names {name!r}: a tenant's credentials Secret is never a bot token",
+        )
+    return None
+
+
+def refused_token_namespace(ref: Mapping[str, Any], token_namespace: str) -> Refusal | None:
+    """Before reading anything: a token outside the tenant's namespace only from the token namespace."""
+    namespace = ref.get("namespace")
+    if namespace is None or (token_namespace and namespace == token_namespace):
+        return None
+    return Refusal(
+        "ForbiddenSecret",
+        f"spec.botTokenSecretRef.namespace {namespace!r} is not the platform's token namespace "
+        f"(TOKEN_NAMESPACE={token_namespace!r})",
+    )
+
+
+def refused_foreign_token(
+    secret: Mapping[str, Any], tenant_name: str, tenant_namespace: str, client_id: str
+) -> Refusal | None:
+    """A token in the token namespace: written by the webhook for exactly this tenant."""
+    meta = secret.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    wanted = {
+        MANAGED_BY: crd.MANAGED_BY_WEBHOOK,
+        crd.TOKEN_TENANT_LABEL: tenant_name,
+        crd.TOKEN_TENANT_NAMESPACE_LABEL: tenant_namespace,
+        crd.CLIENT_ID_LABEL: client_id,
+    }
+    if any(labels.get(key) != value for key, value in wanted.items()):
+        return Refusal(
+            "ForbiddenSecret",
+            f"Secret {meta.get('name', '')!r} of the token namespace was not written for this tenant",
         )
     return None
 

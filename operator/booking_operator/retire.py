@@ -15,7 +15,7 @@ import kopf
 
 from booking_contract.client_id import InvalidClientId, validate_client_id
 from booking_contract.kube import DEPLOYMENTS, SECRETS, KubeError
-from booking_operator import database, manifests, metrics, redis_acl, shards
+from booking_operator import database, manifests, metrics, redis_acl, references, shards
 from booking_operator.errors import DB_ERRORS, REDIS_ERRORS, short
 from booking_operator.platform import Platform
 
@@ -50,6 +50,10 @@ async def retire(
             await platform.kube.delete(resource, namespace, child)
         except KubeError as exc:
             raise kopf.TemporaryError(f"cannot delete {child}: {exc}", delay=10) from exc
+    try:  # as its ownerReference does for a token in the tenant's namespace
+        await _delete_token_copy_source(platform, name, namespace, client_id, spec)
+    except KubeError as exc:
+        raise kopf.TemporaryError(f"cannot delete the tenant's token Secret: {exc}", delay=10) from exc
     try:
         async with platform.pg.acquire() as conn:
             if policy == "Delete":
@@ -78,3 +82,17 @@ async def retire(
         f"retained schema {client_id!r} (role {client_id!r}, now NOLOGIN) and Redis keys {client_id}:*; "
         f"a new BookingTenant with clientId {client_id!r} takes them over"
     )
+
+
+async def _delete_token_copy_source(
+    platform: Platform, name: str, namespace: str, client_id: str, spec: Mapping[str, Any]
+) -> None:
+    """The tenant's token in the platform's token namespace goes with the tenant (no
+    ownerReference crosses namespaces); a token written for another tenant is never touched."""
+    token_namespace = manifests.token_namespace(spec, namespace)
+    if token_namespace == namespace or token_namespace != platform.settings.token_namespace:
+        return
+    secret_name = str(spec["botTokenSecretRef"]["name"])
+    secret = await platform.kube.get(SECRETS, token_namespace, secret_name)
+    if secret is not None and references.refused_foreign_token(secret, name, namespace, client_id) is None:
+        await platform.kube.delete(SECRETS, token_namespace, secret_name)

@@ -158,7 +158,7 @@ async def serve_shared(
         return SharedState(
             current_shard, False, "waiting for the dedicated bot to stop (one poller per token)"
         )
-    token_secret = await kube.get(SECRETS, namespace, token_ref["name"])
+    token_secret = await kube.get(SECRETS, token_ref.get("namespace") or namespace, token_ref["name"])
     token = (
         manifests.decode((token_secret or {}).get("data")).get(token_ref.get("key") or "token", "").strip()
     )

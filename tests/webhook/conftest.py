@@ -77,6 +77,7 @@ async def namespace(kube_cluster: EmulatedCluster) -> AsyncIterator[str]:
     name = f"wh-{uuid.uuid4().hex[:10]}"
     yield name
     invalid = await remove_everything(kube_cluster.url, name)
+    await remove_everything(kube_cluster.url, f"{name}-tokens")
     assert invalid == [], f"BookingTenants that the API server would refuse: {invalid}"
 
 
@@ -120,6 +121,8 @@ def make_settings(
         "yookassa_timeout": 1.0,
         "database_url": dsn,
         "tenant_namespace": namespace,
+        # As the chart sets it up: the bot tokens apart from the tenants (and their credentials).
+        "token_namespace": f"{namespace}-tokens",
         "kubeconfig": str(kubeconfig),
         # The test client's direct peer is 127.0.0.1: trust it as the ingress, and let it name
         # the YooKassa address in X-Forwarded-For. The source networks stay YooKassa's defaults.
@@ -258,7 +261,7 @@ class Platform:
 @pytest.fixture()
 async def platform(settings: Settings, yookassa: FakeYooKassa) -> AsyncIterator[Platform]:
     store = await Store.connect(settings.database_url.get_secret_value(), max_size=3)
-    kube = await Kube.connect(settings.tenant_namespace, settings.kubeconfig)
+    kube = await Kube.connect(settings.tenant_namespace, settings.kubeconfig, settings.token_namespace)
     client = YooKassaClient(
         settings.yookassa_api_url,
         settings.yookassa_shop_id,

@@ -136,7 +136,7 @@ async def test_cleanup_keeps_the_token_of_a_paid_checkout_whose_notification_was
     await remove_abandoned_tokens(deps, older_than_seconds=0)
 
     assert checkout.token_secret_name is not None
-    assert await kube.get("v1/secrets", platform.settings.tenant_namespace, checkout.token_secret_name)
+    assert await kube.get("v1/secrets", platform.kube.token_namespace, checkout.token_secret_name)
 
 
 async def test_cleanup_keeps_the_token_of_a_tenant_that_exists(
@@ -165,7 +165,7 @@ async def test_cleanup_keeps_the_token_of_a_tenant_that_exists(
     await remove_abandoned_tokens(deps, older_than_seconds=0)
 
     assert checkout.token_secret_name is not None
-    assert await kube.get("v1/secrets", platform.settings.tenant_namespace, checkout.token_secret_name)
+    assert await kube.get("v1/secrets", platform.kube.token_namespace, checkout.token_secret_name)
 
 
 async def test_cleanup_still_removes_the_token_of_a_checkout_whose_payment_expired(
@@ -181,5 +181,4 @@ async def test_cleanup_still_removes_the_token_of_a_checkout_whose_payment_expir
     assert await remove_abandoned_tokens(deps, older_than_seconds=0) == 1
 
     assert checkout.token_secret_name is not None
-    ns = platform.settings.tenant_namespace
-    assert await kube.get("v1/secrets", ns, checkout.token_secret_name) is None
+    assert await kube.get("v1/secrets", platform.kube.token_namespace, checkout.token_secret_name) is None

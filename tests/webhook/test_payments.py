@@ -56,9 +56,18 @@ async def test_a_succeeded_payment_creates_the_tenant_with_its_token_in_a_secret
     assert abs((paid_until - expected).total_seconds()) < 120
     assert crd_errors(tenant) == []
     assert token not in str(tenant)
-    secret = await kube.get("v1/secrets", ns, spec["botTokenSecretRef"]["name"])
-    assert base64.b64decode(secret["data"][spec["botTokenSecretRef"]["key"]]).decode() == token
-    assert secret["metadata"]["ownerReferences"][0]["uid"] == tenant["metadata"]["uid"]
+    ref = spec["botTokenSecretRef"]
+    assert ref["namespace"] == webhook.settings.token_namespace != ns  # never next to credentials
+    secret = await kube.get("v1/secrets", ref["namespace"], ref["name"])
+    assert base64.b64decode(secret["data"][ref["key"]]).decode() == token
+    # Written for this tenant only (the operator hands it to no other); no ownerReference can
+    # cross namespaces, so the operator deletes it with its tenant.
+    labels = secret["metadata"]["labels"]
+    assert labels["bookingsaas.dev/tenant"] == tenant["metadata"]["name"]
+    assert labels["bookingsaas.dev/tenant-namespace"] == ns
+    assert labels["bookingsaas.dev/client-id"] == spec["clientId"]
+    assert labels["bookingsaas.dev/bot-token"] == "true"
+    assert "ownerReferences" not in secret["metadata"]
 
 
 async def test_a_renewal_extends_paid_until_by_the_plan_days(

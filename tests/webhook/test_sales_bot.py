@@ -64,7 +64,7 @@ async def test_the_whole_purchase_ends_with_the_ready_message(
     assert tenant["spec"]["ownerTelegramId"] == sales_bot.owner
     assert OWNER_BOT_TOKEN not in str(tenant)
     ref = tenant["spec"]["botTokenSecretRef"]
-    secret = await kube.get("v1/secrets", ns, ref["name"])
+    secret = await kube.get("v1/secrets", ref["namespace"], ref["name"])
     assert base64.b64decode(secret["data"][ref["key"]]).decode() == OWNER_BOT_TOKEN
 
     await _operator_reports_ready(kube, ns, tenant["metadata"]["name"], "aurora_salon_bot")
@@ -250,7 +250,7 @@ async def test_an_abandoned_checkout_loses_its_token_secret(
     checkout = await platform.store.latest_checkout(sales_bot.owner)
     assert checkout is not None and checkout.id == paid_checkout.id
     await platform.store.mark_applied(paid_checkout.id, paid)
-    ns = sales_bot.settings.tenant_namespace
+    ns = platform.kube.token_namespace
     secrets = [s["metadata"]["name"] for s in await kube.list("v1/secrets", ns)]
     assert len(secrets) == 2
 
@@ -291,7 +291,7 @@ async def test_a_rotated_managed_bot_token_reaches_the_tenant_secret(
             }
         },
     )
-    ns = sales_bot.settings.tenant_namespace
+    ns = platform.kube.token_namespace
     for _ in range(100):
         secret = await kube.get("v1/secrets", ns, checkout.token_secret_name)
         if base64.b64decode(secret["data"]["token"]).decode() == rotated:

@@ -71,7 +71,8 @@ def test_reserved_and_malformed_client_ids_are_invalid() -> None:
 def test_the_new_tenant_manifest_satisfies_the_crd(crd_errors: Callable[..., list[str]]) -> None:
     checkout = _checkout()
     payment = ConfirmedPayment(id=str(uuid.uuid4()), plan="1m", days=30, amount="299.00", currency="RUB")
-    manifest = tenant_manifest(checkout, payment, NOW)
+    ref = {"name": str(checkout.token_secret_name), "key": "token", "namespace": "booking-system-tokens"}
+    manifest = tenant_manifest(checkout, payment, NOW, ref)
     assert crd_errors(manifest) == []
     assert manifest["spec"]["paidUntil"] == "2026-03-31T12:00:00Z"
-    assert manifest["spec"]["botTokenSecretRef"] == {"name": checkout.token_secret_name, "key": "token"}
+    assert manifest["spec"]["botTokenSecretRef"] == ref

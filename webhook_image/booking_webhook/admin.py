@@ -49,7 +49,7 @@ async def refund_command(settings: Settings, request: RefundRequest) -> int:
         settings.yookassa_secret_key.get_secret_value(),
         settings.yookassa_timeout,
     )
-    kube = await Kube.connect(settings.tenant_namespace, settings.kubeconfig)
+    kube = await Kube.connect(settings.tenant_namespace, settings.kubeconfig, settings.token_namespace)
     try:
         try:
             refund = await issue_refund(store, yookassa, settings, request)

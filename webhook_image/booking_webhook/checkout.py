@@ -8,7 +8,8 @@ payable; only a payment known to be canceled (expired) gets a new attempt with a
 
 A new tenant's clientId (and so its object name) is fixed here, which is what makes
 concurrent notification deliveries race for one name rather than create two tenants. The
-bot token goes straight into a Kubernetes Secret; the database holds only its name.
+bot token goes straight into a Kubernetes Secret, in the token namespace (kube.py); the database
+holds only its name.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ async def start_new(
     client_id = await _free_client_id(store, kube)
     name = tenant_name(client_id)
     secret = token_secret_name(name)
-    await kube.create_token_secret(secret, bot_token, {"bookingsaas.dev/client-id": client_id})
+    await kube.create_token_secret(secret, bot_token, name, client_id)
     return await store.create_checkout(
         id=uuid.uuid4(),
         kind="new",

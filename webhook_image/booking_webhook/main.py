@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.wait_for(store.ensure(), 10)
         except Exception as exc:  # not fatal: /ready says so, notifications get 503 until it is back
             log_event(log, "database not reachable at startup", logging.WARNING, error=type(exc).__name__)
-        kube = await Kube.connect(current.tenant_namespace, current.kubeconfig)
+        kube = await Kube.connect(current.tenant_namespace, current.kubeconfig, current.token_namespace)
         yookassa = YooKassaClient(
             current.yookassa_api_url,
             current.yookassa_shop_id,

@@ -84,7 +84,9 @@ def payment_entry(payment: ConfirmedPayment, now: datetime.datetime) -> dict[str
     }
 
 
-def tenant_manifest(checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime) -> dict[str, Any]:
+def tenant_manifest(
+    checkout: Checkout, payment: ConfirmedPayment, now: datetime.datetime, token_ref: dict[str, str]
+) -> dict[str, Any]:
     """A new BookingTenant per docs/contracts.md; the token stays in its Secret."""
     paid_until = now + datetime.timedelta(days=payment.days)
     return {
@@ -102,7 +104,7 @@ def tenant_manifest(checkout: Checkout, payment: ConfirmedPayment, now: datetime
             "clientId": checkout.client_id,
             "companyName": checkout.company_name[:128],
             "ownerTelegramId": checkout.telegram_user_id,
-            "botTokenSecretRef": {"name": checkout.token_secret_name, "key": crd.TOKEN_SECRET_KEY},
+            "botTokenSecretRef": token_ref,
             "plan": payment.plan,
             "paidUntil": format_time(paid_until),
             "deletionPolicy": "Retain",
@@ -124,7 +126,7 @@ async def apply_payment(
 ) -> Applied:
     now = now or utc_now()
     if checkout.kind == "new":
-        manifest = tenant_manifest(checkout, payment, now)
+        manifest = tenant_manifest(checkout, payment, now, kube.token_ref(str(checkout.token_secret_name)))
         try:
             created = await kube.create_tenant(manifest)
         except KubeConflict:

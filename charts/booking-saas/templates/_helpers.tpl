@@ -119,6 +119,11 @@ Usage: include "booking-saas.image" (list . .Values.operator.image)
 {{- default (default .Release.Namespace .Values.operator.watchNamespace) .Values.webhook.tenantNamespace }}
 {{- end }}
 
+{{/* Namespace of the bot tokens the webhook writes: nothing but those tokens lives there. */}}
+{{- define "booking-saas.tokenNamespace" -}}
+{{- default (printf "%s-tokens" .Release.Namespace | trunc 63 | trimSuffix "-") .Values.webhook.tokenNamespace }}
+{{- end }}
+
 {{/* The namespace the operator watches: empty only with operator.clusterWide. */}}
 {{- define "booking-saas.watchNamespace" -}}
 {{- if not .Values.operator.clusterWide }}{{ default .Release.Namespace .Values.operator.watchNamespace }}{{ end }}
@@ -307,6 +312,8 @@ The environment the webhook and the sales bot share.
   value: {{ .Values.webhook.publicUrl | quote }}
 - name: TENANT_NAMESPACE
   value: {{ include "booking-saas.tenantNamespace" . | quote }}
+- name: TOKEN_NAMESPACE
+  value: {{ include "booking-saas.tokenNamespace" . | quote }}
 - name: WEBHOOK_TRUSTED_PROXIES
   value: {{ join "," .Values.webhook.trustedProxies | quote }}
 - name: WEBHOOK_EXTRA_SOURCE_NETWORKS

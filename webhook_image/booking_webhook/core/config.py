@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     tenant_namespace: str = Field(
         default="default", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", validation_alias="TENANT_NAMESPACE"
     )
+    # Where the bot tokens of checkouts are written: a namespace holding nothing but them, so the
+    # internet-facing webhook needs no Secret verb where tenants' credentials live (the chart's
+    # `<release namespace>-tokens`). Unset = the tenant namespace (a development setup).
+    token_namespace: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", validation_alias="TOKEN_NAMESPACE"
+    )
     kubeconfig: str | None = Field(default=None, validation_alias="KUBECONFIG")
 
     # --- plans and the sales bot ---
@@ -168,7 +174,7 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"not a network: {exc}") from None
 
-    @field_validator("sales_bot_token", "telegram_api_url", mode="before")
+    @field_validator("sales_bot_token", "telegram_api_url", "token_namespace", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -45,7 +45,7 @@ def build_bot(settings: Settings) -> Bot:
 
 async def run_sales_bot(settings: Settings) -> None:
     store = await Store.connect(settings.database_url.get_secret_value(), max_size=5)
-    kube = await Kube.connect(settings.tenant_namespace, settings.kubeconfig)
+    kube = await Kube.connect(settings.tenant_namespace, settings.kubeconfig, settings.token_namespace)
     yookassa = YooKassaClient(
         settings.yookassa_api_url,
         settings.yookassa_shop_id,

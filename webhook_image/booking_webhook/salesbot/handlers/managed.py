@@ -1,5 +1,8 @@
 """Managed bots (Bot API 9.6): when Telegram reports a new token for a bot this sales bot
-manages, the tenant's token Secret gets it, so a rotated token does not silence the bot."""
+manages, the tenant's token Secret gets it, so a rotated token does not silence the bot.
+
+The token goes into the token namespace (kube.py) and the tenant is pointed at it: a tenant made
+before the token namespace existed moves over at its first refresh."""
 
 from __future__ import annotations
 
@@ -33,8 +36,9 @@ async def managed_bot_updated(managed_bot: ManagedBotUpdated, bot: Bot, deps: Sa
     try:
         token = await bot.get_managed_bot_token(user_id=bot_id)
         await deps.kube.create_token_secret(
-            checkout.token_secret_name, token, {"bookingsaas.dev/client-id": checkout.client_id}
+            checkout.token_secret_name, token, checkout.tenant_name, checkout.client_id
         )
+        await deps.kube.point_at_token(checkout.tenant_name, checkout.token_secret_name)
     except (TelegramAPIError, KubeError) as exc:
         log_event(
             log, "managed bot token not refreshed", logging.WARNING, bot_id=bot_id, error=type(exc).__name__
