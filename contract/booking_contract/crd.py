@@ -34,7 +34,7 @@ BOT_TOKEN_LABEL_VALUE: Final = "true"  # noqa: S105 - a label value, not a secre
 # On every Secret the operator writes: "false", never a token. With it, one server-side label
 # selector (the key's existence) gives the operator's Secret watch exactly the token Secrets
 # and its own, never the rest of the cluster's Secrets.
-NOT_A_BOT_TOKEN_LABEL_VALUE: Final = "false"
+NOT_A_BOT_TOKEN_LABEL_VALUE: Final = "false"  # noqa: S105 - a label value
 # On a token Secret in the platform's token namespace (the webhook's, TOKEN_NAMESPACE): the one
 # BookingTenant (name, namespace) it was written for. The operator hands the token to no other.
 TOKEN_TENANT_LABEL: Final = f"{GROUP}/tenant"

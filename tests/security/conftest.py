@@ -26,6 +26,7 @@ IDLE_IN_TRANSACTION_TIMEOUT_MS = 1_000
 LOCK_TIMEOUT_MS = 500
 ALLOWED_IMAGE = "registry.example/booking-bot:*"
 REDIS_QUOTA_BYTES = 1024 * 1024
+TOKEN_NAMESPACE = "sec-tokens"  # the platform's token namespace, as the chart's `<release ns>-tokens`
 
 
 class TokenRecorder:
@@ -99,6 +100,7 @@ def security_operator(
         TELEGRAM_CHECK_TOKENS="true",
         TELEGRAM_API_URL=security_telegram.url,
         BOT_IMAGE_ALLOWLIST=ALLOWED_IMAGE,
+        TOKEN_NAMESPACE=TOKEN_NAMESPACE,
         TENANT_STATEMENT_TIMEOUT_MS=str(STATEMENT_TIMEOUT_MS),
         TENANT_IDLE_IN_TRANSACTION_TIMEOUT_MS=str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
         TENANT_LOCK_TIMEOUT_MS=str(LOCK_TIMEOUT_MS),

@@ -11,10 +11,12 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chart.conftest import Helm, Manifest, by_kind
+import yaml
+from chart.conftest import CHART, Helm, Manifest, by_kind
 from pydantic import SecretStr
 
 from booking_operator import manifests
@@ -41,12 +43,40 @@ def test_default_install_gives_the_operator_no_cluster_wide_write(helm: Helm) ->
     assert env["WATCH_NAMESPACE"] == "booking-system"
 
 
-def test_webhook_cannot_read_any_secret(helm: Helm) -> None:
-    """get/list/watch would read every tenant's credentials; the webhook only creates tokens
-    (patch/delete of its own token Secrets only, by the admission policy below)."""
-    (role,) = [r for r in _roles(helm.render(WEBHOOK)) if r["metadata"]["name"].endswith("-webhook")]
-    verbs = {v for rule in role["rules"] if "secrets" in rule["resources"] for v in rule["verbs"]}
-    assert not verbs & {"get", "list", "watch"}, verbs
+def test_webhook_holds_no_secret_verb_where_tenants_credentials_live(helm: Helm) -> None:
+    """get/list/watch would read every tenant's credentials, and so would patch or delete (their
+    answers carry the object): in the tenant namespace the webhook has no Secret verb at all; the
+    tokens it writes go to the token namespace, which holds nothing else."""
+    rendered = helm.render(WEBHOOK)
+    roles = [r for r in _roles(rendered) if "-webhook" in r["metadata"]["name"]]
+    by_namespace = {r["metadata"]["namespace"]: r for r in roles}
+    assert set(by_namespace) == {"booking-system", "booking-system-tokens"}, roles
+    in_tenants = {
+        v
+        for rule in by_namespace["booking-system"]["rules"]
+        if "secrets" in rule["resources"]
+        for v in rule["verbs"]
+    }
+    assert not in_tenants, in_tenants
+    (namespace,) = [
+        n for n in by_kind(rendered, "Namespace") if n["metadata"]["name"] == "booking-system-tokens"
+    ]
+    assert namespace["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    workloads = [d for d in by_kind(rendered, "Deployment") if "booking-system" in json.dumps(d)]
+    tokens = {
+        e.get("value")
+        for d in workloads
+        for c in d["spec"]["template"]["spec"]["containers"]
+        for e in c.get("env", [])
+        if e["name"] == "TOKEN_NAMESPACE"
+    }
+    assert tokens == {"booking-system-tokens"}, "the webhook, sales bot and operator disagree"
+
+
+def test_the_token_namespace_cannot_be_the_tenant_namespace(helm: Helm) -> None:
+    values = {**WEBHOOK, "webhook": {**WEBHOOK["webhook"], "tokenNamespace": "booking-system"}}
+    result = helm.template(values)
+    assert result.returncode != 0 and "tokenNamespace must differ" in result.stderr, result.stderr
 
 
 def test_admission_policies_ship_with_the_chart_and_bind_to_the_tenant_namespace(helm: Helm) -> None:
@@ -132,20 +162,151 @@ def _service_account(variable: str, default: str) -> tuple[str, str]:
     return namespace, f"system:serviceaccount:{namespace}:{os.environ.get(variable, default)}"
 
 
-@pytest.mark.e2e
-def test_real_api_server_denies_the_webhook_reading_secrets() -> None:
+# The chart's default (namespaced) RBAC, webhook and sales bot on, rendered for a release of its
+# own and applied next to whatever is installed: the e2e release is cluster-wide (its tests make a
+# namespace each), so the default is checked here, as the service accounts themselves.
+RBAC_RELEASE, RBAC_NAMESPACE = "secrbac", "sec-rbac"
+RBAC_TOKENS = f"{RBAC_NAMESPACE}-tokens"
+RBAC_TEMPLATES = (
+    "operator-serviceaccount.yaml",
+    "operator-rbac.yaml",
+    "webhook-serviceaccount.yaml",
+    "webhook-rbac.yaml",
+    "token-namespace.yaml",
+)
+
+
+def _run(
+    kubectl: str, *args: str, user: str | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [kubectl, *((f"--as={user}",) if user else ()), *args]
+    return subprocess.run(command, input=input, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _sa(name: str) -> str:
+    return f"system:serviceaccount:{RBAC_NAMESPACE}:{RBAC_RELEASE}-booking-saas-{name}"
+
+
+@pytest.fixture(scope="module")
+def default_rbac(helm: Helm) -> Iterator[str]:
+    """The default install's service accounts, Roles and token namespace on the real cluster,
+    plus a tenant's credentials Secret and token Secret to go after; yields kubectl."""
     kubectl = _kubectl()
-    namespace, sa = _service_account("BOOKING_WEBHOOK_SA", "booking-booking-saas-webhook")
+    only = [arg for template in RBAC_TEMPLATES for arg in ("--show-only", f"templates/{template}")]
+    rendered = helm.run(
+        "template", RBAC_RELEASE, str(CHART), "--namespace", RBAC_NAMESPACE, *only, values=WEBHOOK
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    objects = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    for obj in objects:  # helm template leaves the release namespace to `helm install`
+        if obj["kind"] != "Namespace":
+            obj["metadata"].setdefault("namespace", RBAC_NAMESPACE)
+    namespaces = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": RBAC_NAMESPACE}},
+        *[o for o in objects if o["kind"] == "Namespace"],
+    ]
+    assert [n["metadata"]["name"] for n in namespaces] == [RBAC_NAMESPACE, RBAC_TOKENS]
+    victims = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": RBAC_NAMESPACE, "labels": labels},
+            "stringData": {"token": "1:victim"},
+        }
+        for name, labels in (
+            ("victim-credentials", {"app.kubernetes.io/managed-by": "booking-operator"}),
+            ("victim-bot-token", {"bookingsaas.dev/bot-token": "true"}),
+        )
+    ]
+    try:
+        for obj in [*namespaces, *[o for o in objects if o["kind"] != "Namespace"], *victims]:
+            applied = _run(kubectl, "apply", "-f", "-", input=json.dumps(obj))
+            assert applied.returncode == 0, applied.stderr
+        yield kubectl
+    finally:
+        _run(
+            kubectl, "delete", "namespace", RBAC_NAMESPACE, RBAC_TOKENS, "--ignore-not-found", "--wait=false"
+        )
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("secret", ["victim-credentials", "victim-bot-token"])
+def test_real_api_server_denies_the_webhook_every_verb_on_a_tenants_secrets(
+    default_rbac: str, secret: str
+) -> None:
+    """As the webhook's own service account: read, patch and delete are refused by RBAC."""
+    attempts = {
+        "get": ("get", "secret", secret),
+        "list": ("get", "secrets"),
+        "patch": ("patch", "secret", secret, "--type=merge", "-p", '{"metadata":{"labels":{"x":"y"}}}'),
+        "delete": ("delete", "secret", secret, "--dry-run=server"),
+    }
+    for verb, args in attempts.items():
+        result = _run(default_rbac, "-n", RBAC_NAMESPACE, *args, user=_sa("webhook"))
+        assert result.returncode != 0 and "forbidden" in result.stderr.lower(), (
+            verb,
+            result.stdout,
+            result.stderr,
+        )
+    create = _run(
+        default_rbac,
+        "-n",
+        RBAC_NAMESPACE,
+        "create",
+        "secret",
+        "generic",
+        "planted",
+        "--from-literal=token=1:x",
+        "--dry-run=server",
+        user=_sa("webhook"),
+    )
+    assert create.returncode != 0 and "forbidden" in create.stderr.lower(), create.stderr
+
+
+@pytest.mark.e2e
+def test_real_api_server_lets_the_webhook_write_tokens_only_in_the_token_namespace(default_rbac: str) -> None:
+    webhook = _sa("webhook")
+    create = _run(
+        default_rbac,
+        "-n",
+        RBAC_TOKENS,
+        "create",
+        "secret",
+        "generic",
+        "a-bot-token",
+        "--from-literal=token=1:x",
+        "--dry-run=server",
+        user=webhook,
+    )
+    assert create.returncode == 0, create.stderr
     for verb in ("get", "list", "watch"):
-        assert not _can_i(kubectl, sa, verb, "secrets", namespace), verb
+        assert not _can_i(default_rbac, webhook, verb, "secrets", RBAC_TOKENS), verb
+    operator = _sa("operator")
+    assert _can_i(default_rbac, operator, "get", "secrets", RBAC_TOKENS)
+    for verb in ("create", "patch", "list"):
+        assert not _can_i(default_rbac, operator, verb, "secrets", RBAC_TOKENS), verb
 
 
 @pytest.mark.e2e
-def test_real_api_server_denies_the_operator_writing_outside_its_namespace() -> None:
-    kubectl = _kubectl()
-    _, sa = _service_account("BOOKING_OPERATOR_SA", "booking-booking-saas-operator")
+def test_real_api_server_denies_the_operator_writing_outside_its_namespace(default_rbac: str) -> None:
+    sa = _sa("operator")
+    assert _can_i(default_rbac, sa, "create", "deployments", RBAC_NAMESPACE), "the rendered Role is not bound"
     for verb, resource in (("create", "deployments"), ("get", "secrets"), ("patch", "secrets")):
-        assert not _can_i(kubectl, sa, verb, resource, "kube-system"), (verb, resource)
+        assert not _can_i(default_rbac, sa, verb, resource, "kube-system"), (verb, resource)
+        assert not _can_i(default_rbac, sa, verb, resource, "default"), (verb, resource)
+
+
+@pytest.mark.e2e
+def test_real_api_server_refuses_a_tenant_naming_a_foreign_token_namespace() -> None:
+    kubectl = _kubectl()
+    namespace = os.environ.get("BOOKING_NAMESPACE", "booking-system")
+    tenant = (
+        "apiVersion: bookingsaas.dev/v1alpha1\nkind: BookingTenant\nmetadata: {name: vap-reacher}\n"
+        "spec: {clientId: vap_reacher, companyName: Reacher,\n"
+        "       botTokenSecretRef: {name: their-bot-token, key: token, namespace: kube-system}}\n"
+    )
+    result = _run(kubectl, "apply", "--dry-run=server", "-n", namespace, "-f", "-", input=tenant)
+    assert result.returncode != 0 and "token namespace" in result.stderr, result.stdout + result.stderr
 
 
 @pytest.mark.e2e

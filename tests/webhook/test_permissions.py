@@ -46,7 +46,9 @@ def _webhook_calls(cluster: EmulatedCluster, since: int, namespace: str) -> set[
 def _roles(helm: Helm) -> dict[str, list[Any]]:
     """The webhook's rules per namespace, as the chart renders them."""
     roles = [r for r in by_kind(helm.render(WEBHOOK_VALUES), "Role") if "-webhook" in r["metadata"]["name"]]
-    assert not [r for r in by_kind(helm.render(WEBHOOK_VALUES), "ClusterRole") if "-webhook" in r["metadata"]["name"]]
+    assert not [
+        r for r in by_kind(helm.render(WEBHOOK_VALUES), "ClusterRole") if "-webhook" in r["metadata"]["name"]
+    ]
     rules: dict[str, list[Any]] = {}
     for role in roles:
         rules.setdefault(role["metadata"]["namespace"], []).extend(role["rules"])
@@ -89,7 +91,9 @@ async def test_the_webhook_roles_allow_every_call_it_makes_and_no_secret_verb_ne
         TENANTS: _webhook_calls(kube_cluster, since, platform.kube.namespace),
         TOKENS: _webhook_calls(kube_cluster, since, platform.kube.token_namespace),
     }
-    assert {("create", "", "secrets"), ("patch", "", "secrets"), ("delete", "", "secrets")} <= in_namespace[TOKENS]
+    assert {("create", "", "secrets"), ("patch", "", "secrets"), ("delete", "", "secrets")} <= in_namespace[
+        TOKENS
+    ]
     for namespace, calls in in_namespace.items():
         missing = sorted(call for call in calls if not allowed(rules[namespace], call))
         assert not missing, f"in {namespace} the webhook makes calls its Role does not allow: {missing}"
