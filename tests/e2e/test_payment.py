@@ -6,12 +6,15 @@ Real YooKassa cannot be used, so the test brings its own webhook and YooKassa:
   host's side of the kind Docker network (see e2e/yookassa.py; E2E_YOOKASSA_API_URL and
   E2E_YOOKASSA_BIND override the address);
 - a webhook pod (the `booking-webhook` image `make up` loaded into kind; E2E_WEBHOOK_IMAGE
-  overrides) runs in the test namespace with its own ServiceAccount and Role, the chart's
+  overrides) runs in the test namespace with its own ServiceAccount and the chart's own webhook
+  Roles (rendered with helm for it: BookingTenants in the tenant namespace, no Secret verb there;
+  Secrets in the operator's token namespace only), the chart's
   PostgreSQL (role `booking_webhook`, password from the chart's Secret), `YOOKASSA_API_URL`
   pointing at the fake and `TENANT_NAMESPACE` = the test namespace. The platform's own webhook
   (if enabled) is left alone;
 - the sales bot's part (a `platform.checkouts` row, the owner's token Secret, the payment at
-  YooKassa) is done directly: the row through psql, the payment in the fake;
+  YooKassa) is done directly: the row through psql, the token Secret as the webhook's
+  ServiceAccount (`kubectl --as`) in the token namespace, the payment in the fake;
 - the notification goes through `kubectl port-forward` to the pod. A port-forwarded connection
   reaches the pod from 127.0.0.1, so the pod trusts 127.0.0.1 as a proxy
   (`WEBHOOK_TRUSTED_PROXIES`) and the request names a YooKassa address in `X-Forwarded-For`,
@@ -38,6 +41,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
+from chart.conftest import CHART, find_helm
 
 from e2e.cluster import (
     FAKE_BOT_TOKEN,
@@ -97,8 +102,68 @@ def _webhook_image(kubectl: Kubectl, platform_ns: str) -> str:
     return f"booking-webhook:{os.environ.get('IMAGE_TAG', 'dev')}"
 
 
+@pytest.fixture(scope="module")
+def token_namespace(kubectl: Kubectl, platform_ns: str) -> Iterator[str]:
+    """The operator's TOKEN_NAMESPACE (the chart makes it only with the webhook on)."""
+    deployment = kubectl.get("deployment", f"{fullname()}-operator", platform_ns)
+    assert deployment is not None, "the chart's operator is not installed"
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    tokens = env.get("TOKEN_NAMESPACE") or ""
+    assert tokens, "the operator has no TOKEN_NAMESPACE"
+    created = kubectl.get("namespace", tokens, "default") is None
+    if created:
+        kubectl("create", "namespace", tokens)
+    try:
+        yield tokens
+    finally:
+        if created:
+            with contextlib.suppress(KubectlError, subprocess.TimeoutExpired):
+                kubectl("delete", "namespace", tokens, "--wait=false")
+
+
+def _chart_webhook_rbac(namespace: str, tokens: str) -> list[dict[str, Any]]:
+    """The chart's webhook Roles and bindings, for a webhook whose ServiceAccount is WEBHOOK in
+    `namespace` (its release and tenant namespace) and whose tokens go to `tokens`."""
+    helm = find_helm()
+    assert helm is not None, "no helm binary (make e2e puts it on PATH)"
+    values = {
+        "webhook": {
+            "enabled": True,
+            "existingSecret": WEBHOOK,
+            "serviceAccount": {"name": WEBHOOK},
+            "tokenNamespace": tokens,
+            "createTokenNamespace": False,
+        }
+    }
+    rendered = subprocess.run(
+        [
+            helm,
+            "template",
+            "e2e",
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--show-only",
+            "templates/webhook-rbac.yaml",
+            "--values",
+            "-",
+        ],
+        input=json.dumps(values),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(rendered) if doc]
+
+
 def _webhook_objects(
-    namespace: str, image: str, db: PlatformDatabase, db_password: str, yookassa: ReachableYooKassa
+    namespace: str,
+    tokens: str,
+    image: str,
+    db: PlatformDatabase,
+    db_password: str,
+    yookassa: ReachableYooKassa,
 ) -> list[dict[str, Any]]:
     labels = {"app.kubernetes.io/name": WEBHOOK, "app.kubernetes.io/part-of": "booking-saas-e2e"}
     secret_env = ["YOOKASSA_SHOP_ID", "YOOKASSA_SECRET_KEY", "DB_WEBHOOK_PASSWORD"]
@@ -116,6 +181,7 @@ def _webhook_objects(
         # The fake YooKassa answers as a test shop does (`test: true`), which a live shop refuses.
         {"name": "YOOKASSA_TEST_SHOP", "value": "true"},
         {"name": "TENANT_NAMESPACE", "value": namespace},
+        {"name": "TOKEN_NAMESPACE", "value": tokens},
         {"name": "WEBHOOK_TRUSTED_PROXIES", "value": "127.0.0.1/32,::1/128"},
         {"name": "PUBLIC_URL", "value": "http://localhost:8001"},
         {"name": "PORT", "value": "8001"},
@@ -134,26 +200,7 @@ def _webhook_objects(
             },
         },
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": WEBHOOK, "labels": labels}},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": WEBHOOK, "labels": labels},
-            "rules": [
-                {
-                    "apiGroups": ["bookingsaas.dev"],
-                    "resources": ["bookingtenants"],
-                    "verbs": ["get", "list", "create", "patch"],
-                },
-                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "patch", "delete"]},
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": WEBHOOK, "labels": labels},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": WEBHOOK},
-            "subjects": [{"kind": "ServiceAccount", "name": WEBHOOK, "namespace": namespace}],
-        },
+        *[o for o in _chart_webhook_rbac(namespace, tokens) if o["metadata"]["namespace"] == namespace],
         {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -196,18 +243,28 @@ def webhook_pod(
     platform_ns: str,
     platform_db: PlatformDatabase,
     yookassa: ReachableYooKassa,
+    token_namespace: str,
 ) -> Iterator[str]:
     """A ready webhook pod in the test namespace that reaches the fake YooKassa API."""
     db_password = secret_value(kubectl, platform_db.namespace, platform_db.secret, "webhook-password")
     image = _webhook_image(kubectl, platform_ns)
-    objects = _webhook_objects(namespace, image, platform_db, db_password, yookassa)
+    objects = _webhook_objects(namespace, token_namespace, image, platform_db, db_password, yookassa)
     kubectl.apply(namespace, *objects)
+    in_tokens = [
+        o for o in _chart_webhook_rbac(namespace, token_namespace) if o["metadata"]["namespace"] != namespace
+    ]
+    assert in_tokens, "the chart gives the webhook nothing in the token namespace"
+    kubectl.apply(token_namespace, *in_tokens)
     try:
         yield _ready_webhook(kubectl, namespace, image, yookassa)
     finally:
         with contextlib.suppress(KubectlError, subprocess.TimeoutExpired):
             kinds = ",".join(sorted({o["kind"].lower() for o in objects}))
             kubectl("-n", namespace, "delete", kinds, WEBHOOK, "--ignore-not-found", "--wait=false")
+            kubectl("-n", namespace, "delete", "role,rolebinding", "-l", "app.kubernetes.io/instance=e2e")
+            kubectl(
+                "-n", token_namespace, "delete", "role,rolebinding", "-l", "app.kubernetes.io/instance=e2e"
+            )
 
 
 def _ready_webhook(kubectl: Kubectl, namespace: str, image: str, yookassa: ReachableYooKassa) -> str:
@@ -282,6 +339,10 @@ def _notify(kubectl: Kubectl, namespace: str, body: dict[str, Any]) -> tuple[int
     return status, answer
 
 
+def _as_webhook(kubectl: Kubectl, namespace: str, *args: str, input: str | None = None) -> str:
+    return kubectl(f"--as=system:serviceaccount:{namespace}:{WEBHOOK}", *args, input=input)
+
+
 def test_simulated_yookassa_notification_creates_a_tenant(
     kubectl: Kubectl,
     namespace: str,
@@ -289,6 +350,7 @@ def test_simulated_yookassa_notification_creates_a_tenant(
     psql: Psql,
     yookassa: ReachableYooKassa,
     webhook_pod: str,
+    token_namespace: str,
 ) -> None:
     before = {o["metadata"]["name"] for o in kubectl.json("-n", namespace, "get", TENANT)["items"]}
     suffix = secrets.token_hex(5)
@@ -296,18 +358,27 @@ def test_simulated_yookassa_notification_creates_a_tenant(
     owner = 700000000 + secrets.randbelow(1000000)
     checkout_id = str(uuid.uuid4())
 
-    # What the sales bot does before the owner pays: the token Secret, the checkout, the payment.
-    kubectl(
-        "-n",
-        namespace,
-        "create",
-        "secret",
-        "generic",
-        names.token_secret,
-        f"--from-literal=token={FAKE_BOT_TOKEN}",
+    # What the sales bot does before the owner pays: the token Secret (as the webhook's own
+    # ServiceAccount, in the token namespace, labelled as booking_webhook/kube.py labels it), the
+    # checkout, the payment.
+    token_secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": names.token_secret,
+            "labels": {
+                "app.kubernetes.io/managed-by": "booking-webhook",
+                "bookingsaas.dev/bot-token": "true",
+                "bookingsaas.dev/client-id": names.client_id,
+                "bookingsaas.dev/tenant": names.name,
+                "bookingsaas.dev/tenant-namespace": namespace,
+            },
+        },
+        "stringData": {"token": FAKE_BOT_TOKEN},
+    }
+    _as_webhook(
+        kubectl, namespace, "-n", token_namespace, "create", "-f", "-", input=json.dumps(token_secret)
     )
-    # As the sales bot labels it: the operator mounts only Secrets labelled as bot tokens.
-    kubectl("-n", namespace, "label", "secret", names.token_secret, "bookingsaas.dev/bot-token=true")
     wait_for(
         "the webhook's platform schema",
         lambda: psql.value("SELECT to_regclass('platform.checkouts') IS NOT NULL") == "t",
@@ -354,11 +425,22 @@ def test_simulated_yookassa_notification_creates_a_tenant(
         assert tenant["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "booking-webhook"
         assert tenant["spec"]["clientId"] == names.client_id
         assert tenant["spec"]["botTokenSecretRef"]["name"] == names.token_secret
+        assert tenant["spec"]["botTokenSecretRef"]["namespace"] == token_namespace
         assert [p["id"] for p in tenant["spec"]["payments"]] == [payment_id]
         after = {o["metadata"]["name"] for o in kubectl.json("-n", namespace, "get", TENANT)["items"]}
         assert after - before == {names.name}
-        # ... and the operator takes it from there.
+        # ... and the operator takes it from there, the token copied next to the credentials.
         tenants.wait_provisioned(names)
+        credentials = f"{names.name}-credentials"
+        assert secret_value(kubectl, namespace, credentials, "BOT_TOKEN") == FAKE_BOT_TOKEN
+        # The internet-facing webhook's own ServiceAccount cannot touch that Secret.
+        for verb in (
+            ("get", "secret", credentials),
+            ("patch", "secret", credentials, "--type=merge", "-p", '{"metadata":{"labels":{"x":"y"}}}'),
+            ("delete", "secret", credentials, "--dry-run=server"),
+        ):
+            with pytest.raises(KubectlError, match=r"(?i)forbidden"):
+                _as_webhook(kubectl, namespace, "-n", namespace, *verb)
     finally:
         psql(
             f"DELETE FROM platform.notifications WHERE object_id = {literal(payment_id)};"

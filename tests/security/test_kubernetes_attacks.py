@@ -24,7 +24,10 @@ from booking_operator.config import OperatorSettings
 from harness.pod_security import restricted_violations
 
 DEFAULT: dict[str, Any] = {}
-WEBHOOK = {"webhook": {"enabled": True, "existingSecret": "booking-webhook"}, "salesBot": {"enabled": True}}
+WEBHOOK: dict[str, Any] = {
+    "webhook": {"enabled": True, "existingSecret": "booking-webhook"},
+    "salesBot": {"enabled": True},
+}
 
 
 def _roles(manifests_: list[Manifest]) -> list[Manifest]:
