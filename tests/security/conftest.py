@@ -3,6 +3,7 @@ records every token it is shown, and tenants' Redis users made by the operator's
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import secrets
@@ -11,13 +12,21 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import pytest
 from chart.conftest import helm  # noqa: F401 - the chart's rendering fixture, for the permission tests
 from redis.asyncio import Redis
 
 from booking_operator import redis_acl
 from harness.kube import EmulatedCluster, KubeClient
-from harness.operator_process import OperatorProcess, Platform, operator_env
+from harness.operator_process import (
+    OPERATOR_ROLE,
+    PLATFORM_DB,
+    TENANT_GROUP,
+    OperatorProcess,
+    Platform,
+    operator_env,
+)
 from harness.redis import RedisServer
 
 # Short enough for a test to watch the watchdog act; the chart's defaults are 30 s / 60 s / 10 s.
@@ -86,7 +95,29 @@ def security_cluster() -> Iterator[EmulatedCluster]:
 
 
 @pytest.fixture(scope="session")
+def tenant_group(platform_services: Platform) -> str:
+    """The tenants' group role as the chart's bootstrap makes it (superuser: the group, its
+    CONNECT, the operator as its administrator), so that this suite does not depend on another
+    suite having made it. On PostgreSQL 16 the operator could make it itself; before 16 its
+    CREATEROLE does not make it the group's administrator, so only the bootstrap can."""
+
+    async def bootstrap() -> None:
+        conn = await asyncpg.connect(platform_services.admin_dsn)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", TENANT_GROUP):
+                await conn.execute(f"CREATE ROLE {TENANT_GROUP} NOLOGIN NOINHERIT")
+            await conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {PLATFORM_DB} TO {TENANT_GROUP}")
+            await conn.execute(f"GRANT {TENANT_GROUP} TO {OPERATOR_ROLE} WITH ADMIN OPTION")
+        finally:
+            await conn.close()
+
+    asyncio.run(bootstrap())
+    return TENANT_GROUP
+
+
+@pytest.fixture(scope="session")
 def security_operator(
+    tenant_group: str,
     platform_services: Platform,
     security_cluster: EmulatedCluster,
     security_telegram: TokenRecorder,
