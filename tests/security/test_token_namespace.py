@@ -18,7 +18,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import kmock
 import pytest
+from chart.conftest import Helm, by_kind
+from chart.test_rbac import _granted, _verb, allowed
 
 from booking_contract.client_id import tenant_name
 from booking_webhook.kube import Kube
@@ -29,6 +32,11 @@ from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
 from harness.operator_process import create_token_secret, eventually, tenant_body, wait_phase
 
 from .conftest import TOKEN_NAMESPACE, TokenRecorder
+
+WEBHOOK_VALUES = {
+    "webhook": {"enabled": True, "existingSecret": "booking-webhook"},
+    "salesBot": {"enabled": True},
+}
 
 
 @pytest.fixture()
@@ -174,3 +182,47 @@ async def test_deleting_a_sold_tenant_deletes_its_token_from_the_token_namespace
 
 async def _gone(kube: KubeClient, namespace: str, name: str) -> bool | None:
     return True if await kube.get(BOOKINGTENANTS, namespace, name) is None else None
+
+
+async def test_the_operator_calls_in_the_token_namespace_only_what_its_role_there_grants(
+    helm: Helm, security_cluster: EmulatedCluster, kube: KubeClient, namespace: str
+) -> None:
+    """The chart's operator Role in the token namespace (get, delete) against the requests the
+    operator really makes there: reading a sold bot's token, deleting it with its tenant."""
+    assert security_cluster.emulator is not None
+    since = len(security_cluster.emulator.served)
+    checkout = _checkout(namespace)
+    labels = {
+        "app.kubernetes.io/managed-by": "booking-webhook",
+        "bookingsaas.dev/bot-token": "true",
+        "bookingsaas.dev/client-id": checkout.client_id,
+        "bookingsaas.dev/tenant": checkout.tenant_name,
+        "bookingsaas.dev/tenant-namespace": namespace,
+    }
+    await create_token_secret(
+        kube, TOKEN_NAMESPACE, name=str(checkout.token_secret_name), token=_token(), labels=labels
+    )
+    body = tenant_body(checkout.tenant_name, checkout.client_id, token_secret=str(checkout.token_secret_name))
+    body["spec"]["botTokenSecretRef"]["namespace"] = TOKEN_NAMESPACE
+    await kube.create(BOOKINGTENANTS, namespace, body)
+    await _credentials(kube, namespace, checkout.tenant_name)
+    await kube.delete(BOOKINGTENANTS, namespace, checkout.tenant_name)
+    await eventually(lambda: _gone(kube, namespace, checkout.tenant_name), timeout=30, what="deletion")
+
+    calls = {
+        (_verb(r), r.resource.group or "", r.resource.plural)
+        for r in list(security_cluster.emulator.served)[since:]
+        if isinstance(r, kmock.Request)
+        and r.resource is not None
+        and r.namespace == TOKEN_NAMESPACE
+        and r.headers.get("User-Agent", "").startswith("OpenAPI-Generator")  # the operator's client
+    }
+    (role,) = [
+        r
+        for r in by_kind(helm.render(WEBHOOK_VALUES), "Role")
+        if r["metadata"]["name"].endswith("-operator-tokens")
+    ]
+    assert role["metadata"]["namespace"] == "booking-system-tokens"
+    assert calls == {("get", "", "secrets"), ("delete", "", "secrets")}, calls
+    assert not [call for call in calls if not allowed(role["rules"], call)]
+    assert _granted(role["rules"]) == calls, "granted in the token namespace but never used"
