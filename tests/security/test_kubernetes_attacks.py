@@ -217,7 +217,9 @@ def default_rbac(helm: Helm) -> Iterator[str]:
             "stringData": {"token": "1:victim"},
         }
         for name, labels in (
-            ("victim-credentials", {"app.kubernetes.io/managed-by": "booking-operator"}),
+            # Not labelled managed-by booking-operator: the installed release's admission
+            # policy lets only its operator write those (RBAC is what is tried here).
+            ("victim-credentials", {"bookingsaas.dev/client-id": "victim"}),
             ("victim-bot-token", {"bookingsaas.dev/bot-token": "true"}),
         )
     ]
