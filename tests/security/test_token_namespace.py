@@ -11,10 +11,8 @@ API; Telegram is a recorder of every token the operator shows it.
 from __future__ import annotations
 
 import base64
-import datetime
 import uuid
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +21,10 @@ import pytest
 from chart.conftest import Helm, by_kind
 from chart.test_rbac import _granted, _verb, allowed
 
-from booking_contract.client_id import tenant_name
 from booking_webhook.kube import Kube
-from booking_webhook.naming import new_client_id
 from booking_webhook.store import Checkout
 from booking_webhook.tenants import ConfirmedPayment, apply_payment
+from harness.checkouts import new_bot_checkout
 from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
 from harness.operator_process import create_token_secret, eventually, tenant_body, wait_phase
 
@@ -52,40 +49,10 @@ async def webhook_kube(
         await kube.close()
 
 
-def _checkout(namespace: str) -> Checkout:
-    client_id = new_client_id()
-    name = tenant_name(client_id)
-    return Checkout(
-        id=uuid.uuid4(),
-        kind="new",
-        telegram_user_id=123456789,
-        chat_id=123456789,
-        plan="1m",
-        days=30,
-        amount=Decimal("299.00"),
-        currency="RUB",
-        company_name="Token Namespace Salon",
-        client_id=client_id,
-        tenant_name=name,
-        token_secret_name=f"{name}-bot-token",
-        receipt_email=None,
-        idempotence_key=uuid.uuid4(),
-        return_token="t" * 32,
-        payment_id=None,
-        confirmation_url=None,
-        status="pending",
-        status_message=None,
-        refunded_amount=Decimal(0),
-        created_at=datetime.datetime.now(tz=datetime.UTC),
-        namespace=namespace,
-        bot_id=None,
-    )
-
-
 async def _sold(webhook_kube: Kube, namespace: str, token: str) -> Checkout:
     """What the sales bot and the webhook do: the token into the token namespace, then (paid)
     the tenant."""
-    checkout = _checkout(namespace)
+    checkout = new_bot_checkout(namespace)
     await webhook_kube.create_token_secret(
         str(checkout.token_secret_name), token, checkout.tenant_name, checkout.client_id
     )
@@ -148,7 +115,7 @@ async def test_a_tenant_cannot_take_a_token_the_webhook_kept_for_another_tenant(
     kube: KubeClient, namespace: str, webhook_kube: Kube, security_telegram: TokenRecorder
 ) -> None:
     victim_token = _token()
-    victim = _checkout(namespace)  # a checkout being paid: its token waits in the token namespace
+    victim = new_bot_checkout(namespace)  # a checkout being paid: its token waits in the token namespace
     await webhook_kube.create_token_secret(
         str(victim.token_secret_name), victim_token, victim.tenant_name, victim.client_id
     )
@@ -191,7 +158,7 @@ async def test_the_operator_calls_in_the_token_namespace_only_what_its_role_ther
     operator really makes there: reading a sold bot's token, deleting it with its tenant."""
     assert security_cluster.emulator is not None
     since = len(security_cluster.emulator.served)
-    checkout = _checkout(namespace)
+    checkout = new_bot_checkout(namespace)
     labels = {
         "app.kubernetes.io/managed-by": "booking-webhook",
         "bookingsaas.dev/bot-token": "true",

@@ -3,43 +3,18 @@
 import datetime
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
 
 from booking_contract.client_id import is_valid_client_id, tenant_name
 from booking_webhook.naming import new_client_id
 from booking_webhook.store import Checkout
 from booking_webhook.tenants import ConfirmedPayment, extended_paid_until, tenant_manifest
+from harness.checkouts import new_bot_checkout
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 
 
 def _checkout() -> Checkout:
-    client_id = new_client_id()
-    return Checkout(
-        id=uuid.uuid4(),
-        kind="new",
-        telegram_user_id=123456789,
-        chat_id=123456789,
-        plan="1m",
-        days=30,
-        amount=Decimal("299.00"),
-        currency="RUB",
-        company_name="Test Company",
-        client_id=client_id,
-        tenant_name=tenant_name(client_id),
-        token_secret_name=f"{tenant_name(client_id)}-bot-token",
-        receipt_email=None,
-        idempotence_key=uuid.uuid4(),
-        return_token="t" * 32,
-        payment_id=None,
-        confirmation_url=None,
-        status="pending",
-        status_message=None,
-        refunded_amount=Decimal(0),
-        created_at=NOW,
-        namespace="default",
-        bot_id=None,
-    )
+    return new_bot_checkout(created_at=NOW)
 
 
 def test_a_renewal_before_expiry_adds_days_to_the_current_end() -> None:
