@@ -22,6 +22,7 @@ from booking_bot.handlers import (
     booking,
     common,
     contact,
+    desk,
     errors,
     my_bookings,
     refusal,
@@ -47,6 +48,8 @@ def get_routers(i18n: I18n) -> list[Router]:
     for router in admin_routers:
         router.message.filter(admins_only)
         router.callback_query.filter(admins_only)
+        router.message.middleware(desk.inject)
+        router.callback_query.middleware(desk.inject)
     return [
         errors.create_router(),
         common.create_router(),

@@ -6,14 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-import asyncpg
 from aiogram import Bot, F, Router
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 
 from booking_bot import keyboards, reports, slots
 from booking_bot.callbacks import Admin
 from booking_bot.config import Settings
-from booking_bot.handlers.booking import Clock
+from booking_bot.handlers.desk import Desk
 from booking_bot.i18n import Texts
 from booking_bot.users import Person
 from booking_bot.views import show
@@ -48,17 +47,11 @@ def _line(texts: Texts, name: str, line: reports.Line) -> str:
     )
 
 
-async def report_view(
-    query: CallbackQuery,
-    callback_data: Admin,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-) -> None:
+async def report_view(query: CallbackQuery, callback_data: Admin, desk: Desk) -> None:
+    texts = desk.texts
     days = callback_data.arg if callback_data.arg in PERIODS else PERIODS[0]
-    first, last, start, end = _bounds(days, clock(), settings)
-    total, per_staff = await reports.summary(pool, start, end)
+    first, last, start, end = _bounds(days, desk.clock(), desk.settings)
+    total, per_staff = await reports.summary(desk.pool, start, end)
     lines = [texts("report.title", first=texts.date(first), last=texts.date(last))]
     lines.append(_line(texts, texts("report.total"), total))
     if len(per_staff) > 1:
@@ -72,18 +65,12 @@ async def report_view(
 
 
 async def report_csv(
-    query: CallbackQuery,
-    callback_data: Admin,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-    bot: Bot,
-    person: Person,
+    query: CallbackQuery, callback_data: Admin, desk: Desk, bot: Bot, person: Person
 ) -> None:
+    texts = desk.texts
     days = callback_data.arg if callback_data.arg in PERIODS else PERIODS[0]
-    first, last, start, end = _bounds(days, clock(), settings)
-    data = await reports.export_csv(pool, start, end, settings.timezone)
+    first, last, start, end = _bounds(days, desk.clock(), desk.settings)
+    data = await reports.export_csv(desk.pool, start, end, desk.tz)
     name = f"bookings_{first.isoformat()}_{last.isoformat()}.csv"
     log.info("csv exported", extra={"event": "csv_exported", "admin_id": person.telegram_id, "days": days})
     await bot.send_document(
