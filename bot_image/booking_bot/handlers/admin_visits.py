@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from booking_bot import bookings, customers, keyboards
 from booking_bot.callbacks import Admin
 from booking_bot.catalog import list_services
+from booking_bot.handlers import caller_mode
 from booking_bot.handlers.admin import booking_line
 from booking_bot.handlers.booking import Clock, resolve_choice, show_calendar
 from booking_bot.handlers.desk import Desk
@@ -161,15 +162,14 @@ async def caller_input(message: Message, state: FSMContext, pool: asyncpg.Pool, 
         await message.answer(texts("admin.bad_caller"), reply_markup=keyboards.admin_back(texts))
         return
     user_id = await customers.add_offline(pool, *parsed)
-    # No state, but the data stays: the service/day/time screens that follow are the
-    # customer's own, and Confirm books for ``on_behalf`` when an admin presses it.
-    await state.set_state(None)
-    await state.update_data(on_behalf=user_id)
+    # The service/day/time screens that follow are the customer's own, editing this one
+    # message; Confirm pressed there books for the caller (handlers.caller_mode).
     items = await list_services(pool)
-    await message.answer(
+    screen = await message.answer(
         texts("admin.booking_for", name=parsed[0], phone=parsed[1]),
         reply_markup=keyboards.services(texts, items),
     )
+    await caller_mode.begin(state, caller_mode.Caller(user_id, *parsed), screen)
 
 
 def create_router() -> Router:

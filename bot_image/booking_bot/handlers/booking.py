@@ -33,6 +33,7 @@ from booking_bot.callbacks import (
 )
 from booking_bot.catalog import get_service, list_services, service_and_performers
 from booking_bot.config import Settings
+from booking_bot.handlers import caller_mode
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
 from booking_bot.profile import with_contact
@@ -117,12 +118,20 @@ def _back_from_calendar(t: Texts, choice: Choice) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=t("back"), callback_data=Menu(action="book").pack())
 
 
-async def list_services_screen(query: CallbackQuery, pool: asyncpg.Pool, texts: Texts) -> None:
+async def list_services_screen(
+    query: CallbackQuery, pool: asyncpg.Pool, texts: Texts, state: FSMContext, is_admin: bool
+) -> None:
     items = await list_services(pool)
     if not items:
         await show(query, texts("services.empty"), keyboards.only_home(texts))
         return
-    await show(query, texts("services.title"), keyboards.services(texts, items))
+    caller = await caller_mode.current(state, query, is_admin)
+    title = (
+        texts("admin.booking_for", name=caller.name, phone=caller.phone)
+        if caller
+        else texts("services.title")
+    )
+    await show(query, title, keyboards.services(texts, items))
 
 
 async def show_calendar(
@@ -266,6 +275,7 @@ async def pick_slot(
     texts: Texts,
     person: Person,
     is_admin: bool,
+    state: FSMContext,
 ) -> None:
     choice = await resolve_choice(
         pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
@@ -290,6 +300,9 @@ async def pick_slot(
         duration=texts.duration(choice.minutes),
         price=texts.price(choice.price),
     )
+    caller = None if choice.rb else await caller_mode.current(state, query, is_admin)
+    if caller:
+        text += "\n" + caller.line(texts)
     markup = keyboards.confirm(
         texts, service_id=choice.service_id, rb=choice.rb, staff=choice.staff, at=at, back=back
     )
@@ -317,9 +330,9 @@ async def confirm(
     if choice is None:
         await alert(query, texts("not_found"))
         return
-    # The owner books for a customer who phoned (see admin_visits): that customer is the user.
-    data = await state.get_data()
-    caller = int(data.get("on_behalf", 0)) if is_admin and not choice.rb else 0
+    # The owner books for a customer who phoned (handlers.caller_mode): that customer is the user.
+    on_behalf = None if choice.rb else await caller_mode.current(state, query, is_admin)
+    caller = on_behalf.user_id if on_behalf else 0
     customer = caller or person.telegram_id
     moved_by_owner = False
     try:
@@ -384,7 +397,7 @@ async def confirm(
         await show(query, texts("slot_unavailable"), keyboards.only_home(texts))
         return
     if caller:
-        await state.clear()
+        await caller_mode.end(state)
         log.info("booking created", extra={"event": "booking_created", "booking_id": after.id, "by": "admin"})
         text = texts("admin.booked_for", name=after.customer_name, phone=after.customer_phone or "")
         await show(query, text + "\n" + _booked_text(texts, after), keyboards.admin_back(texts, "menu"))
