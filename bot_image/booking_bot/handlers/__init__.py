@@ -20,6 +20,7 @@ from booking_bot.handlers import (
     admin_staff,
     admin_visits,
     booking,
+    closing,
     common,
     contact,
     desk,
@@ -44,6 +45,7 @@ def get_routers(i18n: I18n) -> list[Router]:
         admin_schedule.create_router(),
         admin_staff.create_router(),
         admin_visits.create_router(),
+        closing.create_router(),
     ]
     for router in admin_routers:
         router.message.filter(admins_only)
