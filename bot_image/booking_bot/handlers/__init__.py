@@ -18,6 +18,7 @@ from booking_bot.handlers import (
     admin_reports,
     admin_schedule,
     admin_staff,
+    admin_staff_off,
     admin_visits,
     booking,
     closing,
@@ -43,6 +44,7 @@ def get_routers(i18n: I18n) -> list[Router]:
         admin_profile.create_router(),
         admin_reports.create_router(),
         admin_schedule.create_router(),
+        admin_staff_off.create_router(),  # before admin_staff, which takes every other StaffAdmin
         admin_staff.create_router(),
         admin_visits.create_router(),
         closing.create_router(),
