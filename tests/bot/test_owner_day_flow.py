@@ -180,3 +180,33 @@ async def test_going_back_inside_a_caller_booking_keeps_booking_for_the_caller(b
     confirm = await bot.press(OWNER, await bot.press(OWNER, calendar, "5", exact=True), "11:00", exact=True)
     assert "Maria Ivanova" in confirm.text  # the owner sees whom the booking is for
     assert "Booked for Maria Ivanova" in (await bot.press(OWNER, confirm, "Confirm")).text
+
+
+async def test_reports_offer_fixed_windows_and_a_typed_range(bot: RunningBot) -> None:
+    await _book(bot, ANN, "4", "15:00")  # today, Monday 4 March
+    await _book(bot, BOB, "6", "15:00")  # Wednesday, this week
+    report = await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="en"), "Reports")
+    assert "Fr 1 Mar – Su 31 Mar" in report.text and "Total: 2 bookings" in report.text  # this month
+    labels = [t for t, _ in report.buttons]
+    assert {"Today", "This week", "This month", "Last month", "📅 Other dates"} <= set(labels)
+    today = await bot.press(OWNER, report, "Today", exact=True)
+    assert "Mo 4 Mar – Mo 4 Mar" in today.text and "Total: 1 bookings" in today.text
+    week = await bot.press(OWNER, today, "This week", exact=True)
+    assert "Mo 4 Mar – Su 10 Mar" in week.text and "Total: 2 bookings" in week.text
+    last = await bot.press(OWNER, week, "Last month", exact=True)
+    assert "Fr 1 Feb – Th 28 Feb" in last.text and "Total: 0 bookings" in last.text
+    await bot.press(OWNER, last, "Other dates")
+    assert "two dates" in (await bot.say(OWNER, "06.03.2030 - 01.03.2030")).text
+    typed = await bot.say(OWNER, "05.03.2030 - 07.03.2030")
+    assert "Tu 5 Mar – Th 7 Mar" in typed.text and "Total: 1 bookings" in typed.text
+    await bot.press(OWNER, typed, "CSV")
+    upload = await _upload(bot)
+    assert upload[2] == "bookings_2030-03-05_2030-03-07.csv"
+    rows = upload[3].decode("utf-8-sig").splitlines()
+    assert len(rows) == 2 and "2030-03-06,15:00" in rows[1]
+
+
+async def test_the_report_windows_speak_russian(bot: RunningBot) -> None:
+    report = await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="ru"), "Отчёты", lang="ru")
+    labels = [t for t, _ in report.buttons]
+    assert {"Сегодня", "Эта неделя", "Этот месяц", "Прошлый месяц", "📅 Другие даты"} <= set(labels)
