@@ -18,6 +18,7 @@ from booking_bot.config import Settings
 from booking_bot.db import create_pool
 from booking_bot.migrate import migrate
 from booking_bot.tenant import TenantServices
+from booking_contract import crd
 from harness.postgres import PgServer, create_tenant_schema
 from harness.telegram import FakeTelegram, SentMessage
 
@@ -233,7 +234,7 @@ async def run_bot(
         health_port=0,
         reminder_interval_seconds=3600,
         db_statement_cache_size=db_statement_cache_size,
-        **({"tenant_timezone": timezone} if timezone else {}),
+        tenant_timezone=timezone or crd.DEFAULT_TIMEZONE,
     )
     app = BookingBot(settings, clock=clock, polling_timeout=1)
     await app.start()
