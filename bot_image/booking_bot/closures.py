@@ -16,7 +16,7 @@ from collections.abc import Callable
 import asyncpg
 
 from booking_bot.bookings import Booking, upcoming_customer_bookings
-from booking_bot.schedule import Interval
+from booking_bot.schedule import Interval, Schedule
 
 
 def _local(booking: Booking, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -125,5 +125,24 @@ async def outside_day(
 
     def hit(start: dt.datetime, end: dt.datetime) -> bool:
         return start.date() == day and _outside(start, end, intervals)
+
+    return await _matching(pool, now, tz, hit, staff_id=staff_id)
+
+
+async def outside_plan(
+    pool: asyncpg.Pool, schedule: Schedule, staff_id: int, now: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> list[Booking]:
+    """The master's upcoming customer bookings that do not fit ``schedule`` (a schedule as it
+    would be after a change): outside every working interval of their day, or over a break."""
+
+    def hit(start: dt.datetime, end: dt.datetime) -> bool:
+        plan = schedule.plan(start.date(), staff_id)
+        if _outside(start, end, list(plan.intervals)):
+            return True
+        day = start.date()
+        return any(
+            start < dt.datetime.combine(day, b.end) and dt.datetime.combine(day, b.start) < end
+            for b in plan.breaks
+        )
 
     return await _matching(pool, now, tz, hit, staff_id=staff_id)

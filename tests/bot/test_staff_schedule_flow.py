@@ -141,3 +141,28 @@ async def test_a_masters_days_off_screen_pages_a_long_list_and_deletes(bot: Runn
     after = await bot.press(OWNER, screen, "❌ Su 10 Mar", exact=True)
     assert "❌ Su 10 Mar" not in [t for t, _ in after.buttons]
     assert await bot.pool.fetchval("SELECT count(*) FROM staff_days_off") == 97
+
+
+async def test_back_to_the_business_hours_warns_about_a_booking_in_the_business_lunch(
+    bot: RunningBot,
+) -> None:
+    from booking_bot import staff
+
+    anna = await _anna_with_bookings(bot)  # Ann with Anna at 11:00 fits the business's Tuesday
+    intervals = staff.parse_intervals("10:00-19:00")
+    assert intervals is not None
+    await staff.set_weekday_hours(bot.pool, anna, 2, intervals)
+    await bot.pool.execute("DELETE FROM staff_breaks WHERE staff_id = $1 AND weekday = 2", anna)  # no lunch
+    step = await bot.press(1003, await bot.press(1003, await bot.say(1003, "/start"), "Book"), "Haircut")
+    calendar = await bot.press(1003, step, "Anna", exact=True)
+    confirm = await bot.press(1003, await bot.press(1003, calendar, "5", exact=True), "13:00", exact=True)
+    await bot.book(1003, confirm)
+    assert "Customer1003" in (await bot.next(OWNER)).text
+    week = await bot.press(OWNER, await _anna(bot), "Working hours")
+    warning = await bot.press(OWNER, week, "Back to the business's hours")
+    assert "1 booking" in warning.text and "13:00" in warning.text and "Customer1001" not in warning.text
+    assert await bot.pool.fetchval("SELECT own_hours FROM staff WHERE id = $1", anna)  # not yet
+    await bot.press(OWNER, warning, "cancel them")
+    assert "had to cancel your booking" in (await bot.next(1003)).text
+    assert not await bot.pool.fetchval("SELECT own_hours FROM staff WHERE id = $1", anna)
+    assert await _statuses(bot) == [(ANN, "confirmed"), (BOB, "confirmed"), (1003, "cancelled")]

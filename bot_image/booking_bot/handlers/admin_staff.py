@@ -167,8 +167,7 @@ async def member_action(
         rows.append([_b(texts("back"), "view", staff_id)])
         await show(query, texts("admin.pick_weekday"), InlineKeyboardMarkup(inline_keyboard=rows))
     elif action == "hours_reset":
-        await staff.set_weekday_hours(pool, staff_id, 0, None)
-        await _member_screen(query, staff_id, pool, texts)
+        await closing.change(query, state, desk, {"kind": "reset", "staff": staff_id})
     elif action == "hours_day" and 1 <= callback_data.arg <= 7:
         await state.set_state(StaffInput.hours)
         await state.update_data(staff=staff_id, weekday=callback_data.arg)

@@ -10,6 +10,7 @@ them. Nothing changes before the owner answers. Without such bookings it applies
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
@@ -69,6 +70,15 @@ async def affected(desk: Desk, change: Change, now: dt.datetime) -> list[booking
     member: int | None = change.get("staff")  # None: the whole business
     if kind == "hide" and member is not None:
         return await closures.of_master(pool, member, now, tz)
+    if kind == "reset" and member is not None:
+        # Back to the business's week: the master's own hours and breaks go, days off and
+        # one-day exceptions stay.
+        current = await schedule.load_schedule(pool)
+        own = current.staff.get(member, schedule.StaffCalendar())
+        after = dataclasses.replace(
+            current, staff={**current.staff, member: schedule.StaffCalendar(days_off=own.days_off)}
+        )
+        return await closures.outside_plan(pool, after, member, now, tz)
     if kind == "days_off":
         first, last = dt.date.fromisoformat(change["first"]), dt.date.fromisoformat(change["last"])
         return await closures.on_days(pool, first, last, now, tz, member)
@@ -95,6 +105,8 @@ async def _apply(pool: asyncpg.Pool, change: Change) -> None:
     member: int | None = change.get("staff")
     if kind == "hide" and member is not None:
         await staff.update_staff(pool, member, is_active=False)
+    elif kind == "reset" and member is not None:
+        await staff.set_weekday_hours(pool, member, 0, None)
     elif kind == "days_off":
         for day in _days(change):
             if member is None:
