@@ -375,10 +375,13 @@ async def reschedule_booking(
     now: dt.datetime,
     tz: zoneinfo.ZoneInfo,
     cutoff_minutes: int,
+    staff_id: int | None = None,
 ) -> tuple[Booking, Booking]:
     """Move a booking; returns (before, after). The old slot is kept if the new one is taken.
 
     ``user_id`` None: the owner moves it (any customer's, no cutoff; still not in the past).
+    ``staff_id``: another master (who must perform the service); None keeps the booking's own.
+    The booking keeps the duration, price and buffer it was booked with.
     """
     before = await get_booking(pool, booking_id)
     if (
@@ -388,16 +391,19 @@ async def reschedule_booking(
         or before.kind != "customer"
     ):
         raise NotFound("no such booking")
-    if new_start == before.starts_at:
+    own = before.staff_id or 1
+    target = staff_id or own
+    if new_start == before.starts_at and target == own:
         return before, before  # nothing to move (a second tap, or the same time picked again)
     if user_id is not None:
         _check_cutoff(before, now, cutoff_minutes)
     elif before.starts_at <= now:
         raise InThePast("the visit has begun")
     minutes = before.minutes
-    staff_id = before.staff_id or 1
+    if target != own and not await _performs(pool, target, before.service_id):
+        raise NotFound("that master does not perform the service")
     await _eligible(
-        pool, new_start, [Performer(staff_id, minutes, before.price, before.buffer_minutes)], now, tz
+        pool, new_start, [Performer(target, minutes, before.price, before.buffer_minutes)], now, tz
     )
     async with pool.acquire() as conn, conn.transaction():
         locked = await conn.fetchrow(
@@ -408,20 +414,32 @@ async def reschedule_booking(
         if locked["starts_at"] != before.starts_at:
             raise SlotTaken("the booking changed meanwhile")
         await conn.execute("DELETE FROM booked_slots WHERE booking_id = $1", booking_id)
-        await _occupy(conn, booking_id, [staff_id], new_start, minutes + before.buffer_minutes)
+        await _occupy(conn, booking_id, [target], new_start, minutes + before.buffer_minutes)
         await conn.execute(
-            "UPDATE bookings SET starts_at = $2, ends_at = $3, updated_at = $4,"
+            "UPDATE bookings SET starts_at = $2, ends_at = $3, updated_at = $4, staff_id = $5,"
             " reschedule_count = reschedule_count + 1 WHERE id = $1",
             booking_id,
             new_start,
             new_start + dt.timedelta(minutes=minutes),
             now,
+            target,
         )
         await _plan_reminders(conn, booking_id, new_start, await _reminder_offsets(conn), now)
         after = await get_booking(conn, booking_id)
     if after is None:  # updated in this very transaction
         raise RuntimeError(f"booking {booking_id} vanished inside its own transaction")
     return before, after
+
+
+async def _performs(pool: asyncpg.Pool, staff_id: int, service_id: int | None) -> bool:
+    """An active master who performs the service (all services, or listed for it)."""
+    found = await pool.fetchval(
+        "SELECT true FROM staff st LEFT JOIN staff_services ss ON ss.staff_id = st.id AND ss.service_id = $2"
+        " WHERE st.id = $1 AND st.is_active AND (st.all_services OR ss.service_id IS NOT NULL)",
+        staff_id,
+        service_id,
+    )
+    return bool(found)
 
 
 OUTCOMES = ("done", "no_show")

@@ -29,9 +29,10 @@ class PickService(CallbackData, prefix="s1"):
     rb: int = 0  # > 0: rescheduling this booking
 
 
-class PickStaff(CallbackData, prefix="w1"):
+class PickStaff(CallbackData, prefix="w2"):
     service_id: int
-    staff: int  # 0: any master
+    staff: int  # 0: any master; with rb: -1 lists the masters to move the booking to
+    rb: int = 0  # > 0: moving this booking to another master (an explicit choice)
 
 
 class CalendarPage(CallbackData, prefix="c2"):

@@ -100,6 +100,24 @@ def staff_choice(t: Texts, service_id: int, members: Sequence[tuple[int, str]]) 
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def move_staff_choice(
+    t: Texts, service_id: int, rb: int, current: int, members: Sequence[tuple[int, str]]
+) -> InlineKeyboardMarkup:
+    """Moving a booking to another master: the booking's own master is marked (and the default)."""
+    rows = [
+        [
+            _button(
+                ("✅ " if sid == current else "") + name,
+                PickStaff(service_id=service_id, staff=sid, rb=rb).pack(),
+            )
+        ]
+        for sid, name in members
+    ]
+    back = CalendarPage(service_id=service_id, page=0, rb=rb, staff=current).pack()
+    rows.append([_button(t("back"), back), home_button(t)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
 def calendar_first_day(today: dt.date, page: int) -> dt.date:
     monday = today - dt.timedelta(days=today.weekday())
     return monday + dt.timedelta(weeks=CALENDAR_WEEKS * page)
@@ -120,6 +138,7 @@ def calendar(
     states: dict[dt.date, DayState],
     has_next: bool,
     back: InlineKeyboardButton,
+    extra: Sequence[InlineKeyboardButton] = (),
 ) -> InlineKeyboardMarkup:
     last = first + dt.timedelta(days=7 * CALENDAR_WEEKS - 1)
     title = (
@@ -159,6 +178,7 @@ def calendar(
         )
     if nav:
         rows.append(nav)
+    rows += [[button] for button in extra]
     rows.append([back, home_button(t)])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 

@@ -28,6 +28,12 @@ log = logging.getLogger("booking_bot.notify")
 HOLD_NOTICE = dt.timedelta(minutes=10)
 
 
+def moment(t: Texts, booking: Booking, *, master: bool = False) -> str:
+    """ "Tu 5 Mar 11:00", with " · Anna" when a move changed the master."""
+    text = f"{t.date(booking.starts_at)} {t.time(booking.starts_at)}"
+    return f"{text} · {booking.staff_name or t('staff.default_name')}" if master else text
+
+
 class Notifier:
     def __init__(self, bot: Bot, pool: asyncpg.Pool, admins: Admins, i18n: I18n) -> None:
         self.bot = bot
@@ -124,14 +130,15 @@ class Notifier:
         if after.user_id is None or after.user_id < 0:
             return  # a customer who phoned: no Telegram chat to write to
         t = self.i18n.for_user(after.customer_language)
+        master = before.staff_id != after.staff_id
         await self.send(
             after.user_id,
             t(
                 "notify.moved_by_admin",
                 business=business,
                 service=after.service_name,
-                old=f"{t.date(before.starts_at)} {t.time(before.starts_at)}",
-                new=f"{t.date(after.starts_at)} {t.time(after.starts_at)}",
+                old=moment(t, before, master=master),
+                new=moment(t, after, master=master),
             ),
         )
 

@@ -15,6 +15,7 @@ import asyncpg
 
 from booking_bot.config import Settings
 from booking_bot.i18n import I18n, Texts
+from booking_contract import crd
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,17 @@ async def set_location(pool: asyncpg.Pool, latitude: float, longitude: float) ->
 
 
 def valid_timezone(name: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return "/" in name or name == "UTC"
+    """The platform's one rule (the CRD's spec.timezone, the sales bot and this bot agree)."""
+    return crd.valid_timezone(name)
 
 
 class TenantZone:
     """The tenant's time zone: the owner's choice (stored) over TENANT_TIMEZONE (the default).
+
+    TENANT_TIMEZONE comes from the BookingTenant's ``spec.timezone`` (asked by the sales bot at
+    purchase): it is where a new bot starts. Once the owner picks a zone in the bot, that choice
+    is kept in the tenant's schema and wins, also over a later change of the resource (the
+    owner is the one who sees the slots); ``-`` in the bot returns to TENANT_TIMEZONE.
 
     One per tenant, holding that tenant's settings and texts: changing it moves every slot,
     date and reminder shown from then on.

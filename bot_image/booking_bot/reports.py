@@ -16,6 +16,36 @@ from decimal import Decimal
 
 import asyncpg
 
+# The report's windows, in local dates of the tenant's zone (a day is midnight to midnight there,
+# so a 23:30 visit on the 31st belongs to that month even where it is already the 1st in UTC).
+WINDOWS = ("today", "week", "month", "last_month")
+MAX_RANGE_DAYS = 366
+
+
+def window(name: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last local date of a window: today, this (ISO) week, this month, last month."""
+    if name == "today":
+        return today, today
+    if name == "week":
+        monday = today - dt.timedelta(days=today.weekday())
+        return monday, monday + dt.timedelta(days=6)
+    first_of_month = today.replace(day=1)
+    next_month = (first_of_month + dt.timedelta(days=32)).replace(day=1)
+    if name == "month":
+        return first_of_month, next_month - dt.timedelta(days=1)
+    if name == "last_month":
+        last = first_of_month - dt.timedelta(days=1)
+        return last.replace(day=1), last
+    raise ValueError(f"unknown report window {name!r}")
+
+
+def bounds(first: dt.date, last: dt.date, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants [start, end) of local dates ``first`` .. ``last`` (DST-proof: each
+    midnight is resolved in the zone on its own date)."""
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
 
 @dataclass(frozen=True)
 class Line:

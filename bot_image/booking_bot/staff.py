@@ -147,26 +147,69 @@ async def set_weekday_hours(
             await conn.execute("DELETE FROM staff_hours WHERE staff_id = $1", staff_id)
             await conn.execute("DELETE FROM staff_breaks WHERE staff_id = $1", staff_id)
             return
-        own = await conn.fetchval("SELECT own_hours FROM staff WHERE id = $1 FOR UPDATE", staff_id)
-        if not own:
-            # Start from the business's week, so changing Monday does not close the other days.
-            await conn.execute(
-                "INSERT INTO staff_hours (staff_id, weekday, opens_at, closes_at)"
-                " SELECT $1, weekday, opens_at, closes_at FROM working_hours",
-                staff_id,
-            )
-            await conn.execute(
-                "INSERT INTO staff_breaks (staff_id, weekday, starts_at, ends_at)"
-                " SELECT $1, weekday, starts_at, ends_at FROM breaks",
-                staff_id,
-            )
-            await conn.execute("UPDATE staff SET own_hours = true WHERE id = $1", staff_id)
+        await _own_week(conn, staff_id)
         await conn.execute("DELETE FROM staff_hours WHERE staff_id = $1 AND weekday = $2", staff_id, weekday)
         await conn.execute("DELETE FROM staff_breaks WHERE staff_id = $1 AND weekday = $2", staff_id, weekday)
         await conn.executemany(
             "INSERT INTO staff_hours (staff_id, weekday, opens_at, closes_at) VALUES ($1, $2, $3, $4)",
             [(staff_id, weekday, i.start, i.end) for i in intervals],
         )
+
+
+async def _own_week(conn: asyncpg.Connection, staff_id: int) -> None:
+    """Give the member a week of their own, starting from the business's (hours and breaks), so
+    that changing one day or adding one break does not close or change the others."""
+    own = await conn.fetchval("SELECT own_hours FROM staff WHERE id = $1 FOR UPDATE", staff_id)
+    if own:
+        return
+    await conn.execute(
+        "INSERT INTO staff_hours (staff_id, weekday, opens_at, closes_at)"
+        " SELECT $1, weekday, opens_at, closes_at FROM working_hours",
+        staff_id,
+    )
+    await conn.execute(
+        "INSERT INTO staff_breaks (staff_id, weekday, starts_at, ends_at)"
+        " SELECT $1, weekday, starts_at, ends_at FROM breaks",
+        staff_id,
+    )
+    await conn.execute("UPDATE staff SET own_hours = true WHERE id = $1", staff_id)
+
+
+async def list_breaks(pool: asyncpg.Pool, staff_id: int) -> list[tuple[int, int, Interval]]:
+    """The member's own breaks (none while they follow the business's week)."""
+    rows = await pool.fetch(
+        "SELECT id, weekday, starts_at, ends_at FROM staff_breaks WHERE staff_id = $1"
+        " ORDER BY weekday, starts_at",
+        staff_id,
+    )
+    return [(int(r["id"]), int(r["weekday"]), Interval(r["starts_at"], r["ends_at"])) for r in rows]
+
+
+async def add_break(pool: asyncpg.Pool, staff_id: int, weekday: int, interval: Interval) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await _own_week(conn, staff_id)
+        await conn.execute(
+            "INSERT INTO staff_breaks (staff_id, weekday, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
+            staff_id,
+            weekday,
+            interval.start,
+            interval.end,
+        )
+
+
+async def delete_break(pool: asyncpg.Pool, staff_id: int, break_id: int) -> None:
+    await pool.execute("DELETE FROM staff_breaks WHERE id = $1 AND staff_id = $2", break_id, staff_id)
+
+
+async def list_days_off(pool: asyncpg.Pool, staff_id: int, since: dt.date) -> list[dt.date]:
+    rows = await pool.fetch(
+        "SELECT day FROM staff_days_off WHERE staff_id = $1 AND day >= $2 ORDER BY day", staff_id, since
+    )
+    return [r["day"] for r in rows]
+
+
+async def remove_day_off(pool: asyncpg.Pool, staff_id: int, day: dt.date) -> None:
+    await pool.execute("DELETE FROM staff_days_off WHERE staff_id = $1 AND day = $2", staff_id, day)
 
 
 async def weekday_hours(pool: asyncpg.Pool, staff_id: int) -> dict[int, list[Interval]]:

@@ -6,6 +6,8 @@ crds/bookingtenants.bookingsaas.dev.yaml is the API server's copy of the same fa
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from typing import Final
 
 GROUP: Final = "bookingsaas.dev"
@@ -69,6 +71,27 @@ FINALIZER: Final = f"{GROUP}/finalizer"
 # --- spec -------------------------------------------------------------------------------------
 TOKEN_SECRET_KEY: Final = "token"  # noqa: S105 - spec.botTokenSecretRef.key when not given
 DELETION_POLICIES: Final = ("Retain", "Delete")
+# spec.timezone: the business's IANA time zone. The sales bot asks for it, the webhook writes it,
+# the operator hands it to the bot as TENANT_TIMEZONE: the bot's starting value, which the
+# owner's own choice in the bot (kept in the tenant's schema) overrides.
+DEFAULT_TIMEZONE: Final = "Europe/Moscow"
+TIMEZONE_MAX_LENGTH: Final = 64
+TIMEZONE_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
+
+
+def valid_timezone(name: str) -> bool:
+    """What the CRD's pattern admits *and* this machine's zone database knows: a region name
+    ("Asia/Yekaterinburg") or UTC, never an abbreviation ("MSK") or a bare offset."""
+    if len(name) > TIMEZONE_MAX_LENGTH or not re.fullmatch(TIMEZONE_PATTERN, name):
+        return False
+    if "/" not in name and name != "UTC":
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
 
 # --- status -----------------------------------------------------------------------------------
 PHASES: Final = ("Pending", "Provisioning", "Ready", "Suspended", "Expired", "Failed", "Deleting")

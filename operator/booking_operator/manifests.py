@@ -190,7 +190,7 @@ def deployment(
     env: list[dict[str, Any]] = [
         *token_env,
         {"name": "BUSINESS_NAME", "value": str(spec.get("companyName", ""))},
-        {"name": "TENANT_TIMEZONE", "value": str(spec.get("timezone") or "Europe/Moscow")},
+        {"name": "TENANT_TIMEZONE", "value": str(spec.get("timezone") or crd.DEFAULT_TIMEZONE)},
         {"name": "DEFAULT_LANGUAGE", "value": str(spec.get("language") or "ru")},
         {"name": "OWNER_TELEGRAM_ID", "value": str(spec.get("ownerTelegramId") or "")},
         {"name": "ADMIN_TELEGRAM_IDS", "value": admins},

@@ -18,6 +18,7 @@ from booking_bot.config import Settings
 from booking_bot.db import create_pool
 from booking_bot.migrate import migrate
 from booking_bot.tenant import TenantServices
+from booking_contract import crd
 from harness.postgres import PgServer, create_tenant_schema
 from harness.telegram import FakeTelegram, SentMessage
 
@@ -209,13 +210,15 @@ async def run_bot(
     clock: Clock | None = None,
     db_statement_cache_size: int = 100,
     runtime: str | None = None,
+    timezone: str | None = None,
 ) -> AsyncIterator[RunningBot]:
+    """``timezone``: TENANT_TIMEZONE (what the operator passes from ``spec.timezone``)."""
     token = FakeTelegram.make_token(bot_id or secrets.randbelow(10**9) + 10**9)
     tg.add_bot(token, username=f"{tenant.client_id}_bot")
     clock = clock or Clock()
     if (runtime or _runtime) == "shared":
         async with _run_shared(
-            tg, tenant, token, redis_url, owner, admins, clock, db_statement_cache_size
+            tg, tenant, token, redis_url, owner, admins, clock, db_statement_cache_size, timezone
         ) as running:
             yield running
         return
@@ -231,6 +234,7 @@ async def run_bot(
         health_port=0,
         reminder_interval_seconds=3600,
         db_statement_cache_size=db_statement_cache_size,
+        tenant_timezone=timezone or crd.DEFAULT_TIMEZONE,
     )
     app = BookingBot(settings, clock=clock, polling_timeout=1)
     await app.start()
@@ -254,6 +258,7 @@ async def _run_shared(
     admins: tuple[int, ...],
     clock: Clock,
     db_statement_cache_size: int,
+    timezone: str | None = None,
 ) -> AsyncIterator[RunningBot]:
     """The same bot as a tenant of the test's shard: its entry carries what the env would."""
     entry: dict[str, object] = {
@@ -270,6 +275,8 @@ async def _run_shared(
         entry["OWNER_TELEGRAM_ID"] = owner
     if admins:
         entry["ADMIN_TELEGRAM_IDS"] = ",".join(str(a) for a in admins)
+    if timezone:
+        entry["TENANT_TIMEZONE"] = timezone
     async with shard_host(tg) as host:
         await host.add(tenant.client_id, entry, clock)
         try:

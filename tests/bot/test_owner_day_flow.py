@@ -132,3 +132,81 @@ async def _upload(bot: RunningBot) -> tuple[str, int, str, bytes]:
             return bot.tg.uploads[-1]
         await asyncio.sleep(0.05)
     raise TimeoutError("no document sent")
+
+
+async def _start_caller_booking(bot: RunningBot) -> SentMessage:
+    await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="en"), "Book for a caller")
+    services = await bot.say(OWNER, "Maria Ivanova +7 900 123-45-67")
+    assert "Booking for Maria Ivanova" in services.text
+    return services
+
+
+async def _book_from(bot: RunningBot, menu: SentMessage, time: str) -> SentMessage:
+    calendar = await bot.press(OWNER, await bot.press(OWNER, menu, "Book"), "Haircut")
+    confirm = await bot.press(OWNER, await bot.press(OWNER, calendar, "5", exact=True), time, exact=True)
+    return await bot.press(OWNER, confirm, "Confirm")
+
+
+async def test_an_abandoned_caller_booking_does_not_book_the_owners_own_for_the_caller(
+    bot: RunningBot,
+) -> None:
+    menu = await bot.say(OWNER, "/start")  # a main menu the owner scrolls back to later
+    await _start_caller_booking(bot)  # ...and then does not finish
+    done = await _book_from(bot, menu, "12:00")
+    assert "Booked for" not in done.text and "You are booked" in done.text
+    bot.drain(OWNER)  # the phone question of the owner's own first booking
+    owners = await bot.pool.fetch("SELECT user_id FROM bookings WHERE status = 'confirmed'")
+    assert [r["user_id"] for r in owners] == [OWNER]
+
+
+async def test_a_finished_caller_booking_ends_the_callers_mode(bot: RunningBot) -> None:
+    services = await _start_caller_booking(bot)
+    calendar = await bot.press(OWNER, services, "Haircut")
+    confirm = await bot.press(OWNER, await bot.press(OWNER, calendar, "5", exact=True), "11:00", exact=True)
+    assert "Booked for Maria Ivanova" in (await bot.press(OWNER, confirm, "Confirm")).text
+    done = await _book_from(bot, await bot.say(OWNER, "/start"), "12:00")
+    assert "You are booked" in done.text
+    bot.drain(OWNER)
+    rows = await bot.pool.fetch("SELECT user_id FROM bookings ORDER BY starts_at")
+    assert rows[0]["user_id"] < 0 and rows[1]["user_id"] == OWNER
+
+
+async def test_going_back_inside_a_caller_booking_keeps_booking_for_the_caller(bot: RunningBot) -> None:
+    services = await _start_caller_booking(bot)
+    calendar = await bot.press(OWNER, services, "Manicure")
+    services_again = await bot.press(OWNER, calendar, "Back")  # chose the wrong service
+    assert "Maria Ivanova" in services_again.text
+    calendar = await bot.press(OWNER, services_again, "Haircut")
+    confirm = await bot.press(OWNER, await bot.press(OWNER, calendar, "5", exact=True), "11:00", exact=True)
+    assert "Maria Ivanova" in confirm.text  # the owner sees whom the booking is for
+    assert "Booked for Maria Ivanova" in (await bot.press(OWNER, confirm, "Confirm")).text
+
+
+async def test_reports_offer_fixed_windows_and_a_typed_range(bot: RunningBot) -> None:
+    await _book(bot, ANN, "4", "15:00")  # today, Monday 4 March
+    await _book(bot, BOB, "6", "15:00")  # Wednesday, this week
+    report = await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="en"), "Reports")
+    assert "Fr 1 Mar – Su 31 Mar" in report.text and "Total: 2 bookings" in report.text  # this month
+    labels = [t for t, _ in report.buttons]
+    assert {"Today", "This week", "This month", "Last month", "📅 Other dates"} <= set(labels)
+    today = await bot.press(OWNER, report, "Today", exact=True)
+    assert "Mo 4 Mar – Mo 4 Mar" in today.text and "Total: 1 bookings" in today.text
+    week = await bot.press(OWNER, today, "This week", exact=True)
+    assert "Mo 4 Mar – Su 10 Mar" in week.text and "Total: 2 bookings" in week.text
+    last = await bot.press(OWNER, week, "Last month", exact=True)
+    assert "Fr 1 Feb – Th 28 Feb" in last.text and "Total: 0 bookings" in last.text
+    await bot.press(OWNER, last, "Other dates")
+    assert "two dates" in (await bot.say(OWNER, "06.03.2030 - 01.03.2030")).text
+    typed = await bot.say(OWNER, "05.03.2030 - 07.03.2030")
+    assert "Tu 5 Mar – Th 7 Mar" in typed.text and "Total: 1 bookings" in typed.text
+    await bot.press(OWNER, typed, "CSV")
+    upload = await _upload(bot)
+    assert upload[2] == "bookings_2030-03-05_2030-03-07.csv"
+    rows = upload[3].decode("utf-8-sig").splitlines()
+    assert len(rows) == 2 and "2030-03-06,15:00" in rows[1]
+
+
+async def test_the_report_windows_speak_russian(bot: RunningBot) -> None:
+    report = await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="ru"), "Отчёты", lang="ru")
+    labels = [t for t, _ in report.buttons]
+    assert {"Сегодня", "Эта неделя", "Этот месяц", "Прошлый месяц", "📅 Другие даты"} <= set(labels)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .conftest import OWNER, RunningBot, person
+from harness.telegram import FakeTelegram
+
+from .conftest import OWNER, RunningBot, Tenant, person, run_bot
 
 ANN = 1001
 
@@ -49,3 +51,39 @@ async def test_the_owners_time_zone_moves_every_slot(bot: RunningBot) -> None:
     assert starts == dt.datetime(2030, 3, 5, 6, 0, tzinfo=dt.UTC)  # 11:00 in Yekaterinburg
     assert await bot.pool.fetchval("SELECT timezone FROM settings") == "Asia/Yekaterinburg"
     assert "subscription" in await _set(bot, "Time zone", "-")  # back to TENANT_TIMEZONE
+
+
+async def _book_eleven_on_tuesday(bot: RunningBot, user: int) -> dt.datetime:
+    menu = await bot.say(user, "/start")
+    calendar = await bot.press(user, await bot.press(user, menu, "Book"), "Haircut")
+    confirm = await bot.press(user, await bot.press(user, calendar, "5", exact=True), "11:00", exact=True)
+    assert "Tu 5 Mar at 11:00" in confirm.text
+    await bot.book(user, confirm)
+    assert "5 " in (notice := (await bot.next(OWNER)).text) and "11:00" in notice  # same zone
+    starts: dt.datetime = await bot.pool.fetchval(
+        "SELECT starts_at FROM bookings WHERE user_id = $1 AND status = 'confirmed'", user
+    )
+    return starts
+
+
+async def test_a_new_bot_offers_slots_in_the_zone_of_its_tenant(
+    telegram: FakeTelegram, seeded_tenant: Tenant
+) -> None:
+    async with run_bot(telegram, seeded_tenant, owner=OWNER, timezone="Asia/Yekaterinburg") as bot:
+        assert await _book_eleven_on_tuesday(bot, ANN) == dt.datetime(2030, 3, 5, 6, 0, tzinfo=dt.UTC)
+        assert await bot.pool.fetchval("SELECT timezone FROM settings") is None  # nothing stored
+
+
+async def test_the_owners_zone_in_the_bot_wins_over_the_tenants_after_a_restart(
+    telegram: FakeTelegram, seeded_tenant: Tenant
+) -> None:
+    async with run_bot(telegram, seeded_tenant, owner=OWNER, timezone="Asia/Yekaterinburg") as bot:
+        assert "Asia/Vladivostok" in await _set(bot, "Time zone", "Asia/Vladivostok")
+    # The bot starts again with the tenant's zone (a restart, a new pod, a move between runtimes).
+    async with run_bot(telegram, seeded_tenant, owner=OWNER, timezone="Asia/Yekaterinburg") as bot:
+        assert await _book_eleven_on_tuesday(bot, ANN) == dt.datetime(2030, 3, 5, 1, 0, tzinfo=dt.UTC)
+        screen = await bot.press(OWNER, await bot.say(OWNER, "/admin", lang="en"), "Business profile")
+        assert "Asia/Vladivostok" in screen.text
+        await bot.press(OWNER, screen, "Time zone")
+        await bot.say(OWNER, "-")  # back to the tenant's zone
+        assert await _book_eleven_on_tuesday(bot, 1002) == dt.datetime(2030, 3, 5, 6, 0, tzinfo=dt.UTC)

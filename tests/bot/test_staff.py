@@ -170,3 +170,32 @@ async def test_a_business_wide_block_closes_every_master(pool: asyncpg.Pool) -> 
     await bookings.block_slot(pool, starts_at=TUESDAY_11, minutes=60)
     with pytest.raises(bookings.SlotTaken):
         await _book(pool, 1, TUESDAY_11)
+
+
+async def _move(
+    pool: asyncpg.Pool, booking_id: int, at: dt.datetime, staff_id: int | None
+) -> bookings.Booking:
+    _, after = await bookings.reschedule_booking(
+        pool, booking_id, user_id=1, new_start=at, now=NOW, tz=MOSCOW, cutoff_minutes=180, staff_id=staff_id
+    )
+    return after
+
+
+async def test_a_move_to_another_master_at_the_same_time_changes_only_the_master(pool: asyncpg.Pool) -> None:
+    anna = await staff.add_staff(pool, "Anna")
+    booked = await _book(pool, 1, TUESDAY_11, staff_id=1)
+    moved = await _move(pool, booked.id, TUESDAY_11, anna.id)
+    assert (moved.staff_id, moved.starts_at, moved.price) == (anna.id, TUESDAY_11, booked.price)
+    cells = await pool.fetch("SELECT DISTINCT staff_id FROM booked_slots WHERE booking_id = $1", booked.id)
+    assert [r["staff_id"] for r in cells] == [anna.id]
+    await _book(pool, 2, TUESDAY_11, staff_id=1)  # the first master's time is free again
+
+
+async def test_a_move_to_a_master_who_does_not_perform_the_service_is_refused(pool: asyncpg.Pool) -> None:
+    anna = await staff.add_staff(pool, "Anna")
+    await staff.toggle_service(pool, anna.id, 1)  # Anna stops doing haircuts
+    booked = await _book(pool, 1, TUESDAY_11, staff_id=1)
+    with pytest.raises(bookings.NotFound):
+        await _move(pool, booked.id, TUESDAY_11 + dt.timedelta(hours=1), anna.id)
+    kept = await bookings.get_booking(pool, booked.id)
+    assert kept is not None and (kept.staff_id, kept.starts_at) == (1, TUESDAY_11)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from harness.telegram import SentMessage
+
 from .conftest import OWNER, RunningBot
 
 ANN, BOB = 1001, 1002
@@ -111,3 +113,62 @@ async def test_the_owner_sets_a_masters_own_duration_and_price(bot: RunningBot) 
     await bot.book(ANN, confirm)
     row = await bot.pool.fetchrow("SELECT duration_minutes, price FROM bookings")
     assert row is not None and (row["duration_minutes"], str(row["price"])) == (45, "2500.00")
+
+
+async def _book_with(bot: RunningBot, user: int, master: str, time: str) -> None:
+    step = await bot.press(user, await bot.press(user, await bot.say(user, "/start"), "Book"), "Haircut")
+    calendar = await bot.press(user, step, master, exact=True)
+    confirm = await bot.press(user, await bot.press(user, calendar, "5", exact=True), time, exact=True)
+    assert f"Master: {master}" in (await bot.book(user, confirm)).text
+    assert f"Customer{user}" in (await bot.next(OWNER)).text  # the owner's notice of it
+
+
+async def _move_calendar(bot: RunningBot, user: int) -> SentMessage:
+    mine = await bot.press(user, await bot.say(user, "/start"), "My bookings")
+    return await bot.press(user, await bot.press(user, mine, "Haircut"), "Move")
+
+
+async def test_moving_a_booking_offers_the_same_masters_free_times(bot: RunningBot) -> None:
+    await _add_anna(bot)
+    await _book_with(bot, ANN, "Anna", "11:00")
+    await _book_with(bot, BOB, "Anna", "12:00")  # Anna is busy at 12:00; the other master is free
+    calendar = await _move_calendar(bot, ANN)
+    times = [t for t, _ in (await bot.press(ANN, calendar, "5", exact=True)).buttons if ":" in t]
+    assert "12:00" not in times and "14:00" in times  # Anna's calendar, not "any master"
+    confirm = await bot.press(ANN, await bot.press(ANN, calendar, "5", exact=True), "14:00", exact=True)
+    assert "Moved" in (await bot.press(ANN, confirm, "Confirm")).text
+    anna = await bot.pool.fetchval("SELECT id FROM staff WHERE name = 'Anna'")
+    row = await bot.pool.fetchrow("SELECT staff_id, starts_at FROM bookings WHERE user_id = $1", ANN)
+    assert row is not None and row["staff_id"] == anna
+    assert row["starts_at"] == dt.datetime(2030, 3, 5, 11, 0, tzinfo=dt.UTC)
+
+
+async def test_moving_to_another_master_is_an_explicit_choice(bot: RunningBot) -> None:
+    await _add_anna(bot)
+    await _book_with(bot, ANN, "Anna", "11:00")
+    await _book_with(bot, BOB, "Anna", "12:00")
+    calendar = await _move_calendar(bot, ANN)
+    masters = await bot.press(ANN, calendar, "Another master")
+    assert [t for t, _ in masters.buttons][:2] == ["Master", "✅ Anna"]
+    calendar = await bot.press(ANN, masters, "Master", exact=True)
+    slots = await bot.press(ANN, calendar, "5", exact=True)
+    assert "12:00" in [t for t, _ in slots.buttons]  # the other master is free then
+    done = await bot.press(ANN, await bot.press(ANN, slots, "12:00", exact=True), "Confirm")
+    assert "Moved" in done.text and "12:00 · Master" in done.text and "11:00 · Anna" in done.text
+    notice = await bot.next(OWNER)
+    assert "11:00 · Anna" in notice.text and "12:00 · Master" in notice.text
+    rows = await bot.pool.fetch("SELECT user_id, staff_id FROM bookings ORDER BY user_id")
+    anna = await bot.pool.fetchval("SELECT id FROM staff WHERE name = 'Anna'")
+    assert [(r["user_id"], r["staff_id"]) for r in rows] == [(ANN, 1), (BOB, anna)]
+    # The other master's cells are the booking's now: a third customer cannot take them.
+    step = await bot.press(1003, await bot.press(1003, await bot.say(1003, "/start"), "Book"), "Haircut")
+    times = await bot.press(1003, await bot.press(1003, step, "Master", exact=True), "5", exact=True)
+    assert "12:00" not in [t for t, _ in times.buttons] and "11:00" in [t for t, _ in times.buttons]
+
+
+async def test_a_single_master_move_has_no_master_button(bot: RunningBot) -> None:
+    services = await bot.press(ANN, await bot.say(ANN, "/start"), "Book")
+    calendar = await bot.press(ANN, services, "Haircut")
+    confirm = await bot.press(ANN, await bot.press(ANN, calendar, "5", exact=True), "11:00", exact=True)
+    await bot.book(ANN, confirm)
+    assert "Another master" not in " ".join(t for t, _ in (await _move_calendar(bot, ANN)).buttons)

@@ -58,3 +58,18 @@ def test_the_token_secret_key_default_is_the_packages() -> None:
 def test_the_deletion_policies_are_the_packages() -> None:
     policy = SCHEMA["properties"]["spec"]["properties"]["deletionPolicy"]
     assert tuple(policy["enum"]) == crd.DELETION_POLICIES
+
+
+def test_the_time_zone_rules_are_the_packages() -> None:
+    zone = SCHEMA["properties"]["spec"]["properties"]["timezone"]
+    assert (zone["pattern"], zone["maxLength"], zone["default"]) == (
+        crd.TIMEZONE_PATTERN,
+        crd.TIMEZONE_MAX_LENGTH,
+        crd.DEFAULT_TIMEZONE,
+    )
+
+
+def test_a_time_zone_must_be_a_known_region_or_utc() -> None:
+    assert crd.valid_timezone("Asia/Yekaterinburg") and crd.valid_timezone("UTC")
+    for bad in ("Mars/Olympus", "MSK", "+05:00", "Europe/Moscow; rm", "", "A/" + "b" * 70):
+        assert not crd.valid_timezone(bad), bad

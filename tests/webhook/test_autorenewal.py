@@ -24,7 +24,7 @@ async def _buy_with_autorenewal(
     object.__setattr__(sales_bot.settings, "sales_autorenewal", True)  # the bot's deps share it
     menu = await sales_bot.say("/start")
     await sales_bot.press(menu, "1 месяц")
-    await sales_bot.say("Салон Аврора")
+    await sales_bot.press(await sales_bot.say("Салон Аврора"), "Москва")
     await sales_bot.say(OWNER_BOT_TOKEN)
     question = await sales_bot.next()
     assert "автоматически" in question.text

@@ -21,11 +21,15 @@ def _pay_url(message: SentMessage) -> str:
     return str(rows[0][0]["url"])
 
 
-async def _buy(sales: SalesBot, plan_button: str = "1 месяц", company: str = "Салон Аврора") -> SentMessage:
+async def _buy(
+    sales: SalesBot, plan_button: str = "1 месяц", company: str = "Салон Аврора", zone: str = "Москва"
+) -> SentMessage:
     menu = await sales.say("/start")
     ask_company = await sales.press(menu, plan_button)
     assert "компания" in ask_company.text
-    ask_token = await sales.say(company)
+    ask_zone = await sales.say(company)
+    assert "часовом поясе" in ask_zone.text
+    ask_token = await sales.press(ask_zone, zone)
     assert "BotFather" in ask_token.text
     found = await sales.say(OWNER_BOT_TOKEN)
     assert "@aurora_salon_bot" in found.text
@@ -84,7 +88,7 @@ async def test_a_token_too_short_to_be_real_is_refused_by_its_shape(
     # The platform's one token pattern (booking_contract.telegram): the legacy tool refuses it too.
     menu = await sales_bot.say("/start")
     await sales_bot.press(menu, "1 месяц")
-    await sales_bot.say("Компания")
+    await sales_bot.press(await sales_bot.say("Компания"), "Москва")
     refused = await sales_bot.say("1234567:short-secret")
     assert "не похоже на токен" in refused.text
     assert yookassa.created_requests == []
@@ -95,7 +99,7 @@ async def test_an_unknown_bot_token_is_refused_before_any_payment(
 ) -> None:
     menu = await sales_bot.say("/start")
     await sales_bot.press(menu, "1 месяц")
-    await sales_bot.say("Компания")
+    await sales_bot.press(await sales_bot.say("Компания"), "Москва")
     refused = await sales_bot.say("1234567:TEST-not-a-known-token-xyz")
     assert "не принял" in refused.text
     assert yookassa.created_requests == []
@@ -174,7 +178,7 @@ async def test_a_managed_bot_replaces_the_botfather_token(
 ) -> None:
     menu = await sales_bot.say("/start")
     await sales_bot.press(menu, "1 месяц")
-    ask_token = await sales_bot.say("Компания")
+    ask_token = await sales_bot.press(await sales_bot.say("Компания"), "Москва")
     keyboard: dict[str, Any] = ask_token.reply_markup or {}
     assert keyboard["keyboard"][0][0]["request_managed_bot"]["request_id"] == 1
     sales_bot.tg.set_result("getManagedBotToken", OWNER_BOT_TOKEN, SALES_TOKEN)
@@ -211,7 +215,7 @@ async def test_receipt_data_is_sent_when_the_shop_needs_receipts(
     object.__setattr__(sales_bot.settings, "yookassa_receipt_enabled", True)  # the bot's deps share it
     menu = await sales_bot.say("/start")
     await sales_bot.press(menu, "1 месяц")
-    await sales_bot.say("Салон Аврора")
+    await sales_bot.press(await sales_bot.say("Салон Аврора"), "Москва")
     await sales_bot.say(OWNER_BOT_TOKEN)
     ask_email = await sales_bot.next()
     assert "e-mail" in ask_email.text
@@ -348,7 +352,7 @@ async def test_a_receipt_can_go_to_a_phone_number(sales_bot: SalesBot, yookassa:
     object.__setattr__(sales_bot.settings, "yookassa_receipt_enabled", True)  # the bot's deps share it
     menu = await sales_bot.say("/start")
     await sales_bot.press(menu, "1 месяц")
-    await sales_bot.say("Салон Аврора")
+    await sales_bot.press(await sales_bot.say("Салон Аврора"), "Москва")
     await sales_bot.say(OWNER_BOT_TOKEN)
     assert "телефон" in (await sales_bot.next()).text
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from yookassa.domain.request import PaymentRequest
 
+from booking_contract import crd
 from booking_contract.client_id import tenant_name
 from booking_contract.crd import token_secret_name
 from booking_webhook.core.config import Plan, Settings
@@ -65,6 +66,7 @@ class Buyer:
     receipt_email: str | None = None
     receipt_phone: str | None = None
     auto_renewal: bool = False  # opted in: save the payment method and charge it before the end
+    time_zone: str | None = None  # a new bot's IANA zone, checked by crd.valid_timezone
 
 
 def payment_request(settings: Settings, checkout: Checkout) -> dict[str, Any]:
@@ -161,6 +163,8 @@ async def start_new(
 ) -> Checkout:
     """Record a purchase of a new bot; store its token in a Secret. No payment yet."""
     plan = _plan(settings, plan_name)
+    if buyer.time_zone is not None and not crd.valid_timezone(buyer.time_zone):
+        raise CheckoutError(f"unknown time zone {buyer.time_zone!r}")
     client_id = await _free_client_id(store, kube)
     name = tenant_name(client_id)
     secret = token_secret_name(name)
@@ -179,6 +183,7 @@ async def start_new(
         tenant_name=name,
         token_secret_name=secret,
         bot_id=bot_id,
+        time_zone=buyer.time_zone,
         receipt_email=buyer.receipt_email,
         receipt_phone=buyer.receipt_phone,
         save_payment_method=buyer.auto_renewal,

@@ -170,6 +170,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (namespace, tenant_name)
     );
     """,
+    # 7: the business's time zone, asked by the sales bot, written into the new tenant's spec.
+    """
+    ALTER TABLE platform.checkouts ADD COLUMN time_zone text;
+    """,
 )
 
 MIGRATION_LOCK = 0x426F6F6B  # pg_advisory_lock key: one migrator at a time

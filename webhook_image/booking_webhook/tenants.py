@@ -109,6 +109,8 @@ def tenant_manifest(
             "paidUntil": format_time(paid_until),
             "deletionPolicy": "Retain",
             "payments": [payment_entry(payment, now)],
+            # Absent: the CRD's default (Moscow), as for every tenant bought before the question.
+            **({"timezone": checkout.time_zone} if checkout.time_zone else {}),
         },
     }
 

@@ -18,10 +18,13 @@ from booking_bot.handlers import (
     admin_reports,
     admin_schedule,
     admin_staff,
+    admin_staff_off,
     admin_visits,
     booking,
+    closing,
     common,
     contact,
+    desk,
     errors,
     my_bookings,
     refusal,
@@ -41,12 +44,16 @@ def get_routers(i18n: I18n) -> list[Router]:
         admin_profile.create_router(),
         admin_reports.create_router(),
         admin_schedule.create_router(),
+        admin_staff_off.create_router(),  # before admin_staff, which takes every other StaffAdmin
         admin_staff.create_router(),
         admin_visits.create_router(),
+        closing.create_router(),
     ]
     for router in admin_routers:
         router.message.filter(admins_only)
         router.callback_query.filter(admins_only)
+        router.message.middleware(desk.inject)
+        router.callback_query.middleware(desk.inject)
     return [
         errors.create_router(),
         common.create_router(),

@@ -29,8 +29,9 @@ from booking_bot import bookings, commands, keyboards, reminders, schedule, slot
 from booking_bot.callbacks import Admin, Menu
 from booking_bot.config import Settings
 from booking_bot.handlers.booking import Clock
+from booking_bot.handlers.desk import Desk
 from booking_bot.i18n import I18n, Texts
-from booking_bot.notify import Notifier, customer_label
+from booking_bot.notify import customer_label
 from booking_bot.users import Admins, Person
 from booking_bot.views import alert, show
 
@@ -88,22 +89,14 @@ def booking_line(t: Texts, b: bookings.Booking) -> str:
     return f"{line} · {b.staff_name}" if b.staff_name else line
 
 
-async def day_view(
-    query: CallbackQuery,
-    callback_data: Admin,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-) -> None:
-    tz = settings.timezone
+async def day_view(query: CallbackQuery, callback_data: Admin, desk: Desk) -> None:
+    texts, tz, now = desk.texts, desk.tz, desk.clock()
     offset = callback_data.arg
-    day = slots.today_local(clock(), tz) + dt.timedelta(days=offset)
+    day = slots.today_local(now, tz) + dt.timedelta(days=offset)
     start, end = _day_bounds(day, day, tz)
-    items = await bookings.between(pool, start, end)
+    items = await bookings.between(desk.pool, start, end)
     lines = [texts("admin.day_title", date=texts.date(day))]
     lines += [booking_line(texts, b) for b in items] or [texts("admin.nothing")]
-    now = clock()
     rows = [[_day_button(texts, b, now)] for b in items[:MAX_CANCEL_BUTTONS]]
     rows.append(
         [
@@ -132,19 +125,12 @@ def _day_bounds(first: dt.date, last: dt.date, tz: zoneinfo.ZoneInfo) -> tuple[d
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-async def week_view(
-    query: CallbackQuery,
-    callback_data: Admin,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-) -> None:
-    tz = settings.timezone
-    first = slots.today_local(clock(), tz) + dt.timedelta(weeks=callback_data.arg)
+async def week_view(query: CallbackQuery, callback_data: Admin, desk: Desk) -> None:
+    texts, tz = desk.texts, desk.tz
+    first = slots.today_local(desk.clock(), tz) + dt.timedelta(weeks=callback_data.arg)
     last = first + dt.timedelta(days=6)
     start, end = _day_bounds(first, last, tz)
-    items = await bookings.between(pool, start, end)
+    items = await bookings.between(desk.pool, start, end)
     lines = [texts("admin.week_title", first=texts.date(first), last=texts.date(last))]
     current: dt.date | None = None
     for b in items:
@@ -169,27 +155,15 @@ async def week_view(
     await show(query, fit(lines, texts), InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-def day_offset(booking: bookings.Booking, now: dt.datetime, tz: zoneinfo.ZoneInfo) -> int:
-    """The day view's offset (days from today) that shows ``booking``: where "Back" returns."""
-    return (booking.starts_at.astimezone(tz).date() - slots.today_local(now, tz)).days
-
-
-async def cancel_booking(
-    query: CallbackQuery,
-    callback_data: Admin,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-) -> None:
-    booking = await bookings.get_booking(pool, callback_data.arg)
-    if booking is None or booking.status != "confirmed":
-        await show(query, texts("not_found"), keyboards.admin_back(texts))
+async def cancel_booking(query: CallbackQuery, callback_data: Admin, desk: Desk) -> None:
+    booking = await desk.booking(query, callback_data.arg, lambda b: b.status == "confirmed")
+    if booking is None:
         return
+    texts = desk.texts
     text = texts(
         "admin.cancel_confirm", line=f"{texts.date(booking.starts_at)} {booking_line(texts, booking)}"
     )
-    back = day_offset(booking, clock(), settings.timezone)
+    back = desk.day_offset(booking)
     rows = [[keyboards.admin_button(texts, "admin.btn.cancel_yes", "bcancel_yes", booking.id)]]
     if booking.kind == "customer":
         rows.append(
@@ -203,20 +177,12 @@ async def cancel_booking(
     await show(query, text, markup)
 
 
-async def cancel_booking_yes(
-    query: CallbackQuery,
-    callback_data: Admin,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-    notifier: Notifier,
-    person: Person,
-) -> None:
+async def cancel_booking_yes(query: CallbackQuery, callback_data: Admin, desk: Desk) -> None:
+    texts, notifier = desk.texts, desk.notifier
     try:
-        booking = await bookings.cancel_booking(pool, callback_data.arg, by="admin", now=clock())
+        booking = await bookings.cancel_booking(desk.pool, callback_data.arg, by="admin", now=desk.clock())
     except bookings.NotFound:
-        await show(query, texts("not_found"), keyboards.admin_back(texts))
+        await desk.not_found(query)
         return
     except bookings.InThePast:
         await show(query, texts("admin.in_the_past"), keyboards.admin_back(texts, "visit", callback_data.arg))
@@ -224,10 +190,9 @@ async def cancel_booking_yes(
     log.info(
         "booking cancelled", extra={"event": "booking_cancelled", "booking_id": booking.id, "by": "admin"}
     )
-    back = day_offset(booking, clock(), settings.timezone)
-    await show(query, texts("admin.cancelled"), keyboards.admin_back(texts, "day", back))
+    await show(query, texts("admin.cancelled"), keyboards.admin_back(texts, "day", desk.day_offset(booking)))
     if booking.kind == "customer":
-        notifier.later(notifier.customer_cancelled_by_admin(booking, settings.business_name))
+        notifier.later(notifier.customer_cancelled_by_admin(booking, desk.settings.business_name))
 
 
 # ---- block a slot -------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 import asyncpg
 from aiogram import F, Router
@@ -13,14 +12,15 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from booking_bot import bookings, closures, keyboards, schedule, slots, staff
+from booking_bot import keyboards, schedule, slots, staff
 from booking_bot.callbacks import Admin, pack_day, unpack_day
 from booking_bot.config import Settings
-from booking_bot.handlers.admin import booking_line, fit, parse_date
+from booking_bot.handlers import closing
+from booking_bot.handlers.admin import parse_date
 from booking_bot.handlers.booking import Clock
+from booking_bot.handlers.desk import Desk
 from booking_bot.i18n import Texts
-from booking_bot.notify import Notifier
-from booking_bot.views import alert, show
+from booking_bot.views import show
 
 log = logging.getLogger("booking_bot.admin")
 # Days off per page of the days-off screen (Telegram allows 100 buttons per keyboard).
@@ -34,129 +34,6 @@ class ScheduleInput(StatesGroup):
     break_time = State()
     day_off = State()
     special_day = State()
-    conflicts = State()  # a change waits for the owner's word on the bookings it hits
-
-
-# ---- a change that hits existing bookings ---------------------------------------------------------
-def _interval_text(interval: schedule.Interval | None) -> str | None:
-    return None if interval is None else f"{interval.start:%H:%M}-{interval.end:%H:%M}"
-
-
-def _parse_pending_interval(text: object) -> schedule.Interval | None:
-    return schedule.parse_interval(str(text)) if text else None
-
-
-async def _affected(
-    pool: asyncpg.Pool, change: dict[str, Any], now: dt.datetime, settings: Settings
-) -> list[bookings.Booking]:
-    tz = settings.timezone
-    kind = change["kind"]
-    if kind == "days_off":
-        first, last = dt.date.fromisoformat(change["first"]), dt.date.fromisoformat(change["last"])
-        return await closures.on_days(pool, first, last, now, tz)
-    if kind == "exception":
-        day = dt.date.fromisoformat(change["day"])
-        return await closures.outside_day(pool, day, _intervals(change), now, tz)
-    interval = _parse_pending_interval(change.get("interval"))
-    if kind == "break":
-        return (
-            []
-            if interval is None
-            else await closures.in_break(pool, int(change["weekday"]), interval, now, tz)
-        )
-    return await closures.outside_hours(pool, int(change["weekday"]), interval, now, tz)
-
-
-async def _apply(pool: asyncpg.Pool, change: dict[str, Any]) -> None:
-    kind = change["kind"]
-    if kind == "days_off":
-        day, last = dt.date.fromisoformat(change["first"]), dt.date.fromisoformat(change["last"])
-        while day <= last:
-            await schedule.add_day_off(pool, day)
-            day += dt.timedelta(days=1)
-    elif kind == "exception":
-        await staff.set_exception(pool, None, dt.date.fromisoformat(change["day"]), _intervals(change))
-    elif kind == "break":
-        interval = _parse_pending_interval(change["interval"])
-        if interval is not None:  # validated when the owner typed it
-            await schedule.add_break(pool, int(change["weekday"]), interval)
-    else:
-        await schedule.set_hours(
-            pool, int(change["weekday"]), _parse_pending_interval(change.get("interval"))
-        )
-
-
-_BACK = {"days_off": "days_off", "break": "breaks", "hours": "hours", "exception": "days_off"}
-
-
-def _intervals(change: dict[str, Any]) -> list[schedule.Interval]:
-    return staff.parse_intervals(str(change["intervals"])) or [] if change.get("intervals") else []
-
-
-async def _change(
-    message: Message,
-    state: FSMContext,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    now: dt.datetime,
-    change: dict[str, Any],
-) -> None:
-    """Apply a schedule change, or first show the owner the bookings it would leave stranded."""
-    hit = await _affected(pool, change, now, settings)
-    back = _BACK[change["kind"]]
-    if not hit:
-        await _apply(pool, change)
-        await state.clear()
-        await message.answer(texts("admin.saved"), reply_markup=keyboards.admin_back(texts, back))
-        return
-    await state.set_state(ScheduleInput.conflicts)
-    await state.update_data(change=change)
-    lines = [texts("admin.conflicts", count=texts.count("booking", len(hit)))]
-    lines += [f"{texts.date(b.starts_at)} {booking_line(texts, b)}" for b in hit]
-    markup = keyboards.admin_list(
-        texts,
-        [],
-        extra=[("admin.btn.close_cancel", "sch_apply", 1), ("admin.btn.close_keep", "sch_apply", 0)],
-        back=back,
-    )
-    await message.answer(fit(lines, texts), reply_markup=markup)
-
-
-async def apply_change(
-    query: CallbackQuery,
-    callback_data: Admin,
-    state: FSMContext,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-    notifier: Notifier,
-) -> None:
-    change = (await state.get_data()).get("change")
-    if not isinstance(change, dict):
-        await alert(query, texts("stale_button"))
-        return
-    now = clock()
-    hit = await _affected(pool, change, now, settings) if callback_data.arg == 1 else []
-    await _apply(pool, change)
-    await state.clear()
-    for booking in hit:
-        try:
-            cancelled = await bookings.cancel_booking(pool, booking.id, by="admin", now=now)
-        except bookings.NotFound:
-            continue  # cancelled meanwhile
-        log.info(
-            "booking cancelled",
-            extra={"event": "booking_cancelled", "booking_id": booking.id, "by": "admin", "why": "closed"},
-        )
-        notifier.later(notifier.customer_cancelled_by_admin(cancelled, settings.business_name))
-    key = "admin.saved_cancelled" if hit else "admin.saved"
-    await show(
-        query,
-        texts(key, count=texts.count("booking", len(hit))),
-        keyboards.admin_back(texts, _BACK[str(change["kind"])]),
-    )
 
 
 def _interval(t: Texts, interval: schedule.Interval) -> str:
@@ -184,17 +61,15 @@ async def hours_prompt(query: CallbackQuery, callback_data: Admin, state: FSMCon
     )
 
 
-async def hours_input(
-    message: Message, state: FSMContext, pool: asyncpg.Pool, settings: Settings, texts: Texts, clock: Clock
-) -> None:
+async def hours_input(message: Message, state: FSMContext, texts: Texts, desk: Desk) -> None:
     weekday = int((await state.get_data()).get("weekday", 0))
     text = (message.text or "").strip().lower()
     interval = None if text in CLOSED_WORDS else schedule.parse_interval(text)
     if not 1 <= weekday <= 7 or (interval is None and text not in CLOSED_WORDS):
         await message.answer(texts("admin.bad_interval"), reply_markup=keyboards.admin_back(texts, "hours"))
         return
-    change = {"kind": "hours", "weekday": weekday, "interval": _interval_text(interval)}
-    await _change(message, state, pool, settings, texts, clock(), change)
+    change = {"kind": "hours", "weekday": weekday, "interval": closing.interval_text(interval)}
+    await closing.change(message, state, desk, change)
 
 
 async def breaks_view(query: CallbackQuery, state: FSMContext, pool: asyncpg.Pool, texts: Texts) -> None:
@@ -225,16 +100,14 @@ async def break_prompt(query: CallbackQuery, callback_data: Admin, state: FSMCon
     )
 
 
-async def break_input(
-    message: Message, state: FSMContext, pool: asyncpg.Pool, settings: Settings, texts: Texts, clock: Clock
-) -> None:
+async def break_input(message: Message, state: FSMContext, texts: Texts, desk: Desk) -> None:
     weekday = int((await state.get_data()).get("weekday", 0))
     interval = schedule.parse_interval(message.text or "")
     if interval is None or not 1 <= weekday <= 7:
         await message.answer(texts("admin.bad_interval"), reply_markup=keyboards.admin_back(texts, "breaks"))
         return
-    change = {"kind": "break", "weekday": weekday, "interval": _interval_text(interval)}
-    await _change(message, state, pool, settings, texts, clock(), change)
+    change = {"kind": "break", "weekday": weekday, "interval": closing.interval_text(interval)}
+    await closing.change(message, state, desk, change)
 
 
 async def break_delete(
@@ -295,18 +168,23 @@ async def day_off_prompt(query: CallbackQuery, state: FSMContext, texts: Texts) 
     await show(query, texts("admin.prompt.day_off"), keyboards.admin_back(texts, "days_off"))
 
 
-async def day_off_input(
-    message: Message, state: FSMContext, pool: asyncpg.Pool, settings: Settings, texts: Texts, clock: Clock
-) -> None:
-    text = (message.text or "").strip()
+def parse_days(text: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """``31.12.2030`` or ``30.12.2030 - 02.01.2031``: today or later, at most a year long."""
+    text = text.strip()
     first_text, _, last_text = text.partition(" - ") if " - " in text else (text, "", text)
     first, last = parse_date(first_text), parse_date(last_text or first_text)
-    today = slots.today_local(clock(), settings.timezone)
     if first is None or last is None or last < first or first < today or (last - first).days > 366:
+        return None
+    return first, last
+
+
+async def day_off_input(message: Message, state: FSMContext, texts: Texts, desk: Desk) -> None:
+    days = parse_days(message.text or "", slots.today_local(desk.clock(), desk.tz))
+    if days is None:
         await message.answer(texts("admin.bad_date"), reply_markup=keyboards.admin_back(texts, "days_off"))
         return
-    change = {"kind": "days_off", "first": first.isoformat(), "last": last.isoformat()}
-    await _change(message, state, pool, settings, texts, clock(), change)
+    change = {"kind": "days_off", "first": days[0].isoformat(), "last": days[1].isoformat()}
+    await closing.change(message, state, desk, change)
 
 
 async def day_off_delete(
@@ -327,23 +205,31 @@ async def special_day_prompt(query: CallbackQuery, state: FSMContext, texts: Tex
     await show(query, texts("admin.prompt.special_day"), keyboards.admin_back(texts, "days_off"))
 
 
-async def special_day_input(
-    message: Message, state: FSMContext, pool: asyncpg.Pool, settings: Settings, texts: Texts, clock: Clock
-) -> None:
-    """One day with other hours for the whole business ("we close at 14:00 on 31 December")."""
-    date_text, _, rest = (message.text or "").strip().partition(" ")
+def parse_exception(text: str, today: dt.date) -> tuple[dt.date, list[schedule.Interval]] | None:
+    """``2030-12-31 10:00-14:00, 15:00-17:00`` or ``2030-12-31 off``, today or later."""
+    date_text, _, rest = text.strip().partition(" ")
     day = parse_date(date_text)
     rest = rest.strip()
     intervals = [] if rest.lower() in CLOSED_WORDS else staff.parse_intervals(rest)
-    today = slots.today_local(clock(), settings.timezone)
     if day is None or day < today or intervals is None:
+        return None
+    return day, intervals
+
+
+async def special_day_input(message: Message, state: FSMContext, texts: Texts, desk: Desk) -> None:
+    """One day with other hours for the whole business ("we close at 14:00 on 31 December")."""
+    parsed = parse_exception(message.text or "", slots.today_local(desk.clock(), desk.tz))
+    if parsed is None:
         await message.answer(
             texts("admin.bad_exception"), reply_markup=keyboards.admin_back(texts, "days_off")
         )
         return
-    text = ", ".join(f"{i.start:%H:%M}-{i.end:%H:%M}" for i in intervals)
-    change = {"kind": "exception", "day": day.isoformat(), "intervals": text}
-    await _change(message, state, pool, settings, texts, clock(), change)
+    change = {
+        "kind": "exception",
+        "day": parsed[0].isoformat(),
+        "intervals": closing.intervals_text(parsed[1]),
+    }
+    await closing.change(message, state, desk, change)
 
 
 def create_router() -> Router:
@@ -360,7 +246,6 @@ def create_router() -> Router:
     router.callback_query.register(day_off_prompt, Admin.filter(F.action == "dayoff_add"))
     router.message.register(day_off_input, StateFilter(ScheduleInput.day_off), F.text)
     router.callback_query.register(day_off_delete, Admin.filter(F.action == "dayoff_del"))
-    router.callback_query.register(apply_change, Admin.filter(F.action == "sch_apply"))
     router.callback_query.register(special_day_prompt, Admin.filter(F.action == "special_day"))
     router.message.register(special_day_input, StateFilter(ScheduleInput.special_day), F.text)
     return router

@@ -1,5 +1,6 @@
 """The owner manages staff ("masters"): add, rename, hide, the services each performs, their
-own hours (several intervals a day) and day-specific exceptions."""
+own hours (several intervals a day) and day-specific exceptions (breaks and days off:
+``admin_staff_off``). Changes that would strand bookings go through ``handlers.closing``."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from booking_bot import catalog, keyboards, staff
+from booking_bot import catalog, keyboards, slots, staff
 from booking_bot.callbacks import Admin, StaffAdmin
-from booking_bot.handlers.admin import parse_date
+from booking_bot.handlers import closing
+from booking_bot.handlers.admin_schedule import parse_exception
+from booking_bot.handlers.desk import Desk
 from booking_bot.i18n import Texts
 from booking_bot.views import alert, show
 
@@ -103,6 +106,7 @@ async def _member_screen(
             _b(texts("admin.btn.staff_services"), "svcs", staff_id),
         ],
         [_b(texts("admin.btn.hours"), "hours", staff_id), _b(texts("admin.btn.exception"), "exc", staff_id)],
+        [_b(texts("admin.btn.staff_off"), "off", staff_id)],
         [_b(texts("admin.btn.hide" if member.is_active else "admin.btn.show"), "toggle", staff_id)],
         [keyboards.admin_button(texts, "back", "staff"), keyboards.home_button(texts)],
     ]
@@ -110,7 +114,12 @@ async def _member_screen(
 
 
 async def member_action(
-    query: CallbackQuery, callback_data: StaffAdmin, state: FSMContext, pool: asyncpg.Pool, texts: Texts
+    query: CallbackQuery,
+    callback_data: StaffAdmin,
+    state: FSMContext,
+    pool: asyncpg.Pool,
+    texts: Texts,
+    desk: Desk,
 ) -> None:
     staff_id, action = callback_data.staff, callback_data.action
     if await staff.get_staff(pool, staff_id) is None:
@@ -127,7 +136,10 @@ async def member_action(
         if member.is_active and len(active) <= 1:
             await alert(query, texts("admin.staff_last"))  # someone must take the bookings
             return
-        await staff.update_staff(pool, staff_id, is_active=not member.is_active)
+        if member.is_active:  # hiding leaves the master's upcoming bookings without a master
+            await closing.change(query, state, desk, {"kind": "hide", "staff": staff_id})
+            return
+        await staff.update_staff(pool, staff_id, is_active=True)
         await _member_screen(query, staff_id, pool, texts)
     elif action == "rename":
         await state.set_state(StaffInput.rename)
@@ -155,8 +167,7 @@ async def member_action(
         rows.append([_b(texts("back"), "view", staff_id)])
         await show(query, texts("admin.pick_weekday"), InlineKeyboardMarkup(inline_keyboard=rows))
     elif action == "hours_reset":
-        await staff.set_weekday_hours(pool, staff_id, 0, None)
-        await _member_screen(query, staff_id, pool, texts)
+        await closing.change(query, state, desk, {"kind": "reset", "staff": staff_id})
     elif action == "hours_day" and 1 <= callback_data.arg <= 7:
         await state.set_state(StaffInput.hours)
         await state.update_data(staff=staff_id, weekday=callback_data.arg)
@@ -185,7 +196,9 @@ def _parse_terms(text: str) -> tuple[int | None, Decimal | None] | None:
     return minutes, price
 
 
-async def text_input(message: Message, state: FSMContext, pool: asyncpg.Pool, texts: Texts) -> None:
+async def text_input(
+    message: Message, state: FSMContext, pool: asyncpg.Pool, texts: Texts, desk: Desk
+) -> None:
     current = await state.get_state()
     data = await state.get_data()
     staff_id = int(data.get("staff", 0))
@@ -207,19 +220,23 @@ async def text_input(message: Message, state: FSMContext, pool: asyncpg.Pool, te
     elif current == StaffInput.hours.state:
         lowered = text.lower()
         intervals = [] if lowered in CLOSED_WORDS else staff.parse_intervals(text)
-        if intervals is None:
+        weekday = int(data.get("weekday", 0))
+        if intervals is None or not 1 <= weekday <= 7:
             await message.answer(texts("admin.bad_intervals"), reply_markup=back)
             return
-        await staff.set_weekday_hours(pool, staff_id, int(data.get("weekday", 0)), intervals)
+        change = {"kind": "hours", "staff": staff_id, "weekday": weekday}
+        await closing.change(message, state, desk, {**change, "intervals": closing.intervals_text(intervals)})
+        return
     else:
-        date_text, _, rest = text.partition(" ")
-        day = parse_date(date_text)
-        rest = rest.strip()
-        intervals = [] if rest.lower() in CLOSED_WORDS else staff.parse_intervals(rest)
-        if day is None or intervals is None:
+        exception = parse_exception(text, slots.today_local(desk.clock(), desk.tz))
+        if exception is None:
             await message.answer(texts("admin.bad_exception"), reply_markup=back)
             return
-        await staff.set_exception(pool, staff_id, day, intervals)
+        change = {"kind": "exception", "staff": staff_id, "day": exception[0].isoformat()}
+        await closing.change(
+            message, state, desk, {**change, "intervals": closing.intervals_text(exception[1])}
+        )
+        return
     await state.clear()
     await message.answer(texts("admin.saved"), reply_markup=back)
 

@@ -15,9 +15,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from booking_bot import bookings, customers, keyboards
 from booking_bot.callbacks import Admin
 from booking_bot.catalog import list_services
-from booking_bot.config import Settings
-from booking_bot.handlers.admin import booking_line, day_offset
+from booking_bot.handlers import caller_mode
+from booking_bot.handlers.admin import booking_line
 from booking_bot.handlers.booking import Clock, resolve_choice, show_calendar
+from booking_bot.handlers.desk import Desk
 from booking_bot.i18n import Texts
 from booking_bot.views import show
 
@@ -29,20 +30,12 @@ class VisitInput(StatesGroup):
     note = State()
 
 
-async def visit_view(
-    query: CallbackQuery,
-    callback_data: Admin,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-) -> None:
+async def visit_view(query: CallbackQuery, callback_data: Admin, desk: Desk) -> None:
     """A visit that has begun: record how it went (it is not cancelled any more)."""
-    booking = await bookings.get_booking(pool, callback_data.arg)
-    if booking is None or booking.kind != "customer":
-        await show(query, texts("not_found"), keyboards.admin_back(texts))
+    booking = await desk.booking(query, callback_data.arg, lambda b: b.kind == "customer")
+    if booking is None:
         return
-    back = day_offset(booking, clock(), settings.timezone)
+    texts, back = desk.texts, desk.day_offset(booking)
     text = texts("admin.visit", line=f"{texts.date(booking.starts_at)} {booking_line(texts, booking)}")
     rows = [
         [
@@ -55,42 +48,29 @@ async def visit_view(
     await show(query, text, InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-async def outcome(
-    query: CallbackQuery,
-    callback_data: Admin,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-) -> None:
-    now = clock()
+async def outcome(query: CallbackQuery, callback_data: Admin, desk: Desk) -> None:
+    now = desk.clock()
     try:
-        booking = await bookings.record_outcome(pool, callback_data.arg, callback_data.action, now)
+        booking = await bookings.record_outcome(desk.pool, callback_data.arg, callback_data.action, now)
     except bookings.NotFound:
-        await show(query, texts("not_found"), keyboards.admin_back(texts))
+        await desk.not_found(query)
         return
     log.info(
         "visit outcome", extra={"event": "visit_outcome", "booking_id": booking.id, "outcome": booking.status}
     )
-    back = day_offset(booking, now, settings.timezone)
+    back = desk.day_offset(booking, now)
+    texts = desk.texts
     await show(query, texts(f"admin.outcome.{booking.status}"), keyboards.admin_back(texts, "day", back))
 
 
-async def move_booking(
-    query: CallbackQuery,
-    callback_data: Admin,
-    pool: asyncpg.Pool,
-    settings: Settings,
-    texts: Texts,
-    clock: Clock,
-) -> None:
+async def move_booking(query: CallbackQuery, callback_data: Admin, desk: Desk) -> None:
     """The owner moves any customer's booking: the customer's own calendar screens, then the
     customer is told (see handlers.booking.confirm)."""
-    choice = await resolve_choice(pool, 0, callback_data.arg, None)
+    choice = await resolve_choice(desk.pool, 0, callback_data.arg, None)
     if choice is None:
-        await show(query, texts("not_found"), keyboards.admin_back(texts))
+        await desk.not_found(query)
         return
-    await show_calendar(query, choice, 0, pool, settings, texts, clock())
+    await show_calendar(query, choice, 0, desk.pool, desk.settings, desk.texts, desk.clock())
 
 
 async def _card_screen(
@@ -182,15 +162,14 @@ async def caller_input(message: Message, state: FSMContext, pool: asyncpg.Pool, 
         await message.answer(texts("admin.bad_caller"), reply_markup=keyboards.admin_back(texts))
         return
     user_id = await customers.add_offline(pool, *parsed)
-    # No state, but the data stays: the service/day/time screens that follow are the
-    # customer's own, and Confirm books for ``on_behalf`` when an admin presses it.
-    await state.set_state(None)
-    await state.update_data(on_behalf=user_id)
+    # The service/day/time screens that follow are the customer's own, editing this one
+    # message; Confirm pressed there books for the caller (handlers.caller_mode).
     items = await list_services(pool)
-    await message.answer(
+    screen = await message.answer(
         texts("admin.booking_for", name=parsed[0], phone=parsed[1]),
         reply_markup=keyboards.services(texts, items),
     )
+    await caller_mode.begin(state, caller_mode.Caller(user_id, *parsed), screen)
 
 
 def create_router() -> Router:

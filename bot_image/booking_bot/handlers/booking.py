@@ -33,8 +33,9 @@ from booking_bot.callbacks import (
 )
 from booking_bot.catalog import get_service, list_services, service_and_performers
 from booking_bot.config import Settings
+from booking_bot.handlers import caller_mode
 from booking_bot.i18n import Texts
-from booking_bot.notify import Notifier
+from booking_bot.notify import Notifier, moment
 from booking_bot.profile import with_contact
 from booking_bot.schedule import load_rules
 from booking_bot.staff import list_staff
@@ -61,6 +62,7 @@ class Choice:
     staff: int = 0
     performers: tuple[slots.Performer, ...] = ()
     by_owner: bool = False  # an admin moves someone's booking: "Back" leads to the admin's screens
+    masters: int = 1  # moving: how many masters perform the service (> 1: another can be chosen)
 
     @property
     def ignore(self) -> int | None:
@@ -76,21 +78,27 @@ async def resolve_choice(
     pool: asyncpg.Pool, service_id: int, rb: int, user_id: int | None, staff: int = 0
 ) -> Choice | None:
     if rb:
+        # A move keeps the booking's master unless another one is chosen explicitly (``staff``),
+        # and keeps what was booked: the duration, price and buffer of the original booking.
         booking = await bookings.get_booking(pool, rb)
         if booking is None or booking.status != "confirmed" or user_id not in (None, booking.user_id):
             return None
-        performer = slots.Performer(
-            booking.staff_id or 1, booking.minutes, booking.price, booking.buffer_minutes
-        )
+        _, everyone = await service_and_performers(pool, booking.service_id or 0)
+        own = booking.staff_id or 1
+        chosen = staff or own
+        if chosen != own and chosen not in {p.staff_id for p in everyone}:
+            return None
+        performer = slots.Performer(chosen, booking.minutes, booking.price, booking.buffer_minutes)
         return Choice(
             booking.service_id or 0,
             booking.service_name,
             booking.minutes,
             booking.price,
             rb,
-            booking.staff_id or 0,
+            chosen,
             (performer,),
             by_owner=user_id is None,
+            masters=len(everyone),
         )
     service, everyone = await service_and_performers(pool, service_id)
     if service is None or not service.is_active:
@@ -117,12 +125,28 @@ def _back_from_calendar(t: Texts, choice: Choice) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=t("back"), callback_data=Menu(action="book").pack())
 
 
-async def list_services_screen(query: CallbackQuery, pool: asyncpg.Pool, texts: Texts) -> None:
+def _other_master(t: Texts, choice: Choice) -> list[InlineKeyboardButton]:
+    """Moving: the booking's own master's days are shown; another master is an explicit step."""
+    if not choice.rb or choice.masters < 2:
+        return []
+    data = PickStaff(service_id=choice.service_id, staff=-1, rb=choice.rb).pack()
+    return [InlineKeyboardButton(text=t("staff.other"), callback_data=data)]
+
+
+async def list_services_screen(
+    query: CallbackQuery, pool: asyncpg.Pool, texts: Texts, state: FSMContext, is_admin: bool
+) -> None:
     items = await list_services(pool)
     if not items:
         await show(query, texts("services.empty"), keyboards.only_home(texts))
         return
-    await show(query, texts("services.title"), keyboards.services(texts, items))
+    caller = await caller_mode.current(state, query, is_admin)
+    title = (
+        texts("admin.booking_for", name=caller.name, phone=caller.phone)
+        if caller
+        else texts("services.title")
+    )
+    await show(query, title, keyboards.services(texts, items))
 
 
 async def show_calendar(
@@ -154,6 +178,7 @@ async def show_calendar(
         states=states,
         has_next=has_next,
         back=_back_from_calendar(texts, choice),
+        extra=_other_master(texts, choice),
     )
     await show(query, texts(key, service=choice.name, duration=texts.duration(choice.minutes)), markup)
 
@@ -193,10 +218,22 @@ async def pick_staff(
     texts: Texts,
     person: Person,
     clock: Clock,
+    is_admin: bool,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, 0, person.telegram_id, callback_data.staff)
+    rb, staff = callback_data.rb, max(callback_data.staff, 0)
+    choice = await resolve_choice(pool, callback_data.service_id, rb, whose(person, is_admin), staff)
     if choice is None:
         await alert(query, texts("not_found"))
+        return
+    if rb and callback_data.staff < 0:
+        _, everyone = await service_and_performers(pool, choice.service_id)
+        names = {m.id: m.name or texts("staff.default_name") for m in await list_staff(pool)}
+        members = [(p.staff_id or 0, names.get(p.staff_id or 0, "")) for p in everyone]
+        await show(
+            query,
+            texts("staff.move_title", service=choice.name),
+            keyboards.move_staff_choice(texts, choice.service_id, rb, choice.staff, members),
+        )
         return
     await show_calendar(query, choice, 0, pool, settings, texts, clock())
 
@@ -266,6 +303,7 @@ async def pick_slot(
     texts: Texts,
     person: Person,
     is_admin: bool,
+    state: FSMContext,
 ) -> None:
     choice = await resolve_choice(
         pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
@@ -290,6 +328,9 @@ async def pick_slot(
         duration=texts.duration(choice.minutes),
         price=texts.price(choice.price),
     )
+    caller = None if choice.rb else await caller_mode.current(state, query, is_admin)
+    if caller:
+        text += "\n" + caller.line(texts)
     markup = keyboards.confirm(
         texts, service_id=choice.service_id, rb=choice.rb, staff=choice.staff, at=at, back=back
     )
@@ -317,9 +358,9 @@ async def confirm(
     if choice is None:
         await alert(query, texts("not_found"))
         return
-    # The owner books for a customer who phoned (see admin_visits): that customer is the user.
-    data = await state.get_data()
-    caller = int(data.get("on_behalf", 0)) if is_admin and not choice.rb else 0
+    # The owner books for a customer who phoned (handlers.caller_mode): that customer is the user.
+    on_behalf = None if choice.rb else await caller_mode.current(state, query, is_admin)
+    caller = on_behalf.user_id if on_behalf else 0
     customer = caller or person.telegram_id
     moved_by_owner = False
     try:
@@ -335,6 +376,7 @@ async def confirm(
                 now=now,
                 tz=tz,
                 cutoff_minutes=cutoff,
+                staff_id=choice.staff or None,
             )
         else:
             service = await get_service(pool, choice.service_id)
@@ -384,7 +426,7 @@ async def confirm(
         await show(query, texts("slot_unavailable"), keyboards.only_home(texts))
         return
     if caller:
-        await state.clear()
+        await caller_mode.end(state)
         log.info("booking created", extra={"event": "booking_created", "booking_id": after.id, "by": "admin"})
         text = texts("admin.booked_for", name=after.customer_name, phone=after.customer_phone or "")
         await show(query, text + "\n" + _booked_text(texts, after), keyboards.admin_back(texts, "menu"))
@@ -401,7 +443,7 @@ async def confirm(
         else:
             # The admins' notice goes out in the background (it may have to wait out flood control).
             notifier.later(notifier.admins_about(after, "notify.new"))
-    elif before.starts_at == after.starts_at:
+    elif before.starts_at == after.starts_at and before.staff_id == after.staff_id:
         # Moved to the time it already had (or a second tap on the move): nothing changed.
         await show(
             query,
@@ -417,18 +459,17 @@ async def confirm(
                 "by": "admin" if moved_by_owner else "customer",
             },
         )
-        old = f"{texts.date(before.starts_at)} {texts.time(before.starts_at)}"
+        master = before.staff_id != after.staff_id
         await show(
             query,
             texts(
                 "rescheduled",
                 service=after.service_name,
-                old=old,
-                new=f"{texts.date(after.starts_at)} {texts.time(after.starts_at)}",
+                old=moment(texts, before, master=master),
+                new=moment(texts, after, master=master),
             ),
             keyboards.main_menu(texts, is_admin=is_admin),
         )
-        moved_from = before.starts_at
         if moved_by_owner:
             notifier.later(notifier.customer_moved_by_admin(before, after, settings.business_name))
         else:
@@ -436,7 +477,10 @@ async def confirm(
                 notifier.admins_about(
                     after,
                     "notify.rescheduled",
-                    lambda t: {"old": f"{t.date(moved_from)} {t.time(moved_from)}"},
+                    lambda t: {
+                        "old": moment(t, before, master=master),
+                        "time": moment(t, after, master=master).removeprefix(t.date(after.starts_at) + " "),
+                    },
                 )
             )
 

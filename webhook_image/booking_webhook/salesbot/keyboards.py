@@ -12,7 +12,7 @@ from aiogram.types import (
 )
 
 from booking_webhook.core.config import Plan
-from booking_webhook.salesbot import texts
+from booking_webhook.salesbot import texts, zones
 
 
 class PlanChoice(CallbackData, prefix="plan1"):
@@ -34,6 +34,19 @@ class AutoRenewalChoice(CallbackData, prefix="auto1"):
 
 class AutoRenewalOff(CallbackData, prefix="autooff1"):
     tenant: str
+
+
+class ZoneChoice(CallbackData, prefix="zone1"):
+    index: int  # into zones.RUSSIA
+
+
+def time_zones(language_code: str | None) -> InlineKeyboardMarkup:
+    """Russia's zones, two a row; any other zone is typed."""
+    buttons = [
+        InlineKeyboardButton(text=zones.label(i, language_code), callback_data=ZoneChoice(index=i).pack())
+        for i in range(len(zones.RUSSIA))
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
 def autorenewal_choice() -> InlineKeyboardMarkup:

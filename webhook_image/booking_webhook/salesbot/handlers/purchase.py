@@ -1,4 +1,5 @@
-"""Buying a bot or renewing one: plan -> company -> bot token (or a managed bot) -> payment link."""
+"""Buying a bot or renewing one: plan -> company -> time zone -> bot token (or a managed bot)
+-> payment link."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
+from booking_contract import crd
 from booking_contract.kube import KubeError
 from booking_contract.telegram import TelegramUnavailable, TokenRejected, looks_like_token
 from booking_webhook.checkout import (
@@ -27,7 +29,7 @@ from booking_webhook.checkout import (
     start_renewal,
 )
 from booking_webhook.core.logging import log_event
-from booking_webhook.salesbot import keyboards, texts
+from booking_webhook.salesbot import keyboards, texts, zones
 from booking_webhook.salesbot.deps import SalesDeps
 from booking_webhook.salesbot.tokens import check_token
 from booking_webhook.store import Checkout
@@ -43,6 +45,7 @@ RETRY_ALLOWED_FOR = datetime.timedelta(days=2)
 
 class Purchase(StatesGroup):
     company = State()
+    zone = State()
     token = State()
     email = State()
 
@@ -56,6 +59,8 @@ def router() -> Router:
     r.callback_query.register(retry_payment, keyboards.RetryPayment.filter())
     r.callback_query.register(auto_renewal_choice, keyboards.AutoRenewalChoice.filter())
     r.message.register(company_name, Purchase.company, F.text)
+    r.callback_query.register(zone_button, Purchase.zone, keyboards.ZoneChoice.filter())
+    r.message.register(zone_typed, Purchase.zone, F.text)
     r.message.register(managed_bot_created, Purchase.token, F.managed_bot_created)
     r.message.register(bot_token, Purchase.token, F.text)
     r.message.register(receipt_email, Purchase.email, F.text)
@@ -129,8 +134,35 @@ async def company_name(message: Message, state: FSMContext) -> None:
         await message.answer(texts.BAD_COMPANY)
         return
     await state.update_data(company=company)
+    await state.set_state(Purchase.zone)
+    code = message.from_user.language_code if message.from_user else None
+    await message.answer(zones.text(code, "ask"), reply_markup=keyboards.time_zones(code))
+
+
+async def zone_button(query: CallbackQuery, callback_data: keyboards.ZoneChoice, state: FSMContext) -> None:
+    await query.answer()
+    if isinstance(query.message, Message) and 0 <= callback_data.index < len(zones.RUSSIA):
+        zone = zones.RUSSIA[callback_data.index][0]
+        await _zone_chosen(query.message, state, zone, query.from_user.language_code)
+
+
+async def zone_typed(message: Message, state: FSMContext) -> None:
+    name = (message.text or "").strip()
+    code = message.from_user.language_code if message.from_user else None
+    if not crd.valid_timezone(name):
+        await message.answer(zones.text(code, "bad"), reply_markup=keyboards.time_zones(code))
+        return
+    await _zone_chosen(message, state, name, code)
+
+
+async def _zone_chosen(message: Message, state: FSMContext, zone: str, code: str | None) -> None:
+    await state.update_data(time_zone=zone)
     await state.set_state(Purchase.token)
-    await message.answer(texts.ASK_TOKEN, reply_markup=keyboards.managed_bot(company))
+    company = str((await state.get_data()).get("company") or "")
+    await message.answer(
+        f"{zones.text(code, 'ok', zone=zone)}\n\n{texts.ASK_TOKEN}",
+        reply_markup=keyboards.managed_bot(company),
+    )
 
 
 async def bot_token(message: Message, state: FSMContext, deps: SalesDeps, bot: Bot) -> None:
@@ -199,6 +231,7 @@ async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, u
         receipt_email=data.get("email"),
         receipt_phone=data.get("phone"),
         auto_renewal=bool(data.get("auto")),
+        time_zone=data.get("time_zone"),
     )
     try:
         if data.get("renew_checkout"):

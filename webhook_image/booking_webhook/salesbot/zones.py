@@ -1,0 +1,64 @@
+"""The business's time zone, asked when a new bot is bought.
+
+Russia spans eleven zones, and a salon outside Moscow whose bot assumes Moscow offers every
+slot and sends every reminder hours off. The eleven are offered as buttons (one region name
+each, the one most people there recognise); any other IANA name can be typed. Both go
+through ``booking_contract.crd.valid_timezone``, the rule the CRD and the bot apply too.
+
+The question speaks the owner's language (Russian, or English for an ``en*`` Telegram
+client); the rest of the sales conversation is Russian, the shop's language.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# (IANA name, Russian label, English label), west to east.
+RUSSIA: Final = (
+    ("Europe/Kaliningrad", "Калининград (UTC+2)", "Kaliningrad (UTC+2)"),
+    ("Europe/Moscow", "Москва (UTC+3)", "Moscow (UTC+3)"),
+    ("Europe/Samara", "Самара (UTC+4)", "Samara (UTC+4)"),
+    ("Asia/Yekaterinburg", "Екатеринбург (UTC+5)", "Yekaterinburg (UTC+5)"),
+    ("Asia/Omsk", "Омск (UTC+6)", "Omsk (UTC+6)"),
+    ("Asia/Krasnoyarsk", "Красноярск, Новосибирск (UTC+7)", "Krasnoyarsk, Novosibirsk (UTC+7)"),
+    ("Asia/Irkutsk", "Иркутск (UTC+8)", "Irkutsk (UTC+8)"),
+    ("Asia/Yakutsk", "Якутск (UTC+9)", "Yakutsk (UTC+9)"),
+    ("Asia/Vladivostok", "Владивосток (UTC+10)", "Vladivostok (UTC+10)"),
+    ("Asia/Magadan", "Магадан (UTC+11)", "Magadan (UTC+11)"),
+    ("Asia/Kamchatka", "Камчатка (UTC+12)", "Kamchatka (UTC+12)"),
+)
+
+TEXTS: Final = {
+    "ru": {
+        "ask": (
+            "В каком часовом поясе работает ваш бизнес? Бот будет показывать время записи и "
+            "присылать напоминания по нему. Выберите город или пришлите название пояса IANA "
+            "(например, Asia/Novosibirsk). Изменить пояс позже можно в самом боте."
+        ),
+        "bad": "Такого часового пояса нет. Выберите город или пришлите название вида Asia/Novosibirsk.",
+        "ok": "Часовой пояс: {zone}.",
+    },
+    "en": {
+        "ask": (
+            "Which time zone does your business work in? The bot shows booking times and sends "
+            "reminders in it. Pick a city or send an IANA zone name (e.g. Asia/Novosibirsk). "
+            "You can change it later in the bot itself."
+        ),
+        "bad": "Unknown time zone. Pick a city or send a name like Asia/Novosibirsk.",
+        "ok": "Time zone: {zone}.",
+    },
+}
+
+
+def language(code: str | None) -> str:
+    """English for an ``en*`` Telegram client, Russian otherwise."""
+    return "en" if (code or "").lower().startswith("en") else "ru"
+
+
+def text(code: str | None, key: str, **values: str) -> str:
+    return TEXTS[language(code)][key].format(**values)
+
+
+def label(index: int, code: str | None) -> str:
+    _, ru, en = RUSSIA[index]
+    return en if language(code) == "en" else ru
