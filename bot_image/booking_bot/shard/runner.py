@@ -18,8 +18,6 @@ import asyncio
 import contextlib
 import contextvars
 import datetime as dt
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ from booking_bot.shard.config import TenantEntry
 from booking_bot.shard.logs import CURRENT_TENANT
 from booking_bot.shard.reminders import run_reminders
 from booking_bot.shard.routing import Handler, UnknownTenant
+from booking_bot.shard.webhook import webhook_secret
 from booking_bot.tenant import Clock, StartupError, TenantServices, TokenRejected, open_pool, open_tenant
 
 log = logging.getLogger("booking_bot.shard")
@@ -290,7 +289,7 @@ class TenantRunner:
         settings = self.entry.settings
         if settings is None:
             raise RuntimeError("a tenant without valid settings cannot start")
-        return hmac.new(settings.token().encode(), b"booking-saas webhook", hashlib.sha256).hexdigest()
+        return webhook_secret(settings.token())
 
     def webhook_url(self, bot: Bot) -> str:
         if self.shard.webhook_url is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hmac
 import logging
 import zoneinfo
 from collections.abc import Mapping
@@ -13,9 +12,6 @@ from collections.abc import Mapping
 from aiogram import Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import Update
-from aiohttp import web
-from pydantic import ValidationError
 
 from booking_bot import retries
 from booking_bot.i18n import I18n
@@ -26,6 +22,7 @@ from booking_bot.shard.routing import ServingTenant, ShardIsolation, ShardStorag
 from booking_bot.shard.runner import ShardContext, TenantRunner
 from booking_bot.shard.sources import DirectorySource, SecretSource, TenantSource
 from booking_bot.shard.status import StatusBoard, StatusServer, publish
+from booking_bot.shard.webhook import WebhookServer
 from booking_bot.tenant import Clock, include_handlers
 from booking_contract.settings import ConfigError
 
@@ -35,7 +32,6 @@ JANITOR_SECONDS = 5.0
 # Redis connections idle this long are closed even when the tenant keeps its PostgreSQL ones
 # longer: below the client timeout servers commonly set, so the server never cuts one first.
 REDIS_IDLE_SECONDS = 10.0
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 
 def utcnow() -> dt.datetime:
@@ -82,6 +78,7 @@ class Shard:
         )
         self.kube: KubeApi | None = None
         self.http: StatusServer | None = None
+        self.webhook: WebhookServer | None = None
         self._background: list[asyncio.Task[None]] = []
 
     def _lookup(self, bot_id: int) -> ServingTenant | None:
@@ -92,31 +89,16 @@ class Shard:
         if s.shard_tenants_secret or s.shard_status_configmap:
             self.kube = KubeApi(s.shard_kube_api_url) if s.shard_kube_api_url else KubeApi.in_cluster()
         if s.health_port:
-            self.http = StatusServer(self.board, s.health_port, s.shard_name, webhook=self.webhook)
+            self.http = StatusServer(self.board, s.health_port, s.shard_name)
             await self.http.start()
+        if s.shard_webhook_url:
+            self.webhook = WebhookServer(self.dp, self.serving.get, s.shard_webhook_url, s.shard_webhook_port)
+            await self.webhook.start()
         self._background.append(asyncio.create_task(self._janitor(), name="janitor"))
         if s.shard_status_configmap and self.kube is not None:
             self._background.append(
                 asyncio.create_task(publish(self.board, self.kube, s.namespace(), s.shard_status_configmap))
             )
-
-    async def webhook(self, request: web.Request) -> web.Response:
-        """``POST /telegram/<bot id>``: an update for one tenant, checked against its secret."""
-        try:
-            runner = self.serving.get(int(request.match_info["bot_id"]))
-        except ValueError:
-            runner = None
-        if runner is None or runner.services is None:
-            return web.Response(status=404)  # Telegram retries; the tenant may be moving
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), runner.webhook_secret.encode()):
-            return web.Response(status=403)
-        try:
-            update = Update.model_validate(await request.json(), context={"bot": runner.services.bot})
-        except (ValueError, ValidationError):
-            return web.Response(status=400)
-        runner.accept(update)
-        return web.Response(status=200)
 
     async def _janitor(self) -> None:
         """Idle tenants hold no Redis connection either: close them after ``DB_IDLE_SECONDS`` (at
@@ -157,6 +139,8 @@ class Shard:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.webhook is not None:
+            await self.webhook.stop()
         if self.http is not None:
             await self.http.stop()
         if self.kube is not None:
