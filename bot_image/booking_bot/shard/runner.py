@@ -54,6 +54,7 @@ RETRY_MAX = 300.0
 CONFLICT_BACKOFF = 5.0
 NETWORK_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 SHUTDOWN_GRACE_SECONDS = 10.0
+WEBHOOK_CHECK_SECONDS = 300.0  # webhook mode: how often getWebhookInfo confirms the webhook is ours
 
 
 class State(StrEnum):
@@ -320,7 +321,20 @@ class TenantRunner:
                 await asyncio.sleep(pause)
         self._set(State.SERVING)
         try:
-            await asyncio.Event().wait()  # until stopped
+            # No request of ours fails when the token is revoked or someone else takes the
+            # updates (a poller's deleteWebhook, another setWebhook): look now and then.
+            while True:
+                await asyncio.sleep(WEBHOOK_CHECK_SECONDS)
+                try:
+                    info = await bot.get_webhook_info()
+                except TelegramUnauthorizedError:
+                    return
+                except (TelegramNetworkError, TelegramAPIError):
+                    continue
+                if info.url == url:
+                    self._set(State.SERVING)
+                else:
+                    self._set(State.CONFLICT, "the webhook was replaced or deleted by another receiver")
         finally:
             # Only our own webhook: a successor (another shard) may have set its own already.
             with contextlib.suppress(TelegramAPIError, TelegramNetworkError):

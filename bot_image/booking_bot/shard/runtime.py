@@ -16,6 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from booking_bot import retries
 from booking_bot.i18n import I18n
 from booking_bot.shard.config import ShardSettings, TenantEntry, parse_entry
+from booking_bot.shard.heap import Heap
 from booking_bot.shard.kube import KubeApi
 from booking_bot.shard.registry import Registry
 from booking_bot.shard.routing import ServingTenant, ShardIsolation, ShardStorage, TenantMiddleware
@@ -80,6 +81,8 @@ class Shard:
         self.http: StatusServer | None = None
         self.webhook: WebhookServer | None = None
         self._background: list[asyncio.Task[None]] = []
+        self.heap = Heap()
+        self._settled = (0, 0)  # the registry's (changes, removals) at the last settle
 
     def _lookup(self, bot_id: int) -> ServingTenant | None:
         return self.serving.get(bot_id)
@@ -100,11 +103,23 @@ class Shard:
                 asyncio.create_task(publish(self.board, self.kube, s.namespace(), s.shard_status_configmap))
             )
 
+    def _settle_heap(self) -> None:
+        """Once a batch of tenant changes has finished starting, freeze what the tenants keep."""
+        registry = self.registry
+        if registry.changes == self._settled[0] or registry.starting():
+            return
+        if registry.removals != self._settled[1]:
+            self.heap.tenants_removed()
+        self.heap.settle()
+        self._settled = (registry.changes, registry.removals)
+
     async def _janitor(self) -> None:
         """Idle tenants hold no Redis connection either: close them after ``DB_IDLE_SECONDS`` (at
-        most ``REDIS_IDLE_SECONDS``; a server's client ``timeout`` would otherwise cut them)."""
+        most ``REDIS_IDLE_SECONDS``; a server's client ``timeout`` would otherwise cut them).
+        And the heap is settled after tenants started or stopped (heap.py)."""
         while True:
             await asyncio.sleep(JANITOR_SECONDS)
+            self._settle_heap()
             for runner in list(self.serving.values()):
                 settings = runner.entry.settings
                 idle = min(settings.db_idle_seconds, REDIS_IDLE_SECONDS) if settings else REDIS_IDLE_SECONDS

@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from booking_bot.shard import runner as runner_module
 from booking_bot.shard.config import ShardSettings
 from booking_bot.shard.runner import State
 from booking_bot.shard.runtime import Shard
@@ -204,3 +205,28 @@ async def test_a_tenant_moving_between_webhook_shards_always_has_one_receiver(
         assert f"Salon {a.client_id}" in (await say(tg, token, ANN, "/start")).text
     finally:
         await second.close()
+
+
+async def test_a_revoked_token_is_noticed_in_webhook_mode_and_the_others_keep_serving(
+    tg: FakeTelegram, webhook_shard: Shard, make_tenants: MakeTenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "WEBHOOK_CHECK_SECONDS", 0.05)
+    a, b = await make_tenants(2)
+    token_a, token_b = await serve(tg, webhook_shard, a, b)
+    tg.remove_bot(token_a)
+    failed = await wait_state(webhook_shard, a.client_id, State.FAILED)
+    assert "401" in failed.reason
+    assert f"Salon {b.client_id}" in (await say(tg, token_b, BOB, "/start")).text
+
+
+async def test_a_webhook_taken_by_another_receiver_is_reported_as_a_conflict(
+    tg: FakeTelegram, webhook_shard: Shard, make_tenants: MakeTenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "WEBHOOK_CHECK_SECONDS", 0.05)
+    (a,) = await make_tenants(1)
+    (token,) = await serve(tg, webhook_shard, a)
+    async with aiohttp.ClientSession() as http, http.post(f"{tg.url}/bot{token}/deleteWebhook") as resp:
+        assert resp.status == 200  # e.g. a dedicated bot started by hand for the same token
+    conflict = await wait_state(webhook_shard, a.client_id, State.CONFLICT)
+    assert "another receiver" in conflict.reason
+    assert token not in tg.webhooks  # the shard does not fight for the token
