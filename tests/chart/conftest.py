@@ -33,7 +33,10 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "shardWebhook": {
                 "url": "https://bots.example.com/tg",
                 "shards": 2,
-                "ingress": {"className": "nginx", "tls": [{"hosts": ["bots.example.com"], "secretName": "t"}]},
+                "ingress": {
+                    "className": "nginx",
+                    "tls": [{"hosts": ["bots.example.com"], "secretName": "t"}],
+                },
             }
         }
     },

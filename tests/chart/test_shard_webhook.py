@@ -89,16 +89,18 @@ def test_the_ingress_routes_the_path_each_shard_serves_and_nothing_else(
 def test_in_webhook_mode_a_shard_accepts_its_webhook_port_only(rendered: dict[str, list[Manifest]]) -> None:
     manifests = rendered["shard-webhook"]
     (policy,) = [p for p in by_kind(manifests, "NetworkPolicy") if p["metadata"]["name"].endswith("-shards")]
-    assert policy["spec"]["ingress"] == [{"ports": [{"port": shard_manifests.WEBHOOK_PORT, "protocol": "TCP"}]}]
+    assert policy["spec"]["ingress"] == [
+        {"ports": [{"port": shard_manifests.WEBHOOK_PORT, "protocol": "TCP"}]}
+    ]
 
 
 def test_shards_may_reach_the_database_and_redis(rendered: dict[str, list[Manifest]]) -> None:
     """Without this rule a NetworkPolicy-enforcing cluster would cut every shard off its tenants' data."""
     manifests = rendered["default"]
     settings = _shard_settings({"SHARD_WEBHOOK_URL": "", "SHARD_WEBHOOK_SHARDS": "0"})
-    labels = shard_manifests.deployment(settings, "booking-shard-0", "default")["spec"]["template"]["metadata"][
-        "labels"
-    ]
+    labels = shard_manifests.deployment(settings, "booking-shard-0", "default")["spec"]["template"][
+        "metadata"
+    ]["labels"]
     for name in ("postgresql", "redis"):
         (policy,) = [p for p in by_kind(manifests, "NetworkPolicy") if p["metadata"]["name"].endswith(name)]
         sources = [s for rule in policy["spec"]["ingress"] for s in rule["from"]]

@@ -88,7 +88,9 @@ def load_shard_settings() -> ShardSettings:
     if (settings.shard_tenants_secret is None) == (settings.shard_tenants_dir is None):
         raise ConfigError("set exactly one of SHARD_TENANTS_SECRET and SHARD_TENANTS_DIR")
     if settings.shard_webhook_url and settings.shard_webhook_port == settings.health_port:
-        raise ConfigError("SHARD_WEBHOOK_PORT must differ from HEALTH_PORT (only the webhook port is exposed)")
+        raise ConfigError(
+            "SHARD_WEBHOOK_PORT must differ from HEALTH_PORT (only the webhook port is exposed)"
+        )
     return settings
 
 

@@ -14,6 +14,10 @@ collector skips); collections then walk only what was allocated since. Frozen ob
 still freed by reference counting; only cycles among them wait, so after tenants were removed
 the shard unfreezes, collects once (one pause, when the tenant list changed, not per update)
 and freezes again.
+
+The shard also watches the collector: a collection that stops the loop for longer than
+``PAUSE_WARNING_SECONDS`` is logged (``gc_pause``, by the janitor, outside the collector), so
+a stall every tenant of the shard felt is visible.
 """
 
 from __future__ import annotations
@@ -24,12 +28,39 @@ import time
 
 log = logging.getLogger("booking_bot.shard")
 
+PAUSE_WARNING_SECONDS = 0.1
+
 
 class Heap:
     """Call ``settle()`` when tenants have started or stopped; it freezes what they keep."""
 
     def __init__(self) -> None:
         self._collect_next = True  # the first settle also collects what start-up left behind
+        self._began = 0.0
+        self._pauses: list[tuple[int, float]] = []  # (generation, seconds) above the warning
+
+    def watch(self) -> None:
+        gc.callbacks.append(self._on_gc)
+
+    def unwatch(self) -> None:
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        """Called by the collector itself: only arithmetic here, no logging, no allocation to speak of."""
+        now = time.perf_counter()
+        if phase == "start":
+            self._began = now
+        elif now - self._began > PAUSE_WARNING_SECONDS and len(self._pauses) < 100:
+            self._pauses.append((info["generation"], now - self._began))
+
+    def report_pauses(self) -> None:
+        pauses, self._pauses = self._pauses, []
+        for generation, seconds in pauses:
+            log.warning(
+                "gc pause",
+                extra={"event": "gc_pause", "generation": generation, "ms": round(seconds * 1000)},
+            )
 
     def tenants_removed(self) -> None:
         self._collect_next = True

@@ -97,6 +97,7 @@ class Shard:
         if s.shard_webhook_url:
             self.webhook = WebhookServer(self.dp, self.serving.get, s.shard_webhook_url, s.shard_webhook_port)
             await self.webhook.start()
+        self.heap.watch()
         self._background.append(asyncio.create_task(self._janitor(), name="janitor"))
         if s.shard_status_configmap and self.kube is not None:
             self._background.append(
@@ -119,6 +120,7 @@ class Shard:
         And the heap is settled after tenants started or stopped (heap.py)."""
         while True:
             await asyncio.sleep(JANITOR_SECONDS)
+            self.heap.report_pauses()
             self._settle_heap()
             for runner in list(self.serving.values()):
                 settings = runner.entry.settings
@@ -149,6 +151,7 @@ class Shard:
             self.apply(snapshot)
 
     async def close(self) -> None:
+        self.heap.unwatch()
         await self.registry.close()
         for task in self._background:
             task.cancel()

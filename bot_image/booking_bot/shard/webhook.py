@@ -84,7 +84,9 @@ class TenantRequestHandler(BaseRequestHandler):
         if runner is None:
             raise web.HTTPNotFound()
         try:
-            update = Update.model_validate(await request.json(loads=bot.session.json_loads), context={"bot": bot})
+            update = Update.model_validate(
+                await request.json(loads=bot.session.json_loads), context={"bot": bot}
+            )
         except (ValueError, ValidationError):
             return web.Response(status=400)
         runner.accept(update)
@@ -109,7 +111,9 @@ class WebhookServer:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1)
         await self._runner.setup()
         await web.TCPSite(self._runner, "0.0.0.0", self.port).start()  # noqa: S104 - Telegram, via the Ingress
-        log.info("webhook endpoint", extra={"event": "webhook_listening", "port": self.port, "path": self.path})
+        log.info(
+            "webhook endpoint", extra={"event": "webhook_listening", "port": self.port, "path": self.path}
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from booking_bot.shard import heap
 from booking_bot.shard.runner import State
 from booking_bot.shard.runtime import Shard
 from harness.telegram import FakeTelegram
@@ -79,3 +80,18 @@ async def test_freezing_does_not_keep_a_removed_tenants_objects_alive(
     shard._settle_heap()
     assert gone() is None
     assert gc.get_freeze_count() > 0  # frozen again afterwards
+
+
+def test_a_long_collection_is_logged_as_a_pause_of_the_whole_shard(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(heap, "PAUSE_WARNING_SECONDS", 0.0)  # every collection counts as long
+    watched = heap.Heap()
+    watched.watch()
+    try:
+        gc.collect()
+    finally:
+        watched.unwatch()
+    watched.report_pauses()
+    pauses = [r for r in caplog.records if getattr(r, "event", None) == "gc_pause"]
+    assert pauses and getattr(pauses[0], "generation", None) == 2

@@ -26,7 +26,7 @@ from ..conftest import Clock, person
 from .conftest import MakeTenants, entry, new_token, say, serve, wait_state
 
 ANN, BOB = 1001, 1002
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def _free_port() -> int:
