@@ -15,5 +15,5 @@ def test_a_new_redis_connection_does_not_look_up_the_library_version_again() -> 
     storage = create_storage("redis://tenant:pw@127.0.0.1:6379/0", "t:")
     assert isinstance(storage, TenantRedisStorage)
     with mock.patch.object(redis.utils, "get_lib_version", side_effect=AssertionError("looked up")):
-        connection = storage.redis.connection_pool.make_connection()
+        connection = storage.redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
     assert connection.driver_info is not None and connection.driver_info.lib_version  # still sent

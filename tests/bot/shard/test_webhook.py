@@ -147,9 +147,7 @@ async def test_a_removed_tenant_takes_its_webhook_away_so_a_poller_can_follow(
     tg: FakeTelegram, webhook_shard: Shard, make_tenants: MakeTenants
 ) -> None:
     (a,) = await make_tenants(1)
-    token = new_token(tg, a)
-    webhook_shard.apply({a.client_id: entry(a, token)})
-    await wait_state(webhook_shard, a.client_id, State.SERVING)
+    (token,) = await serve(tg, webhook_shard, a)
     url, secret = tg.webhooks[token]
     webhook_shard.apply({})
     await webhook_shard.registry.wait_stopped(a.client_id)
@@ -190,9 +188,7 @@ async def test_a_tenant_moving_between_webhook_shards_always_has_one_receiver(
 ) -> None:
     """The operator's order: out of the first shard (its webhook deleted), then into the next."""
     (a,) = await make_tenants(1)
-    token = new_token(tg, a)
-    webhook_shard.apply({a.client_id: entry(a, token)})
-    await wait_state(webhook_shard, a.client_id, State.SERVING)
+    (token,) = await serve(tg, webhook_shard, a)
     first_url = tg.webhooks[token][0]
     second = Shard(_settings(tg, webhook=True), clock=Clock())
     await second.start()
