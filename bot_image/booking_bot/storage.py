@@ -16,6 +16,7 @@ lock isolates them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, 
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
+from redis.driver_info import DriverInfo
 
 # FSM state of an abandoned conversation expires after a week.
 STATE_TTL_SECONDS = 7 * 24 * 3600
@@ -75,10 +77,24 @@ class TenantRedisStorage(RedisStorage):
         await self.redis.execute_command("SETEX", redis_key, seconds, value)  # type: ignore[no-untyped-call]
 
 
+@functools.cache
+def _driver_info() -> DriverInfo:
+    """redis-py's CLIENT SETINFO metadata, built once: by default every new connection builds
+    its own and looks its version up in the installed packages' metadata (~0.7 ms), which a
+    shard pays for each tenant's first update after idling."""
+    return DriverInfo()
+
+
 def create_storage(redis_url: str | None, key_prefix: str) -> BaseStorage:
     if not redis_url:
         return MemoryStorage()
-    redis = Redis.from_url(redis_url, health_check_interval=30, socket_timeout=10, socket_connect_timeout=5)
+    redis = Redis.from_url(
+        redis_url,
+        health_check_interval=30,
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        driver_info=_driver_info(),
+    )
     return TenantRedisStorage(
         redis=redis,
         key_builder=TenantKeyBuilder(key_prefix),

@@ -61,6 +61,13 @@ class OperatorSettings(BaseSettings):
     # Memory request and limit of a shard pod (docs/shared-runtime.md: the arithmetic).
     shard_memory_request: str = "512Mi"
     shard_memory_limit: str = "1536Mi"
+    # Webhook mode (docs/shared-runtime.md): the public HTTPS base URL at which Telegram reaches
+    # the shards through the chart's Ingress; shard <name> gets <url>/shards/<name>. Empty = every
+    # shard long-polls (no ingress needed).
+    shard_webhook_url: str = Field(default="", pattern=r"^(https://[^/?#]+(/[^?#]*)?)?$")
+    # Shards with a route in the chart's Ingress (booking-shard-0 .. N-1); the shards beyond
+    # long-poll, so a pool that outgrew the Ingress keeps serving.
+    shard_webhook_shards: int = Field(default=0, ge=0, le=1000)
 
     # Where to watch BookingTenants: empty = the whole cluster.
     watch_namespace: str = ""

@@ -35,6 +35,8 @@ SHARD_PREFIX = "booking-shard"
 SHARD_OWNED_ENV = frozenset({"HEALTH_PORT", "TELEGRAM_API_URL", "LOG_LEVEL"})
 # What a shard needs of the tenant Secret (the contract's keys; not the raw passwords).
 TENANT_CREDENTIALS = ("CLIENT_ID", "REDIS_KEY_PREFIX", "DATABASE_URL", "REDIS_URL")
+# The shard's webhook endpoint (webhook mode), apart from HEALTH_PORT: only it is exposed.
+WEBHOOK_PORT = 8081
 
 
 def shard_name(index: int) -> str:
@@ -52,6 +54,17 @@ def tenants_secret_name(shard: str) -> str:
 
 def status_configmap_name(shard: str) -> str:
     return f"{shard}-status"
+
+
+def webhook_url(settings: OperatorSettings, shard: str) -> str | None:
+    """The public URL of a shard's webhook endpoint, or None: the shard long-polls.
+
+    Only the shards the chart's Ingress routes (``SHARD_WEBHOOK_SHARDS``) get one; its path
+    ``/shards/<name>`` is what the Ingress routes to the shard's Service."""
+    index = shard_index(shard)
+    if not settings.shard_webhook_url or index is None or index >= settings.shard_webhook_shards:
+        return None
+    return f"{settings.shard_webhook_url.rstrip('/')}/shards/{shard}"
 
 
 def shard_labels(shard: str, component: str) -> dict[str, str]:
@@ -143,6 +156,12 @@ def deployment(
     ]
     if settings.telegram_api_url:
         env.append({"name": "TELEGRAM_API_URL", "value": settings.telegram_api_url})
+    ports = [{"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"}]
+    public = webhook_url(settings, shard)
+    if public is not None:
+        env.append({"name": "SHARD_WEBHOOK_URL", "value": public})
+        env.append({"name": "SHARD_WEBHOOK_PORT", "value": str(WEBHOOK_PORT)})
+        ports.append({"name": "webhook", "containerPort": WEBHOOK_PORT, "protocol": "TCP"})
     probe = HEALTH_PROBE
     return {
         "apiVersion": "apps/v1",
@@ -168,7 +187,7 @@ def deployment(
                             "imagePullPolicy": settings.bot_image_pull_policy,
                             "command": ["python", "-m", "booking_bot.shard"],
                             "env": env,
-                            "ports": [{"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"}],
+                            "ports": ports,
                             "livenessProbe": {**probe, "initialDelaySeconds": 20},
                             "readinessProbe": {**probe, "initialDelaySeconds": 3},
                             "resources": {

@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -62,6 +63,10 @@ TENANT_DB_IDLE_SECONDS = int(os.environ.get("SHARD_BENCH_DB_IDLE_SECONDS", "10")
 # 500 tenants each getting an update every 10 s keep ~1 - e^-1 = 63 % of them connected: the
 # server needs room for that (the session's test server allows 300).
 BENCH_MAX_CONNECTIONS = 1200
+# Development: a script run instead of `-m booking_bot.shard` (e.g. a profiler), sent SIGUSR1
+# when the shared load starts and SIGUSR2 when it ends.
+PROFILE_SIGNALS = os.environ.get("SHARD_BENCH_PROFILE_SCRIPT", "")
+JANITOR_SECONDS = 5.0  # booking_bot.shard.runtime.JANITOR_SECONDS
 
 
 @dataclass(frozen=True)
@@ -292,6 +297,20 @@ async def _load(tg: FakeTelegram, tokens: list[str], first_user: int) -> list[fl
     return list(await asyncio.gather(*tasks))
 
 
+def _gc_pauses(log: Path, offset: int) -> list[float]:
+    """Milliseconds of each garbage collection the shard logged as a pause (``gc_pause``) since ``offset``."""
+    with log.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode(errors="replace").splitlines()
+    pauses = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict) and record.get("event") == "gc_pause":
+                pauses.append(float(record["ms"]))
+    return pauses
+
+
 def _ok(latencies: list[float | None]) -> list[float]:
     return [x for x in latencies if x is not None]
 
@@ -319,6 +338,7 @@ async def _wait_healthy(port: int, timeout: float = 60) -> None:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)  # 1000 tenants migrated, then the idle window and the loads
 async def test_shared_runtime_against_one_process_per_tenant(
     roomy_postgres: PgServer,
     roomy_redis: RedisServer,
@@ -356,9 +376,8 @@ async def test_shared_runtime_against_one_process_per_tenant(
             async with contextlib.AsyncExitStack() as stack:
                 # Outside pytest's numbered temp dirs, which other runs on this machine rotate away.
                 shard_log = Path(tempfile.gettempdir()) / f"booking-shard-bench-{os.getpid()}.log"
-                shard = await stack.enter_async_context(
-                    _process(["-m", "booking_bot.shard"], shard_env, shard_log)
-                )
+                shard_args = [PROFILE_SIGNALS] if PROFILE_SIGNALS else ["-m", "booking_bot.shard"]
+                shard = await stack.enter_async_context(_process(shard_args, shard_env, shard_log))
                 print(f"\nshard log: {shard_log}")
                 started_in = await _wait_serving(
                     shard, shard_port, {t.client_id for t in tenants}, timeout=1800
@@ -392,8 +411,17 @@ async def test_shared_runtime_against_one_process_per_tenant(
                 sampler = asyncio.create_task(
                     _peak_for(pg_server, {t.client_id for t in tenants}, LOAD_SECONDS + 2)
                 )
+                if PROFILE_SIGNALS:
+                    os.kill(shard.pid, signal.SIGUSR1)
+                load_cpu_before, load_started = _cpu_seconds(shard.pid), time.monotonic()
+                log_offset = shard_log.stat().st_size
                 shared_all = await _load(tg, [t.token for t in tenants[:LOAD_TENANTS]], 100_000)
+                load_cpu = (_cpu_seconds(shard.pid) - load_cpu_before) / (time.monotonic() - load_started)
+                if PROFILE_SIGNALS:
+                    os.kill(shard.pid, signal.SIGUSR2)
                 load_peak = await sampler
+                await asyncio.sleep(JANITOR_SECONDS + 0.5)  # the shard logs its GC pauses every 5 s
+                pauses = _gc_pauses(shard_log, log_offset)
                 dedicated_all = await _load(tg, [dedicated[0].token], 900_000)
 
                 # ---- a tenant added to the running shard: first answer ----------------------------
@@ -458,6 +486,12 @@ async def test_shared_runtime_against_one_process_per_tenant(
             f"{len(dedicated_all) - len(dedicated_lat)}",
         ),
         ("PostgreSQL connections during the shared load (peak)", f"{load_peak}", "-"),
+        ("shard CPU during the shared load (% of one core)", f"{load_cpu * 100:.0f}", "-"),
+        (
+            "shard GC pauses > 100 ms during the shared load",
+            f"{len(pauses)}, max {max(pauses, default=0):.0f} ms, total {sum(pauses):.0f} ms",
+            "-",
+        ),
         (
             f"added tenant: first answer (s), {ADDED} in a row",
             f"median {sorted(firsts)[len(firsts) // 2]:.2f}, max {max(firsts):.2f}",

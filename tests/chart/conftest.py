@@ -28,6 +28,18 @@ Manifest = dict[str, Any]
 # Every documented alternative of values.yaml, each rendered and validated by the tests.
 SCENARIOS: dict[str, dict[str, Any]] = {
     "default": {},
+    "shard-webhook": {
+        "operator": {
+            "shardWebhook": {
+                "url": "https://bots.example.com/tg",
+                "shards": 2,
+                "ingress": {
+                    "className": "nginx",
+                    "tls": [{"hosts": ["bots.example.com"], "secretName": "t"}],
+                },
+            }
+        }
+    },
     "webhook": {
         "webhook": {
             "enabled": True,

@@ -146,3 +146,49 @@ def test_an_entry_with_an_empty_owner_is_valid(settings: OperatorSettings) -> No
     )
     assert json.loads(raw)["OWNER_TELEGRAM_ID"] == ""
     assert parse_entry("client_002", raw, None).error is None
+
+
+def _container(settings: OperatorSettings, shard: str) -> dict[str, Any]:
+    container: dict[str, Any] = shard_manifests.deployment(settings, shard, NAMESPACE)["spec"]["template"][
+        "spec"
+    ]["containers"][0]
+    return container
+
+
+def test_shards_long_poll_unless_the_platform_has_a_public_webhook_url(settings: OperatorSettings) -> None:
+    container = _container(settings, "booking-shard-0")
+    assert not {e["name"] for e in container["env"]} & {"SHARD_WEBHOOK_URL", "SHARD_WEBHOOK_PORT"}
+    assert [p["name"] for p in container["ports"]] == ["health"]
+
+
+def test_a_shard_the_ingress_routes_gets_its_own_webhook_url_and_port(settings: OperatorSettings) -> None:
+    hooked = settings.model_copy(
+        update={"shard_webhook_url": "https://bots.example.com/tg/", "shard_webhook_shards": 2}
+    )
+    container = _container(hooked, "booking-shard-1")
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["SHARD_WEBHOOK_URL"] == "https://bots.example.com/tg/shards/booking-shard-1"
+    assert env["SHARD_WEBHOOK_PORT"] == str(shard_manifests.WEBHOOK_PORT) != env["HEALTH_PORT"]
+    assert {"name": "webhook", "containerPort": shard_manifests.WEBHOOK_PORT, "protocol": "TCP"} in container[
+        "ports"
+    ]
+    # The shard itself accepts what the operator gives it.
+    from booking_bot.shard.config import ShardSettings
+
+    shard_settings = ShardSettings(
+        shard_tenants_secret="x", shard_webhook_url=env["SHARD_WEBHOOK_URL"], health_port=8080
+    )
+    assert shard_settings.shard_webhook_port == shard_manifests.WEBHOOK_PORT
+
+
+def test_a_shard_beyond_the_ingress_routes_long_polls(settings: OperatorSettings) -> None:
+    hooked = settings.model_copy(
+        update={"shard_webhook_url": "https://bots.example.com", "shard_webhook_shards": 2}
+    )
+    env = {e["name"] for e in _container(hooked, "booking-shard-2")["env"]}
+    assert "SHARD_WEBHOOK_URL" not in env
+
+
+def test_the_webhook_url_must_be_https(settings: OperatorSettings) -> None:
+    with pytest.raises(ValueError, match="shard_webhook_url"):
+        OperatorSettings(**{**settings.model_dump(), "shard_webhook_url": "http://bots.example.com"})

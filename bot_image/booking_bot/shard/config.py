@@ -59,9 +59,11 @@ class ShardSettings(BaseSettings):
     # Long-poll timeout of each tenant's getUpdates, seconds (Telegram allows up to 50): an idle
     # tenant costs one request per timeout, so a long one keeps a full shard's idle CPU low.
     shard_polling_timeout: int = Field(default=50, ge=1, le=50)
-    # Public HTTPS base URL that reaches this shard's HEALTH_PORT (e.g. through an ingress):
+    # Public HTTPS base URL that reaches this shard's SHARD_WEBHOOK_PORT (through an Ingress):
     # set, every tenant gets a webhook <url>/telegram/<bot id> instead of a long poll.
-    shard_webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+    shard_webhook_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    # Port of the webhook endpoint (apart from HEALTH_PORT: only this one is exposed).
+    shard_webhook_port: int = Field(default=8081, ge=1, le=65535)
     # Another Bot API server for every tenant of the shard; unset = api.telegram.org.
     telegram_api_url: str | None = None
     # Port of GET /healthz and GET /tenants; 0 disables the endpoint.
@@ -85,8 +87,10 @@ def load_shard_settings() -> ShardSettings:
         raise ConfigError(describe(exc)) from None
     if (settings.shard_tenants_secret is None) == (settings.shard_tenants_dir is None):
         raise ConfigError("set exactly one of SHARD_TENANTS_SECRET and SHARD_TENANTS_DIR")
-    if settings.shard_webhook_url and not settings.health_port:
-        raise ConfigError("SHARD_WEBHOOK_URL needs HEALTH_PORT: the webhook endpoint is served there")
+    if settings.shard_webhook_url and settings.shard_webhook_port == settings.health_port:
+        raise ConfigError(
+            "SHARD_WEBHOOK_PORT must differ from HEALTH_PORT (only the webhook port is exposed)"
+        )
     return settings
 
 

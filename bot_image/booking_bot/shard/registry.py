@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping
 
 from booking_bot.shard.config import TenantEntry
-from booking_bot.shard.runner import ShardContext, TenantRunner
+from booking_bot.shard.runner import ShardContext, State, TenantRunner
 
 log = logging.getLogger("booking_bot.shard")
 
@@ -25,6 +25,9 @@ class Registry:
         self.shard = shard
         self.runners: dict[str, TenantRunner] = {}
         self._stopping: dict[str, asyncio.Task[None]] = {}
+        # Counts the changes (the heap is settled after each batch, see heap.py).
+        self.changes = 0
+        self.removals = 0
 
     def apply(self, entries: Mapping[str, TenantEntry]) -> None:
         wanted = dict(_without_shared_tokens(entries))
@@ -40,6 +43,7 @@ class Registry:
                 continue
             after = self._retire(client_id) if running is not None else self._stopping.get(client_id)
             runner = TenantRunner(entry, self.shard)
+            self.changes += 1
             self.runners[client_id] = runner
             runner.start(after=after)
             log.info(
@@ -47,7 +51,13 @@ class Registry:
                 extra={"event": "tenant_replaced" if running else "tenant_added", "client_id": client_id},
             )
 
+    def starting(self) -> bool:
+        """Some tenant has not finished starting (or failing) yet."""
+        return any(r.report is None or r.report.state == State.STARTING for r in self.runners.values())
+
     def _retire(self, client_id: str) -> asyncio.Task[None]:
+        self.changes += 1
+        self.removals += 1
         runner = self.runners.pop(client_id)
         task = asyncio.create_task(runner.stop(), name=f"stop:{client_id}")
         self._stopping[client_id] = task

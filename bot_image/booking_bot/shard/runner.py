@@ -18,8 +18,6 @@ import asyncio
 import contextlib
 import contextvars
 import datetime as dt
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ from booking_bot.shard.config import TenantEntry
 from booking_bot.shard.logs import CURRENT_TENANT
 from booking_bot.shard.reminders import run_reminders
 from booking_bot.shard.routing import Handler, UnknownTenant
+from booking_bot.shard.webhook import webhook_secret
 from booking_bot.tenant import Clock, StartupError, TenantServices, TokenRejected, open_pool, open_tenant
 
 log = logging.getLogger("booking_bot.shard")
@@ -55,6 +54,7 @@ RETRY_MAX = 300.0
 CONFLICT_BACKOFF = 5.0
 NETWORK_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 SHUTDOWN_GRACE_SECONDS = 10.0
+WEBHOOK_CHECK_SECONDS = 300.0  # webhook mode: how often getWebhookInfo confirms the webhook is ours
 
 
 class State(StrEnum):
@@ -290,7 +290,7 @@ class TenantRunner:
         settings = self.entry.settings
         if settings is None:
             raise RuntimeError("a tenant without valid settings cannot start")
-        return hmac.new(settings.token().encode(), b"booking-saas webhook", hashlib.sha256).hexdigest()
+        return webhook_secret(settings.token())
 
     def webhook_url(self, bot: Bot) -> str:
         if self.shard.webhook_url is None:
@@ -321,7 +321,20 @@ class TenantRunner:
                 await asyncio.sleep(pause)
         self._set(State.SERVING)
         try:
-            await asyncio.Event().wait()  # until stopped
+            # No request of ours fails when the token is revoked or someone else takes the
+            # updates (a poller's deleteWebhook, another setWebhook): look now and then.
+            while True:
+                await asyncio.sleep(WEBHOOK_CHECK_SECONDS)
+                try:
+                    info = await bot.get_webhook_info()
+                except TelegramUnauthorizedError:
+                    return
+                except (TelegramNetworkError, TelegramAPIError):
+                    continue
+                if info.url == url:
+                    self._set(State.SERVING)
+                else:
+                    self._set(State.CONFLICT, "the webhook was replaced or deleted by another receiver")
         finally:
             # Only our own webhook: a successor (another shard) may have set its own already.
             with contextlib.suppress(TelegramAPIError, TelegramNetworkError):

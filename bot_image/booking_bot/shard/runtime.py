@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hmac
 import logging
 import zoneinfo
 from collections.abc import Mapping
@@ -13,19 +12,18 @@ from collections.abc import Mapping
 from aiogram import Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import Update
-from aiohttp import web
-from pydantic import ValidationError
 
 from booking_bot import retries
 from booking_bot.i18n import I18n
 from booking_bot.shard.config import ShardSettings, TenantEntry, parse_entry
+from booking_bot.shard.heap import Heap
 from booking_bot.shard.kube import KubeApi
 from booking_bot.shard.registry import Registry
 from booking_bot.shard.routing import ServingTenant, ShardIsolation, ShardStorage, TenantMiddleware
 from booking_bot.shard.runner import ShardContext, TenantRunner
 from booking_bot.shard.sources import DirectorySource, SecretSource, TenantSource
 from booking_bot.shard.status import StatusBoard, StatusServer, publish
+from booking_bot.shard.webhook import WebhookServer
 from booking_bot.tenant import Clock, include_handlers
 from booking_contract.settings import ConfigError
 
@@ -35,7 +33,6 @@ JANITOR_SECONDS = 5.0
 # Redis connections idle this long are closed even when the tenant keeps its PostgreSQL ones
 # longer: below the client timeout servers commonly set, so the server never cuts one first.
 REDIS_IDLE_SECONDS = 10.0
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 
 def utcnow() -> dt.datetime:
@@ -82,7 +79,10 @@ class Shard:
         )
         self.kube: KubeApi | None = None
         self.http: StatusServer | None = None
+        self.webhook: WebhookServer | None = None
         self._background: list[asyncio.Task[None]] = []
+        self.heap = Heap()
+        self._settled = (0, 0)  # the registry's (changes, removals) at the last settle
 
     def _lookup(self, bot_id: int) -> ServingTenant | None:
         return self.serving.get(bot_id)
@@ -92,37 +92,36 @@ class Shard:
         if s.shard_tenants_secret or s.shard_status_configmap:
             self.kube = KubeApi(s.shard_kube_api_url) if s.shard_kube_api_url else KubeApi.in_cluster()
         if s.health_port:
-            self.http = StatusServer(self.board, s.health_port, s.shard_name, webhook=self.webhook)
+            self.http = StatusServer(self.board, s.health_port, s.shard_name)
             await self.http.start()
+        if s.shard_webhook_url:
+            self.webhook = WebhookServer(self.dp, self.serving.get, s.shard_webhook_url, s.shard_webhook_port)
+            await self.webhook.start()
+        self.heap.watch()
         self._background.append(asyncio.create_task(self._janitor(), name="janitor"))
         if s.shard_status_configmap and self.kube is not None:
             self._background.append(
                 asyncio.create_task(publish(self.board, self.kube, s.namespace(), s.shard_status_configmap))
             )
 
-    async def webhook(self, request: web.Request) -> web.Response:
-        """``POST /telegram/<bot id>``: an update for one tenant, checked against its secret."""
-        try:
-            runner = self.serving.get(int(request.match_info["bot_id"]))
-        except ValueError:
-            runner = None
-        if runner is None or runner.services is None:
-            return web.Response(status=404)  # Telegram retries; the tenant may be moving
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), runner.webhook_secret.encode()):
-            return web.Response(status=403)
-        try:
-            update = Update.model_validate(await request.json(), context={"bot": runner.services.bot})
-        except (ValueError, ValidationError):
-            return web.Response(status=400)
-        runner.accept(update)
-        return web.Response(status=200)
+    def _settle_heap(self) -> None:
+        """Once a batch of tenant changes has finished starting, freeze what the tenants keep."""
+        registry = self.registry
+        if registry.changes == self._settled[0] or registry.starting():
+            return
+        if registry.removals != self._settled[1]:
+            self.heap.tenants_removed()
+        self.heap.settle()
+        self._settled = (registry.changes, registry.removals)
 
     async def _janitor(self) -> None:
         """Idle tenants hold no Redis connection either: close them after ``DB_IDLE_SECONDS`` (at
-        most ``REDIS_IDLE_SECONDS``; a server's client ``timeout`` would otherwise cut them)."""
+        most ``REDIS_IDLE_SECONDS``; a server's client ``timeout`` would otherwise cut them).
+        And the heap is settled after tenants started or stopped (heap.py)."""
         while True:
             await asyncio.sleep(JANITOR_SECONDS)
+            self.heap.report_pauses()
+            self._settle_heap()
             for runner in list(self.serving.values()):
                 settings = runner.entry.settings
                 idle = min(settings.db_idle_seconds, REDIS_IDLE_SECONDS) if settings else REDIS_IDLE_SECONDS
@@ -152,11 +151,14 @@ class Shard:
             self.apply(snapshot)
 
     async def close(self) -> None:
+        self.heap.unwatch()
         await self.registry.close()
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.webhook is not None:
+            await self.webhook.stop()
         if self.http is not None:
             await self.http.stop()
         if self.kube is not None:
