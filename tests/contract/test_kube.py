@@ -189,7 +189,9 @@ async def test_each_refusal_maps_to_the_error_its_callers_handle(
 ) -> None:
     answer, kubeconfig = refusing_server
     answer["status"] = status
-    kube = await KubeClient.connect(kubeconfig) if transport == "kubeconfig" else KubeClient(str(answer["url"]))
+    kube = (
+        await KubeClient.connect(kubeconfig) if transport == "kubeconfig" else KubeClient(str(answer["url"]))
+    )
     try:
         with pytest.raises(error_class) as error:
             await kube.create(SECRETS, "ns", _secret("x"))

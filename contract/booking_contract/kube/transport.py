@@ -47,11 +47,11 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-def in_cluster(environ: Mapping[str, str] | None = None, directory: Path = SERVICE_ACCOUNT_DIR) -> bool:
+def in_cluster(environ: Mapping[str, str] | None = None, directory: Path | None = None) -> bool:
     """Whether this process runs in a pod with a service account token mounted."""
     env = os.environ if environ is None else environ
     has_address = bool(env.get("KUBERNETES_SERVICE_HOST") and env.get("KUBERNETES_SERVICE_PORT"))
-    return has_address and (directory / "token").is_file()
+    return has_address and ((directory or SERVICE_ACCOUNT_DIR) / "token").is_file()
 
 
 class HttpTransport:
@@ -73,10 +73,11 @@ class HttpTransport:
 
     @classmethod
     def in_cluster(
-        cls, environ: Mapping[str, str] | None = None, directory: Path = SERVICE_ACCOUNT_DIR
+        cls, environ: Mapping[str, str] | None = None, directory: Path | None = None
     ) -> HttpTransport:
         """The pod's service account: ``KUBERNETES_SERVICE_HOST``/``PORT``, its token and CA."""
         env = os.environ if environ is None else environ
+        directory = directory or SERVICE_ACCOUNT_DIR
         host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
         if not host or not port or not (directory / "token").is_file():
             raise ConfigError(
