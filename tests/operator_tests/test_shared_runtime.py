@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -133,6 +134,46 @@ async def test_a_shared_tenant_is_ready_only_when_its_shard_serves_it(
         assert "Test Company" in await _answers(telegram)
         conditions = {c["type"]: c for c in ready["status"]["conditions"]}
         assert conditions["Shard"]["status"] == "True"
+    assert telegram.conflicts == []
+
+
+async def _serving_since(kube: KubeClient, namespace: str, shard: str, client_id: str) -> float:
+    """The moment (loop time) the shard's ConfigMap first shows the tenant Serving."""
+
+    async def serving() -> bool:
+        configmap = await kube.get("v1/configmaps", namespace, f"{shard}-status")
+        raw = ((configmap or {}).get("data") or {}).get(client_id)
+        return bool(raw) and json.loads(raw)["state"] == "Serving"
+
+    await eventually(serving, timeout=60, interval=0.05, what=f"{client_id} Serving in {shard}")
+    return asyncio.get_running_loop().time()
+
+
+async def test_a_waiting_tenant_is_ready_within_seconds_of_its_shard_serving_it(
+    operator: OperatorProcess,
+    own_cluster: EmulatedCluster,
+    own_kube: KubeClient,
+    telegram: FakeTelegram,
+    namespace: str,
+    client_id: str,
+) -> None:
+    """The operator wakes on the shard's report, not at its next retry: with the defaults, a tenant
+    that has waited for its shard for a while is retried only every 16 s or more (doubling)."""
+    kube = own_kube
+    await create_token_secret(kube, namespace, token=TOKEN)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id, runtime="Shared"))
+    await wait_phase(kube, namespace, "salon", "Provisioning", timeout=30)
+    await asyncio.sleep(15)  # the scenario: the shard pod takes a while (retries now 16 s apart)
+    async with kubelet(own_cluster, kube, namespace, "booking-shard-0"):
+        serving = await _serving_since(kube, namespace, "booking-shard-0", client_id)
+
+        async def ready() -> bool:
+            tenant = await kube.get(BOOKINGTENANTS, namespace, "salon")
+            return (tenant.get("status") or {}).get("phase") == "Ready"
+
+        await eventually(ready, timeout=60, interval=0.05, what="salon Ready")
+        waited = asyncio.get_running_loop().time() - serving
+        assert waited < 3.0, f"Ready {waited:.1f} s after the shard reported Serving"
     assert telegram.conflicts == []
 
 
