@@ -143,7 +143,7 @@ async def _serving_since(kube: KubeClient, namespace: str, shard: str, client_id
     async def serving() -> bool:
         configmap = await kube.get("v1/configmaps", namespace, f"{shard}-status")
         raw = ((configmap or {}).get("data") or {}).get(client_id)
-        return bool(raw) and json.loads(raw)["state"] == "Serving"
+        return raw is not None and json.loads(raw)["state"] == "Serving"
 
     await eventually(serving, timeout=60, interval=0.05, what=f"{client_id} Serving in {shard}")
     return asyncio.get_running_loop().time()
