@@ -119,7 +119,7 @@ def test_network_policies_cover_every_platform_pod(rendered: dict[str, list[Mani
         w["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
         for w in [*by_kind(manifests, "Deployment"), *by_kind(manifests, "StatefulSet")]
     }
-    assert covered == workloads | {"bot"}  # the tenant bots' pods, made by the operator
+    assert covered == workloads | {"bot", "shard"}  # the tenant bots' and shards' pods, made by the operator
 
 
 def test_ingress_routes_to_the_webhook_and_trusts_the_proxy(rendered: dict[str, list[Manifest]]) -> None:
