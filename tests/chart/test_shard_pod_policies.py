@@ -1,4 +1,5 @@
-"""The shard pod under the chart's NetworkPolicies: what it may reach, and what reaches it.
+"""The shard pod under the platform's policies: Pod Security ``restricted``, and the chart's
+NetworkPolicies (what it may reach, and what reaches it).
 
 The real tier has no policy-enforcing CNI (docs/deploy.md), so the policies are evaluated here,
 with Kubernetes' rules for the peers the chart uses (podSelector/namespaceSelector matchLabels,
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from booking_operator import shard_manifests
 from booking_operator.config import OperatorSettings
 from chart.conftest import NAMESPACE, Helm, Manifest, by_kind
+from harness.pod_security import restricted_violations
 
 CLUSTER_IP = "10.244.0.23"  # some pod of the cluster
 METADATA = "169.254.169.254"
@@ -31,14 +33,22 @@ class Pod:
     ip: str = CLUSTER_IP
 
 
-def _shard_pod() -> Pod:
+def _shard_deployment() -> Manifest:
     settings = OperatorSettings(
         operator_database_url=SecretStr("postgresql://op:pw@db:5432/booking"),
         operator_redis_url=SecretStr("redis://:pw@redis:6379/0"),
         bot_image="booking-bot:1",
     )
-    deployment = shard_manifests.deployment(settings, "booking-shard-0", NAMESPACE)
-    return Pod(NAMESPACE, dict(deployment["spec"]["template"]["metadata"]["labels"]))
+    return shard_manifests.deployment(settings, "booking-shard-0", NAMESPACE)
+
+
+def _shard_pod() -> Pod:
+    return Pod(NAMESPACE, dict(_shard_deployment()["spec"]["template"]["metadata"]["labels"]))
+
+
+def test_the_shard_pod_passes_pod_security_restricted() -> None:
+    """Offline; on the real tier the namespace enforces it (tests/e2e/test_shared_runtime.py)."""
+    assert restricted_violations(_shard_deployment()) == []
 
 
 def _matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
