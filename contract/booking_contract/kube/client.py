@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,7 +247,7 @@ class KubeClient:
         *,
         timeout_seconds: int = WATCH_SECONDS,
         retry_delays: Sequence[float] = RETRY_DELAYS,
-    ) -> AsyncIterator[dict[str, Any] | None]:
+    ) -> AsyncGenerator[dict[str, Any] | None, None]:
         """One object's state (None while it does not exist), at once and after every change.
 
         Asks for exactly what a Role with ``resourceNames: [name]`` and ``get``/``watch`` allows:
