@@ -96,26 +96,24 @@ def _selecting(policies: list[Manifest], pod: Pod, direction: str) -> list[Manif
     ]
 
 
-def egress_allowed(policies: list[Manifest], pod: Pod, to: Pod | str, port: int) -> bool:
-    selecting = _selecting(policies, pod, "Egress")
+def allowed(policies: list[Manifest], pod: Pod, direction: str, other: Pod | str, port: int) -> bool:
+    """``direction`` "Egress": may ``pod`` open a connection to ``other``; "Ingress": from it."""
+    selecting = _selecting(policies, pod, direction)
     if not selecting:
         return True
     return any(
-        _rule_allows(rule, p["metadata"].get("namespace", NAMESPACE), to, port)
+        _rule_allows(rule, p["metadata"].get("namespace", NAMESPACE), other, port)
         for p in selecting
-        for rule in p["spec"].get("egress") or []
+        for rule in p["spec"].get(direction.lower()) or []
     )
+
+
+def egress_allowed(policies: list[Manifest], pod: Pod, to: Pod | str, port: int) -> bool:
+    return allowed(policies, pod, "Egress", to, port)
 
 
 def ingress_allowed(policies: list[Manifest], pod: Pod, source: Pod, port: int) -> bool:
-    selecting = _selecting(policies, pod, "Ingress")
-    if not selecting:
-        return True
-    return any(
-        _rule_allows(rule, p["metadata"].get("namespace", NAMESPACE), source, port)
-        for p in selecting
-        for rule in p["spec"].get("ingress") or []
-    )
+    return allowed(policies, pod, "Ingress", source, port)
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,6 @@ from booking_contract.kube import (
 )
 from booking_contract.kube.kubeconfig import ApiClientTransport
 from booking_contract.kube.transport import HttpTransport
-from harness.kube import EmulatedCluster
 
 
 def _kubeconfig(path: Path, server: str) -> str:
@@ -46,20 +45,6 @@ def _kubeconfig(path: Path, server: str) -> str:
     }
     path.write_text(json.dumps(config))
     return str(path)
-
-
-@pytest.fixture(params=["kubeconfig", "http"])
-async def client(
-    kube_cluster: EmulatedCluster, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[KubeClient]:
-    if request.param == "kubeconfig":
-        kube = await KubeClient.connect(str(kube_cluster.write_kubeconfig(tmp_path / "config")))
-    else:
-        kube = KubeClient(kube_cluster.url)
-    try:
-        yield kube
-    finally:
-        await kube.close()
 
 
 def _secret(name: str) -> dict[str, object]:

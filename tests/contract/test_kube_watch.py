@@ -74,20 +74,6 @@ class Follower:
             await self._task
 
 
-@pytest.fixture(params=["kubeconfig", "http"])
-async def client(
-    kube_cluster: EmulatedCluster, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[KubeClient]:
-    if request.param == "kubeconfig":
-        kube = await KubeClient.connect(str(kube_cluster.write_kubeconfig(tmp_path / "config")))
-    else:
-        kube = KubeClient(kube_cluster.url)
-    try:
-        yield kube
-    finally:
-        await kube.close()
-
-
 async def test_follow_reports_the_object_then_every_change_and_its_deletion(client: KubeClient) -> None:
     name = f"s-{uuid.uuid4().hex[:8]}"
     await client.create(SECRETS, NS, _secret(name, "MQ=="))
