@@ -7,7 +7,8 @@ owner changes ``spec.runtime``. A new tenant goes to the lowest-numbered shard w
 
 One poller per token, in both directions, because each side waits for the other to be gone:
 - Dedicated -> Shared: the bot Deployment is scaled to zero first; the entry is written into
-  the shard's Secret only once the Deployment reports no pods.
+  the shard's Secret only once the Deployment reports no pods and no pod of it is left at all:
+  a terminating pod no longer counts in the Deployment's status but may still be polling.
 - Shared -> Dedicated (or deletion, or suspension): the entry is removed from the shard's
   Secret; the Deployment is scaled up only once the shard no longer reports the tenant in its
   status ConfigMap (it reports a tenant until its poller has stopped).
@@ -27,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from booking_contract.kube import CONFIGMAPS, DEPLOYMENTS, SECRETS, KubeClient, KubeConflict, Resource
+from booking_contract.kube import CONFIGMAPS, DEPLOYMENTS, PODS, SECRETS, KubeClient, KubeConflict, Resource
 from booking_operator import manifests, shard_manifests
 from booking_operator.config import OperatorSettings
 
@@ -159,6 +160,23 @@ async def release(kube: KubeClient, namespace: str, shard: str | None, client_id
     return await _report(kube, namespace, shard, client_id) is None
 
 
+async def dedicated_pods_left(kube: KubeClient, namespace: str, live_deployment: Mapping[str, Any]) -> int:
+    """Pods of the tenant's own Deployment that still exist, terminating ones included."""
+    selector: Mapping[str, str] = (live_deployment.get("spec") or {}).get("selector", {}).get(
+        "matchLabels"
+    ) or {}
+    if not selector:
+        return 0
+    listed = await kube.list(
+        PODS, namespace, label_selector=",".join(f"{k}={v}" for k, v in selector.items())
+    )
+    return sum(
+        1
+        for pod in listed.get("items") or []
+        if all(((pod.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in selector.items())
+    )
+
+
 def dedicated_gone(live_deployment: Mapping[str, Any] | None) -> bool:
     """The tenant's own Deployment runs no pod (so no poller) and has seen its latest spec."""
     if live_deployment is None:
@@ -187,7 +205,9 @@ async def serve_shared(
     if not running:
         await release(kube, namespace, current_shard, client_id)
         return SharedState(current_shard, False, "not running")
-    if not dedicated_gone(live_deployment):
+    if not dedicated_gone(live_deployment) or (
+        live_deployment is not None and await dedicated_pods_left(kube, namespace, live_deployment)
+    ):
         return SharedState(
             current_shard, False, "waiting for the dedicated bot to stop (one poller per token)"
         )

@@ -115,7 +115,13 @@ def test_a_shared_tenant_is_ready_only_once_its_shard_pod_serves_it(
     )
     operator_env = operator["items"][0]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert container["image"] == next(e["value"] for e in operator_env if e["name"] == "BOT_IMAGE")
-    assert pod["status"]["containerStatuses"][0]["ready"] is True
+    wait_for(  # its readiness probe (GET /healthz: the tenant list was read) follows within seconds
+        f"{FIRST}'s pod ready",
+        lambda: all(
+            c["ready"] for c in _shard_pod(kubectl, tenants.namespace, FIRST)["status"]["containerStatuses"]
+        ),
+        timeout=60,
+    )
     # Ready follows the shard's report (the operator watches its ConfigMap) within seconds.
     reported = report(kubectl, tenants.namespace, FIRST, first.names.client_id)
     assert reported is not None and reported["state"] == "Serving"

@@ -215,6 +215,38 @@ async def test_switching_shared_to_dedicated_and_back_keeps_one_poller(
     assert telegram.conflicts == []
 
 
+async def test_a_tenant_moves_to_its_shard_only_once_no_pod_of_its_dedicated_bot_is_left(
+    operator: OperatorProcess, own_kube: KubeClient, namespace: str, client_id: str
+) -> None:
+    """A terminating pod no longer counts in its Deployment's status but may still be polling
+    (seen on the real tier: an overlap of two pollers). The shard gets the entry only once the
+    pod object itself is gone."""
+    kube = own_kube
+    await create_token_secret(kube, namespace, token=TOKEN)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id, runtime="Dedicated"))
+    deployment = await eventually(
+        lambda: kube.get("apps/v1/deployments", namespace, "salon-bot"), timeout=30, what="bot Deployment"
+    )
+    await mark_bot_available(kube, namespace, "salon")
+    await wait_phase(kube, namespace, "salon", "Ready", timeout=30)
+    labels = deployment["spec"]["selector"]["matchLabels"]
+    pod = {"metadata": {"name": "salon-bot-7f9c-x2x", "labels": {**labels, "pod-template-hash": "7f9c"}}}
+    await kube.create("v1/pods", namespace, pod)
+    await kube.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"runtime": "Shared"}})
+    await _pods_gone(kube, namespace, "salon")  # the Deployment's status: 0 (its pod is terminating)
+
+    async def entry_written() -> bool:
+        secret = await kube.get("v1/secrets", namespace, "booking-shard-0-tenants")
+        return client_id in ((secret or {}).get("data") or {})
+
+    await asyncio.sleep(6)  # what must NOT happen: several passes of the operator meanwhile
+    assert not await entry_written(), "the shard got the token while a bot pod still existed"
+    tenant = await kube.get(BOOKINGTENANTS, namespace, "salon")
+    assert "dedicated bot to stop" in tenant["status"]["message"]
+    await kube.delete("v1/pods", namespace, "salon-bot-7f9c-x2x")
+    await eventually(entry_written, timeout=30, what="the entry written once the pod is gone")
+
+
 async def test_a_full_shard_gets_a_neighbour_and_assignments_stay_put(
     operator: OperatorProcess, own_kube: KubeClient, namespace: str
 ) -> None:

@@ -59,6 +59,7 @@ class Resource:
 
 
 SECRETS = Resource("", "v1", "secrets")
+PODS = Resource("", "v1", "pods")
 CONFIGMAPS = Resource("", "v1", "configmaps")
 DEPLOYMENTS = Resource("apps", "v1", "deployments")
 BOOKINGTENANTS = Resource(crd.GROUP, crd.VERSION, crd.PLURAL)
@@ -161,10 +162,21 @@ class KubeClient:
             return None
         return result
 
-    async def list(self, resource: Resource, namespace: str, *, limit: int | None = None) -> dict[str, Any]:
+    async def list(
+        self,
+        resource: Resource,
+        namespace: str,
+        *,
+        limit: int | None = None,
+        label_selector: str | None = None,
+    ) -> dict[str, Any]:
         """One page of the objects of a namespace (``""``: of every namespace)."""
-        query = {"limit": limit} if limit is not None else None
-        result: dict[str, Any] = await self.request("GET", resource.path(namespace), query=query)
+        query: dict[str, str | int] = {}
+        if limit is not None:
+            query["limit"] = limit
+        if label_selector:
+            query["labelSelector"] = label_selector
+        result: dict[str, Any] = await self.request("GET", resource.path(namespace), query=query or None)
         return result
 
     async def create(self, resource: Resource, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
