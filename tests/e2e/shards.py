@@ -94,3 +94,16 @@ class Owner:
 
 
 ANSWERS = {"sendMessage", "editMessageText", "answerCallbackQuery"}
+
+
+def pollers(telegram: ReachableTelegram, token: str) -> list[tuple[float, str]]:
+    """(time, caller) of every getUpdates of a token: who polled when, for a failure message."""
+
+    def calls() -> list[tuple[float, str]]:
+        return [
+            (round(c.at, 2), c.peer)
+            for c in telegram.fake.calls
+            if c.token == token and c.method == "getUpdates"
+        ]
+
+    return telegram.call(calls)

@@ -27,7 +27,7 @@ from booking_contract.kube import CONFIGMAPS, SECRETS, HttpTransport, KubeClient
 from booking_contract.times import parse_time
 from e2e.bots import answers_start, bot_pods, live_token
 from e2e.cluster import TENANT, Kubectl, Psql, Tenants, condition, literal, wait_for
-from e2e.shards import Live, Owner, report, running_pod, shard_pods, wait_runtime
+from e2e.shards import Live, Owner, pollers, report, running_pod, shard_pods, wait_runtime
 from e2e.telegram import ReachableTelegram
 
 FIRST, SECOND = "booking-shard-0", "booking-shard-1"
@@ -200,7 +200,9 @@ def test_a_tenant_switched_shared_dedicated_shared_keeps_its_data_conversation_a
         f"SELECT duration_minutes, price FROM {names.client_id}.services WHERE name = {literal('Beard trim')}"
     )
     assert rows == [["30", "700.50"]]
-    assert third.token not in telegram.call(lambda: list(telegram.fake.conflicts))
+    assert third.token not in telegram.call(lambda: list(telegram.fake.conflicts)), pollers(
+        telegram, third.token
+    )
 
 
 # --- the shard's RBAC, on the real API server --------------------------------------------------
