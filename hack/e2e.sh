@@ -58,6 +58,8 @@ image_args() {  # CHART_KEY REFERENCE
 # imageRegistry= : the chart's default prefixes the published registry; these are local names.
 # allowCreateroleBeforePg16: the PostgreSQL stand-in is Debian bookworm's 15 (bookworm has no 16),
 # where the operator refuses CREATEROLE unless told; the chart's own image is 16.
+# shardCapacity=2: tests/e2e/test_shared_runtime.py's three Shared tenants fill one shard and
+# start a second (placement, and a real second shard for the RBAC checks); Dedicated is the default.
 "$HELM" upgrade --install "$RELEASE" charts/booking-saas --namespace "$NAMESPACE" --create-namespace \
   --set imageRegistry= \
   $(image_args operator "$BOOKING_OPERATOR_IMAGE") \
@@ -68,6 +70,7 @@ image_args() {  # CHART_KEY REFERENCE
   --set operator.telegramApiUrl="http://$BOOKING_CLUSTER_HOST_IP:$TELEGRAM_PORT" \
   --set operator.clusterWide=true \
   --set operator.allowCreateroleBeforePg16=true \
+  --set operator.shardCapacity=2 \
   --wait --timeout 10m
 log "helm install done after $(( $(date +%s) - t0 ))s"
 

@@ -26,7 +26,17 @@ from booking_contract import crd
 from booking_contract.kube import BOOKINGTENANTS, KubeClient, KubeError
 from booking_contract.telegram import TelegramClient
 from booking_contract.times import utc_now
-from booking_operator import database, kopf_state, manifests, metrics, redis_acl, subscription, watchdog
+from booking_operator import (
+    database,
+    kopf_state,
+    manifests,
+    metrics,
+    redis_acl,
+    shard_manifests,
+    shards,
+    subscription,
+    watchdog,
+)
 from booking_operator.config import get_settings
 from booking_operator.errors import DB_ERRORS
 from booking_operator.platform import Platform
@@ -60,6 +70,8 @@ async def start(settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    # Of all ConfigMaps only the shards' status ones (shard_reported), filtered by the API server.
+    settings.watching.label_selectors["", "v1", "configmaps"] = shards.STATUS_SELECTOR
     pg = await asyncpg.create_pool(
         cfg.operator_database_url.get_secret_value(),
         min_size=0,
@@ -261,6 +273,60 @@ async def secret_changed(
             wake[uid] = (owner["name"], None)  # the pass reports SecretRestored itself
     for uid, (tenant, event) in wake.items():
         await _reconcile_parent(platform, namespace, tenant, uid, "secret", logger, event=event)
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def tenants_by_client_id(
+    namespace: str | None, name: str, uid: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str | None, str], tuple[str, str]] | None:
+    """(namespace, clientId) -> (tenant, uid): whom a shard's report is about."""
+    client_id = spec.get("clientId")
+    return {(namespace, client_id): (name, uid)} if isinstance(client_id, str) and client_id else None
+
+
+REPORTS = shards.Reports()
+WAKE_CONCURRENCY = 8  # passes at once when a starting shard reports many tenants in one patch
+
+
+@kopf.on.event(
+    "", "v1", "configmaps", labels={**shards.STATUS_LABELS, shard_manifests.SHARD_LABEL: kopf.PRESENT}
+)
+async def shard_reported(
+    type: str,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: Any,
+    logger: Logger,
+    tenants_by_client_id: kopf.Index[tuple[str | None, str], tuple[str, str]] | None = None,
+    **_: Any,
+) -> None:
+    """A shard reported a change of its tenants (Serving, Failed, or no longer polling): pass
+    those tenants now, so Ready (or the handover to the dedicated bot) follows the shard within
+    a second instead of at the next retry. The initial listing only records what is there."""
+    if namespace is None or tenants_by_client_id is None:
+        return
+    if type == "DELETED":
+        REPORTS.forget(namespace, name)
+        return
+    changed = REPORTS.changed(namespace, name, body.get("data"))
+    if not type:
+        return
+    platform: Platform = memo.platform
+    wake: list[tuple[str, str]] = []
+    for client_id, report in changed.items():
+        for tenant, uid in tenants_by_client_id.get((namespace, client_id), ()):
+            memory = platform.known(uid)
+            serving = report is not None and report.get("state") == "Serving"
+            if not (serving and memory is not None and memory.phase == "Ready"):  # else nothing to do
+                wake.append((tenant, uid))
+    gate = asyncio.Semaphore(WAKE_CONCURRENCY)
+
+    async def wake_one(tenant: str, uid: str) -> None:
+        async with gate:
+            await _reconcile_parent(platform, namespace, tenant, uid, "shard", logger)
+
+    await asyncio.gather(*(wake_one(tenant, uid) for tenant, uid in wake))
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

@@ -7,12 +7,15 @@ owner changes ``spec.runtime``. A new tenant goes to the lowest-numbered shard w
 
 One poller per token, in both directions, because each side waits for the other to be gone:
 - Dedicated -> Shared: the bot Deployment is scaled to zero first; the entry is written into
-  the shard's Secret only once the Deployment reports no pods.
+  the shard's Secret only once the Deployment reports no pods and no pod of it is left at all:
+  a terminating pod no longer counts in the Deployment's status but may still be polling.
 - Shared -> Dedicated (or deletion, or suspension): the entry is removed from the shard's
   Secret; the Deployment is scaled up only once the shard no longer reports the tenant in its
   status ConfigMap (it reports a tenant until its poller has stopped).
 ``Ready`` in the Shared runtime means the shard reports the tenant ``Serving`` with the very
-entry the operator wrote (its digest), not merely that the shard's pod runs.
+entry the operator wrote (its digest), not merely that the shard's pod runs. The operator
+watches the status ConfigMaps (``handlers.shard_reported``) and passes a tenant as soon as its
+report changes (``Reports``), so ``Ready`` follows the shard within a second, not at a retry.
 """
 
 from __future__ import annotations
@@ -25,12 +28,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from booking_contract.kube import DEPLOYMENTS, SECRETS, KubeClient, KubeConflict, Resource
+from booking_contract.kube import CONFIGMAPS, DEPLOYMENTS, PODS, SECRETS, KubeClient, KubeConflict, Resource
 from booking_operator import manifests, shard_manifests
 from booking_operator.config import OperatorSettings
 
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts")
-CONFIGMAPS = Resource("", "v1", "configmaps")
 ROLES = Resource("rbac.authorization.k8s.io", "v1", "roles")
 ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings")
 
@@ -41,6 +43,45 @@ _placement_locks: dict[str, asyncio.Lock] = {}
 def runtime_of(spec: Mapping[str, Any], settings: OperatorSettings) -> str:
     runtime = spec.get("runtime") or settings.default_runtime
     return SHARED if runtime == SHARED else DEDICATED
+
+
+# The labels only the operator sets on a shard's status ConfigMap (watched by handlers.py).
+STATUS_LABELS = {
+    manifests.MANAGED_BY: manifests.MANAGED_BY_VALUE,
+    "app.kubernetes.io/component": "status",
+}
+STATUS_SELECTOR = ",".join([*(f"{k}={v}" for k, v in STATUS_LABELS.items()), shard_manifests.SHARD_LABEL])
+
+
+class Reports:
+    """What each shard last reported, to tell which tenants a ConfigMap event is about.
+
+    A shard patches only the tenants whose state changed, but a watch event carries the whole
+    ConfigMap (up to ``SHARD_CAPACITY`` reports): comparing with the previous one picks the few
+    tenants worth a pass.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], dict[str, str]] = {}
+
+    def changed(
+        self, namespace: str, name: str, data: Mapping[str, str] | None
+    ) -> dict[str, dict[str, Any] | None]:
+        """client id -> its new report (None: no longer reported) for every report that changed."""
+        old, new = self._seen.get((namespace, name), {}), dict(data or {})
+        self._seen[(namespace, name)] = new
+        return {cid: _parse(new.get(cid)) for cid in old.keys() | new.keys() if old.get(cid) != new.get(cid)}
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._seen.pop((namespace, name), None)
+
+
+def _parse(raw: str | None) -> dict[str, Any] | None:
+    try:
+        report = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
 
 
 @dataclass(frozen=True)
@@ -103,14 +144,7 @@ async def _write_entry(
 
 async def _report(kube: KubeClient, namespace: str, shard: str, client_id: str) -> dict[str, Any] | None:
     configmap = await kube.get(CONFIGMAPS, namespace, shard_manifests.status_configmap_name(shard))
-    raw = ((configmap or {}).get("data") or {}).get(client_id)
-    if not raw:
-        return None
-    try:
-        report: dict[str, Any] = json.loads(raw)
-    except ValueError:
-        return None
-    return report
+    return _parse(((configmap or {}).get("data") or {}).get(client_id))
 
 
 async def release(kube: KubeClient, namespace: str, shard: str | None, client_id: str) -> bool:
@@ -124,6 +158,23 @@ async def release(kube: KubeClient, namespace: str, shard: str | None, client_id
     if await kube.get(DEPLOYMENTS, namespace, shard) is None:
         return True  # no shard process left that could still poll
     return await _report(kube, namespace, shard, client_id) is None
+
+
+async def dedicated_pods_left(kube: KubeClient, namespace: str, live_deployment: Mapping[str, Any]) -> int:
+    """Pods of the tenant's own Deployment that still exist, terminating ones included."""
+    selector: Mapping[str, str] = (live_deployment.get("spec") or {}).get("selector", {}).get(
+        "matchLabels"
+    ) or {}
+    if not selector:
+        return 0
+    listed = await kube.list(
+        PODS, namespace, label_selector=",".join(f"{k}={v}" for k, v in selector.items())
+    )
+    return sum(
+        1
+        for pod in listed.get("items") or []
+        if all(((pod.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in selector.items())
+    )
 
 
 def dedicated_gone(live_deployment: Mapping[str, Any] | None) -> bool:
@@ -154,7 +205,9 @@ async def serve_shared(
     if not running:
         await release(kube, namespace, current_shard, client_id)
         return SharedState(current_shard, False, "not running")
-    if not dedicated_gone(live_deployment):
+    if not dedicated_gone(live_deployment) or (
+        live_deployment is not None and await dedicated_pods_left(kube, namespace, live_deployment)
+    ):
         return SharedState(
             current_shard, False, "waiting for the dedicated bot to stop (one poller per token)"
         )

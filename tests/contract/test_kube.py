@@ -1,6 +1,7 @@
 """The one Kubernetes client: five verbs over real HTTP, and one error model.
 
-The happy paths run against the emulated API server; the refusals a real API server sends
+The happy paths run against the emulated API server through both transports (a kubeconfig read
+by kubernetes_asyncio, and plain aiohttp as in a pod); the refusals a real API server sends
 (403, 422, 429, 5xx, a proxy's HTML page) come from a small HTTP server of this test that
 answers with Kubernetes `Status` bodies, so each maps to the error class its callers rely on.
 """
@@ -23,12 +24,14 @@ from booking_contract.kube import (
     KubeConflict,
     KubeError,
     KubeForbidden,
+    KubeGone,
     KubeInvalid,
     KubeNotFound,
     KubeUnavailable,
     Resource,
 )
-from harness.kube import EmulatedCluster
+from booking_contract.kube.kubeconfig import ApiClientTransport
+from booking_contract.kube.transport import HttpTransport
 
 
 def _kubeconfig(path: Path, server: str) -> str:
@@ -42,15 +45,6 @@ def _kubeconfig(path: Path, server: str) -> str:
     }
     path.write_text(json.dumps(config))
     return str(path)
-
-
-@pytest.fixture()
-async def client(kube_cluster: EmulatedCluster, tmp_path: Path) -> AsyncIterator[KubeClient]:
-    kube = await KubeClient.connect(str(kube_cluster.write_kubeconfig(tmp_path / "config")))
-    try:
-        yield kube
-    finally:
-        await kube.close()
 
 
 def _secret(name: str) -> dict[str, object]:
@@ -105,15 +99,22 @@ async def test_creating_an_existing_object_is_a_conflict(client: KubeClient) -> 
 
 
 async def test_list_returns_the_list_object(client: KubeClient) -> None:
-    name = f"s-{uuid.uuid4().hex[:8]}"
-    await client.create(SECRETS, "contract-list", _secret(name))
-    listed = await client.list(SECRETS, "contract-list", limit=1)
+    name, namespace = f"s-{uuid.uuid4().hex[:8]}", f"contract-list-{uuid.uuid4().hex[:8]}"
+    await client.create(SECRETS, namespace, _secret(name))
+    listed = await client.list(SECRETS, namespace, limit=1)
     assert [item["metadata"]["name"] for item in listed["items"]] == [name]
 
 
-async def test_the_kubeconfigs_client_ignores_netrc_and_the_environment(client: KubeClient) -> None:
+async def test_the_client_ignores_netrc_and_the_environment(client: KubeClient) -> None:
     # aiohttp's trust_env reads ~/.netrc in a worker thread on every request.
-    assert client.api.rest_client.pool_manager._trust_env is False
+    await client.get(SECRETS, "contract", "any")  # the aiohttp transport opens its session lazily
+    transport = client.transport
+    if isinstance(transport, ApiClientTransport):
+        session = transport.api.rest_client.pool_manager
+    else:
+        assert isinstance(transport, HttpTransport)
+        session = transport._session
+    assert session is not None and session._trust_env is False
 
 
 @pytest.fixture()
@@ -143,11 +144,13 @@ async def refusing_server(tmp_path: Path) -> AsyncIterator[tuple[dict[str, objec
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
+        answer["url"] = f"http://127.0.0.1:{port}"
         yield answer, _kubeconfig(tmp_path / "refusing", f"http://127.0.0.1:{port}")
     finally:
         await runner.cleanup()
 
 
+@pytest.mark.parametrize("transport", ["kubeconfig", "http"])
 @pytest.mark.parametrize(
     ("status", "error_class", "retryable"),
     [
@@ -156,6 +159,7 @@ async def refusing_server(tmp_path: Path) -> AsyncIterator[tuple[dict[str, objec
         (400, KubeInvalid, False),
         (422, KubeInvalid, False),
         (409, KubeConflict, False),
+        (410, KubeGone, False),
         (429, KubeUnavailable, True),
         (500, KubeUnavailable, True),
         (503, KubeUnavailable, True),
@@ -166,10 +170,13 @@ async def test_each_refusal_maps_to_the_error_its_callers_handle(
     status: int,
     error_class: type[KubeError],
     retryable: bool,
+    transport: str,
 ) -> None:
     answer, kubeconfig = refusing_server
     answer["status"] = status
-    kube = await KubeClient.connect(kubeconfig)
+    kube = (
+        await KubeClient.connect(kubeconfig) if transport == "kubeconfig" else KubeClient(str(answer["url"]))
+    )
     try:
         with pytest.raises(error_class) as error:
             await kube.create(SECRETS, "ns", _secret("x"))

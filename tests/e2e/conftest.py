@@ -23,6 +23,7 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.timeout(timeout))
         if reason is not None:
             item.add_marker(pytest.mark.skip(reason=reason), append=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """What the e2e tests measured on the way (user properties named `timing: ...`)."""
+    lines = [
+        f"{report.nodeid.rsplit('::', 1)[-1]}: {name[len('timing: ') :]} = {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", [])
+        if str(name).startswith("timing: ")
+    ]
+    if lines:
+        terminalreporter.section("e2e timings")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

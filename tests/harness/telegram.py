@@ -108,6 +108,7 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     at: float
+    peer: str = ""  # the caller's address (the e2e tests tell a shard pod from a bot pod by it)
 
 
 @dataclass(frozen=True)
@@ -468,7 +469,9 @@ class FakeTelegram:
             return aiohttp.web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
-        self.calls.append(ApiCall(token=token, method=method, params=params, at=time.monotonic()))
+        self.calls.append(
+            ApiCall(token=token, method=method, params=params, at=time.monotonic(), peer=request.remote or "")
+        )
         error = self._take_failure(token, method, params)
         if error is not None:
             return aiohttp.web.json_response(error.payload(), status=error.error_code)

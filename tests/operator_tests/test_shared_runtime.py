@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -136,6 +137,46 @@ async def test_a_shared_tenant_is_ready_only_when_its_shard_serves_it(
     assert telegram.conflicts == []
 
 
+async def _serving_since(kube: KubeClient, namespace: str, shard: str, client_id: str) -> float:
+    """The moment (loop time) the shard's ConfigMap first shows the tenant Serving."""
+
+    async def serving() -> bool:
+        configmap = await kube.get("v1/configmaps", namespace, f"{shard}-status")
+        raw = ((configmap or {}).get("data") or {}).get(client_id)
+        return raw is not None and json.loads(raw)["state"] == "Serving"
+
+    await eventually(serving, timeout=60, interval=0.05, what=f"{client_id} Serving in {shard}")
+    return asyncio.get_running_loop().time()
+
+
+async def test_a_waiting_tenant_is_ready_within_seconds_of_its_shard_serving_it(
+    operator: OperatorProcess,
+    own_cluster: EmulatedCluster,
+    own_kube: KubeClient,
+    telegram: FakeTelegram,
+    namespace: str,
+    client_id: str,
+) -> None:
+    """The operator wakes on the shard's report, not at its next retry: with the defaults, a tenant
+    that has waited for its shard for a while is retried only every 16 s or more (doubling)."""
+    kube = own_kube
+    await create_token_secret(kube, namespace, token=TOKEN)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id, runtime="Shared"))
+    await wait_phase(kube, namespace, "salon", "Provisioning", timeout=30)
+    await asyncio.sleep(15)  # the scenario: the shard pod takes a while (retries now 16 s apart)
+    async with kubelet(own_cluster, kube, namespace, "booking-shard-0"):
+        serving = await _serving_since(kube, namespace, "booking-shard-0", client_id)
+
+        async def ready() -> bool:
+            tenant = await kube.get(BOOKINGTENANTS, namespace, "salon")
+            return (tenant.get("status") or {}).get("phase") == "Ready"
+
+        await eventually(ready, timeout=60, interval=0.05, what="salon Ready")
+        waited = asyncio.get_running_loop().time() - serving
+        assert waited < 3.0, f"Ready {waited:.1f} s after the shard reported Serving"
+    assert telegram.conflicts == []
+
+
 async def test_switching_shared_to_dedicated_and_back_keeps_one_poller(
     operator: OperatorProcess,
     own_cluster: EmulatedCluster,
@@ -172,6 +213,38 @@ async def test_switching_shared_to_dedicated_and_back_keeps_one_poller(
         assert back["status"]["shard"] == "booking-shard-0"  # the same shard as before
         assert "Test Company" in await _answers(telegram)
     assert telegram.conflicts == []
+
+
+async def test_a_tenant_moves_to_its_shard_only_once_no_pod_of_its_dedicated_bot_is_left(
+    operator: OperatorProcess, own_kube: KubeClient, namespace: str, client_id: str
+) -> None:
+    """A terminating pod no longer counts in its Deployment's status but may still be polling
+    (seen on the real tier: an overlap of two pollers). The shard gets the entry only once the
+    pod object itself is gone."""
+    kube = own_kube
+    await create_token_secret(kube, namespace, token=TOKEN)
+    await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id, runtime="Dedicated"))
+    deployment = await eventually(
+        lambda: kube.get("apps/v1/deployments", namespace, "salon-bot"), timeout=30, what="bot Deployment"
+    )
+    await mark_bot_available(kube, namespace, "salon")
+    await wait_phase(kube, namespace, "salon", "Ready", timeout=30)
+    labels = deployment["spec"]["selector"]["matchLabels"]
+    pod = {"metadata": {"name": "salon-bot-7f9c-x2x", "labels": {**labels, "pod-template-hash": "7f9c"}}}
+    await kube.create("v1/pods", namespace, pod)
+    await kube.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"runtime": "Shared"}})
+    await _pods_gone(kube, namespace, "salon")  # the Deployment's status: 0 (its pod is terminating)
+
+    async def entry_written() -> bool:
+        secret = await kube.get("v1/secrets", namespace, "booking-shard-0-tenants")
+        return client_id in ((secret or {}).get("data") or {})
+
+    await asyncio.sleep(6)  # what must NOT happen: several passes of the operator meanwhile
+    assert not await entry_written(), "the shard got the token while a bot pod still existed"
+    tenant = await kube.get(BOOKINGTENANTS, namespace, "salon")
+    assert "dedicated bot to stop" in tenant["status"]["message"]
+    await kube.delete("v1/pods", namespace, "salon-bot-7f9c-x2x")
+    await eventually(entry_written, timeout=30, what="the entry written once the pod is gone")
 
 
 async def test_a_full_shard_gets_a_neighbour_and_assignments_stay_put(

@@ -14,8 +14,8 @@ from booking_contract.settings import ConfigError, wants_help
 
 
 async def run(settings: ShardSettings) -> int:
-    from booking_bot.shard.kube import KubeError
     from booking_bot.shard.runtime import Shard
+    from booking_contract.kube import KubeError
 
     shard = Shard(settings)
     try:

@@ -17,7 +17,6 @@ from booking_bot import retries
 from booking_bot.i18n import I18n
 from booking_bot.shard.config import ShardSettings, TenantEntry, parse_entry
 from booking_bot.shard.heap import Heap
-from booking_bot.shard.kube import KubeApi
 from booking_bot.shard.registry import Registry
 from booking_bot.shard.routing import ServingTenant, ShardIsolation, ShardStorage, TenantMiddleware
 from booking_bot.shard.runner import ShardContext, TenantRunner
@@ -25,6 +24,7 @@ from booking_bot.shard.sources import DirectorySource, SecretSource, TenantSourc
 from booking_bot.shard.status import StatusBoard, StatusServer, publish
 from booking_bot.shard.webhook import WebhookServer
 from booking_bot.tenant import Clock, include_handlers
+from booking_contract.kube import KubeClient as KubeApi
 from booking_contract.settings import ConfigError
 
 log = logging.getLogger("booking_bot.shard")

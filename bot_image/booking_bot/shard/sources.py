@@ -17,9 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
-import aiohttp
-
-from booking_bot.shard.kube import KubeApi, KubeError
+from booking_contract.kube import SECRETS, KubeClient, KubeError
 
 log = logging.getLogger("booking_bot.shard")
 
@@ -34,11 +32,16 @@ class TenantSource(Protocol):
 
 
 class SecretSource:
-    """The shard's own Secret (``data``: one key per client id), read and then watched."""
+    """The shard's own Secret (``data``: one key per client id), read and then watched.
 
-    def __init__(self, api: KubeApi, namespace: str, name: str) -> None:
-        self.api = api
-        self.path = f"/api/v1/namespaces/{namespace}/secrets"
+    ``KubeClient.follow`` resumes the watch, re-reads after a 410 and waits out an unreachable
+    API server; what ends it (a 403 while the shard's Role is not there yet, say) is retried here.
+    A missing Secret is an empty tenant list.
+    """
+
+    def __init__(self, kube: KubeClient, namespace: str, name: str) -> None:
+        self.kube = kube
+        self.namespace = namespace
         self.name = name
 
     async def snapshots(self) -> AsyncIterator[Snapshot]:
@@ -46,32 +49,14 @@ class SecretSource:
         last: Snapshot | None = None
         while True:
             try:
-                try:
-                    secret = await self.api.get(f"{self.path}/{self.name}")
-                except KubeError as exc:
-                    if exc.status != 404:
-                        raise
-                    secret = {"metadata": {"resourceVersion": ""}}
-                snapshot = _decode(secret)
-                if snapshot != last:
-                    last = snapshot
-                    yield snapshot
-                failures = 0
-                params = {"fieldSelector": f"metadata.name={self.name}"}
-                version = str(secret.get("metadata", {}).get("resourceVersion") or "")
-                if version:
-                    params["resourceVersion"] = version
-                async for event in self.api.watch(self.path, params):
-                    obj = event.get("object") or {}
-                    if event.get("type") == "ERROR":
-                        break  # e.g. 410 Gone: read the Secret again
-                    if obj.get("metadata", {}).get("name") != self.name:
-                        continue  # a server that ignores the field selector
-                    snapshot = {} if event.get("type") == "DELETED" else _decode(obj)
+                states = self.kube.follow(SECRETS, self.namespace, self.name, retry_delays=RETRY_SECONDS)
+                async for secret in states:
+                    failures = 0
+                    snapshot = _decode(secret or {})
                     if snapshot != last:
                         last = snapshot
                         yield snapshot
-            except (KubeError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            except KubeError as exc:
                 pause = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
                 log.warning(

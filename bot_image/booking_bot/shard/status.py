@@ -17,11 +17,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
-from booking_bot.shard.kube import KubeApi, KubeError
 from booking_bot.shard.runner import Report, State
+from booking_contract.kube import CONFIGMAPS, KubeClient, KubeError
 
 log = logging.getLogger("booking_bot.shard")
 
@@ -97,9 +96,8 @@ class StatusServer:
             self._runner = None
 
 
-async def publish(board: StatusBoard, api: KubeApi, namespace: str, name: str) -> None:
+async def publish(board: StatusBoard, kube: KubeClient, namespace: str, name: str) -> None:
     """Until cancelled: merge-patch changed tenants into the ConfigMap (removed ones as null)."""
-    path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
     pending: set[str] = set()
     while True:
         await board.changed.wait()
@@ -111,8 +109,8 @@ async def publish(board: StatusBoard, api: KubeApi, namespace: str, name: str) -
             for cid in pending
         }
         try:
-            await api.merge_patch(path, {"data": data})
-        except (KubeError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            await kube.patch(CONFIGMAPS, namespace, name, {"data": data})
+        except KubeError as exc:
             log.warning("status not published", extra={"event": "status_failed", "error": str(exc)[:200]})
             board.changed.set()
             await asyncio.sleep(RETRY_SECONDS)
