@@ -24,7 +24,7 @@ from booking_bot.shard.sources import DirectorySource, SecretSource, TenantSourc
 from booking_bot.shard.status import StatusBoard, StatusServer, publish
 from booking_bot.shard.webhook import WebhookServer
 from booking_bot.tenant import Clock, include_handlers
-from booking_contract.kube import KubeClient as KubeApi
+from booking_contract.kube import KubeClient
 from booking_contract.settings import ConfigError
 
 log = logging.getLogger("booking_bot.shard")
@@ -77,7 +77,7 @@ class Shard:
                 webhook_url=settings.shard_webhook_url,
             )
         )
-        self.kube: KubeApi | None = None
+        self.kube: KubeClient | None = None
         self.http: StatusServer | None = None
         self.webhook: WebhookServer | None = None
         self._background: list[asyncio.Task[None]] = []
@@ -90,7 +90,7 @@ class Shard:
     async def start(self) -> None:
         s = self.settings
         if s.shard_tenants_secret or s.shard_status_configmap:
-            self.kube = KubeApi(s.shard_kube_api_url) if s.shard_kube_api_url else KubeApi.in_cluster()
+            self.kube = KubeClient(s.shard_kube_api_url) if s.shard_kube_api_url else KubeClient.in_cluster()
         if s.health_port:
             self.http = StatusServer(self.board, s.health_port, s.shard_name)
             await self.http.start()
