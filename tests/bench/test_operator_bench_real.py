@@ -169,9 +169,20 @@ def emulator_requests(cluster: EmulatedCluster, since: int) -> collections.Count
         resource = request.resource.plural if request.resource is not None else request.url.path
         if request.subresource:
             resource += "/" + request.subresource
-        action = request.action.name.lower() if request.action is not None else request.method.name
-        counts[f"{action} {resource}"] += 1
+        counts[f"{_audit_verb(request)} {resource}"] += 1
     return counts
+
+
+def _audit_verb(request: Any) -> str:
+    """The verb the API server's audit log would give this request (get, list, watch, create, patch...)."""
+    if request.method.name == "GET":
+        if request.name:
+            return "get"
+        return "watch" if request.params.get("watch") in ("true", "1") else "list"
+    method = str(request.method.name)
+    return {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}.get(
+        method, method.lower()
+    )
 
 
 class Run:
