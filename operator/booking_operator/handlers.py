@@ -163,25 +163,41 @@ async def keep_converged(
         await stopped.wait(delay)
 
 
-@kopf.on.event("apps", "v1", "deployments", labels=OURS)
-async def bot_deployment_changed(type: str, body: kopf.Body, memo: Any, logger: Logger, **_: Any) -> None:
-    """A bot Deployment was deleted, edited by hand, or became (un)available: re-reconcile its tenant."""
+def _deployment_change(type: str | None, body: Mapping[str, Any], platform: Platform) -> bool | None:
+    """What a bot Deployment event means for its tenant: None nothing; else whether it was
+    deleted or edited by hand (True) or only became (un)available (False)."""
     if not type:  # the initial listing (type None): the resync covers it
-        return
-    platform: Platform = memo.platform
+        return None
     owner = _tenant_owner(body)
     if owner is None:
-        return
-    uid = owner.get("uid", "")
-    memory = platform.known(uid)
+        return None
+    memory = platform.known(owner.get("uid", ""))
     wanted = memory.desired if memory is not None else None
     available = int((body.get("status") or {}).get("availableReplicas") or 0)
     phase = memory.phase if memory is not None else None
     readiness_changed = (available >= 1 and phase == "Provisioning") or (available == 0 and phase == "Ready")
     drifted = wanted is not None and manifests.drifted(wanted, body)
     if type != "DELETED" and not readiness_changed and not drifted:
+        return None
+    return type == "DELETED" or drifted
+
+
+def _deployment_matters(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> bool:
+    """A filter, so the Deployment's many status events that change nothing for its tenant (a
+    real deployment controller writes several per new Deployment) cost no handler invocation."""
+    platform: Platform | None = getattr(memo, "platform", None)
+    return platform is not None and _deployment_change(type, body, platform) is not None
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=OURS, when=_deployment_matters)
+async def bot_deployment_changed(type: str, body: kopf.Body, memo: Any, logger: Logger, **_: Any) -> None:
+    """A bot Deployment was deleted, edited by hand, or became (un)available: re-reconcile its tenant."""
+    platform: Platform = memo.platform
+    restored = _deployment_change(type, body, platform)
+    owner = _tenant_owner(body)
+    if restored is None or owner is None:
         return
-    restored = type == "DELETED" or drifted
+    uid = owner.get("uid", "")
     await _reconcile_parent(
         platform,
         body["metadata"]["namespace"],
