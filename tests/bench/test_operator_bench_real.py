@@ -67,15 +67,30 @@ def percentile(values: list[float], q: float) -> float:
 async def watch(
     url: str, ssl_context: ssl.SSLContext | None, path: str, on_object: Callable[[dict[str, Any]], bool]
 ) -> None:
-    """Follow a watch until ``on_object`` says it has seen enough."""
+    """List, then watch from the list's resourceVersion, until ``on_object`` has seen enough.
+
+    A watch the server ends (it disconnects a consumer that falls behind: this process shares two
+    cores with the whole cluster) is resumed from a fresh list, so no object is missed.
+    """
     connector = aiohttp.TCPConnector(ssl=ssl_context) if ssl_context else None
-    async with (
-        aiohttp.ClientSession(connector=connector) as session,
-        session.get(url + path + "?watch=true", timeout=None) as resp,
-    ):
-        async for raw in resp.content:
-            if on_object(json.loads(raw).get("object", {})):
-                return
+    async with aiohttp.ClientSession(connector=connector) as session:
+        while True:
+            async with session.get(url + path) as resp:
+                resp.raise_for_status()
+                listing = await resp.json()
+            for obj in listing.get("items") or []:
+                if on_object(obj):
+                    return
+            version = (listing.get("metadata") or {}).get("resourceVersion")
+            query = "?watch=true" + (f"&resourceVersion={version}" if version else "")
+            async with session.get(url + path + query, timeout=aiohttp.ClientTimeout()) as resp:
+                resp.raise_for_status()
+                async for raw in resp.content:
+                    event = json.loads(raw)
+                    if event.get("type") == "ERROR":  # e.g. 410 Gone: list again
+                        break
+                    if on_object(event.get("object") or {}):
+                        return
 
 
 def ready_recorder(expected: int, seen: dict[str, float]) -> Callable[[dict[str, Any]], bool]:
@@ -213,6 +228,8 @@ async def run(
     run_id = uuid.uuid4().hex[:6]
     real = cluster if isinstance(cluster, real_kube.RealCluster) else None
     ssl_context = real.ssl_context() if real else None
+    if real:
+        await _earlier_runs_gone(kube)
     op.start()
     try:
         if real:
@@ -240,23 +257,25 @@ async def run(
     finally:
         op.stop()
         if real:
-            await _delete_namespace(real, kube, namespace)
+            await _delete_namespace(kube, namespace)
         await kube.close()
 
 
-async def _delete_namespace(cluster: real_kube.RealCluster, kube: KubeClient, namespace: str) -> None:
-    """Tenants (finalizers dropped: no operator runs now) and their children go with the namespace;
-    waits for it, so the garbage collector's work does not land in the next run."""
+async def _delete_namespace(kube: KubeClient, namespace: str) -> None:
+    """Tenants (finalizers dropped: no operator runs now) and their children go with the namespace."""
     for tenant in await kube.list(BOOKINGTENANTS, namespace):
         await kube.patch(
             BOOKINGTENANTS, namespace, tenant["metadata"]["name"], {"metadata": {"finalizers": []}}
         )
     await kube.delete("v1/namespaces", None, namespace)
+
+
+async def _earlier_runs_gone(kube: KubeClient) -> None:
+    """The garbage collector's work on an earlier run's namespace must not land in this run."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        try:
-            cluster.kubectl("get", "namespace", namespace)
-        except RuntimeError:
+        names = [ns["metadata"]["name"] for ns in await kube.list("v1/namespaces", None)]
+        if not any(name.startswith("bench-") for name in names):
             return
         await asyncio.sleep(2)
 
