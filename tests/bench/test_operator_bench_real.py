@@ -200,11 +200,37 @@ def _audit_verb(request: Any) -> str:
     )
 
 
-class Run:
-    """One tier's run of N tenants: wall time, latencies, the operator's requests by kind."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (what a shared machine cannot inflate)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, wall: float, latencies: list[float], requests: collections.Counter[str]) -> None:
+
+def cluster_pids(state: Path) -> list[int]:
+    """etcd, the control plane and the hollow nodes of hack/cluster.sh (one pid file each)."""
+    return [int(f.read_text()) for f in sorted((state / "run").glob("*.pid"))]
+
+
+class Run:
+    """One tier's run of N tenants: wall time, latencies, the operator's requests by kind, and
+    the CPU seconds the operator (and, on the real server, the cluster) used meanwhile."""
+
+    def __init__(
+        self,
+        wall: float,
+        latencies: list[float],
+        requests: collections.Counter[str],
+        operator_cpu: float,
+        cluster_cpu: float,
+    ) -> None:
         self.wall, self.latencies, self.requests = wall, latencies, requests
+        self.operator_cpu, self.cluster_cpu = operator_cpu, cluster_cpu
 
     def per_tenant(self, n: int) -> float:
         return sum(self.requests.values()) / n
@@ -242,6 +268,9 @@ async def run(
         kubelet = None if real else asyncio.create_task(play_the_kubelet(kube, cluster.url, namespace, n))
         await asyncio.sleep(0.5)
         counted = await count_requests()
+        assert op.proc is not None
+        others = cluster_pids(real.state) if real else []
+        operator_cpu, cluster_cpu = cpu_seconds([op.proc.pid]), cpu_seconds(others)
         created: dict[str, float] = {}
         started = time.monotonic()
         for i in range(n):
@@ -251,9 +280,12 @@ async def run(
         await asyncio.wait_for(tenants, timeout=max(240, n * 1.0))
         wall = time.monotonic() - started
         requests = counted()
+        operator_cpu = cpu_seconds([op.proc.pid]) - operator_cpu
+        cluster_cpu = cpu_seconds(others) - cluster_cpu
         if kubelet is not None:
             await asyncio.wait_for(kubelet, timeout=30)
-        return Run(wall, [seen[name] - created[name] for name in created], requests)
+        latencies = [seen[name] - created[name] for name in created]
+        return Run(wall, latencies, requests, operator_cpu, cluster_cpu)
     finally:
         op.stop()
         if real:
@@ -339,6 +371,9 @@ async def test_tenants_to_deployment_available_real_api_server_vs_emulator(
                 percentile(emu.latencies, 0.99),
                 emu.per_tenant(n),
                 real_run.wall / emu.wall,
+                1000 * real_run.operator_cpu / n,
+                1000 * real_run.cluster_cpu / n,
+                1000 * emu.operator_cpu / n,
             )
         )
     header = (
@@ -353,6 +388,9 @@ async def test_tenants_to_deployment_available_real_api_server_vs_emulator(
         "emulator p99 s",
         "emulator requests/tenant",
         "ratio real/emulator",
+        "real: operator CPU ms/tenant",
+        "real: cluster CPU ms/tenant",
+        "emulator: operator CPU ms/tenant",
     )
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     lines += [" | ".join(_fmt(v) for v in row) for row in rows]
@@ -366,6 +404,14 @@ async def test_tenants_to_deployment_available_real_api_server_vs_emulator(
     print(f"\nThe operator's requests per tenant at N={largest} (real server / emulator):")
     for kind in sorted(set(real_counts) | set(emu_counts), key=lambda k: -real_counts.get(k, 0)):
         print(f"  {kind}: {real_counts.get(kind, 0) / largest:.2f} / {emu_counts.get(kind, 0) / largest:.2f}")
+    cpu_floor = max(rows, key=lambda r: r[0])
+    floor_s = cpu_floor[0] * max(cpu_floor[11], (cpu_floor[11] + cpu_floor[12]) / 2) / 1000
+    print(
+        f"\nCPU per tenant at N={cpu_floor[0]} on the real server: operator {cpu_floor[11]:.0f} ms, "
+        f"etcd + control plane + hollow nodes {cpu_floor[12]:.0f} ms (PostgreSQL, Redis and this "
+        f"process not counted): on two otherwise idle cores at least {floor_s:.0f} s of wall for "
+        f"N={cpu_floor[0]} (the operator is one thread: its CPU alone, or half the total)"
+    )
     goal = next((r for r in rows if r[0] == GOAL_TENANTS), None)
     if goal is None:
         print(f"\ngoal ({GOAL_TENANTS} tenants in under {GOAL_SECONDS:.0f} s): not measured in this run")
