@@ -170,7 +170,9 @@ class AuditLog:
                 resource = ref.get("resource", event.get("requestURI", "?"))
                 if ref.get("subresource"):
                     resource += "/" + ref["subresource"]
-                counts[f"{event['verb']} {resource}"] += 1
+                code = int((event.get("responseStatus") or {}).get("code") or 0)
+                failed = f" -> {code}" if code >= 400 else ""  # 409 races, 429 throttling, ...
+                counts[f"{event['verb']} {resource}{failed}"] += 1
         return counts
 
 
