@@ -214,9 +214,18 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def cluster_pids(state: Path) -> list[int]:
+def cluster_pids(state: Path) -> dict[str, int]:
     """etcd, the control plane and the hollow nodes of hack/cluster.sh (one pid file each)."""
-    return [int(f.read_text()) for f in sorted((state / "run").glob("*.pid"))]
+    return {f.stem: int(f.read_text()) for f in sorted((state / "run").glob("*.pid"))}
+
+
+def cpu_by_component(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far per component, the hollow nodes together."""
+    result: dict[str, float] = {}
+    for name, pid in pids.items():
+        key = "hollow nodes" if name.startswith("hollow-node-") else name
+        result[key] = result.get(key, 0.0) + cpu_seconds([pid])
+    return result
 
 
 class Run:
@@ -229,10 +238,11 @@ class Run:
         latencies: list[float],
         requests: collections.Counter[str],
         operator_cpu: float,
-        cluster_cpu: float,
+        cluster_cpu: dict[str, float],
     ) -> None:
         self.wall, self.latencies, self.requests = wall, latencies, requests
-        self.operator_cpu, self.cluster_cpu = operator_cpu, cluster_cpu
+        self.operator_cpu, self.components = operator_cpu, cluster_cpu
+        self.cluster_cpu = sum(cluster_cpu.values())
 
     def per_tenant(self, n: int) -> float:
         return sum(self.requests.values()) / n
@@ -271,8 +281,8 @@ async def run(
         await asyncio.sleep(0.5)
         counted = await count_requests()
         assert op.proc is not None
-        others = cluster_pids(real.state) if real else []
-        operator_cpu, cluster_cpu = cpu_seconds([op.proc.pid]), cpu_seconds(others)
+        others = cluster_pids(real.state) if real else {}
+        operator_cpu, cluster_cpu = cpu_seconds([op.proc.pid]), cpu_by_component(others)
         created: dict[str, float] = {}
         started = time.monotonic()
         for i in range(n):
@@ -283,7 +293,7 @@ async def run(
         wall = time.monotonic() - started
         requests = counted()
         operator_cpu = cpu_seconds([op.proc.pid]) - operator_cpu
-        cluster_cpu = cpu_seconds(others) - cluster_cpu
+        cluster_cpu = {k: v - cluster_cpu.get(k, 0.0) for k, v in cpu_by_component(others).items()}
         if kubelet is not None:
             await asyncio.wait_for(kubelet, timeout=30)
         latencies = [seen[name] - created[name] for name in created]
@@ -340,7 +350,7 @@ async def test_tenants_to_deployment_available_real_api_server_vs_emulator(
     audit = AuditLog(real.state)
     operator_user = f"system:serviceaccount:{real_kube.NAMESPACE}:{real_kube.SERVICE_ACCOUNT}"
     load_before = os.getloadavg()[0]
-    rows, breakdown = [], {}
+    rows, breakdown, components = [], {}, {}
     for n in SIZES:
         with EmulatedCluster() as emulated:
 
@@ -360,6 +370,7 @@ async def test_tenants_to_deployment_available_real_api_server_vs_emulator(
         real_run = await run(platform_services, tmp_path, real, n, audit_counter)
         print(f"N={n}: real {real_run.wall:.2f}s, emulator {emu.wall:.2f}s", flush=True)
         breakdown[n] = (real_run.requests, emu.requests)
+        components[n] = real_run.components
         rows.append(
             (
                 n,
@@ -414,6 +425,10 @@ async def test_tenants_to_deployment_available_real_api_server_vs_emulator(
         f"process not counted): on two otherwise idle cores at least {floor_s:.0f} s of wall for "
         f"N={cpu_floor[0]} (the operator is one thread: its CPU alone, or half the total)"
     )
+    shares = ", ".join(
+        f"{k} {1000 * v / cpu_floor[0]:.0f}" for k, v in sorted(components[cpu_floor[0]].items())
+    )
+    print(f"  cluster CPU ms/tenant by component: {shares}")
     goal = next((r for r in rows if r[0] == GOAL_TENANTS), None)
     if goal is None:
         print(f"\ngoal ({GOAL_TENANTS} tenants in under {GOAL_SECONDS:.0f} s): not measured in this run")
