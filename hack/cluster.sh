@@ -256,7 +256,11 @@ up() {
   [ "$hollow" = 0 ] || binaries+=(kubemark)
   "$here/cluster/build.sh" "${binaries[@]}"
   log "binaries ready ($(( $(date +%s) - t0 ))s)"
-  HOST_IP="$(host_ip)"; [ -n "$HOST_IP" ] || HOST_IP=127.0.0.1
+  HOST_IP="$(host_ip)"
+  if [ -z "$HOST_IP" ]; then
+    [ "$node" = 0 ] || die "no host IPv4 address (ip route get)"
+    HOST_IP=127.0.0.1  # the control plane alone is reached on loopback only
+  fi
   read -r ETCD_PORT ETCD_PEER_PORT API_PORT KCM_PORT SCHED_PORT KUBELET_PORT KUBELET_HEALTHZ_PORT \
     PROXY_HEALTHZ_PORT PROXY_METRICS_PORT <<<"$(free_ports 9)"
   declare -p ETCD_PORT API_PORT KUBELET_PORT HOST_IP > "$RUN/ports"
