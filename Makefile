@@ -10,7 +10,7 @@ PACKAGES := contract operator bot_image webhook_image legacy_migration
 REQUIREMENTS := requirements-dev.txt $(wildcard $(foreach p,$(PACKAGES),$(p)/requirements.txt $(p)/pyproject.toml))
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test e2e lint bench mutation demo clean up down images chart-test FORCE
+.PHONY: help venv test e2e lint bench bench-real mutation demo clean up down images chart-test FORCE
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -49,6 +49,9 @@ lint: venv  ## ruff over the tree, mypy over each package
 
 bench: venv  ## Run the benchmarks under tests/bench and print their tables
 	$(BIN)/pytest tests/bench --run-bench -p no:randomly -q -s
+
+bench-real: venv  ## The operator benchmark on a real API server with hollow nodes (its own control plane), against the emulator
+	hack/bench-real.sh
 
 # One component per run; MUTANTS narrows it to mutant names, e.g. 'booking_bot.slots*'.
 MUTATION_COMPONENT ?= bot_image

@@ -128,6 +128,7 @@ class Pass:
     token_problem: str | None = None  # the owner must act (a missing or rejected token)
     token_tag: str = ""
     # deployment
+    known_deployment: dict[str, Any] | None = None  # the live Deployment a watch event just delivered
     running: bool = False
     available: int = 0
     wanted_deployment: dict[str, Any] = field(default_factory=dict)
@@ -325,7 +326,7 @@ async def write_secret(p: Pass) -> None:
         restored = await _apply(p.platform.kube, SECRETS, p.namespace, wanted, p.live_secret)
     except KubeError as exc:
         raise kubernetes_failed("Secret", "write the tenant Secret", exc) from exc
-    if restored and p.live_secret is not None and not p.new_credentials:
+    if restored is not None and p.live_secret is not None and not p.new_credentials:
         p.event("Normal", "SecretRestored", "tenant Secret edited by hand; restored")
     if p.new_credentials and p.live_secret is not None:
         p.event("Normal", "CredentialsRotated", "new Postgres and Redis passwords issued")
@@ -398,12 +399,25 @@ async def write_deployment(p: Pass) -> None:
     p.platform.memory(p.meta.get("uid", "")).desired = wanted
     kube, name = p.platform.kube, manifests.deployment_name(p.name)
     try:
-        live = await kube.get(DEPLOYMENTS, p.namespace, name)
-        if live is not None and not manifests.is_ours(live, p.name, p.client_id):
-            raise not_ours("Deployment", "Deployment", name)
-        changed = await _apply(kube, DEPLOYMENTS, p.namespace, wanted, live)
-        if changed and live is not None:
+        created = False
+        if p.known_deployment is not None:
+            live = p.known_deployment
+        elif p.live_secret is None and not p.old_status.get("phase"):
+            # The tenant's first pass (no status, no Secret): its Deployment is there only by
+            # accident, so create it without reading first; a 409 falls back to the read.
+            try:
+                await kube.create(DEPLOYMENTS, p.namespace, wanted)
+                created, live = True, None
+            except KubeConflict:
+                live = await kube.get(DEPLOYMENTS, p.namespace, name)
+        else:
             live = await kube.get(DEPLOYMENTS, p.namespace, name)
+        if not created:
+            if live is not None and not manifests.is_ours(live, p.name, p.client_id):
+                raise not_ours("Deployment", "Deployment", name)
+            written = await _apply(kube, DEPLOYMENTS, p.namespace, wanted, live)
+            if written is not None and live is not None:
+                live = written  # the server's answer to the patch: the Deployment as it is now
     except KubeError as exc:
         raise kubernetes_failed("Deployment", "write the bot Deployment", exc) from exc
     p.available = int(((live or {}).get("status") or {}).get("availableReplicas") or 0)
@@ -483,9 +497,17 @@ def settled(p: Pass) -> tuple[str, str]:
 
 
 async def reconcile(
-    platform: Platform, body: Mapping[str, Any], logger: logging.Logger | Any
+    platform: Platform,
+    body: Mapping[str, Any],
+    logger: logging.Logger | Any,
+    *,
+    live_deployment: dict[str, Any] | None = None,
 ) -> ReconcileOutcome:
-    """Bring one tenant to its wanted state; never raises for expected trouble, reports it in status."""
+    """Bring one tenant to its wanted state; never raises for expected trouble, reports it in status.
+
+    ``live_deployment``: the bot Deployment as a watch event just delivered it, read instead of
+    a GET.
+    """
     meta = body["metadata"]
     spec: Mapping[str, Any] = body.get("spec") or {}
     old_status: Mapping[str, Any] = body.get("status") or {}
@@ -504,6 +526,7 @@ async def reconcile(
         now=now,
         conds=Conditions(old_status.get("conditions"), generation, format_time(now)),
         outcome=ReconcileOutcome(status=status),
+        known_deployment=live_deployment,
     )
     try:
         p.client_id = validate_client_id(spec.get("clientId"))
@@ -527,13 +550,16 @@ async def _apply(
     namespace: str,
     wanted: dict[str, Any],
     live: dict[str, Any] | None,
-) -> bool:
-    """Create the child, or merge-patch it when any field we own differs. Returns True if it wrote."""
+) -> dict[str, Any] | None:
+    """Create the child, or merge-patch it when any field we own differs.
+
+    Returns the object as the server stored it when it wrote, None when nothing differed.
+    """
     name = wanted["metadata"]["name"]
     owned = manifests.owned_fields(wanted)
     if live is None:
         try:
-            await kube.create(resource, namespace, wanted)
+            return await kube.create(resource, namespace, wanted)
         except KubeConflict:
             # Created meanwhile: by us (a concurrent pass) or by someone else, whose object stays.
             raced = await kube.get(resource, namespace, name)
@@ -541,9 +567,7 @@ async def _apply(
             instance, client_id = labels[manifests.INSTANCE_LABEL], labels[manifests.CLIENT_ID_LABEL]
             if raced is None or not manifests.is_ours(raced, instance, client_id):
                 raise
-            await kube.patch(resource, namespace, name, owned)
-        return True
+            return await kube.patch(resource, namespace, name, owned)
     if not manifests.drifted(wanted, live):
-        return False
-    await kube.patch(resource, namespace, name, owned)
-    return True
+        return None
+    return await kube.patch(resource, namespace, name, owned)
