@@ -210,3 +210,16 @@ def parse_log_lines(text: str) -> list[dict[str, Any]]:
         except ValueError:
             lines.append({"unparsed": line})
     return lines
+
+
+def metric_total(operator: OperatorProcess, metric: str, **labels: str) -> float:
+    """A counter of the operator's /metrics, summed over the series whose labels include `labels`."""
+    port = operator.env["METRICS_PORT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(metric + "{") and all(label in line for label in wanted):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
