@@ -171,7 +171,9 @@ async def _verifier(admin_db: asyncpg.Connection, client_id: str) -> str | None:
 async def _acl_passwords(redis_admin: aioredis.Redis, client_id: str) -> list[str]:
     """The password hashes of the tenant's Redis ACL user (every one of them logs in)."""
     user = await redis_admin.acl_getuser(f"tenant_{client_id}")
-    return [] if user is None else [str(p) for p in user["passwords"]]
+    hashes = [] if user is None else user["passwords"]
+    assert isinstance(hashes, list)
+    return [str(h) for h in hashes]
 
 
 async def _credentials(kube: KubeClient, namespace: str) -> dict[str, str]:

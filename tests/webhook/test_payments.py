@@ -241,7 +241,9 @@ async def test_a_hanging_yookassa_api_is_non_200_within_the_timeout(
     assert await _tenants(kube, webhook.settings.tenant_namespace) == []
     conn = await asyncpg.connect(webhook_dsn)
     try:
-        error = await conn.fetchval("SELECT error FROM platform.notifications WHERE object_id = $1", payment_id)
+        error = await conn.fetchval(
+            "SELECT error FROM platform.notifications WHERE object_id = $1", payment_id
+        )
     finally:
         await conn.close()
     # YOOKASSA_TIMEOUT ended it, not the whole notification's WEBHOOK_PROCESSING_TIMEOUT.
