@@ -4,9 +4,11 @@ KMock's ``KubernetesEmulator`` stores objects and streams watch events, but neve
 assigns ``uid``/``resourceVersion``/``generation`` (kopf's JSON patches test
 ``resourceVersion``), replays every object as ADDED on each watch (so kopf would
 see everything twice after its initial list) and does not separate the status
-subresource. This subclass closes exactly those gaps and nothing more; it still
-has no label selectors, no garbage collection and no schema validation, which the
-tests cover separately.
+subresource. This subclass closes exactly those gaps; it still has no label
+selectors, no garbage collection and no schema validation, which the tests cover
+separately. Two test hooks come on top: a log of every request (``served``, and
+``writes`` telling the operator's from the tests' own) and ``hold_writes``, which holds
+one object's writes so a test can crash the operator exactly between two of them.
 
 The emulator runs on its own event loop in a background thread, so that the
 operator under test (a subprocess or a ``KopfRunner`` thread) and the async test
