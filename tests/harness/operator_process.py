@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,21 @@ def operator_env(platform: Platform, cluster: ApiServer, workdir: Path, **overri
         env["ALLOW_CREATEROLE_BEFORE_PG16"] = "true"
     env.update(overrides)
     return env
+
+
+@contextlib.contextmanager
+def own_operator(
+    platform: Platform, cluster: ApiServer, workdir: Path, *, start: bool = True, **overrides: str
+) -> Iterator[OperatorProcess]:
+    """An operator of a test's own (environment `overrides` on top of operator_env), stopped after."""
+    env = operator_env(platform, cluster, workdir, **overrides)
+    op = OperatorProcess(env=env, log_path=workdir / "op.log")
+    if start:
+        op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
 
 
 def tenant_body(name: str, client_id: str, *, token_secret: str = "bot-token", **spec: Any) -> dict[str, Any]:

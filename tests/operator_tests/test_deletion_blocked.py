@@ -23,7 +23,7 @@ from harness.operator_process import (
     Platform,
     create_token_secret,
     eventually,
-    operator_env,
+    own_operator,
     parse_log_lines,
     tenant_body,
     wait_phase,
@@ -36,11 +36,8 @@ def quick_retry_operator(
     platform_services: Platform, own_cluster: EmulatedCluster, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
     # Attempts half a second apart instead of 30 s: all of them within seconds.
-    env = operator_env(platform_services, own_cluster, tmp_path, DELETION_RETRY_INTERVAL="0.5")
-    op = OperatorProcess(env=env, log_path=tmp_path / "op.log")
-    op.start()
-    yield op
-    op.stop()
+    with own_operator(platform_services, own_cluster, tmp_path, DELETION_RETRY_INTERVAL="0.5") as op:
+        yield op
 
 
 class OtherDatabase:

@@ -22,7 +22,7 @@ from harness.operator_process import (
     create_token_secret,
     eventually,
     mark_bot_available,
-    operator_env,
+    own_operator,
     tenant_body,
     wait_phase,
 )
@@ -32,15 +32,12 @@ SECRETS = "v1/secrets"
 DEPLOYMENTS = "apps/v1/deployments"
 
 
-@pytest.fixture()
-def own_operator(
+@pytest.fixture(name="own_operator")
+def own_operator_fixture(
     platform_services: Platform, own_cluster: EmulatedCluster, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
-    op = OperatorProcess(
-        env=operator_env(platform_services, own_cluster, tmp_path), log_path=tmp_path / "op.log"
-    )
-    yield op
-    op.stop()
+    with own_operator(platform_services, own_cluster, tmp_path, start=False) as op:
+        yield op
 
 
 async def test_postgres_down_during_provisioning_is_reported_and_then_converges(

@@ -28,7 +28,7 @@ from harness.operator_process import (
     eventually,
     mark_bot_available,
     metric_total,
-    operator_env,
+    own_operator,
     tenant_body,
     wait_phase,
 )
@@ -129,18 +129,15 @@ def fast_resync_operator(
     # A resync every second, for this test only: several resyncs in seconds instead of the
     # default's 5 minutes (test_user_actions.py relies on the defaults elsewhere). The daemon
     # looks at the clock every DEADLINE_CHECK_INTERVAL (15 s by default), hence that one too.
-    env = operator_env(
+    with own_operator(
         platform_services,
         api[0],
         tmp_path,
         RESYNC_INTERVAL="1",
         DEADLINE_CHECK_INTERVAL="0.5",
         WATCH_NAMESPACE=namespace,
-    )
-    op = OperatorProcess(env=env, log_path=tmp_path / "op.log")
-    op.start()
-    yield op
-    op.stop()
+    ) as op:
+        yield op
 
 
 async def _tenant_events(kube: KubeClient, namespace: str) -> list[dict[str, Any]]:
