@@ -101,6 +101,8 @@ async def test_a_role_that_cannot_be_dropped_is_retried_then_left_nologin_and_th
         return events if len(events) >= 2 else None
 
     events = await eventually(retried, what="two DeletionDelayed events")
+    tenant = await own_kube.get(BOOKINGTENANTS, namespace, "salon")
+    assert "still owns objects" in tenant["status"]["message"]  # and says why in its status
     assert "still owns objects" in events[0]["message"]
     assert "database postgres" in events[0]["message"]  # PostgreSQL's own explanation
     # Locked out from the first attempt on: no login, no session left, the schema already gone.
