@@ -482,7 +482,9 @@ class KubeClient:
     def __init__(self, url: str, ssl: ssl_module.SSLContext | None = None, emulated: bool = True) -> None:
         self.url = url
         self.emulated = emulated
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl) if ssl else None)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=ssl) if ssl else None, headers={"User-Agent": TESTS_USER_AGENT}
+        )
 
     async def close(self) -> None:
         await self._session.close()
@@ -494,7 +496,7 @@ class KubeClient:
         await self.close()
 
     async def _call(self, method: str, path: str, body: Any = None, content_type: str | None = None) -> Any:
-        headers = {"Content-Type": content_type or "application/json", "User-Agent": TESTS_USER_AGENT}
+        headers = {"Content-Type": content_type or "application/json"}
         async with self._session.request(
             method, self.url + path, data=None if body is None else json.dumps(body), headers=headers
         ) as resp:
