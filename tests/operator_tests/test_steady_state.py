@@ -10,6 +10,7 @@ counted is this test's.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 from collections import Counter
@@ -38,7 +39,7 @@ Writes = Counter[tuple[str, str, str | None]]  # (verb, resource, subresource) -
 
 
 class WriteLog(Protocol):
-    def mark(self) -> None: ...
+    async def mark(self) -> None: ...
 
     def since_mark(self) -> Writes: ...
 
@@ -51,7 +52,7 @@ class EmulatorWrites:
         self.emulator = cluster.emulator
         self.start = 0
 
-    def mark(self) -> None:
+    async def mark(self) -> None:
         self.start = len(self.emulator.served)
 
     def since_mark(self) -> Writes:
@@ -87,7 +88,14 @@ class ApiServerWrites:
                 totals[(verb, resource, sub or None)] += int(float(value))
         return totals
 
-    def mark(self) -> None:
+    async def mark(self) -> None:
+        # The namespace controller deletes what earlier tests' namespaces held, counted as the
+        # same resources: start once none is left terminating.
+        async def none_terminating() -> bool:
+            namespaces = json.loads(self.cluster.kubectl("get", "namespaces", "-o", "json"))["items"]
+            return not any(ns.get("status", {}).get("phase") == "Terminating" for ns in namespaces)
+
+        await eventually(none_terminating, timeout=120, interval=0.5, what="no namespace terminating")
         self.start = self._totals()
 
     def since_mark(self) -> Writes:
@@ -183,9 +191,9 @@ async def test_resyncs_of_a_converged_tenant_write_nothing_to_the_api(
     # Start counting after a first resync: whatever converging wrote is done by then.
     first = resyncs() + 1
     await eventually(lambda: resynced(first), timeout=30, what="a first resync")
+    await log.mark()
     resyncs_before, retries_before = resyncs(), retries()
     events_before = len(await _tenant_events(kube, namespace))
-    log.mark()
     await eventually(lambda: resynced(resyncs_before + RESYNCS), timeout=30, what=f"{RESYNCS} resyncs")
     assert log.since_mark() == Counter()
     assert len(await _tenant_events(kube, namespace)) == events_before
