@@ -79,6 +79,9 @@ class OperatorSettings(BaseSettings):
     resync_interval: float = Field(default=300.0, gt=0)
     # How often each tenant's deadline (paidUntil) is checked locally, seconds.
     deadline_check_interval: float = Field(default=15.0, gt=0)
+    # Seconds between deletion attempts of a role that cannot be dropped yet (retire.py gives up
+    # after GIVE_UP_AFTER of them and leaves it NOLOGIN).
+    deletion_retry_interval: float = Field(default=30.0, gt=0)
 
     # Bot API server for getMe and for the bots (empty = Telegram's public one).
     telegram_api_url: str = ""

@@ -218,10 +218,12 @@ async def drop_tenant(conn: asyncpg.Connection, client_id: str, *, owner: str) -
 
     Open sessions are terminated first; objects the role owns elsewhere in this
     database go with DROP OWNED. Objects in other databases block DROP ROLE: that
-    raises DeletionBlocked with Postgres's own explanation.
+    raises DeletionBlocked with Postgres's own explanation, after everything else is
+    committed, so a role waiting to be dropped is already NOLOGIN and its schema gone.
     """
     validate_client_id(client_id)
     q = quote_ident(client_id)
+    blocked: str | None = None
     async with conn.transaction():
         await _lock(conn, client_id)
         role_comment = await conn.fetchval(
@@ -244,7 +246,9 @@ async def drop_tenant(conn: asyncpg.Connection, client_id: str, *, owner: str) -
                 async with conn.transaction():
                     await conn.execute(f"DROP ROLE {q}")
             except asyncpg.DependentObjectsStillExistError as exc:
-                raise DeletionBlocked(f"role {client_id!r} still owns objects: {exc.detail or exc}") from exc
+                blocked = f"role {client_id!r} still owns objects: {exc.detail or exc}"
+    if blocked is not None:
+        raise DeletionBlocked(blocked)
     return True
 
 

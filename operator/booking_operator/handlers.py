@@ -363,7 +363,7 @@ async def delete_tenant(body: kopf.Body, memo: Any, uid: str, retry: int, logger
             with contextlib.suppress(KubeError):
                 await write_status(platform.kube, body, {"message": str(exc)})
             raise
-    kopf.info(body, reason="Deleted", message=summary)
+    kopf.event(body, type="Normal", reason="Deleted", message=summary)  # kopf.info is below posting.level
     logger.info(summary)
     metrics.DELETIONS.labels(policy=policy).inc()
     platform.forget(uid)

@@ -19,7 +19,7 @@ from booking_operator import database, manifests, metrics, redis_acl, references
 from booking_operator.errors import DB_ERRORS, REDIS_ERRORS, short
 from booking_operator.platform import Platform
 
-GIVE_UP_AFTER = 10  # deletion attempts before a role that cannot be dropped is left behind
+GIVE_UP_AFTER = 10  # retries of a deletion before a role that cannot be dropped is left behind
 
 
 async def retire(
@@ -54,6 +54,7 @@ async def retire(
         await _delete_token_copy_source(platform, name, namespace, client_id, spec)
     except KubeError as exc:
         raise kopf.TemporaryError(f"cannot delete the tenant's token Secret: {exc}", delay=10) from exc
+    left_behind = ""  # why the role could not be dropped, once given up on
     try:
         async with platform.pg.acquire() as conn:
             if policy == "Delete":
@@ -61,10 +62,11 @@ async def retire(
             else:
                 ours = await database.retain_tenant(conn, client_id, owner=owner)
     except database.DeletionBlocked as exc:
+        # drop_tenant committed the rest: the role is NOLOGIN, its sessions ended, its schema gone.
         if retry < GIVE_UP_AFTER:
-            raise kopf.TemporaryError(str(exc), delay=30) from exc
+            raise kopf.TemporaryError(str(exc), delay=platform.settings.deletion_retry_interval) from exc
         logger.error(f"giving up dropping role {client_id!r}, left as NOLOGIN: {exc}")
-        ours = True
+        ours, left_behind = True, str(exc)
     except DB_ERRORS as exc:
         raise kopf.TemporaryError(f"PostgreSQL is unreachable: {short(exc)}", delay=15) from exc
     if not ours:
@@ -76,6 +78,11 @@ async def retire(
     except REDIS_ERRORS as exc:
         raise kopf.TemporaryError(f"Redis is unreachable: {short(exc)}", delay=15) from exc
     metrics.forget_tenant(client_id)
+    if policy == "Delete" and left_behind:
+        return (
+            f"deleted schema {client_id!r} and {removed_keys} Redis keys {client_id}:*; "
+            f"role {client_id!r} left NOLOGIN after {GIVE_UP_AFTER} retries: {left_behind}"
+        )
     if policy == "Delete":
         return f"deleted schema and role {client_id!r} and {removed_keys} Redis keys {client_id}:*"
     return (

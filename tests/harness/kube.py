@@ -4,9 +4,11 @@ KMock's ``KubernetesEmulator`` stores objects and streams watch events, but neve
 assigns ``uid``/``resourceVersion``/``generation`` (kopf's JSON patches test
 ``resourceVersion``), replays every object as ADDED on each watch (so kopf would
 see everything twice after its initial list) and does not separate the status
-subresource. This subclass closes exactly those gaps and nothing more; it still
-has no label selectors, no garbage collection and no schema validation, which the
-tests cover separately.
+subresource. This subclass closes exactly those gaps; it still has no label
+selectors, no garbage collection and no schema validation, which the tests cover
+separately. Two test hooks come on top: a log of every request (``served``, and
+``writes`` telling the operator's from the tests' own) and ``hold_writes``, which holds
+one object's writes so a test can crash the operator exactly between two of them.
 
 The emulator runs on its own event loop in a background thread, so that the
 operator under test (a subprocess or a ``KopfRunner`` thread) and the async test
@@ -16,6 +18,7 @@ body can both talk to it over real HTTP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import datetime
 import itertools
@@ -25,6 +28,7 @@ import ssl as ssl_module
 import threading
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +39,9 @@ from kmock._internal import dicts, enums, k8s, rendering
 from kmock._internal import references as kmock_refs
 
 BOOKINGTENANTS = "bookingsaas.dev/v1alpha1/bookingtenants"
+# The User-Agent of the tests' own client (KubeClient): the request log tells the tests' writes
+# from the operator's by it.
+TESTS_USER_AGENT = "booking-tests"
 
 
 def _now() -> str:
@@ -48,6 +55,58 @@ def _status_response(code: int, reason: str, message: str) -> aiohttp.web.Respon
     return aiohttp.web.json_response(body, status=code)
 
 
+@dataclass(frozen=True)
+class Write:
+    """One request that changes something (every verb but GET), as the request log saw it."""
+
+    method: str  # POST, PATCH, PUT, DELETE
+    resource: str  # ``group/version/plural`` (``v1/secrets`` for core), as harness paths name it
+    subresource: str | None
+    namespace: str | None
+    name: str | None  # for a POST, the name in the body
+    by_tests: bool  # sent by the tests' KubeClient, not by the operator
+
+
+class WriteHold:
+    """Writes of one object held back until released: a crash between two writes, made exact.
+
+    A held write whose client goes away meanwhile (a SIGKILLed operator) is dropped, not
+    stored: the object stays as it was, as when the operator died before sending the request.
+    Counters are read by the test's thread; ``release`` may be called from any thread.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.arrived = 0  # writes that reached the hold
+        self.dropped = 0  # of those, the ones whose client disconnected while held
+        self.passed = 0  # of those, the ones let through after the release
+        self._loop = loop
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        self._loop.call_soon_threadsafe(self._released.set)
+
+    async def admit(self, request: rendering.Request) -> bool:
+        """Wait for the release; False when the client went away first."""
+        self.arrived += 1
+        raw = request._raw_request
+        try:
+            while not self._released.is_set():
+                if raw is not None and (raw.transport is None or raw.transport.is_closing()):
+                    self.dropped += 1
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._released.wait(), 0.02)
+        except asyncio.CancelledError:  # the server cancels the handler of a client that went away
+            self.dropped += 1
+            raise
+        self.passed += 1
+        return True
+
+
+def _resource_name(resource: Any) -> str:
+    return "/".join(part for part in (resource.group, resource.version, resource.plural) if part)
+
+
 class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     """An emulator that versions objects the way an API server does."""
 
@@ -59,6 +118,44 @@ class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         # Every request served, for assertions (e.g. the RBAC test). KMock's own list is kept
         # short, because KMock matches each new request by scanning all earlier ones (O(n^2)).
         self.served: list[rendering.Request] = []
+        self._holds: dict[tuple[Any, str | None, str], WriteHold] = {}
+
+    def hold_writes(self, resource: str, namespace: str | None, name: str) -> WriteHold:
+        """Hold every write of one object (create, patch, delete) until the hold is released."""
+        hold = WriteHold(asyncio.get_running_loop())
+        self._holds[(kmock_refs.resource(resource), namespace, name)] = hold
+        return hold
+
+    def writes(self, since: int = 0) -> list[Write]:
+        """The writes among the requests served since index ``since`` of ``served``."""
+        found = []
+        for request in self.served[since:]:
+            method = str(request.method.value if request.method else "").upper()
+            if method in ("GET", "HEAD", "") or request.resource is None:
+                continue
+            name = request.name
+            if name is None and isinstance(request.data, dict):
+                name = (request.data.get("metadata") or {}).get("name")
+            agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"), None)
+            by_tests = agent == TESTS_USER_AGENT
+            resource = _resource_name(request.resource)
+            found.append(Write(method, resource, request.subresource, request.namespace, name, by_tests))
+        return found
+
+    def _hold_for(self, request: rendering.Request) -> WriteHold | None:
+        if not self._holds or request.action not in (
+            enums.action.CREATE,
+            enums.action.UPDATE,
+            enums.action.DELETE,
+        ):
+            return None
+        name = request.name
+        if name is None and isinstance(request.data, dict):
+            name = (request.data.get("metadata") or {}).get("name")
+        namespace = request.namespace
+        if namespace is None and isinstance(request.data, dict):
+            namespace = (request.data.get("metadata") or {}).get("namespace")
+        return self._holds.get((request.resource, namespace, name))
 
     def declare_status_subresource(self, resource: str) -> None:
         self._status_resources.add(kmock_refs.resource(resource))
@@ -78,6 +175,9 @@ class StrictEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         if request.resource is None:
             response = await base._handle(self, request)
             return response
+        hold = self._hold_for(request)
+        if hold is not None and not await hold.admit(request):
+            return _status_response(503, "ServiceUnavailable", "held write dropped: its client went away")
         try:
             delete_key = await self._store(request)
         except k8s.KubernetesError as exc:
@@ -324,6 +424,16 @@ class EmulatedCluster:
     def client(self) -> KubeClient:
         return KubeClient(self.url)
 
+    def hold_writes(self, resource: str, namespace: str | None, name: str) -> WriteHold:
+        """See StrictEmulator.hold_writes; callable from the test's thread."""
+        assert self._loop is not None and self.emulator is not None
+        emulator = self.emulator
+
+        async def hold() -> WriteHold:
+            return emulator.hold_writes(resource, namespace, name)
+
+        return asyncio.run_coroutine_threadsafe(hold(), self._loop).result(10)
+
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         config = {
             "apiVersion": "v1",
@@ -372,7 +482,9 @@ class KubeClient:
     def __init__(self, url: str, ssl: ssl_module.SSLContext | None = None, emulated: bool = True) -> None:
         self.url = url
         self.emulated = emulated
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl) if ssl else None)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=ssl) if ssl else None, headers={"User-Agent": TESTS_USER_AGENT}
+        )
 
     async def close(self) -> None:
         await self._session.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,21 @@ def operator_env(platform: Platform, cluster: ApiServer, workdir: Path, **overri
     return env
 
 
+@contextlib.contextmanager
+def own_operator(
+    platform: Platform, cluster: ApiServer, workdir: Path, *, start: bool = True, **overrides: str
+) -> Iterator[OperatorProcess]:
+    """An operator of a test's own (environment `overrides` on top of operator_env), stopped after."""
+    env = operator_env(platform, cluster, workdir, **overrides)
+    op = OperatorProcess(env=env, log_path=workdir / "op.log")
+    if start:
+        op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+
+
 def tenant_body(name: str, client_id: str, *, token_secret: str = "bot-token", **spec: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "apiVersion": "bookingsaas.dev/v1alpha1",
@@ -210,3 +226,16 @@ def parse_log_lines(text: str) -> list[dict[str, Any]]:
         except ValueError:
             lines.append({"unparsed": line})
     return lines
+
+
+def metric_total(operator: OperatorProcess, metric: str, **labels: str) -> float:
+    """A counter of the operator's /metrics, summed over the series whose labels include `labels`."""
+    port = operator.env["METRICS_PORT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(metric + "{") and all(label in line for label in wanted):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -69,25 +69,30 @@ async def test_suspending_scales_the_bot_to_zero_and_keeps_its_data(
     assert await admin_db.fetchval(f'SELECT count(*) FROM "{client_id}".bookings') == 1
 
 
-async def test_paid_period_expires_on_time_with_nobody_touching_the_resource(
-    kube: KubeClient, namespace: str, client_id: str
+async def test_a_paid_period_that_has_ended_scales_the_bot_to_zero_and_keeps_its_data(
+    kube: KubeClient, namespace: str, client_id: str, admin_db: asyncpg.Connection
 ) -> None:
-    await ready_tenant(kube, namespace, "salon", client_id, paidUntil=rfc3339(datetime.timedelta(seconds=4)))
+    """Expiry by the clock alone (nobody touching the resource) is test_user_actions.py's; here
+    the period ends by an edit, so nothing depends on how fast the machine reaches Ready."""
+    await ready_tenant(kube, namespace, "salon", client_id, paidUntil=rfc3339(datetime.timedelta(days=30)))
     assert await replicas(kube, namespace, "salon") == 1
-    tenant = await wait_phase(kube, namespace, "salon", "Expired", timeout=10)
+    await write_row((await credentials(kube, namespace, "salon"))["DATABASE_URL"])
+    ended = rfc3339(-datetime.timedelta(minutes=1))
+    await kube.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"paidUntil": ended}})
+    tenant = await wait_phase(kube, namespace, "salon", "Expired")
     assert await replicas(kube, namespace, "salon") == 0
-    expired_at = datetime.datetime.fromisoformat(
-        next(c for c in tenant["status"]["conditions"] if c["type"] == "Deployment")["lastTransitionTime"]
-    )
-    paid_until = datetime.datetime.fromisoformat(tenant["spec"]["paidUntil"])
-    assert (expired_at - paid_until).total_seconds() < 3
+    assert tenant["status"]["paidUntil"] == ended
+    assert await admin_db.fetchval(f'SELECT count(*) FROM "{client_id}".bookings') == 1
 
 
 async def test_extending_the_paid_period_brings_an_expired_bot_back(
     kube: KubeClient, namespace: str, client_id: str
 ) -> None:
-    await ready_tenant(kube, namespace, "salon", client_id, paidUntil=rfc3339(datetime.timedelta(seconds=3)))
-    await wait_phase(kube, namespace, "salon", "Expired", timeout=10)
+    await ready_tenant(kube, namespace, "salon", client_id, paidUntil=rfc3339(datetime.timedelta(days=30)))
+    await kube.patch(
+        BOOKINGTENANTS, namespace, "salon", {"spec": {"paidUntil": rfc3339(-datetime.timedelta(minutes=1))}}
+    )
+    await wait_phase(kube, namespace, "salon", "Expired")
     await mark_bot_available(kube, namespace, "salon", replicas=0)  # the pod is gone
     await kube.patch(
         BOOKINGTENANTS, namespace, "salon", {"spec": {"paidUntil": rfc3339(datetime.timedelta(days=30))}}
