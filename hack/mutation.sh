@@ -6,6 +6,10 @@
 # working copy, so each component gets a staging directory with the package, the tests and
 # the root pytest settings side by side; mutmut copies that to mutants/ and runs there.
 #
+# mutmut forks a fresh pytest session per mutant; PostgreSQL and Redis are started once here
+# (tests/harness/external.py) and the test fixtures use them instead of starting their own.
+# Each test makes its own tenant (role, schema, Redis user), as on the session servers.
+#
 # usage: hack/mutation.sh COMPONENT [MUTANT_GLOB...]
 #   COMPONENT  bot_image | webhook_image | operator (config: hack/mutation/COMPONENT.toml)
 #   e.g. hack/mutation.sh bot_image 'booking_bot.slots*'
@@ -23,8 +27,13 @@ mkdir -p "$stage"
 cp -r "$root/$component/$package" "$stage/$package"  # mutmut does not follow a symlinked package
 ln -s "$root/tests" "$stage/tests"
 cat pyproject.toml "$config" > "$stage/pyproject.toml"
+servers=$root/.mutation/servers
+PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external start "$servers" > "$stage/servers.env"
+trap 'PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external stop "$servers"' EXIT
+# shellcheck disable=SC1091
+. "$stage/servers.env"
 cd "$stage"
-"$root/.venv/bin/mutmut" run "$@"
+nice -n "${MUTATION_NICE:-10}" "$root/.venv/bin/mutmut" run "$@"
 "$root/.venv/bin/mutmut" results --all true > results.txt
 awk -F': ' '{n[$2]++; t++} END {for (k in n) printf "%-12s %d\n", k, n[k]; printf "%-12s %d\n", "total", t}' results.txt
 killed=$(grep -c ': killed$' results.txt || true)
