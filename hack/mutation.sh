@@ -34,12 +34,5 @@ trap 'PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external stop "
 . "$stage/servers.env"
 cd "$stage"
 nice -n "${MUTATION_NICE:-10}" "$root/.venv/bin/mutmut" run "$@"
-"$root/.venv/bin/mutmut" results --all true > results.txt
-awk -F': ' '{n[$2]++; t++} END {for (k in n) printf "%-12s %d\n", k, n[k]; printf "%-12s %d\n", "total", t}' results.txt
-killed=$(grep -c ': killed$' results.txt || true)
-survived=$(grep -c ': survived$' results.txt || true)
-if [ $((killed + survived)) -gt 0 ]; then
-  echo "kill rate (killed / (killed + survived)): $((100 * killed / (killed + survived)))%"
-fi
-echo "survivors: (cd $stage && $root/.venv/bin/mutmut show NAME)"
-grep ': survived$' results.txt || true
+"$root/.venv/bin/python" "$root/hack/mutation_report.py" | tee report.md
+echo "report: $stage/report.md; one survivor: (cd $stage && $root/.venv/bin/mutmut show NAME)"

@@ -8,12 +8,16 @@ One kind of survivor is recognised as equivalent by rule, because no test can te
 a case change inside an SQL statement that touches no quoted literal or identifier
 (`SELECT` -> `select`, `booked_slots` -> `BOOKED_SLOTS`: PostgreSQL folds unquoted names and
 keywords to lower case). It is marked `sql-case`; a case change of `'confirmed'` is not.
+A component may also name exceptions whose message no code reads (`[tool.mutation_report]
+unread_messages` in hack/mutation/<component>.toml, with the reason): a mutant that changes
+only such a message is marked `message`.
 Every other survivor is listed for a person to judge (docs/testing.md lists the verdicts).
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 import re
 import sys
 from collections import Counter
@@ -48,8 +52,24 @@ def sql_case_only(diff: str) -> bool:
     return QUOTED.sub("''", before).lower() == QUOTED.sub("''", after).lower()
 
 
+RAISE = re.compile(r"^\s*raise (\w+)\(")
+
+
+def unread_message(diff: str, unread: set[str]) -> bool:
+    """The mutant only changes the message of an exception the component reads by type only."""
+    before, after = changed_lines(diff)
+    first, second = RAISE.match(before), RAISE.match(after)
+    return bool(first and second and first.group(1) == second.group(1) and first.group(1) in unread)
+
+
+def unread_exceptions() -> set[str]:
+    config = tomllib.loads(Path("pyproject.toml").read_text()).get("tool", {}).get("mutation_report", {})
+    return set(config.get("unread_messages", []))
+
+
 def main(argv: list[str]) -> int:
     show_all = "--all" in argv
+    unread = unread_exceptions()
     rows = []
     survivors: list[tuple[str, str, str]] = []
     for meta in sorted(Path("mutants").rglob("*.py.meta")):
@@ -63,7 +83,13 @@ def main(argv: list[str]) -> int:
             elif code in SURVIVED:
                 counts["survived"] += 1
                 diff = get_diff_for_mutant(name, path=source.relative_to("mutants"))
-                kind = "sql-case" if sql_case_only(diff) else "judge"
+                kind = (
+                    "sql-case"
+                    if sql_case_only(diff)
+                    else "message"
+                    if unread_message(diff, unread)
+                    else "judge"
+                )
                 counts[kind] += 1
                 survivors.append((name, kind, diff))
             elif code in TIMEOUT:
@@ -76,19 +102,19 @@ def main(argv: list[str]) -> int:
                 counts["other"] += 1
         tried = counts["killed"] + counts["survived"]
         rate = f"{100 * counts['killed'] / tried:.1f} %" if tried else "-"
-        judged = tried - counts["sql-case"]
+        judged = tried - counts["sql-case"] - counts["message"]
         rate_judged = f"{100 * counts['killed'] / judged:.1f} %" if judged else "-"
         rows.append(
             f"| `{module}` | {len(codes)} | {counts['killed']} | {counts['survived']} "
-            f"({counts['sql-case']} sql-case) | {counts['timeout']} | {rate} | {rate_judged} "
+            f"({counts['sql-case']} sql-case, {counts['message']} message) | {counts['timeout']} | {rate} | {rate_judged} "
             f"| {counts['not reached']} |" + (f" not checked: {counts['not checked']}" if counts["not checked"] else "")
         )
-    print("| module | mutants | killed | survived | timeouts | kill rate | without sql-case | not reached |")
+    print("| module | mutants | killed | survived | timeouts | kill rate | without equivalent | not reached |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
     for name, kind, diff in survivors:
-        if kind == "sql-case" and not show_all:
+        if kind != "judge" and not show_all:
             continue
         before, after = changed_lines(diff)
         print(f"## {name} [{kind}]\n- {before.strip()}\n+ {after.strip()}")
