@@ -10,7 +10,10 @@
 # (tests/harness/external.py) and the test fixtures use them instead of starting their own.
 # Each test makes its own tenant (role, schema, Redis user), as on the session servers.
 #
-# usage: hack/mutation.sh COMPONENT [MUTANT_GLOB...]
+# MUTATION_RESUME=1 keeps the last run's verdicts: mutmut runs the stats of new tests and only
+# the mutants named (e.g. the survivors after tests were added); the others keep their verdict.
+#
+# usage: hack/mutation.sh COMPONENT [MUTANT_GLOB_OR_NAME...]
 #   COMPONENT  bot_image | webhook_image | operator (config: hack/mutation/COMPONENT.toml)
 #   e.g. hack/mutation.sh bot_image 'booking_bot.slots*'
 set -euo pipefail
@@ -22,10 +25,13 @@ config=hack/mutation/$component.toml
 [ -f "$config" ] || { echo "mutation: no $config" >&2; exit 2; }
 package=$(basename "$(ls -d "$component"/booking_*/ | grep -v egg-info | head -1)")
 stage=$root/.mutation/$component
-rm -rf "$stage"
+if [ -z "${MUTATION_RESUME:-}" ]; then
+  rm -rf "$stage"
+fi
 mkdir -p "$stage"
+rm -rf "${stage:?}/$package"
 cp -r "$root/$component/$package" "$stage/$package"  # mutmut does not follow a symlinked package
-ln -s "$root/tests" "$stage/tests"
+ln -sfn "$root/tests" "$stage/tests"
 cat pyproject.toml "$config" > "$stage/pyproject.toml"
 servers=$root/.mutation/servers
 PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external start "$servers" > "$stage/servers.env"
