@@ -215,8 +215,9 @@ async def test_a_tenant_cannot_become_the_group_role(
 
 
 async def test_a_new_tenant_role_needs_a_password(op_conn: asyncpg.Connection, client_id: str) -> None:
-    with pytest.raises(ValueError, match="needs a password verifier"):
+    with pytest.raises(ValueError) as refused:
         await provision(op_conn, client_id, None)
+    assert str(refused.value) == "a new tenant role needs a password verifier"
 
 
 async def test_an_invalid_client_id_is_refused_before_any_sql(op_conn: asyncpg.Connection) -> None:
@@ -665,6 +666,47 @@ async def test_a_missing_group_role_is_created_and_marked(
     finally:
         await admin.execute(f"DROP OWNED BY {group}")
         await admin.execute(f"DROP ROLE IF EXISTS {group}")
+
+
+async def test_setting_up_the_group_waits_for_another_replica_doing_it(
+    op_conn: asyncpg.Connection, platform_services: Platform
+) -> None:
+    other = await asyncpg.connect(platform_services.dsn(OPERATOR_ROLE, OPERATOR_PASSWORD))
+    try:
+        await other.execute("BEGIN")
+        await other.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{database.MARKER}:group")
+        task = asyncio.ensure_future(database.ensure_group(op_conn, TENANT_GROUP, PLATFORM_DB))
+        done, _ = await asyncio.wait({task}, timeout=0.5)
+        assert not done, "did not wait for the other replica"
+        await other.execute("ROLLBACK")
+        await asyncio.wait_for(task, 10)
+    finally:
+        await other.close()
+
+
+async def test_a_group_already_set_up_gets_no_grant(op_conn: asyncpg.Connection, admin: asyncpg.Connection) -> None:
+    before = await admin.fetchval("SELECT xmin::text FROM pg_database WHERE datname = $1", PLATFORM_DB)
+    await database.ensure_group(op_conn, TENANT_GROUP, PLATFORM_DB)
+    assert await admin.fetchval("SELECT xmin::text FROM pg_database WHERE datname = $1", PLATFORM_DB) == before
+
+
+async def test_a_role_that_may_not_create_the_group_is_told_why(
+    platform_services: Platform, admin: asyncpg.Connection
+) -> None:
+    weak, group = f"w_{uuid.uuid4().hex[:10]}", f"g_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f"CREATE ROLE {weak} LOGIN PASSWORD 'weak-password'")
+    await admin.execute(f"GRANT CONNECT ON DATABASE {PLATFORM_DB} TO {weak}")
+    try:
+        conn = await asyncpg.connect(platform_services.dsn(weak, "weak-password"))
+        try:
+            with pytest.raises(database.GroupUnavailable) as refused:
+                await database.ensure_group(conn, group, PLATFORM_DB)
+        finally:
+            await conn.close()
+        assert str(refused.value).startswith(f"cannot set up tenant group role {group!r}: permission denied")
+    finally:
+        await admin.execute(f"REVOKE ALL ON DATABASE {PLATFORM_DB} FROM {weak}")
+        await admin.execute(f"DROP ROLE {weak}")
 
 
 async def test_a_group_the_operator_may_not_grant_is_reported(
