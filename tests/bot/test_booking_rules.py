@@ -346,3 +346,40 @@ async def test_the_calendar_of_a_moved_booking_counts_its_own_time_free(pool: as
         pool, dt.date(2030, 3, 6), 1, performers, NOW, MOSCOW, ignore_booking=booked[0].id
     )
     assert states == {dt.date(2030, 3, 6): slots.DayState.FREE}
+
+
+async def _night_visit(pool: asyncpg.Pool, staff_id: int, at: dt.datetime) -> None:
+    """A confirmed visit outside opening hours (the owner's doing), written as the bot stores one."""
+    booking_id = await pool.fetchval(
+        "INSERT INTO bookings (kind, user_id, service_id, staff_id, starts_at, ends_at)"
+        " VALUES ('customer', 1, 1, $1, $2::timestamptz, $2::timestamptz + interval '1 hour') RETURNING id",
+        staff_id,
+        at,
+    )
+    assert booking_id is not None
+
+
+async def test_any_master_counts_the_local_day_from_local_midnight(pool: asyncpg.Pool) -> None:
+    """Tuesday in Moscow runs from Monday 21:00 to Tuesday 21:00 UTC, not from UTC midnight."""
+    anna = await staff.add_staff(pool, "Anna")
+    await _night_visit(pool, 1, dt.datetime(2030, 3, 4, 22, 0, tzinfo=dt.UTC))  # Tue 01:00 Moscow
+    await _night_visit(pool, anna.id, dt.datetime(2030, 3, 5, 22, 0, tzinfo=dt.UTC))  # Wed 01:00 Moscow
+    booking = await _book(pool, 9, TUESDAY_11)
+    assert booking.staff_id == anna.id
+
+
+async def test_the_next_free_slots_of_the_last_horizon_day_are_offered(pool: asyncpg.Pool) -> None:
+    await pool.execute("UPDATE settings SET horizon_days = 2")  # Monday and Tuesday
+    performers = await catalog.service_performers(pool, 1)
+    found = await slots.next_free_slots(pool, TUESDAY_11, performers, NOW, MOSCOW, limit=1)
+    assert found == [TUESDAY_11]
+
+
+async def test_the_horizon_counts_from_the_tenants_today(pool: asyncpg.Pool) -> None:
+    """At Monday 22:00 UTC it is already Tuesday in Moscow: a 2-day horizon ends on Wednesday."""
+    await pool.execute("UPDATE settings SET horizon_days = 2")
+    late_monday = dt.datetime(2030, 3, 4, 22, 0, tzinfo=dt.UTC)
+    wednesday_11 = TUESDAY_11 + dt.timedelta(days=1)
+    performers = await catalog.service_performers(pool, 1)
+    found = await slots.next_free_slots(pool, wednesday_11, performers, late_monday, MOSCOW, limit=1)
+    assert found == [wednesday_11]
