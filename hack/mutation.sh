@@ -33,7 +33,7 @@ rm -rf "${stage:?}/$package"
 cp -r "$root/$component/$package" "$stage/$package"  # mutmut does not follow a symlinked package
 ln -sfn "$root/tests" "$stage/tests"
 cat pyproject.toml "$config" > "$stage/pyproject.toml"
-servers=$root/.mutation/servers
+servers=$root/.mutation/servers-$component
 PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external start "$servers" > "$stage/servers.env"
 trap 'PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external stop "$servers"' EXIT
 # shellcheck disable=SC1091

@@ -68,8 +68,8 @@ def _wait_redis(port: int, deadline: float) -> None:
 
 def start(base: Path) -> dict[str, str]:
     """Start both servers under ``base``; returns the environment naming them."""
-    if base.exists():
-        shutil.rmtree(base)
+    if base.exists():  # what a killed run left: stop it, start afresh
+        stop(base)
     base.mkdir(parents=True)
     os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user must reach its data directory
     pg_port = port_for.select_random()

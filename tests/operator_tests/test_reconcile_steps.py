@@ -312,6 +312,7 @@ async def test_a_tenant_whose_bot_is_available_is_ready(
     assert outcome.status["phase"] == "Ready"
     assert outcome.status["message"] == "the bot is running"
     assert condition(outcome, "Deployment")["status"] == "True"
+    assert condition(outcome, "Deployment")["message"] == "the bot is running"
     assert condition(outcome, "Ready")["status"] == "True"
     assert outcome.retry_after is None
 
@@ -362,6 +363,7 @@ async def test_a_suspended_tenant_keeps_its_data_and_runs_no_bot(
     assert outcome.status["phase"] == "Suspended"
     assert outcome.status["message"] == "suspended by spec.suspended; data kept"
     assert condition(outcome, "Deployment")["reason"] == "Suspended"
+    assert condition(outcome, "Deployment")["message"] == "scaled to zero: spec.suspended is true"
     assert (await deployment(api, namespace))["spec"]["replicas"] == 0
 
 
@@ -372,6 +374,7 @@ async def test_an_unpaid_tenant_is_expired_and_runs_no_bot(
     assert outcome.status["phase"] == "Expired"
     assert outcome.status["message"] == "paid period ended at 2020-01-01T00:00:00Z; data kept"
     assert condition(outcome, "Deployment")["reason"] == "Expired"
+    assert condition(outcome, "Deployment")["message"] == "scaled to zero: paid until 2020-01-01T00:00:00Z"
     assert (await deployment(api, namespace))["spec"]["replicas"] == 0
 
 
@@ -687,6 +690,8 @@ async def test_postgresql_unreachable_is_retried_later_not_failed(
     assert outcome.status["phase"] == "Provisioning"
     assert condition(outcome, "Database")["reason"] == "Unavailable"
     assert outcome.status["message"].startswith("PostgreSQL is unreachable: ")
+    detail = condition(outcome, "Database")["message"]
+    assert detail and outcome.status["message"] == f"PostgreSQL is unreachable: {detail}"
     assert outcome.retry_after == reconcile.RETRY_UNAVAILABLE
 
 
@@ -696,6 +701,29 @@ async def test_redis_unreachable_is_retried_later_not_failed(tenant: Any, run_pa
     assert outcome.status["phase"] == "Provisioning"
     assert condition(outcome, "Redis")["reason"] == "Unavailable"
     assert outcome.retry_after == reconcile.RETRY_UNAVAILABLE
+
+
+async def test_redis_lost_after_the_acl_check_is_retried_later(
+    tenant: Any, run_pass: Pass, platform_factory: Any
+) -> None:
+    down = await platform_factory(operator_redis_url=SecretStr(f"redis://127.0.0.1:{port_for.select_random()}/0"))
+    down._acl = True  # as a running operator remembers it from an earlier pass
+    outcome = await run_pass(await tenant(), on=down)
+    assert condition(outcome, "Redis")["reason"] == "Unavailable"
+    assert outcome.status["message"].startswith("Redis is unreachable: ")
+    assert outcome.retry_after == reconcile.RETRY_UNAVAILABLE
+
+
+async def test_a_tenant_exactly_at_its_redis_quota_may_still_write(
+    tenant: Any, run_pass: Pass, platform: Platform, platform_factory: Any, client_id: str
+) -> None:
+    body = await tenant()
+    await run_pass(body)
+    await platform.redis.set(f"{redis_acl.key_prefix(client_id)}big", "x" * 4096)
+    used = await redis_acl.usage(platform.redis, client_id)
+    at_quota = await platform_factory(tenant_redis_max_bytes=used.bytes)
+    outcome = await run_pass(body, on=at_quota)
+    assert condition(outcome, "RedisQuota")["reason"] == "WithinQuota"
 
 
 async def test_without_redis_acls_isolation_is_by_prefix_only(
@@ -758,8 +786,17 @@ async def test_a_shared_tenant_is_placed_on_a_shard_and_its_own_deployment_stays
 async def test_a_shared_tenant_waits_until_its_shard_serves_it(tenant: Any, run_pass: Pass) -> None:
     outcome = await run_pass(await tenant(runtime="Shared"))
     assert outcome.status["phase"] == "Provisioning"
-    assert condition(outcome, "Shard")["status"] == "False"
+    assert (condition(outcome, "Shard")["status"], condition(outcome, "Shard")["reason"]) == ("False", "Waiting")
     assert outcome.retry_after == reconcile.RETRY_SHARD
+
+
+async def test_a_placed_shared_tenant_keeps_its_shard(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant(runtime="Shared")
+    await api.patch(BOOKINGTENANTS, namespace, "salon", {"status": {"shard": "booking-shard-3"}}, sub="status")
+    outcome = await run_pass(body)
+    assert outcome.status["shard"] == "booking-shard-3"
 
 
 async def test_a_dedicated_tenant_has_no_shard(tenant: Any, run_pass: Pass) -> None:
