@@ -17,9 +17,9 @@ Every other survivor is listed for a person to judge (docs/testing.md lists the 
 from __future__ import annotations
 
 import json
-import tomllib
 import re
 import sys
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -29,7 +29,11 @@ KILLED = {1, 3}
 SURVIVED = {0}
 TIMEOUT = {36, -24, 24, 152, 255}
 NOT_REACHED = {33, 5}
-SQL_KEYWORD = re.compile(r"\b(SELECT|UPDATE|DELETE|INSERT|WHERE|FROM|JOIN|AND|GROUP BY|ORDER BY|FOR UPDATE|RETURNING|VALUES|SET)\b", re.I)
+SQL_KEYWORD = re.compile(
+    r"\b(SELECT|UPDATE|DELETE|INSERT|WHERE|FROM|JOIN|AND|GROUP BY|ORDER BY|FOR UPDATE|RETURNING"
+    r"|VALUES|SET)\b",
+    re.I,
+)
 QUOTED = re.compile(r"'[^']*'|\"\"[^\"]*\"\"|\\\"[^\"]*\\\"")
 
 
@@ -65,6 +69,10 @@ def unread_message(diff: str, unread: set[str]) -> bool:
 def unread_exceptions() -> set[str]:
     config = tomllib.loads(Path("pyproject.toml").read_text()).get("tool", {}).get("mutation_report", {})
     return set(config.get("unread_messages", []))
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
 
 
 def main(argv: list[str]) -> int:
@@ -106,18 +114,20 @@ def main(argv: list[str]) -> int:
         rate_judged = f"{100 * counts['killed'] / judged:.1f} %" if judged else "-"
         rows.append(
             f"| `{module}` | {len(codes)} | {counts['killed']} | {counts['survived']} "
-            f"({counts['sql-case']} sql-case, {counts['message']} message) | {counts['timeout']} | {rate} | {rate_judged} "
-            f"| {counts['not reached']} |" + (f" not checked: {counts['not checked']}" if counts["not checked"] else "")
+            f"({counts['sql-case']} sql-case, {counts['message']} message) | {counts['timeout']} "
+            f"| {rate} | {rate_judged} "
+            f"| {counts['not reached']} |"
+            + (f" not checked: {counts['not checked']}" if counts["not checked"] else "")
         )
-    print("| module | mutants | killed | survived | timeouts | kill rate | without equivalent | not reached |")
-    print("|---|---|---|---|---|---|---|---|")
-    print("\n".join(rows))
-    print()
+    out("| module | mutants | killed | survived | timeouts | kill rate | without equivalent | not reached |")
+    out("|---|---|---|---|---|---|---|---|")
+    out("\n".join(rows))
+    out()
     for name, kind, diff in survivors:
         if kind != "judge" and not show_all:
             continue
         before, after = changed_lines(diff)
-        print(f"## {name} [{kind}]\n- {before.strip()}\n+ {after.strip()}")
+        out(f"## {name} [{kind}]\n- {before.strip()}\n+ {after.strip()}")
     return 0
 
 

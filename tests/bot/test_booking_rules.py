@@ -68,7 +68,9 @@ async def test_a_customer_may_not_cancel_a_minute_past_the_cutoff(pool: asyncpg.
     booking = await _book(pool, 1, TUESDAY_11)
     late = TUESDAY_11 - dt.timedelta(minutes=119)
     with pytest.raises(bookings.TooLate):
-        await bookings.cancel_booking(pool, booking.id, by="customer", user_id=1, now=late, cutoff_minutes=120)
+        await bookings.cancel_booking(
+            pool, booking.id, by="customer", user_id=1, now=late, cutoff_minutes=120
+        )
 
 
 async def test_without_a_cutoff_a_customer_may_cancel_until_the_visit_starts(pool: asyncpg.Pool) -> None:
@@ -110,7 +112,12 @@ async def test_a_cancellation_records_who_cancelled_and_when(pool: asyncpg.Pool)
     row = await pool.fetchrow(
         "SELECT status, cancelled_by, cancelled_at, updated_at FROM bookings WHERE id = $1", booking.id
     )
-    assert dict(row) == {"status": "cancelled", "cancelled_by": "admin", "cancelled_at": NOW, "updated_at": NOW}
+    assert dict(row) == {
+        "status": "cancelled",
+        "cancelled_by": "admin",
+        "cancelled_at": NOW,
+        "updated_at": NOW,
+    }
 
 
 async def test_a_cancellation_frees_the_cells_and_drops_the_unsent_reminders(pool: asyncpg.Pool) -> None:
@@ -129,7 +136,13 @@ async def test_the_owner_may_move_any_customers_booking_without_a_cutoff(pool: a
     booking = await _book(pool, 1, TUESDAY_11)
     soon = TUESDAY_11 - dt.timedelta(minutes=5)
     _, after = await bookings.reschedule_booking(
-        pool, booking.id, user_id=None, new_start=TUESDAY_11 + 3 * HOUR, now=soon, tz=MOSCOW, cutoff_minutes=120
+        pool,
+        booking.id,
+        user_id=None,
+        new_start=TUESDAY_11 + 3 * HOUR,
+        now=soon,
+        tz=MOSCOW,
+        cutoff_minutes=120,
     )
     assert after.starts_at == TUESDAY_11 + 3 * HOUR
 
@@ -165,7 +178,13 @@ async def test_a_cancelled_booking_cannot_be_moved(pool: asyncpg.Pool) -> None:
     await bookings.cancel_booking(pool, booking.id, by="admin", now=NOW)
     with pytest.raises(bookings.NotFound):
         await bookings.reschedule_booking(
-            pool, booking.id, user_id=None, new_start=TUESDAY_11 + 3 * HOUR, now=NOW, tz=MOSCOW, cutoff_minutes=0
+            pool,
+            booking.id,
+            user_id=None,
+            new_start=TUESDAY_11 + 3 * HOUR,
+            now=NOW,
+            tz=MOSCOW,
+            cutoff_minutes=0,
         )
 
 
@@ -173,7 +192,13 @@ async def test_a_block_cannot_be_moved_as_a_booking(pool: asyncpg.Pool) -> None:
     block = await bookings.block_slot(pool, starts_at=TUESDAY_11, minutes=60)
     with pytest.raises(bookings.NotFound):
         await bookings.reschedule_booking(
-            pool, block.id, user_id=None, new_start=TUESDAY_11 + 3 * HOUR, now=NOW, tz=MOSCOW, cutoff_minutes=0
+            pool,
+            block.id,
+            user_id=None,
+            new_start=TUESDAY_11 + 3 * HOUR,
+            now=NOW,
+            tz=MOSCOW,
+            cutoff_minutes=0,
         )
 
 
@@ -299,7 +324,10 @@ async def test_the_next_free_slots_run_on_into_the_next_open_day(pool: asyncpg.P
     performers = await catalog.service_performers(pool, 1)
     found = await slots.next_free_slots(pool, friday_18, performers, NOW, MOSCOW, limit=3)
     assert found[0] == friday_18
-    assert found[1:] == [dt.datetime(2030, 3, 9, 7, 0, tzinfo=dt.UTC), dt.datetime(2030, 3, 9, 7, 30, tzinfo=dt.UTC)]
+    assert found[1:] == [
+        dt.datetime(2030, 3, 9, 7, 0, tzinfo=dt.UTC),
+        dt.datetime(2030, 3, 9, 7, 30, tzinfo=dt.UTC),
+    ]
 
 
 async def test_the_next_free_slots_of_a_moved_booking_include_its_own_time(pool: asyncpg.Pool) -> None:
@@ -315,9 +343,7 @@ async def test_the_next_free_slots_stop_at_the_booking_horizon(pool: asyncpg.Poo
     await pool.execute("UPDATE settings SET horizon_days = 3")  # Monday to Wednesday
     performers = await catalog.service_performers(pool, 1)
     last_day = dt.date(2030, 3, 6)
-    found = await slots.next_free_slots(
-        pool, NOW, performers, NOW, MOSCOW, limit=10_000
-    )
+    found = await slots.next_free_slots(pool, NOW, performers, NOW, MOSCOW, limit=10_000)
     assert max(s.astimezone(MOSCOW).date() for s in found) == last_day
     beyond = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(10), tzinfo=MOSCOW)
     assert await slots.next_free_slots(pool, beyond, performers, NOW, MOSCOW) == []
@@ -340,7 +366,10 @@ async def test_the_calendar_marks_a_fully_booked_day_full(pool: asyncpg.Pool) ->
 
 async def test_the_calendar_of_a_moved_booking_counts_its_own_time_free(pool: asyncpg.Pool) -> None:
     start = dt.datetime(2030, 3, 6, 7, 0, tzinfo=dt.UTC)
-    booked = [await _book(pool, i + 1, start + dt.timedelta(hours=h)) for i, h in enumerate((0, 1, 2, 4, 5, 6, 7, 8))]
+    booked = [
+        await _book(pool, i + 1, start + dt.timedelta(hours=h))
+        for i, h in enumerate((0, 1, 2, 4, 5, 6, 7, 8))
+    ]
     performers = await catalog.service_performers(pool, 1)
     states = await slots.calendar_states(
         pool, dt.date(2030, 3, 6), 1, performers, NOW, MOSCOW, ignore_booking=booked[0].id

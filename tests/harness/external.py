@@ -6,7 +6,7 @@ starting their own servers, every mutant would pay an initdb and a Redis start. 
 password-protected servers the fixtures start) and prints the environment that points the
 fixtures at them:
 
-    BOOKING_TEST_POSTGRES_PORT  a server started by `start_postgres`, superuser password as in harness.postgres
+    BOOKING_TEST_POSTGRES_PORT  a server started by `start_postgres` (superuser as in harness.postgres)
     BOOKING_TEST_REDIS_PORT     a redis-server whose default user has harness.redis.ADMIN_PASSWORD
 
 Tests stay isolated as they are on the session servers: every test makes its own client id,
@@ -17,6 +17,7 @@ schema, role and Redis user, and the platform database setup is idempotent.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -75,7 +76,8 @@ def start(base: Path) -> dict[str, str]:
     pg_port = port_for.select_random()
     executor = start_postgres(base / "postgres", pg_port)
     # mirakuru kills every process carrying its marker when the executor is collected and at
-    # exit, and pytest-postgresql removes the data directory: this server must outlive the command that started it (`stop` ends it).
+    # exit, and pytest-postgresql removes the data directory: this server must outlive the
+    # command that started it (`stop` ends it).
     executor.process = None
     executor.keep_directory = True
     atexit.unregister(mirakuru.base.cleanup_subprocesses)
@@ -113,10 +115,8 @@ def stop(base: Path) -> None:
         subprocess.run([str(pg_ctl), "stop", "-D", str(pgdata), "-m", "fast", "-w"], check=False)
     pidfile = base / "redis" / "redis.pid"
     if pidfile.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
     shutil.rmtree(base, ignore_errors=True)
 
 

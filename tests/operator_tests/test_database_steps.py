@@ -113,7 +113,9 @@ def require_shipped_major(conn: asyncpg.Connection) -> None:
     """Grant options (SET FALSE, ADMIN for CREATEROLE) mean what the chart relies on from 16."""
     major = conn.get_server_version().major
     if major < SHIPPED_MAJOR:
-        pytest.skip(f"the test server is PostgreSQL {major}: run hack/install-postgres.sh for {SHIPPED_MAJOR}")
+        pytest.skip(
+            f"the test server is PostgreSQL {major}: run hack/install-postgres.sh for {SHIPPED_MAJOR}"
+        )
 
 
 # ---- ensure_tenant: a new tenant ---------------------------------------------------------------------
@@ -317,14 +319,18 @@ async def test_retaining_waits_for_another_pass_over_the_same_client_id(
     op_conn: asyncpg.Connection, admin: asyncpg.Connection, platform_services: Platform, client_id: str
 ) -> None:
     await provision(op_conn, client_id)
-    await waits_for_the_lock(platform_services, client_id, database.retain_tenant(op_conn, client_id, owner=OWNER))
+    await waits_for_the_lock(
+        platform_services, client_id, database.retain_tenant(op_conn, client_id, owner=OWNER)
+    )
 
 
 async def test_dropping_waits_for_another_pass_over_the_same_client_id(
     op_conn: asyncpg.Connection, admin: asyncpg.Connection, platform_services: Platform, client_id: str
 ) -> None:
     await provision(op_conn, client_id)
-    await waits_for_the_lock(platform_services, client_id, database.drop_tenant(op_conn, client_id, owner=OWNER))
+    await waits_for_the_lock(
+        platform_services, client_id, database.drop_tenant(op_conn, client_id, owner=OWNER)
+    )
     assert await role_count(admin, client_id) == 0
 
 
@@ -444,7 +450,10 @@ async def test_an_unmanaged_role_of_that_name_is_refused(
     await admin.execute(f'CREATE ROLE "{client_id}" NOLOGIN')
     with pytest.raises(ClientIdConflict) as refused:
         await provision(op_conn, client_id)
-    assert str(refused.value) == f"a role named {client_id!r} already exists and is not managed by booking-operator"
+    assert (
+        str(refused.value)
+        == f"a role named {client_id!r} already exists and is not managed by booking-operator"
+    )
     assert (await role_row(admin, client_id))["comment"] is None
 
 
@@ -684,10 +693,14 @@ async def test_setting_up_the_group_waits_for_another_replica_doing_it(
         await other.close()
 
 
-async def test_a_group_already_set_up_gets_no_grant(op_conn: asyncpg.Connection, admin: asyncpg.Connection) -> None:
+async def test_a_group_already_set_up_gets_no_grant(
+    op_conn: asyncpg.Connection, admin: asyncpg.Connection
+) -> None:
     before = await admin.fetchval("SELECT xmin::text FROM pg_database WHERE datname = $1", PLATFORM_DB)
     await database.ensure_group(op_conn, TENANT_GROUP, PLATFORM_DB)
-    assert await admin.fetchval("SELECT xmin::text FROM pg_database WHERE datname = $1", PLATFORM_DB) == before
+    assert (
+        await admin.fetchval("SELECT xmin::text FROM pg_database WHERE datname = $1", PLATFORM_DB) == before
+    )
 
 
 async def test_a_role_that_may_not_create_the_group_is_told_why(

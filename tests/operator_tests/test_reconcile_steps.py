@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ Pass = Callable[..., Awaitable[reconcile.ReconcileOutcome]]
 
 
 @pytest.fixture(scope="module")
-def cluster() -> AsyncIterator[EmulatedCluster]:
+def cluster() -> Iterator[EmulatedCluster]:
     with EmulatedCluster() as emulated:
         yield emulated
 
@@ -111,7 +111,9 @@ async def platform_factory(
 
 
 @pytest.fixture()
-async def platform(platform_factory: Callable[..., Awaitable[Platform]], platform_services: Services) -> Platform:
+async def platform(
+    platform_factory: Callable[..., Awaitable[Platform]], platform_services: Services
+) -> Platform:
     made = await platform_factory()
     async with made.pg.acquire() as conn:
         await ensure_group(conn, TENANT_GROUP, PLATFORM_DB)
@@ -139,8 +141,9 @@ async def client_id(platform_services: Services) -> AsyncIterator[str]:
     admin = aioredis.from_url(platform_services.redis.admin_url)
     try:
         for user in await admin.acl_users():
-            if cid in str(user):
-                await admin.acl_deluser(user)
+            name = user.decode() if isinstance(user, bytes) else str(user)
+            if cid in name:
+                await admin.acl_deluser(name)
     finally:
         await admin.aclose()
 
@@ -153,7 +156,9 @@ async def tenant(api: KubeClient, namespace: str, client_id: str) -> Callable[..
         if await api.get("v1/secrets", namespace, "bot-token") is None:
             await create_token_secret(api, namespace, token=token)
         spec.setdefault("paidUntil", "2099-01-01T00:00:00Z")
-        created: dict[str, Any] = await api.create(BOOKINGTENANTS, namespace, tenant_body(name, client_id, **spec))
+        created: dict[str, Any] = await api.create(
+            BOOKINGTENANTS, namespace, tenant_body(name, client_id, **spec)
+        )
         return created
 
     return create
@@ -297,7 +302,9 @@ async def test_the_children_are_owned_by_the_tenant(
         assert [(o["kind"], o["uid"]) for o in owners] == [("BookingTenant", body["metadata"]["uid"])]
 
 
-async def test_a_paid_tenant_runs_one_bot(tenant: Any, run_pass: Pass, api: KubeClient, namespace: str) -> None:
+async def test_a_paid_tenant_runs_one_bot(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
     await run_pass(await tenant())
     assert (await deployment(api, namespace))["spec"]["replicas"] == 1
 
@@ -327,7 +334,9 @@ async def test_a_phase_change_is_an_event_and_a_repeat_is_not(
     assert again.events == []
 
 
-async def test_a_settled_tenant_writes_nothing(tenant: Any, run_pass: Pass, api: KubeClient, namespace: str) -> None:
+async def test_a_settled_tenant_writes_nothing(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
     body = await tenant()
     await run_pass(body)
     await mark_available(api, namespace)
@@ -345,7 +354,9 @@ async def test_a_settled_tenant_writes_nothing(tenant: Any, run_pass: Pass, api:
     assert outcome.events == []
 
 
-async def test_a_second_pass_keeps_the_passwords(tenant: Any, run_pass: Pass, api: KubeClient, namespace: str) -> None:
+async def test_a_second_pass_keeps_the_passwords(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
     body = await tenant()
     await run_pass(body)
     first = await credentials(api, namespace)
@@ -473,7 +484,9 @@ async def test_a_scaled_down_bot_is_scaled_up_again(
     assert (await deployment(api, namespace))["spec"]["replicas"] == 1
 
 
-async def test_a_new_token_restarts_the_bot(tenant: Any, run_pass: Pass, api: KubeClient, namespace: str) -> None:
+async def test_a_new_token_restarts_the_bot(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
     body = await tenant()
     await run_pass(body)
     template = (await deployment(api, namespace))["spec"]["template"]["metadata"]["annotations"]
@@ -511,7 +524,9 @@ async def test_an_empty_token_secret_fails_the_tenant_naming_the_key(
     tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
 ) -> None:
     body = await tenant()
-    await api.patch("v1/secrets", namespace, "bot-token", {"data": {"token": base64.b64encode(b"  ").decode()}})
+    await api.patch(
+        "v1/secrets", namespace, "bot-token", {"data": {"token": base64.b64encode(b"  ").decode()}}
+    )
     outcome = await run_pass(body)
     assert outcome.status["phase"] == "Failed"
     assert outcome.status["message"] == "bot token Secret 'bot-token' (key 'token') not found or empty"
@@ -555,11 +570,21 @@ async def test_a_token_key_named_in_the_spec_is_the_one_read(
 ) -> None:
     body = await tenant()
     await api.patch(
-        "v1/secrets", namespace, "bot-token", {"data": {"other": base64.b64encode(TOKEN.encode()).decode(),
-                                                         "token": base64.b64encode(b"999:WRONG").decode()}}
+        "v1/secrets",
+        namespace,
+        "bot-token",
+        {
+            "data": {
+                "other": base64.b64encode(TOKEN.encode()).decode(),
+                "token": base64.b64encode(b"999:WRONG").decode(),
+            }
+        },
     )
     await api.patch(
-        BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": {"name": "bot-token", "key": "other"}}}
+        BOOKINGTENANTS,
+        namespace,
+        "salon",
+        {"spec": {"botTokenSecretRef": {"name": "bot-token", "key": "other"}}},
     )
     outcome = await run_pass(body)
     assert condition(outcome, "BotToken")["status"] == "True"
@@ -615,14 +640,19 @@ async def test_a_credentials_secret_named_as_the_token_is_refused(
 ) -> None:
     body = await tenant()
     await api.patch(
-        BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": {"name": "x-credentials", "key": "t"}}}
+        BOOKINGTENANTS,
+        namespace,
+        "salon",
+        {"spec": {"botTokenSecretRef": {"name": "x-credentials", "key": "t"}}},
     )
     outcome = await run_pass(body)
     assert condition(outcome, "References")["reason"] == "ForbiddenSecret"
     assert outcome.status["phase"] == "Failed"
 
 
-async def test_an_unlabelled_token_secret_is_refused(tenant: Any, run_pass: Pass, api: KubeClient, namespace: str) -> None:
+async def test_an_unlabelled_token_secret_is_refused(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
     await create_token_secret(api, namespace, name="plain", labels={})
     body = await tenant()
     await api.patch(
@@ -695,8 +725,12 @@ async def test_postgresql_unreachable_is_retried_later_not_failed(
     assert outcome.retry_after == reconcile.RETRY_UNAVAILABLE
 
 
-async def test_redis_unreachable_is_retried_later_not_failed(tenant: Any, run_pass: Pass, platform_factory: Any) -> None:
-    down = await platform_factory(operator_redis_url=SecretStr(f"redis://127.0.0.1:{port_for.select_random()}/0"))
+async def test_redis_unreachable_is_retried_later_not_failed(
+    tenant: Any, run_pass: Pass, platform_factory: Any
+) -> None:
+    down = await platform_factory(
+        operator_redis_url=SecretStr(f"redis://127.0.0.1:{port_for.select_random()}/0")
+    )
     outcome = await run_pass(await tenant(), on=down)
     assert outcome.status["phase"] == "Provisioning"
     assert condition(outcome, "Redis")["reason"] == "Unavailable"
@@ -706,7 +740,9 @@ async def test_redis_unreachable_is_retried_later_not_failed(tenant: Any, run_pa
 async def test_redis_lost_after_the_acl_check_is_retried_later(
     tenant: Any, run_pass: Pass, platform_factory: Any
 ) -> None:
-    down = await platform_factory(operator_redis_url=SecretStr(f"redis://127.0.0.1:{port_for.select_random()}/0"))
+    down = await platform_factory(
+        operator_redis_url=SecretStr(f"redis://127.0.0.1:{port_for.select_random()}/0")
+    )
     down._acl = True  # as a running operator remembers it from an earlier pass
     outcome = await run_pass(await tenant(), on=down)
     assert condition(outcome, "Redis")["reason"] == "Unavailable"
@@ -759,7 +795,9 @@ async def test_a_tenant_within_its_redis_quota_is_reported(tenant: Any, run_pass
     assert outcome.status["redisKeys"] == 0
 
 
-async def test_the_api_server_unreachable_is_retried_later(tenant: Any, run_pass: Pass, platform: Platform) -> None:
+async def test_the_api_server_unreachable_is_retried_later(
+    tenant: Any, run_pass: Pass, platform: Platform
+) -> None:
     body = await tenant()
     platform.kube.api.configuration.host = f"http://127.0.0.1:{port_for.select_random()}"
     current_body = dict(body)
@@ -786,7 +824,10 @@ async def test_a_shared_tenant_is_placed_on_a_shard_and_its_own_deployment_stays
 async def test_a_shared_tenant_waits_until_its_shard_serves_it(tenant: Any, run_pass: Pass) -> None:
     outcome = await run_pass(await tenant(runtime="Shared"))
     assert outcome.status["phase"] == "Provisioning"
-    assert (condition(outcome, "Shard")["status"], condition(outcome, "Shard")["reason"]) == ("False", "Waiting")
+    assert (condition(outcome, "Shard")["status"], condition(outcome, "Shard")["reason"]) == (
+        "False",
+        "Waiting",
+    )
     assert outcome.retry_after == reconcile.RETRY_SHARD
 
 
@@ -794,7 +835,9 @@ async def test_a_placed_shared_tenant_keeps_its_shard(
     tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
 ) -> None:
     body = await tenant(runtime="Shared")
-    await api.patch(BOOKINGTENANTS, namespace, "salon", {"status": {"shard": "booking-shard-3"}}, sub="status")
+    await api.patch(
+        BOOKINGTENANTS, namespace, "salon", {"status": {"shard": "booking-shard-3"}}, sub="status"
+    )
     outcome = await run_pass(body)
     assert outcome.status["shard"] == "booking-shard-3"
 
@@ -818,4 +861,3 @@ async def test_a_tenant_leaving_its_shard_waits_for_the_shard_to_let_go(
     assert condition(outcome, "Shard")["reason"] == "Releasing"
     assert outcome.retry_after == reconcile.RETRY_SHARD
     assert (await deployment(api, namespace))["spec"]["replicas"] == 0
-
