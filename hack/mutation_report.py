@@ -32,8 +32,7 @@ NOT_REACHED = {33, 5}
 SQL_KEYWORD = re.compile(
     r"\b(SELECT|UPDATE|DELETE|INSERT|WHERE|FROM|JOIN|AND|GROUP BY|ORDER BY|FOR UPDATE|RETURNING"
     r"|VALUES|SET)\b",
-    re.I,
-)
+)  # upper case, as the code base writes SQL: English messages ("from", "and") do not count
 QUOTED = re.compile(r"'[^']*'|\"\"[^\"]*\"\"|\\\"[^\"]*\\\"")
 
 

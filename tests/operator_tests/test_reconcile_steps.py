@@ -24,6 +24,7 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
+from booking_contract.kube import SECRETS, KubeConflict
 from booking_contract.kube import KubeClient as OperatorKube
 from booking_contract.telegram import TelegramClient
 from booking_operator import manifests, passwords, reconcile, redis_acl
@@ -231,6 +232,7 @@ async def test_the_first_pass_reports_each_child(tenant: Any, run_pass: Pass, cl
         "Secret": "True",
     }
     assert condition(outcome, "Database")["message"] == f"schema and role {client_id!r}"
+    assert condition(outcome, "Secret")["message"] == "salon-credentials"
 
 
 async def test_the_status_names_the_tenants_children(tenant: Any, run_pass: Pass, client_id: str) -> None:
@@ -322,6 +324,43 @@ async def test_a_tenant_whose_bot_is_available_is_ready(
     assert condition(outcome, "Deployment")["message"] == "the bot is running"
     assert condition(outcome, "Ready")["status"] == "True"
     assert outcome.retry_after is None
+
+
+async def test_the_ready_condition_says_what_the_phase_says(tenant: Any, run_pass: Pass) -> None:
+    outcome = await run_pass(await tenant(suspended=True))
+    ready = condition(outcome, "Ready")
+    assert (ready["status"], ready["reason"], ready["message"]) == (
+        "False",
+        "Suspended",
+        "suspended by spec.suspended; data kept",
+    )
+
+
+async def test_a_failed_tenant_is_a_warning_event(tenant: Any, run_pass: Pass) -> None:
+    outcome = await run_pass(await tenant(bot={"image": "evil.example/miner:1"}))
+    assert [(kind, reason) for kind, reason, _ in outcome.events] == [("Warning", "Failed")]
+
+
+async def test_a_condition_that_does_not_change_keeps_its_transition_time(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant()
+    first = await run_pass(body)
+    await api.patch(
+        BOOKINGTENANTS,
+        namespace,
+        "salon",
+        {
+            "status": {
+                "conditions": [
+                    dict(c, lastTransitionTime="2001-01-01T00:00:00Z") for c in first.status["conditions"]
+                ]
+            }
+        },
+        sub="status",
+    )
+    again = await run_pass(body)
+    assert condition(again, "Database")["lastTransitionTime"] == "2001-01-01T00:00:00Z"
 
 
 async def test_a_phase_change_is_an_event_and_a_repeat_is_not(
@@ -515,7 +554,12 @@ async def test_a_token_telegram_rejects_fails_the_tenant(
     outcome = await run_pass(await tenant(token="999:UNKNOWN-token"))
     assert outcome.status["phase"] == "Failed"
     assert outcome.status["message"].endswith("update Secret 'bot-token'")
-    assert condition(outcome, "BotToken")["reason"] == "Rejected"
+    rejected = condition(outcome, "BotToken")
+    assert rejected["reason"] == "Rejected"
+    assert (
+        rejected["message"]
+        and outcome.status["message"] == f"{rejected['message']}: update Secret 'bot-token'"
+    )
     assert "botUsername" not in outcome.status
     assert (await deployment(api, namespace))["spec"]["replicas"] == 1  # written; the owner must act
 
@@ -531,6 +575,7 @@ async def test_an_empty_token_secret_fails_the_tenant_naming_the_key(
     assert outcome.status["phase"] == "Failed"
     assert outcome.status["message"] == "bot token Secret 'bot-token' (key 'token') not found or empty"
     assert condition(outcome, "BotToken")["reason"] == "SecretNotFound"
+    assert condition(outcome, "BotToken")["message"] == outcome.status["message"]
 
 
 async def test_a_missing_token_secret_fails_the_tenant(
@@ -650,6 +695,37 @@ async def test_a_credentials_secret_named_as_the_token_is_refused(
     assert outcome.status["phase"] == "Failed"
 
 
+async def test_a_token_secret_owned_by_the_tenant_itself_is_accepted(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant()
+    owner = {
+        "apiVersion": "bookingsaas.dev/v1alpha1",
+        "kind": "BookingTenant",
+        "name": "salon",
+        "uid": body["metadata"]["uid"],
+    }
+    await api.patch("v1/secrets", namespace, "bot-token", {"metadata": {"ownerReferences": [owner]}})
+    outcome = await run_pass(body)
+    assert condition(outcome, "References")["status"] == "True"
+
+
+async def test_a_token_secret_owned_by_another_tenant_is_refused(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant()
+    owner = {
+        "apiVersion": "bookingsaas.dev/v1alpha1",
+        "kind": "BookingTenant",
+        "name": "rival",
+        "uid": "other-uid",
+    }
+    await api.patch("v1/secrets", namespace, "bot-token", {"metadata": {"ownerReferences": [owner]}})
+    outcome = await run_pass(body)
+    assert condition(outcome, "References")["reason"] == "ForbiddenSecret"
+    assert outcome.status["message"] == "Secret 'bot-token' is the bot token of BookingTenant 'rival'"
+
+
 async def test_an_unlabelled_token_secret_is_refused(
     tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
 ) -> None:
@@ -669,7 +745,11 @@ async def test_a_client_id_of_another_tenant_fails_without_retry(
     outcome = await run_pass(await tenant("second"))
     assert outcome.status["phase"] == "Failed"
     assert condition(outcome, "Database")["reason"] == "ClientIdConflict"
-    assert f"ns-{namespace[3:]}/first" in outcome.status["message"]
+    assert (
+        outcome.status["message"]
+        == f"clientId {client_id!r} is already used by BookingTenant {namespace}/first"
+    )
+    assert condition(outcome, "Database")["message"] == outcome.status["message"]
     assert outcome.retry_after is None
     assert await api.get("v1/secrets", namespace, "second-credentials") is None
 
@@ -734,6 +814,7 @@ async def test_redis_unreachable_is_retried_later_not_failed(
     outcome = await run_pass(await tenant(), on=down)
     assert outcome.status["phase"] == "Provisioning"
     assert condition(outcome, "Redis")["reason"] == "Unavailable"
+    assert outcome.status["message"].startswith("Redis is unreachable: ")
     assert outcome.retry_after == reconcile.RETRY_UNAVAILABLE
 
 
@@ -772,6 +853,18 @@ async def test_without_redis_acls_isolation_is_by_prefix_only(
     assert manifests.REDIS_PASSWORD_KEY not in await credentials(api, namespace)
 
 
+async def test_postgresql_refusing_provisioning_is_retried_later(
+    tenant: Any, run_pass: Pass, platform_factory: Any
+) -> None:
+    """A group role that does not exist: PostgreSQL refuses the GRANT (not a conflict, not down)."""
+    refusing = await platform_factory(tenant_group_role="no_such_group")
+    outcome = await run_pass(await tenant(), on=refusing)
+    assert condition(outcome, "Database")["reason"] == "ProvisioningFailed"
+    assert outcome.status["message"].startswith("PostgreSQL refused provisioning: ")
+    assert outcome.status["phase"] == "Provisioning"
+    assert outcome.retry_after == reconcile.RETRY_REFUSED
+
+
 async def test_a_tenant_over_its_redis_quota_is_reported(
     tenant: Any, run_pass: Pass, platform_services: Services, client_id: str
 ) -> None:
@@ -804,6 +897,47 @@ async def test_the_api_server_unreachable_is_retried_later(
     outcome = await reconcile.reconcile(platform, current_body, LOG)
     assert outcome.retry_after == reconcile.RETRY_KUBERNETES
     assert condition(outcome, "BotToken")["reason"] == "KubernetesError"
+
+
+# ---- writing a child another pass created meanwhile -----------------------------------------------
+
+
+async def test_a_child_created_meanwhile_by_another_pass_is_patched(
+    tenant: Any, run_pass: Pass, platform: Platform, api: KubeClient, namespace: str, client_id: str
+) -> None:
+    await run_pass(await tenant())
+    live = await api.get("v1/secrets", namespace, "salon-credentials")
+    assert live is not None
+    wanted = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "salon-credentials", "labels": live["metadata"]["labels"]},
+        "data": {"EXTRA": base64.b64encode(b"x").decode()},
+    }
+    assert await reconcile._apply(platform.kube, SECRETS, namespace, wanted, None) is True
+    patched = await api.get("v1/secrets", namespace, "salon-credentials")
+    assert patched is not None and "EXTRA" in patched["data"]
+
+
+async def test_a_child_created_meanwhile_by_someone_else_is_not_touched(
+    platform: Platform, api: KubeClient, namespace: str, client_id: str
+) -> None:
+    await api.create(
+        "v1/secrets", namespace, {"metadata": {"name": "salon-credentials"}, "data": {"a": "eA=="}}
+    )
+    wanted = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "salon-credentials",
+            "labels": {manifests.INSTANCE_LABEL: "salon", manifests.CLIENT_ID_LABEL: client_id},
+        },
+        "data": {"a": "eQ=="},
+    }
+    with pytest.raises(KubeConflict):
+        await reconcile._apply(platform.kube, SECRETS, namespace, wanted, None)
+    kept = await api.get("v1/secrets", namespace, "salon-credentials")
+    assert kept is not None and kept["data"] == {"a": "eA=="}
 
 
 # ---- the shared runtime ----------------------------------------------------------------------------
