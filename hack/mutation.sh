@@ -32,6 +32,7 @@ mkdir -p "$stage"
 rm -rf "${stage:?}/$package"
 cp -r "$root/$component/$package" "$stage/$package"  # mutmut does not follow a symlinked package
 ln -sfn "$root/tests" "$stage/tests"
+ln -sfn "$root/crds" "$stage/crds"  # tests/harness/crd_schema.py reads the CRD beside tests/
 cat pyproject.toml "$config" > "$stage/pyproject.toml"
 servers=$root/.mutation/servers-$component
 PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external start "$servers" > "$stage/servers.env"
