@@ -6,7 +6,14 @@
 # working copy, so each component gets a staging directory with the package, the tests and
 # the root pytest settings side by side; mutmut copies that to mutants/ and runs there.
 #
-# usage: hack/mutation.sh COMPONENT [MUTANT_GLOB...]
+# mutmut forks a fresh pytest session per mutant; PostgreSQL and Redis are started once here
+# (tests/harness/external.py) and the test fixtures use them instead of starting their own.
+# Each test makes its own tenant (role, schema, Redis user), as on the session servers.
+#
+# MUTATION_RESUME=1 keeps the last run's verdicts: mutmut runs the stats of new tests and only
+# the mutants named (e.g. the survivors after tests were added); the others keep their verdict.
+#
+# usage: hack/mutation.sh COMPONENT [MUTANT_GLOB_OR_NAME...]
 #   COMPONENT  bot_image | webhook_image | operator (config: hack/mutation/COMPONENT.toml)
 #   e.g. hack/mutation.sh bot_image 'booking_bot.slots*'
 set -euo pipefail
@@ -18,19 +25,21 @@ config=hack/mutation/$component.toml
 [ -f "$config" ] || { echo "mutation: no $config" >&2; exit 2; }
 package=$(basename "$(ls -d "$component"/booking_*/ | grep -v egg-info | head -1)")
 stage=$root/.mutation/$component
-rm -rf "$stage"
-mkdir -p "$stage"
-cp -r "$root/$component/$package" "$stage/$package"  # mutmut does not follow a symlinked package
-ln -s "$root/tests" "$stage/tests"
-cat pyproject.toml "$config" > "$stage/pyproject.toml"
-cd "$stage"
-"$root/.venv/bin/mutmut" run "$@"
-"$root/.venv/bin/mutmut" results --all true > results.txt
-awk -F': ' '{n[$2]++; t++} END {for (k in n) printf "%-12s %d\n", k, n[k]; printf "%-12s %d\n", "total", t}' results.txt
-killed=$(grep -c ': killed$' results.txt || true)
-survived=$(grep -c ': survived$' results.txt || true)
-if [ $((killed + survived)) -gt 0 ]; then
-  echo "kill rate (killed / (killed + survived)): $((100 * killed / (killed + survived)))%"
+if [ -z "${MUTATION_RESUME:-}" ]; then
+  rm -rf "$stage"
 fi
-echo "survivors: (cd $stage && $root/.venv/bin/mutmut show NAME)"
-grep ': survived$' results.txt || true
+mkdir -p "$stage"
+rm -rf "${stage:?}/$package"
+cp -r "$root/$component/$package" "$stage/$package"  # mutmut does not follow a symlinked package
+ln -sfn "$root/tests" "$stage/tests"
+ln -sfn "$root/crds" "$stage/crds"  # tests/harness/crd_schema.py reads the CRD beside tests/
+cat pyproject.toml "$config" > "$stage/pyproject.toml"
+servers=$root/.mutation/servers-$component
+PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external start "$servers" > "$stage/servers.env"
+trap 'PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external stop "$servers"' EXIT
+# shellcheck disable=SC1091
+. "$stage/servers.env"
+cd "$stage"
+nice -n "${MUTATION_NICE:-10}" "$root/.venv/bin/mutmut" run "$@"
+"$root/.venv/bin/python" "$root/hack/mutation_report.py" | tee report.md
+echo "report: $stage/report.md; one survivor: (cd $stage && $root/.venv/bin/mutmut show NAME)"

@@ -19,6 +19,7 @@ import pytest
 from pytest_redis import factories as redis_factories
 from redis.asyncio import Redis
 
+from harness import external
 from harness.kube import EmulatedCluster, KubeClient
 from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB
 from harness.operator_process import Platform as OperatorPlatform
@@ -44,6 +45,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def pg_executor() -> Iterator[UnprivilegedPostgreSQLExecutor]:
     """The PostgreSQL process itself, for tests that stop and start it."""
+    if external.postgres() is not None:
+        pytest.fail(f"stops and starts PostgreSQL: not with {external.POSTGRES_PORT_ENV} (a shared server)")
     base = Path(tempfile.mkdtemp(prefix="booking-pg-"))
     os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user must reach its data directory
     executor = start_postgres(base, port_for.select_random())
@@ -55,7 +58,12 @@ def pg_executor() -> Iterator[UnprivilegedPostgreSQLExecutor]:
 
 
 @pytest.fixture(scope="session")
-def pg_server(pg_executor: UnprivilegedPostgreSQLExecutor) -> PgServer:
+def pg_server(request: pytest.FixtureRequest) -> PgServer:
+    """The session's PostgreSQL, or the running one BOOKING_TEST_POSTGRES_PORT names (harness/external.py)."""
+    running = external.postgres()
+    if running is not None:
+        return running
+    pg_executor: UnprivilegedPostgreSQLExecutor = request.getfixturevalue("pg_executor")
     return PgServer(
         host="127.0.0.1",
         port=pg_executor.port,
@@ -81,8 +89,13 @@ redis_proc = redis_factories.redis_proc(password=ADMIN_PASSWORD, port=None)  # t
 
 
 @pytest.fixture(scope="session")
-def redis_server(redis_proc: object) -> RedisServer:
-    return RedisServer(host=redis_proc.host, port=redis_proc.port, password=ADMIN_PASSWORD)  # type: ignore[attr-defined]
+def redis_server(request: pytest.FixtureRequest) -> RedisServer:
+    """The session's Redis, or the running one BOOKING_TEST_REDIS_PORT names (harness/external.py)."""
+    running = external.redis()
+    if running is not None:
+        return running
+    proc = request.getfixturevalue("redis_proc")
+    return RedisServer(host=proc.host, port=proc.port, password=ADMIN_PASSWORD)
 
 
 @pytest.fixture()

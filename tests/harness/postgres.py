@@ -48,6 +48,9 @@ class UnprivilegedPostgreSQLExecutor(PostgreSQLExecutor):
     """pytest-postgresql's executor, with initdb run as `postgres` and SCRAM auth."""
 
     bindir: Path = PG_BINDIR
+    # Set by harness.external for a server that outlives this object: pytest-postgresql's
+    # __del__ would otherwise delete the data directory of the still-running server.
+    keep_directory: bool = False
 
     def _run_as_postgres(self) -> bool:
         return os.geteuid() == 0
@@ -82,6 +85,8 @@ class UnprivilegedPostgreSQLExecutor(PostgreSQLExecutor):
         self._directory_initialised = True
 
     def clean_directory(self) -> None:
+        if self.keep_directory:
+            return
         if os.path.isdir(self.datadir):
             shutil.rmtree(self.datadir, ignore_errors=True)
 
