@@ -324,4 +324,17 @@ async def harden_database(conn: asyncpg.Connection) -> list[str]:
         await conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
     except asyncpg.InsufficientPrivilegeError as exc:
         problems.append(f"cannot revoke PUBLIC's rights on schema public: {exc}")
+        return problems
+    # A role that does not own the schema gets only a WARNING ("no privileges could be
+    # revoked"), not an error: ask the catalog whether PUBLIC really lost its rights.
+    kept = [
+        privilege
+        for privilege in ("USAGE", "CREATE")
+        if await conn.fetchval("SELECT has_schema_privilege('public', 'public', $1)", privilege)
+    ]
+    if kept:
+        problems.append(
+            f"PUBLIC keeps {' and '.join(kept)} on schema public: the operator's role does not own "
+            "the database (pg_database_owner owns schema public)"
+        )
     return problems

@@ -761,6 +761,29 @@ async def test_a_superuser_operator_role_is_reported_as_a_risk(platform_services
         await conn.close()
 
 
+async def test_hardening_by_a_role_that_does_not_own_the_database_reports_what_public_keeps(
+    platform_services: Platform, admin: asyncpg.Connection
+) -> None:
+    # PostgreSQL answers such a REVOKE with a WARNING only: the report must come from the catalog.
+    suffix = uuid.uuid4().hex[:8]
+    db, role = f"harden_{suffix}", f"harden_{suffix}"
+    await admin.execute(f'CREATE DATABASE "{db}"')
+    await admin.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'probe-{suffix}'")
+    try:
+        conn = await asyncpg.connect(
+            str(platform_services.pg.dsn(user=role, password=f"probe-{suffix}", dbname=db))
+        )
+        try:
+            problems = await database.harden_database(conn)
+        finally:
+            await conn.close()
+        assert len(problems) == 1
+        assert problems[0].startswith("PUBLIC keeps USAGE")
+    finally:
+        await admin.execute(f'DROP DATABASE "{db}"')
+        await admin.execute(f'DROP ROLE "{role}"')
+
+
 async def test_hardening_takes_create_on_public_from_everyone(
     op_conn: asyncpg.Connection, admin: asyncpg.Connection
 ) -> None:
