@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from booking_contract.kube import SECRETS, KubeConflict
 from booking_contract.kube import KubeClient as OperatorKube
+from booking_contract.kube.kubeconfig import ApiClientTransport
 from booking_contract.telegram import TelegramClient
 from booking_operator import manifests, passwords, reconcile, redis_acl
 from booking_operator.config import OperatorSettings
@@ -892,7 +893,9 @@ async def test_the_api_server_unreachable_is_retried_later(
     tenant: Any, run_pass: Pass, platform: Platform
 ) -> None:
     body = await tenant()
-    platform.kube.api.configuration.host = f"http://127.0.0.1:{port_for.select_random()}"
+    transport = platform.kube.transport
+    assert isinstance(transport, ApiClientTransport)
+    transport.api.configuration.host = f"http://127.0.0.1:{port_for.select_random()}"
     current_body = dict(body)
     outcome = await reconcile.reconcile(platform, current_body, LOG)
     assert outcome.retry_after == reconcile.RETRY_KUBERNETES
@@ -914,7 +917,8 @@ async def test_a_child_created_meanwhile_by_another_pass_is_patched(
         "metadata": {"name": "salon-credentials", "labels": live["metadata"]["labels"]},
         "data": {"EXTRA": base64.b64encode(b"x").decode()},
     }
-    assert await reconcile._apply(platform.kube, SECRETS, namespace, wanted, None) is True
+    written = await reconcile._apply(platform.kube, SECRETS, namespace, wanted, None)
+    assert written is not None and "EXTRA" in written["data"]
     patched = await api.get("v1/secrets", namespace, "salon-credentials")
     assert patched is not None and "EXTRA" in patched["data"]
 
