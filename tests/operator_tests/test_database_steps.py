@@ -25,6 +25,12 @@ from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_
 OWNER = database.owner_marker("ns-a", "salon")
 OTHER = database.owner_marker("ns-b", "rival")
 SHIPPED_MAJOR = 16
+SESSION_ENDED = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+)
 LIMITS = RoleLimits(
     connection_limit=3, statement_timeout_ms=1500, idle_in_transaction_timeout_ms=2500, lock_timeout_ms=500
 )
@@ -533,7 +539,14 @@ async def test_retaining_ends_the_tenants_open_sessions(
     tenant = await tenant_connect(platform_services, client_id, "first-password")
     try:
         await database.retain_tenant(op_conn, client_id, owner=OWNER)
-        with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError)):
+        # The server side first: no backend of the role is left once its termination is done.
+        deadline = asyncio.get_running_loop().time() + 10
+        while await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", client_id):
+            assert asyncio.get_running_loop().time() < deadline, "the tenant's session was not ended"
+            await asyncio.sleep(0.05)
+        # The client then fails its next query; which error depends on whether asyncpg has read the
+        # server's FATAL before it starts the query (InternalClientError when it reads it mid-way).
+        with pytest.raises(SESSION_ENDED):
             await tenant.fetchval("SELECT 1")
     finally:
         await tenant.close()

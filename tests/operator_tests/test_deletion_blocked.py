@@ -109,7 +109,14 @@ async def test_a_role_that_cannot_be_dropped_is_retried_then_left_nologin_and_th
     assert await admin_db.fetchval("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", client_id) is False
     with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError):
         await asyncpg.connect(dsn)
-    with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError)):
+    with pytest.raises(
+        (
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+            ConnectionError,
+        )
+    ):
         await session.fetchval("SELECT 1")
     assert await admin_db.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", client_id) is None
 
