@@ -11,7 +11,7 @@ import asyncpg
 
 from booking_bot.config import fail, load_settings
 from booking_bot.logs import setup_logging
-from booking_contract.settings import ConfigError, wants_help
+from booking_contract.settings import ConfigError, command_line
 
 USAGE = "usage: python -m booking_bot [run|migrate]"
 log = logging.getLogger("booking_bot")
@@ -45,14 +45,9 @@ def _import_aiogram() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if wants_help(args):
-        sys.stdout.write(USAGE + "\n")
+    command = command_line(sys.argv[1:] if argv is None else argv, USAGE, ("run", "migrate"))
+    if command is None:
         return
-    command = args[0] if args else "run"
-    if command not in ("run", "migrate") or len(args) > 1:
-        sys.stderr.write(USAGE + "\n")
-        raise SystemExit(2)
     try:
         settings = load_settings(need_token=command == "run")
     except ConfigError as exc:

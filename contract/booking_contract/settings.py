@@ -8,13 +8,14 @@ never a traceback and never the rejected value (it may be a password).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Final, NoReturn, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 EXIT_CONFIG: Final = 2
+EXIT_USAGE: Final = 2  # argparse's code for a command line it cannot read
 HELP_FLAGS: Final = frozenset({"-h", "--help"})
 
 T = TypeVar("T")
@@ -62,3 +63,31 @@ def fail(
 def wants_help(args: Sequence[str]) -> bool:
     """``--help`` answers with the usage before any configuration is read (it needs none)."""
     return any(arg in HELP_FLAGS for arg in args)
+
+
+def command_line(
+    args: Sequence[str],
+    usage: str,
+    commands: Sequence[str] = (),
+    *,
+    with_arguments: Collection[str] = (),
+) -> str | None:
+    """The command ``args`` name, read the same way by every component's ``__main__``.
+
+    Returns the first of ``commands`` when ``args`` is empty ("" for a component that takes no
+    command), or None once ``--help`` has been answered on stdout (the caller ends with exit 0).
+    Anything else - an unknown command, an argument nobody reads - prints the usage on stderr
+    and exits 2 before any configuration is read: a mistyped command line must not start a
+    component with its defaults. Only the commands in ``with_arguments`` take the rest of
+    ``args`` (the caller parses it).
+    """
+    if wants_help(args):
+        sys.stdout.write(usage + "\n")
+        return None
+    if not args:
+        return commands[0] if commands else ""
+    command, rest = args[0], args[1:]
+    if command not in commands or (rest and command not in with_arguments):
+        sys.stderr.write(usage + "\n")
+        raise SystemExit(EXIT_USAGE)
+    return command

@@ -7,7 +7,7 @@ import sys
 import kopf
 
 from booking_contract.kube import check_access
-from booking_contract.settings import ConfigError, fail, wants_help
+from booking_contract.settings import ConfigError, command_line, fail
 from booking_operator.config import get_settings
 
 COMPONENT = "booking-operator"
@@ -19,13 +19,8 @@ USAGE = (
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if wants_help(args):
-        sys.stdout.write(USAGE + "\n")
+    if command_line(sys.argv[1:] if argv is None else argv, USAGE) is None:
         return
-    if args:
-        sys.stderr.write(USAGE + "\n")
-        raise SystemExit(2)
     try:
         settings = get_settings()
         check_access()

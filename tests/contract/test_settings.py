@@ -6,7 +6,7 @@ import pytest
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from booking_contract.settings import ConfigError, describe, fail, load, wants_help
+from booking_contract.settings import ConfigError, command_line, describe, fail, load, wants_help
 
 
 class Example(BaseSettings):
@@ -93,3 +93,55 @@ def test_fail_prints_one_line_and_exits_2(capsys: pytest.CaptureFixture[str]) ->
 def test_help_is_asked_for_with_either_flag() -> None:
     assert wants_help(["--help"]) and wants_help(["run", "-h"])
     assert not wants_help(["run"]) and not wants_help([])
+
+
+USAGE = "usage: python -m example [run|migrate]"
+
+
+def test_no_arguments_choose_the_first_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert command_line([], USAGE, ("run", "migrate")) == "run"
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_component_without_commands_runs_on_an_empty_command_line() -> None:
+    assert command_line([], USAGE) == ""
+
+
+def test_a_named_command_is_chosen() -> None:
+    assert command_line(["migrate"], USAGE, ("run", "migrate")) == "migrate"
+
+
+def test_help_prints_the_usage_on_stdout_and_returns_none(capsys: pytest.CaptureFixture[str]) -> None:
+    assert command_line(["migrate", "--help"], USAGE, ("run", "migrate")) is None
+    assert capsys.readouterr() == (USAGE + "\n", "")
+
+
+@pytest.mark.parametrize(
+    ("args", "commands"),
+    [
+        (["serve"], ("run", "migrate")),  # an unknown command
+        (["migrate", "now"], ("run", "migrate")),  # an argument the command does not take
+        (["run"], ()),  # a component that takes no command at all
+        (["--verbose"], ()),
+    ],
+)
+def test_anything_else_prints_the_usage_on_stderr_and_exits_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], commands: tuple[str, ...]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        command_line(args, USAGE, commands)
+    assert exited.value.code == 2
+    assert capsys.readouterr() == ("", USAGE + "\n")
+
+
+def test_only_the_commands_named_take_the_rest_of_the_command_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    commands = ("serve", "refund")
+    assert (
+        command_line(["refund", "pay_1", "--reason", "x"], USAGE, commands, with_arguments={"refund"})
+        == "refund"
+    )
+    with pytest.raises(SystemExit):
+        command_line(["serve", "pay_1"], USAGE, commands, with_arguments={"refund"})
+    assert capsys.readouterr().err == USAGE + "\n"

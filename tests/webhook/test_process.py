@@ -101,10 +101,13 @@ async def test_the_sales_bot_runs_with_its_own_connections_and_answers_start(
                 await asyncio.wait_for(task, 10)
 
 
-def test_an_unknown_command_is_refused_with_usage() -> None:
-    from booking_webhook.__main__ import main
+def test_an_unknown_command_is_refused_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    from booking_webhook.__main__ import USAGE, main
 
-    assert main(["bogus"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["bogus"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == USAGE + "\n"
 
 
 def test_the_salesbot_command_needs_its_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from booking_contract.kube import check_access
-from booking_contract.settings import EXIT_CONFIG, ConfigError, wants_help
+from booking_contract.settings import EXIT_CONFIG, ConfigError, command_line
 from booking_webhook.core.config import load_settings
 from booking_webhook.core.logging import configure_logging
 
@@ -17,13 +17,9 @@ USAGE = "usage: python -m booking_webhook [serve|salesbot|refund PAYMENT_ID [AMO
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if wants_help(args):
-        sys.stdout.write(USAGE + "\n")
+    command = command_line(args, USAGE, ("serve", "salesbot", "refund"), with_arguments={"refund"})
+    if command is None:
         return 0
-    command = args[0] if args else "serve"
-    if command not in ("serve", "salesbot", "refund") or (command != "refund" and len(args) > 1):
-        sys.stderr.write(USAGE + "\n")
-        return 2
     try:
         settings = load_settings()
         if command == "salesbot" and settings.sales_bot_token is None:

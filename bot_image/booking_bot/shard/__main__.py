@@ -10,7 +10,7 @@ import sys
 from booking_bot.config import fail
 from booking_bot.shard.config import ShardSettings, load_shard_settings
 from booking_bot.shard.logs import setup_shard_logging
-from booking_contract.settings import ConfigError, wants_help
+from booking_contract.settings import ConfigError, command_line
 
 
 async def run(settings: ShardSettings) -> int:
@@ -46,13 +46,8 @@ USAGE = "usage: python -m booking_bot.shard (configured by SHARD_* variables, do
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if wants_help(args):
-        sys.stdout.write(USAGE + "\n")
+    if command_line(sys.argv[1:] if argv is None else argv, USAGE) is None:
         return
-    if args:
-        sys.stderr.write(USAGE + "\n")
-        raise SystemExit(2)
     try:
         settings = load_shard_settings()
         if settings.shard_tenants_secret:
