@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import socket
 import sys
-from collections.abc import Callable
 
 import asyncpg
 from aiogram import Bot, Dispatcher
@@ -18,6 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from booking_bot import reminders, retries
+from booking_bot.clock import Clock, utcnow
 from booking_bot.config import Settings
 from booking_bot.health import HealthServer
 from booking_bot.middlewares import InFlight
@@ -28,15 +27,10 @@ __all__ = ["BookingBot", "StartupError", "run", "utcnow"]
 
 log = logging.getLogger("booking_bot")
 
-Clock = Callable[[], dt.datetime]
 # Updates handled at once (each waits for one of the pool's connections anyway).
 MAX_CONCURRENT_UPDATES = 32
 # On SIGTERM, how long updates already being handled may take to finish.
 SHUTDOWN_GRACE_SECONDS = 10.0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class BookingBot:

@@ -10,9 +10,7 @@ here, once, so the two cannot drift apart.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +22,7 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import User
 
 from booking_bot import commands
+from booking_bot.clock import Clock as Clock  # re-exported: the shard runtime imports it from here
 from booking_bot.config import Settings
 from booking_bot.db import create_pool
 from booking_bot.handlers import get_routers
@@ -35,8 +34,6 @@ from booking_bot.storage import create_storage
 from booking_bot.users import Admins
 
 log = logging.getLogger("booking_bot")
-
-Clock = Callable[[], dt.datetime]
 
 
 class StartupError(Exception):

@@ -20,13 +20,14 @@ from booking_bot.handlers import (
     admin_staff,
     admin_staff_off,
     admin_visits,
-    booking,
     closing,
     common,
+    confirming,
     contact,
     desk,
     errors,
     my_bookings,
+    picking,
     refusal,
 )
 from booking_bot.i18n import I18n
@@ -57,7 +58,8 @@ def get_routers(i18n: I18n) -> list[Router]:
     return [
         errors.create_router(),
         common.create_router(),
-        booking.create_router(),
+        picking.create_router(),
+        confirming.create_router(),
         my_bookings.create_router(),
         *admin_routers,
         refusal.create_router(),

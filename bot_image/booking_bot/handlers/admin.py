@@ -27,8 +27,8 @@ from aiogram.types import (
 
 from booking_bot import bookings, commands, keyboards, reminders, schedule, slots
 from booking_bot.callbacks import Admin, Menu
+from booking_bot.clock import Clock
 from booking_bot.config import Settings
-from booking_bot.handlers.booking import Clock
 from booking_bot.handlers.desk import Desk
 from booking_bot.i18n import I18n, Texts
 from booking_bot.notify import customer_label

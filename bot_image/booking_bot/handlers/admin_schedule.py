@@ -14,10 +14,10 @@ from aiogram.types import CallbackQuery, Message
 
 from booking_bot import keyboards, schedule, slots, staff
 from booking_bot.callbacks import Admin, pack_day, unpack_day
+from booking_bot.clock import Clock
 from booking_bot.config import Settings
 from booking_bot.handlers import closing
 from booking_bot.handlers.admin import parse_date
-from booking_bot.handlers.booking import Clock
 from booking_bot.handlers.desk import Desk
 from booking_bot.i18n import Texts
 from booking_bot.views import show

@@ -15,10 +15,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from booking_bot import bookings, customers, keyboards
 from booking_bot.callbacks import Admin
 from booking_bot.catalog import list_services
+from booking_bot.clock import Clock
 from booking_bot.handlers import caller_mode
 from booking_bot.handlers.admin import booking_line
-from booking_bot.handlers.booking import Clock, resolve_choice, show_calendar
+from booking_bot.handlers.choice import resolve_choice
 from booking_bot.handlers.desk import Desk
+from booking_bot.handlers.picking import show_calendar
 from booking_bot.i18n import Texts
 from booking_bot.views import show
 
@@ -65,7 +67,7 @@ async def outcome(query: CallbackQuery, callback_data: Admin, desk: Desk) -> Non
 
 async def move_booking(query: CallbackQuery, callback_data: Admin, desk: Desk) -> None:
     """The owner moves any customer's booking: the customer's own calendar screens, then the
-    customer is told (see handlers.booking.confirm)."""
+    customer is told (see handlers.confirming.confirm)."""
     choice = await resolve_choice(desk.pool, 0, callback_data.arg, None)
     if choice is None:
         await desk.not_found(query)

@@ -4,7 +4,7 @@
 screens that follow all edit that same message. The mode therefore belongs to that message:
 a press on any other one (an older main menu, a fresh /start) is the owner booking for
 themselves, and ends the mode, so an abandoned caller booking can never turn the owner's own
-next booking into the caller's. Finishing the booking ends it too (``handlers.booking.confirm``).
+next booking into the caller's. Finishing the booking ends it too (``handlers.confirming.confirm``).
 """
 
 from __future__ import annotations

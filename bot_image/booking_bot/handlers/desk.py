@@ -18,12 +18,11 @@ import asyncpg
 from aiogram.types import CallbackQuery, TelegramObject
 
 from booking_bot import bookings, keyboards, slots
+from booking_bot.clock import Clock
 from booking_bot.config import Settings
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
 from booking_bot.views import show
-
-Clock = Callable[[], dt.datetime]
 
 
 @dataclass(frozen=True)

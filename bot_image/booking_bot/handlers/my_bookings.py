@@ -10,8 +10,10 @@ from aiogram.types import CallbackQuery
 
 from booking_bot import bookings, keyboards
 from booking_bot.callbacks import Menu, MyBooking
+from booking_bot.clock import Clock
 from booking_bot.config import Settings
-from booking_bot.handlers.booking import Clock, resolve_choice, show_calendar
+from booking_bot.handlers.choice import resolve_choice
+from booking_bot.handlers.picking import show_calendar
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
 from booking_bot.profile import with_contact
