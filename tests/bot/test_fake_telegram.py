@@ -137,7 +137,7 @@ async def test_a_poller_that_hung_up_is_no_conflict(telegram: FakeTelegram) -> N
         with contextlib.suppress(asyncio.CancelledError):
             await first
         await one.session.close()  # the connection is gone, as when a process stops polling
-        await asyncio.sleep(0.05)
+        await telegram.wait_for_hang_up("1001:AAA")
         assert await two.get_updates(timeout=0) == []
     assert telegram.conflicts == []
 

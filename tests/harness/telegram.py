@@ -18,6 +18,7 @@ Stable API (other components' tests rely on it; extend, do not change):
         tg.push_callback(token, user_id, msg, msg.button_data("Confirm"))
         tg.calls / tg.calls_of("answerCallbackQuery", token)    # every recorded API call
         tg.conflicts                                 # tokens of getUpdates that overlapped (409)
+        tg.polling(token), await tg.wait_for_hang_up(token)     # a getUpdates held open, until it is not
         tg.webhooks                                  # setWebhook: token -> (url, secret_token);
                                                      # updates are then POSTed there, getUpdates is 409
         tg.fail_next("sendMessage", token, error_code=429, retry_after=1)
@@ -396,6 +397,23 @@ class FakeTelegram:
                 return found[0]
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"no {method} call within {timeout}s")
+            await asyncio.sleep(0.02)
+
+    def polling(self, token: str) -> bool:
+        """Whether a getUpdates of ``token`` is held open on a connection that is still up."""
+        poller = self._pollers.get(token)
+        if poller is None or poller[0].done():
+            return False
+        transport = poller[1].transport
+        return transport is not None and not transport.is_closing()
+
+    async def wait_for_hang_up(self, token: str, timeout: float = 5.0) -> None:
+        """Until this server has seen ``token``'s poller hang up (a closed connection reaches the
+        server a little after the client closed it)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.polling(token):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the poller of {token.split(':')[0]} still connected after {timeout}s")
             await asyncio.sleep(0.02)
 
     def drain(self, token: str, chat_id: int) -> list[SentMessage]:

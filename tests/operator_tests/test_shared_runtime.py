@@ -28,6 +28,7 @@ from harness.operator_process import (
     create_token_secret,
     eventually,
     mark_bot_available,
+    metric_total,
     operator_env,
     tenant_body,
     wait_phase,
@@ -46,25 +47,61 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
         yield tg
 
 
-@pytest.fixture()
-def operator(
-    platform_services: Platform, own_cluster: EmulatedCluster, tmp_path: Path, telegram: FakeTelegram
+@contextlib.contextmanager
+def _running_operator(
+    platform_services: Platform, cluster: EmulatedCluster, tmp_path: Path, telegram: FakeTelegram, **env: str
 ) -> Iterator[OperatorProcess]:
-    env = operator_env(
-        platform_services,
-        own_cluster,
-        tmp_path,
-        TELEGRAM_CHECK_TOKENS="true",
-        TELEGRAM_API_URL=telegram.url,
-        SHARD_CAPACITY="2",
+    op = OperatorProcess(
+        env=operator_env(
+            platform_services,
+            cluster,
+            tmp_path,
+            TELEGRAM_CHECK_TOKENS="true",
+            TELEGRAM_API_URL=telegram.url,
+            SHARD_CAPACITY="2",
+            **env,
+        ),
+        log_path=tmp_path / "op.log",
     )
-    op = OperatorProcess(env=env, log_path=tmp_path / "op.log")
     op.start()
     try:
         yield op
     finally:
         op.stop()
         assert TOKEN not in op.logs()
+
+
+@pytest.fixture()
+def operator(
+    platform_services: Platform, own_cluster: EmulatedCluster, tmp_path: Path, telegram: FakeTelegram
+) -> Iterator[OperatorProcess]:
+    with _running_operator(platform_services, own_cluster, tmp_path, telegram) as op:
+        yield op
+
+
+@pytest.fixture()
+def resyncing_operator(
+    platform_services: Platform, own_cluster: EmulatedCluster, tmp_path: Path, telegram: FakeTelegram
+) -> Iterator[OperatorProcess]:
+    """A resync of every tenant every second (the default: 5 minutes), for a test that must see
+    passes happen; the daemon looks at the clock every DEADLINE_CHECK_INTERVAL, hence that too."""
+    with _running_operator(
+        platform_services, own_cluster, tmp_path, telegram, RESYNC_INTERVAL="1", DEADLINE_CHECK_INTERVAL="0.5"
+    ) as op:
+        yield op
+
+
+def _passes(operator: OperatorProcess, **labels: str) -> float:
+    return metric_total(operator, "booking_operator_reconciles_total", **labels)
+
+
+async def _passes_since(operator: OperatorProcess, before: float, count: int, **labels: str) -> None:
+    """Until the operator has made ``count`` more passes (of the kind ``labels`` name) than ``before``."""
+
+    async def made() -> bool:
+        return _passes(operator, **labels) >= before + count
+
+    await eventually(made, timeout=60, interval=0.1, what=f"{count} more passes ({labels or 'any'})")
 
 
 @contextlib.asynccontextmanager
@@ -124,7 +161,9 @@ async def test_a_shared_tenant_is_ready_only_when_its_shard_serves_it(
     )
     assert deployment["spec"]["replicas"] == 0  # the dedicated slot stays empty
     assert waiting["status"]["runtime"] == "Shared"
-    await asyncio.sleep(3)  # a shard Deployment alone (no process serving) never makes it Ready
+    # A shard Deployment alone (no process serving) never makes it Ready: not after two more
+    # passes either (retries 2 s, then 4 s apart).
+    await _passes_since(operator, _passes(operator, outcome="retry"), 2, outcome="retry")
     assert (await kube.get(BOOKINGTENANTS, namespace, "salon"))["status"]["phase"] == "Provisioning"
 
     async with kubelet(own_cluster, kube, namespace, "booking-shard-0"):
@@ -161,9 +200,12 @@ async def test_a_waiting_tenant_is_ready_within_seconds_of_its_shard_serving_it(
     that has waited for its shard for a while is retried only every 16 s or more (doubling)."""
     kube = own_kube
     await create_token_secret(kube, namespace, token=TOKEN)
+    retries = _passes(operator, outcome="retry")
     await kube.create(BOOKINGTENANTS, namespace, tenant_body("salon", client_id, runtime="Shared"))
     await wait_phase(kube, namespace, "salon", "Provisioning", timeout=30)
-    await asyncio.sleep(15)  # the scenario: the shard pod takes a while (retries now 16 s apart)
+    # The scenario: the shard pod takes a while, four passes find no shard serving (2, 4, 8 s
+    # apart): the next retry is 16 s away.
+    await _passes_since(operator, retries, 4, outcome="retry")
     async with kubelet(own_cluster, kube, namespace, "booking-shard-0"):
         serving = await _serving_since(kube, namespace, "booking-shard-0", client_id)
 
@@ -239,7 +281,8 @@ async def test_a_tenant_moves_to_its_shard_only_once_no_pod_of_its_dedicated_bot
         secret = await kube.get("v1/secrets", namespace, "booking-shard-0-tenants")
         return client_id in ((secret or {}).get("data") or {})
 
-    await asyncio.sleep(6)  # what must NOT happen: several passes of the operator meanwhile
+    # What must NOT happen, through several passes of the operator (each retry finds the pod).
+    await _passes_since(operator, _passes(operator, outcome="retry"), 2, outcome="retry")
     assert not await entry_written(), "the shard got the token while a bot pod still existed"
     tenant = await kube.get(BOOKINGTENANTS, namespace, "salon")
     assert "dedicated bot to stop" in tenant["status"]["message"]
@@ -248,7 +291,7 @@ async def test_a_tenant_moves_to_its_shard_only_once_no_pod_of_its_dedicated_bot
 
 
 async def test_a_full_shard_gets_a_neighbour_and_assignments_stay_put(
-    operator: OperatorProcess, own_kube: KubeClient, namespace: str
+    resyncing_operator: OperatorProcess, own_kube: KubeClient, namespace: str
 ) -> None:
     """SHARD_CAPACITY is 2 here: the third tenant starts booking-shard-1; nobody moves after."""
     kube = own_kube
@@ -274,7 +317,10 @@ async def test_a_full_shard_gets_a_neighbour_and_assignments_stay_put(
     await eventually(lambda: _gone(kube, namespace, "one"), timeout=30, what="one deleted")
     secret = await kube.get("v1/secrets", namespace, "booking-shard-0-tenants")
     assert len(secret["data"]) == 1
-    await asyncio.sleep(6)  # a resync of every tenant (RESYNC_INTERVAL=5) happens meanwhile
+    # Resyncs of both tenants left (one a second each) change nothing.
+    await _passes_since(
+        resyncing_operator, _passes(resyncing_operator, trigger="resync"), 4, trigger="resync"
+    )
     after = {name: (await kube.get(BOOKINGTENANTS, namespace, name))["status"]["shard"] for name in names[1:]}
     assert after == {"two": "booking-shard-0", "three": "booking-shard-1"}
 
