@@ -10,12 +10,16 @@ another master is chosen explicitly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
+from aiogram.types import CallbackQuery
 
 from booking_bot import bookings, slots
 from booking_bot.catalog import service_and_performers
+from booking_bot.i18n import Texts
 from booking_bot.users import Person
+from booking_bot.views import alert
 
 
 @dataclass(frozen=True)
@@ -83,3 +87,29 @@ async def resolve_choice(
     minutes = single.minutes if single else service.duration_minutes
     price = single.price if single else service.price
     return Choice(service.id, service.name, minutes, price, 0, staff, performers)
+
+
+class ChoiceData(Protocol):
+    """What every button of the flow carries (``callbacks.PickService`` ... ``Confirm``)."""
+
+    @property
+    def service_id(self) -> int: ...
+
+    @property
+    def rb(self) -> int: ...
+
+
+async def chosen(
+    query: CallbackQuery,
+    data: ChoiceData,
+    pool: asyncpg.Pool,
+    texts: Texts,
+    person: Person,
+    is_admin: bool,
+    staff: int = 0,
+) -> Choice | None:
+    """The Choice a pressed button names, or None once "not found" has been shown to the user."""
+    choice = await resolve_choice(pool, data.service_id, data.rb, whose(person, is_admin), staff)
+    if choice is None:
+        await alert(query, texts("not_found"))
+    return choice

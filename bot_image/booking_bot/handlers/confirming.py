@@ -23,7 +23,7 @@ from booking_bot.clock import Clock
 from booking_bot.config import Settings
 from booking_bot.handlers import caller_mode
 from booking_bot.handlers.booked import booked, booked_for_caller, booked_text, moved
-from booking_bot.handlers.choice import Choice, resolve_choice, whose
+from booking_bot.handlers.choice import Choice, chosen
 from booking_bot.i18n import Texts
 from booking_bot.notify import Notifier
 from booking_bot.profile import with_contact
@@ -49,11 +49,8 @@ async def confirm(
     at = unpack_instant(callback_data.at)
     now = clock()
     tz = settings.timezone
-    choice = await resolve_choice(
-        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
-    )
+    choice = await chosen(query, callback_data, pool, texts, person, is_admin, callback_data.staff)
     if choice is None:
-        await alert(query, texts("not_found"))
         return
     # The owner books for a customer who phoned (handlers.caller_mode): that customer is the user.
     on_behalf = None if choice.rb else await caller_mode.current(state, query, is_admin)

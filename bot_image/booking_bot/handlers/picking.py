@@ -9,6 +9,7 @@ time, and another master is an explicit step (``staff=-1``), offered only when o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import asyncpg
 from aiogram import F, Router
@@ -33,12 +34,12 @@ from booking_bot.catalog import list_services, service_and_performers
 from booking_bot.clock import Clock
 from booking_bot.config import Settings
 from booking_bot.handlers import caller_mode
-from booking_bot.handlers.choice import Choice, resolve_choice, whose
+from booking_bot.handlers.choice import Choice, chosen
 from booking_bot.i18n import Texts
 from booking_bot.schedule import load_rules
 from booking_bot.staff import list_staff
 from booking_bot.users import Person
-from booking_bot.views import alert, show
+from booking_bot.views import show
 
 
 def _back_from_calendar(t: Texts, choice: Choice) -> InlineKeyboardButton:
@@ -59,6 +60,14 @@ def _other_master(t: Texts, choice: Choice) -> list[InlineKeyboardButton]:
         return []
     data = PickStaff(service_id=choice.service_id, staff=-1, rb=choice.rb).pack()
     return [InlineKeyboardButton(text=t("staff.other"), callback_data=data)]
+
+
+async def _masters(
+    pool: asyncpg.Pool, texts: Texts, performers: Iterable[slots.Performer]
+) -> list[tuple[int, str]]:
+    """(staff id, name) of each performer, for the master buttons."""
+    names = {m.id: m.name or texts("staff.default_name") for m in await list_staff(pool)}
+    return [(p.staff_id or 0, names.get(p.staff_id or 0, "")) for p in performers]
 
 
 async def list_services_screen(
@@ -121,14 +130,12 @@ async def pick_service(
     clock: Clock,
     is_admin: bool,
 ) -> None:
-    choice = await resolve_choice(pool, callback_data.service_id, callback_data.rb, whose(person, is_admin))
+    choice = await chosen(query, callback_data, pool, texts, person, is_admin)
     if choice is None:
-        await alert(query, texts("not_found"))
         return
     if not choice.rb and len(choice.performers) > 1:
         # The master step appears only when there is a choice.
-        names = {m.id: m.name or texts("staff.default_name") for m in await list_staff(pool)}
-        members = [(p.staff_id or 0, names.get(p.staff_id or 0, "")) for p in choice.performers]
+        members = await _masters(pool, texts, choice.performers)
         await show(
             query,
             texts("staff.title", service=choice.name),
@@ -148,15 +155,13 @@ async def pick_staff(
     clock: Clock,
     is_admin: bool,
 ) -> None:
-    rb, staff = callback_data.rb, max(callback_data.staff, 0)
-    choice = await resolve_choice(pool, callback_data.service_id, rb, whose(person, is_admin), staff)
+    rb = callback_data.rb
+    choice = await chosen(query, callback_data, pool, texts, person, is_admin, max(callback_data.staff, 0))
     if choice is None:
-        await alert(query, texts("not_found"))
         return
     if rb and callback_data.staff < 0:
         _, everyone = await service_and_performers(pool, choice.service_id)
-        names = {m.id: m.name or texts("staff.default_name") for m in await list_staff(pool)}
-        members = [(p.staff_id or 0, names.get(p.staff_id or 0, "")) for p in everyone]
+        members = await _masters(pool, texts, everyone)
         await show(
             query,
             texts("staff.move_title", service=choice.name),
@@ -176,11 +181,8 @@ async def calendar_page(
     clock: Clock,
     is_admin: bool,
 ) -> None:
-    choice = await resolve_choice(
-        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
-    )
+    choice = await chosen(query, callback_data, pool, texts, person, is_admin, callback_data.staff)
     if choice is None:
-        await alert(query, texts("not_found"))
         return
     await show_calendar(query, choice, max(0, min(callback_data.page, 12)), pool, settings, texts, clock())
 
@@ -195,11 +197,8 @@ async def pick_day(
     clock: Clock,
     is_admin: bool,
 ) -> None:
-    choice = await resolve_choice(
-        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
-    )
+    choice = await chosen(query, callback_data, pool, texts, person, is_admin, callback_data.staff)
     if choice is None:
-        await alert(query, texts("not_found"))
         return
     now = clock()
     day = unpack_day(callback_data.day)
@@ -233,11 +232,8 @@ async def pick_slot(
     is_admin: bool,
     state: FSMContext,
 ) -> None:
-    choice = await resolve_choice(
-        pool, callback_data.service_id, callback_data.rb, whose(person, is_admin), callback_data.staff
-    )
+    choice = await chosen(query, callback_data, pool, texts, person, is_admin, callback_data.staff)
     if choice is None:
-        await alert(query, texts("not_found"))
         return
     at = unpack_instant(callback_data.at)
     day = at.astimezone(settings.timezone).date()
