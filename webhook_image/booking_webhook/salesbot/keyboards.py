@@ -49,21 +49,29 @@ def time_zones(language_code: str | None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
-def autorenewal_choice() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=texts.AUTO_YES, callback_data=AutoRenewalChoice(on=True).pack())],
-            [InlineKeyboardButton(text=texts.AUTO_NO, callback_data=AutoRenewalChoice(on=False).pack())],
-        ]
-    )
-
-
-def autorenewals_off(tenants: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+def autorenewal_choice(code: str | None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
                 InlineKeyboardButton(
-                    text=f"{texts.AUTO_OFF_BUTTON}: {company}"[:64],
+                    text=texts.text(code, "auto_yes"), callback_data=AutoRenewalChoice(on=True).pack()
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=texts.text(code, "auto_no"), callback_data=AutoRenewalChoice(on=False).pack()
+                )
+            ],
+        ]
+    )
+
+
+def autorenewals_off(tenants: list[tuple[str, str]], code: str | None) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=f"{texts.text(code, 'auto_off_button')}: {company}"[:64],
                     callback_data=AutoRenewalOff(tenant=name).pack(),
                 )
             ]
@@ -85,37 +93,43 @@ def plans(plans: dict[str, Plan], tenant: str = "") -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def renewals(tenants: list[tuple[str, str]]) -> list[list[InlineKeyboardButton]]:
+def renewals(tenants: list[tuple[str, str]], code: str | None) -> list[list[InlineKeyboardButton]]:
     return [
         [
             InlineKeyboardButton(
-                text=f"{texts.RENEW_OFFER}: {company}"[:64], callback_data=RenewChoice(tenant=name).pack()
+                text=f"{texts.text(code, 'renew_offer')}: {company}"[:64],
+                callback_data=RenewChoice(tenant=name).pack(),
             )
         ]
         for name, company in tenants
     ]
 
 
-def managed_bot(company: str) -> ReplyKeyboardMarkup:
+def managed_bot(company: str, code: str | None) -> ReplyKeyboardMarkup:
     button = KeyboardButton(
-        text=texts.MANAGED_BUTTON,
+        text=texts.text(code, "managed_button"),
         request_managed_bot=KeyboardButtonRequestManagedBot(request_id=1, suggested_name=company[:64]),
     )
     return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
 
 
-def pay(url: str, amount: str, currency: str) -> InlineKeyboardMarkup:
+def pay(url: str, amount: str, currency: str, code: str | None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=texts.PAY_BUTTON.format(amount=amount, currency=currency), url=url)]
+            [
+                InlineKeyboardButton(
+                    text=texts.text(code, "pay_button", amount=amount, currency=currency), url=url
+                )
+            ]
         ]
     )
 
 
 def renew_now(plan_name: str, plan: Plan, tenant: str) -> InlineKeyboardMarkup:
     """One tap from a reminder to the payment link of a renewal on the same plan."""
-    text = texts.RENEW_NOW.format(
-        title=plan.title or plan_name, amount=plan.amount_str, currency=plan.currency
+    # Sent by the reminder pass, outside a conversation: no language is known (texts.py).
+    text = texts.text(
+        None, "renew_now", title=plan.title or plan_name, amount=plan.amount_str, currency=plan.currency
     )
     return InlineKeyboardMarkup(
         inline_keyboard=[
@@ -128,17 +142,18 @@ def renew_now(plan_name: str, plan: Plan, tenant: str) -> InlineKeyboardMarkup:
     )
 
 
-def retry(checkout_id: str) -> InlineKeyboardMarkup:
+def retry(checkout_id: str, code: str | None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
                 InlineKeyboardButton(
-                    text=texts.RETRY_BUTTON, callback_data=RetryPayment(checkout=checkout_id).pack()
+                    text=texts.text(code, "retry_button"),
+                    callback_data=RetryPayment(checkout=checkout_id).pack(),
                 )
             ]
         ]
     )
 
 
-def continue_payment(url: str, company: str) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(text=f"{texts.CONTINUE_PAYMENT}: {company}"[:64], url=url)]
+def continue_payment(url: str, company: str, code: str | None) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(text=f"{texts.text(code, 'continue_payment')}: {company}"[:64], url=url)]

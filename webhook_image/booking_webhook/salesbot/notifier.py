@@ -21,9 +21,9 @@ from booking_webhook.yookassa_api import PaymentNotFound, YooKassaError
 log = logging.getLogger(__name__)
 
 
-def human_date(value: str | None) -> str:
+def human_date(value: str | None, code: str | None = None) -> str:
     moment = parse_time(value)
-    return moment.strftime("%d.%m.%Y %H:%M UTC") if moment else "бессрочно"
+    return moment.strftime("%d.%m.%Y %H:%M UTC") if moment else texts.text(code, "forever")
 
 
 async def _ready_message(deps: SalesDeps, checkout: Checkout) -> str | None:
@@ -33,11 +33,11 @@ async def _ready_message(deps: SalesDeps, checkout: Checkout) -> str | None:
     spec, status = tenant.get("spec") or {}, tenant.get("status") or {}
     paid_until = human_date(spec.get("paidUntil"))
     if checkout.kind == "renewal":
-        text = texts.AUTO_RENEWED if checkout.auto_for_paid_until else texts.RENEWED
-        return text.format(company=checkout.company_name, paid_until=paid_until)
+        key = "auto_renewed" if checkout.auto_for_paid_until else "renewed"
+        return texts.text(None, key, company=checkout.company_name, paid_until=paid_until)
     username = status.get("botUsername")
     if status.get("phase") == "Ready" and username:
-        return texts.READY.format(username=username, paid_until=paid_until)
+        return texts.text(None, "ready", username=username, paid_until=paid_until)
     return None
 
 
@@ -57,9 +57,9 @@ async def notify_once(bot: Bot, deps: SalesDeps) -> int:
     for checkout in await deps.store.checkouts_awaiting_cancel_message(deps.settings.tenant_namespace):
         reason = checkout.status_message or "canceled"
         if checkout.auto_for_paid_until:
-            text = texts.AUTO_DECLINED.format(company=checkout.company_name, reason=reason)
+            text = texts.text(None, "auto_declined", company=checkout.company_name, reason=reason)
         else:
-            text = texts.CANCELED.format(reason=reason)
+            text = texts.text(None, "canceled", reason=reason)
         if await _send(bot, checkout, text):
             await deps.store.mark_cancel_notified(checkout.id)
             sent += 1

@@ -26,11 +26,6 @@ from booking_webhook.salesbot.notifier import human_date
 log = logging.getLogger(__name__)
 
 REMIND_EVERY_SECONDS = 600.0
-TEXTS = {
-    "expires_in_3_days": texts.EXPIRES_IN_3_DAYS,
-    "expires_in_1_day": texts.EXPIRES_IN_1_DAY,
-    "suspended": texts.SUSPENDED,
-}
 
 
 def due_reminder(
@@ -77,7 +72,9 @@ async def remind_once(bot: Bot, deps: SalesDeps, now: datetime.datetime | None =
         if auto is not None and kind == "expires_in_3_days":  # announce the charge instead
             method = f" ({auto['method_title']})" if auto["method_title"] else ""
             charged = deps.settings.plans.get(str(auto["plan"])) or plan
-            text = texts.AUTO_UPCOMING.format(
+            text = texts.text(
+                None,
+                "auto_upcoming",
                 company=company,
                 paid_until=human_date(paid_until),
                 amount=charged.amount_str,
@@ -86,7 +83,7 @@ async def remind_once(bot: Bot, deps: SalesDeps, now: datetime.datetime | None =
             )
             markup = None
         else:
-            text = TEXTS[kind].format(company=company, paid_until=human_date(paid_until))
+            text = texts.text(None, kind, company=company, paid_until=human_date(paid_until))
         try:
             await bot.send_message(checkout.chat_id, text, reply_markup=markup)
         except TelegramForbiddenError:

@@ -5,13 +5,14 @@ slot and sends every reminder hours off. The eleven are offered as buttons (one 
 each, the one most people there recognise); any other IANA name can be typed. Both go
 through ``booking_contract.crd.valid_timezone``, the rule the CRD and the bot apply too.
 
-The question speaks the owner's language (Russian, or English for an ``en*`` Telegram
-client); the rest of the sales conversation is Russian, the shop's language.
+The labels speak the owner's language (``texts.language``), as the rest of the conversation.
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+from booking_webhook.salesbot import texts
 
 # (IANA name, Russian label, English label), west to east.
 RUSSIA: Final = (
@@ -28,37 +29,7 @@ RUSSIA: Final = (
     ("Asia/Kamchatka", "Камчатка (UTC+12)", "Kamchatka (UTC+12)"),
 )
 
-TEXTS: Final = {
-    "ru": {
-        "ask": (
-            "В каком часовом поясе работает ваш бизнес? Бот будет показывать время записи и "
-            "присылать напоминания по нему. Выберите город или пришлите название пояса IANA "
-            "(например, Asia/Novosibirsk). Изменить пояс позже можно в самом боте."
-        ),
-        "bad": "Такого часового пояса нет. Выберите город или пришлите название вида Asia/Novosibirsk.",
-        "ok": "Часовой пояс: {zone}.",
-    },
-    "en": {
-        "ask": (
-            "Which time zone does your business work in? The bot shows booking times and sends "
-            "reminders in it. Pick a city or send an IANA zone name (e.g. Asia/Novosibirsk). "
-            "You can change it later in the bot itself."
-        ),
-        "bad": "Unknown time zone. Pick a city or send a name like Asia/Novosibirsk.",
-        "ok": "Time zone: {zone}.",
-    },
-}
-
-
-def language(code: str | None) -> str:
-    """English for an ``en*`` Telegram client, Russian otherwise."""
-    return "en" if (code or "").lower().startswith("en") else "ru"
-
-
-def text(code: str | None, key: str, **values: str) -> str:
-    return TEXTS[language(code)][key].format(**values)
-
 
 def label(index: int, code: str | None) -> str:
     _, ru, en = RUSSIA[index]
-    return en if language(code) == "en" else ru
+    return en if texts.language(code) == "en" else ru

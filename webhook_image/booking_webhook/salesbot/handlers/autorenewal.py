@@ -20,12 +20,15 @@ def router() -> Router:
 async def show(message: Message, deps: SalesDeps) -> None:
     if message.from_user is None:
         return
+    code = message.from_user.language_code
     rows = await deps.store.autorenewals(deps.settings.tenant_namespace, owner=message.from_user.id)
     if not rows:
-        await message.answer(texts.AUTO_NONE)
+        await message.answer(texts.text(code, "auto_none"))
         return
     tenants = [(str(r["tenant_name"]), str(r["company_name"])) for r in rows]
-    await message.answer(texts.AUTO_LIST, reply_markup=keyboards.autorenewals_off(tenants))
+    await message.answer(
+        texts.text(code, "auto_list"), reply_markup=keyboards.autorenewals_off(tenants, code)
+    )
 
 
 async def switch_off(query: CallbackQuery, callback_data: keyboards.AutoRenewalOff, deps: SalesDeps) -> None:
@@ -38,4 +41,5 @@ async def switch_off(query: CallbackQuery, callback_data: keyboards.AutoRenewalO
     if row is None or not isinstance(query.message, Message):
         return  # not the owner's, or already off
     await deps.store.disable_autorenewal(namespace, callback_data.tenant, query.from_user.id)
-    await query.message.answer(texts.AUTO_OFF_DONE.format(company=row["company_name"]))
+    code = query.from_user.language_code
+    await query.message.answer(texts.text(code, "auto_off_done", company=row["company_name"]))

@@ -38,7 +38,7 @@ from booking_webhook.yookassa_api import YooKassaError, YooKassaUnavailable
 log = logging.getLogger(__name__)
 # A pending payment is offered again on /start for this long (YooKassa cancels it later anyway).
 PENDING_PAYMENT_SHOWN_FOR = datetime.timedelta(hours=1)
-# The "Повторить" button works this long after the checkout was made; later the owner starts
+# The "Повторить" (Retry) button works this long after the checkout was made; later the owner starts
 # again (the token Secret of an unpaid checkout is removed after 7 days).
 RETRY_ALLOWED_FOR = datetime.timedelta(days=2)
 
@@ -67,8 +67,14 @@ def router() -> Router:
     return r
 
 
+def _code(event: Message | CallbackQuery) -> str | None:
+    """The language of whom the bot answers (texts.py: Russian unless en*)."""
+    return event.from_user.language_code if event.from_user else None
+
+
 async def start(message: Message, state: FSMContext, deps: SalesDeps) -> None:
     await state.clear()
+    code = _code(message)
     markup = keyboards.plans(deps.settings.plans)
     if message.from_user is not None:
         latest = await deps.store.latest_checkout(message.from_user.id)
@@ -76,13 +82,13 @@ async def start(message: Message, state: FSMContext, deps: SalesDeps) -> None:
             age = datetime.datetime.now(tz=datetime.UTC) - latest.created_at
             if age < PENDING_PAYMENT_SHOWN_FOR:
                 markup.inline_keyboard.append(
-                    keyboards.continue_payment(latest.confirmation_url, latest.company_name)
+                    keyboards.continue_payment(latest.confirmation_url, latest.company_name, code)
                 )
         owned = await _existing_tenants(deps, message.from_user.id)
         markup.inline_keyboard.extend(
-            keyboards.renewals([(c.tenant_name, c.company_name) for c in owned.values()])
+            keyboards.renewals([(c.tenant_name, c.company_name) for c in owned.values()], code)
         )
-    await message.answer(texts.GREETING, reply_markup=markup)
+    await message.answer(texts.text(code, "greeting"), reply_markup=markup)
 
 
 async def _existing_tenants(deps: SalesDeps, user_id: int) -> dict[str, Checkout]:
@@ -101,7 +107,8 @@ async def choose_renewal(query: CallbackQuery, callback_data: keyboards.RenewCho
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(
-            texts.GREETING, reply_markup=keyboards.plans(deps.settings.plans, callback_data.tenant)
+            texts.text(_code(query), "greeting"),
+            reply_markup=keyboards.plans(deps.settings.plans, callback_data.tenant),
         )
 
 
@@ -109,34 +116,33 @@ async def choose_plan(
     query: CallbackQuery, callback_data: keyboards.PlanChoice, state: FSMContext, deps: SalesDeps
 ) -> None:
     await query.answer()
-    message = query.message
+    message, code = query.message, _code(query)
     if not isinstance(message, Message):
         return
     if callback_data.plan not in deps.settings.plans:
-        await message.answer(texts.UNKNOWN_PLAN)
+        await message.answer(texts.text(code, "unknown_plan"))
         return
     await state.update_data(plan=callback_data.plan, tenant=callback_data.tenant)
     if callback_data.tenant:
         owned = await _existing_tenants(deps, query.from_user.id)
         if callback_data.tenant not in owned:
-            await message.answer(texts.NOT_YOURS)
+            await message.answer(texts.text(code, "not_yours"))
             return
         await state.update_data(renew_checkout=str(owned[callback_data.tenant].id))
-        await _after_details(message, state, deps, query.from_user.id)
+        await _after_details(message, state, deps, query.from_user.id, code)
         return
     await state.set_state(Purchase.company)
-    await message.answer(texts.ASK_COMPANY)
+    await message.answer(texts.text(code, "ask_company"))
 
 
 async def company_name(message: Message, state: FSMContext) -> None:
-    company = (message.text or "").strip()
+    company, code = (message.text or "").strip(), _code(message)
     if not 1 <= len(company) <= 128:
-        await message.answer(texts.BAD_COMPANY)
+        await message.answer(texts.text(code, "bad_company"))
         return
     await state.update_data(company=company)
     await state.set_state(Purchase.zone)
-    code = message.from_user.language_code if message.from_user else None
-    await message.answer(zones.text(code, "ask"), reply_markup=keyboards.time_zones(code))
+    await message.answer(texts.text(code, "ask_zone"), reply_markup=keyboards.time_zones(code))
 
 
 async def zone_button(query: CallbackQuery, callback_data: keyboards.ZoneChoice, state: FSMContext) -> None:
@@ -147,10 +153,9 @@ async def zone_button(query: CallbackQuery, callback_data: keyboards.ZoneChoice,
 
 
 async def zone_typed(message: Message, state: FSMContext) -> None:
-    name = (message.text or "").strip()
-    code = message.from_user.language_code if message.from_user else None
+    name, code = (message.text or "").strip(), _code(message)
     if not crd.valid_timezone(name):
-        await message.answer(zones.text(code, "bad"), reply_markup=keyboards.time_zones(code))
+        await message.answer(texts.text(code, "bad_zone"), reply_markup=keyboards.time_zones(code))
         return
     await _zone_chosen(message, state, name, code)
 
@@ -160,8 +165,8 @@ async def _zone_chosen(message: Message, state: FSMContext, zone: str, code: str
     await state.set_state(Purchase.token)
     company = str((await state.get_data()).get("company") or "")
     await message.answer(
-        f"{zones.text(code, 'ok', zone=zone)}\n\n{texts.ASK_TOKEN}",
-        reply_markup=keyboards.managed_bot(company),
+        f"{texts.text(code, 'zone_ok', zone=zone)}\n\n{texts.text(code, 'ask_token')}",
+        reply_markup=keyboards.managed_bot(company, code),
     )
 
 
@@ -169,7 +174,7 @@ async def bot_token(message: Message, state: FSMContext, deps: SalesDeps, bot: B
     token = (message.text or "").strip()
     await _forget(message, bot)  # the token must not stay in the chat history
     if not looks_like_token(token):
-        await message.answer(texts.BAD_TOKEN_SHAPE)
+        await message.answer(texts.text(_code(message), "bad_token_shape"))
         return
     await _accept_token(message, state, deps, token)
 
@@ -181,24 +186,27 @@ async def managed_bot_created(message: Message, state: FSMContext, deps: SalesDe
     try:
         token = await bot.get_managed_bot_token(user_id=created.bot_user.id)
     except TelegramBadRequest:
-        await message.answer(texts.TOKEN_CHECK_FAILED)
+        await message.answer(texts.text(_code(message), "token_check_failed"))
         return
     await _accept_token(message, state, deps, token)
 
 
 async def _accept_token(message: Message, state: FSMContext, deps: SalesDeps, token: str) -> None:
+    code = _code(message)
     try:
         me = await check_token(token, deps.settings.telegram_api_url)
     except TokenRejected:
-        await message.answer(texts.TOKEN_REJECTED)
+        await message.answer(texts.text(code, "token_rejected"))
         return
     except TelegramUnavailable:
-        await message.answer(texts.TOKEN_CHECK_FAILED)
+        await message.answer(texts.text(code, "token_check_failed"))
         return
-    await message.answer(texts.TOKEN_OK.format(username=me.username), reply_markup=ReplyKeyboardRemove())
+    await message.answer(
+        texts.text(code, "token_ok", username=me.username), reply_markup=ReplyKeyboardRemove()
+    )
     await state.update_data(token=token, bot_id=me.id)
     if message.from_user is not None:
-        await _after_details(message, state, deps, message.from_user.id)
+        await _after_details(message, state, deps, message.from_user.id, code)
 
 
 async def receipt_email(message: Message, state: FSMContext, deps: SalesDeps) -> None:
@@ -209,20 +217,24 @@ async def receipt_email(message: Message, state: FSMContext, deps: SalesDeps) ->
     elif (phone := normalize_phone(text)) is not None:
         await state.update_data(phone=phone)
     else:
-        await message.answer(texts.BAD_EMAIL)
+        await message.answer(texts.text(_code(message), "bad_email"))
         return
     if message.from_user is not None:
-        await _after_details(message, state, deps, message.from_user.id)
+        await _after_details(message, state, deps, message.from_user.id, _code(message))
 
 
-async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, user_id: int) -> None:
+async def _after_details(
+    message: Message, state: FSMContext, deps: SalesDeps, user_id: int, code: str | None
+) -> None:
     data = await state.get_data()
     if deps.settings.yookassa_receipt_enabled and not (data.get("email") or data.get("phone")):
         await state.set_state(Purchase.email)
-        await message.answer(texts.ASK_EMAIL)
+        await message.answer(texts.text(code, "ask_email"))
         return
     if deps.settings.sales_autorenewal and "auto" not in data:
-        await message.answer(texts.AUTO_QUESTION, reply_markup=keyboards.autorenewal_choice())
+        await message.answer(
+            texts.text(code, "auto_question"), reply_markup=keyboards.autorenewal_choice(code)
+        )
         return
     buyer = Buyer(
         telegram_user_id=user_id,
@@ -251,10 +263,10 @@ async def _after_details(message: Message, state: FSMContext, deps: SalesDeps, u
             )
     except (CheckoutError, KubeError) as exc:
         log_event(log, "checkout failed", logging.WARNING, user_id=user_id, error=type(exc).__name__)
-        await message.answer(texts.CHECKOUT_FAILED)
+        await message.answer(texts.text(code, "checkout_failed"))
         return
     await state.clear()  # drops the token from the FSM storage too
-    await _pay(message, deps, checkout)
+    await _pay(message, deps, checkout, code)
 
 
 async def auto_renewal_choice(
@@ -265,32 +277,36 @@ async def auto_renewal_choice(
     if not isinstance(query.message, Message) or not data.get("plan"):
         return  # a tap on an old question: the conversation is over
     await state.update_data(auto=callback_data.on)
-    await _after_details(query.message, state, deps, query.from_user.id)
+    await _after_details(query.message, state, deps, query.from_user.id, _code(query))
 
 
-async def _pay(message: Message, deps: SalesDeps, checkout: Checkout) -> None:
+async def _pay(message: Message, deps: SalesDeps, checkout: Checkout, code: str | None) -> None:
     try:
         url = await create_payment(deps.store, deps.yookassa, deps.settings, checkout)
     except AlreadyPaid:
-        await message.answer(texts.ALREADY_PAID)
+        await message.answer(texts.text(code, "already_paid"))
         return
     except YooKassaUnavailable:
-        await message.answer(texts.PAYMENT_UNAVAILABLE, reply_markup=keyboards.retry(str(checkout.id)))
+        await message.answer(
+            texts.text(code, "payment_unavailable"), reply_markup=keyboards.retry(str(checkout.id), code)
+        )
         return
     except (YooKassaError, CheckoutError) as exc:
         log_event(log, "payment refused", logging.ERROR, checkout_id=str(checkout.id), error=str(exc)[:200])
-        await message.answer(texts.CHECKOUT_FAILED)
+        await message.answer(texts.text(code, "checkout_failed"))
         return
     amount = f"{checkout.amount:.2f}"
     await message.answer(
-        texts.PAY.format(
+        texts.text(
+            code,
+            "pay",
             company=checkout.company_name,
             plan=checkout.plan,
             days=checkout.days,
             amount=amount,
             currency=checkout.currency,
         ),
-        reply_markup=keyboards.pay(url, amount, checkout.currency),
+        reply_markup=keyboards.pay(url, amount, checkout.currency, code),
     )
 
 
@@ -306,13 +322,14 @@ async def retry_payment(query: CallbackQuery, callback_data: keyboards.RetryPaym
         or not isinstance(query.message, Message)
     ):
         return
+    code = _code(query)
     if checkout.status == "applied":
-        await query.message.answer(texts.ALREADY_PAID)
+        await query.message.answer(texts.text(code, "already_paid"))
         return
     if datetime.datetime.now(tz=datetime.UTC) - checkout.created_at > RETRY_ALLOWED_FOR:
-        await query.message.answer(texts.RETRY_EXPIRED)
+        await query.message.answer(texts.text(code, "retry_expired"))
         return
-    await _pay(query.message, deps, checkout)  # looks the payment up first: never a second payment
+    await _pay(query.message, deps, checkout, code)  # looks the payment up first: never a second payment
 
 
 async def _forget(message: Message, bot: Bot) -> None:

@@ -21,6 +21,7 @@ def router() -> Router:
 async def status(message: Message, deps: SalesDeps) -> None:
     if message.from_user is None:
         return
+    code = message.from_user.language_code
     lines: list[str] = []
     for checkout in await deps.store.owner_tenants(message.from_user.id, deps.settings.tenant_namespace):
         try:
@@ -31,17 +32,20 @@ async def status(message: Message, deps: SalesDeps) -> None:
         phase = str(state.get("phase") or "Pending")
         username = state.get("botUsername")
         refunded = await deps.store.refunded_total(checkout.tenant_name)
+        refund = texts.text(code, "status_refund", amount=f"{refunded:.2f}", currency=checkout.currency)
         lines.append(
-            texts.STATUS_LINE.format(
+            texts.text(
+                code,
+                "status_line",
                 company=spec.get("companyName") or checkout.company_name,
                 plan=spec.get("plan") or checkout.plan,
-                phase=texts.PHASES.get(phase, phase),
-                paid_until=human_date(spec.get("paidUntil")),
-                bot=f", бот @{username}" if username else "",
-                refund=f", возвращено {refunded:.2f} {checkout.currency}" if refunded else "",
+                phase=texts.phase(code, phase),
+                paid_until=human_date(spec.get("paidUntil"), code),
+                bot=texts.text(code, "status_bot", username=username) if username else "",
+                refund=refund if refunded else "",
             )
         )
     latest = await deps.store.latest_checkout(message.from_user.id)
     if latest is not None and latest.status in ("created", "pending"):
-        lines.append(texts.PENDING_LINE.format(company=latest.company_name, plan=latest.plan))
-    await message.answer("\n".join(lines) if lines else texts.NO_TENANTS)
+        lines.append(texts.text(code, "pending_line", company=latest.company_name, plan=latest.plan))
+    await message.answer("\n".join(lines) if lines else texts.text(code, "no_tenants"))
