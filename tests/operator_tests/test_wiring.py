@@ -40,7 +40,7 @@ def _registry() -> dict[str, list[list[str | None]]]:
 
 def test_every_handler_is_registered_under_its_persisted_id() -> None:
     registry = _registry()
-    assert {kind: sorted({h[0] for h in hs}) for kind, hs in registry.items()} == {
+    assert {kind: sorted({str(h[0]) for h in hs}) for kind, hs in registry.items()} == {
         "activities": ["login_via_async_client", "start", "stop", "tenants"],
         "indexing": ["tenants_by_client_id", "tenants_by_token_secret"],
         "watching": ["bot_deployment_changed", "secret_changed", "shard_reported"],
