@@ -90,14 +90,14 @@ def webhook_release(kubectl: Kubectl) -> Iterator[WebhookRelease]:
         )  # fmt: skip
     port = free_port()
     url = f"https://{HOST}:{port}{BASE_PATH}"
-    values = {
-        "operator.clusterWide": "false",
+    strings = {
         "operator.shardWebhook.url": url,
         "operator.shardWebhook.ingress.className": INGRESS_CLASS,
         "operator.shardWebhook.ingress.tls[0].secretName": TLS_SECRET,
         "operator.shardWebhook.ingress.tls[0].hosts[0]": HOST,
     }
-    sets = [arg for key, value in values.items() for arg in ("--set-string", f"{key}={value}")]
+    sets = ["--set", "operator.clusterWide=false"]
+    sets += [arg for key, value in strings.items() for arg in ("--set-string", f"{key}={value}")]
     upgrade = ("upgrade", name, str(CHART), *scope, "--wait", "--timeout", "5m")
     try:
         _helm(*upgrade, "--reuse-values", *sets)
