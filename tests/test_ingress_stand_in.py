@@ -145,7 +145,7 @@ async def test_the_fake_telegram_delivers_through_nginx_over_tls_trusting_the_te
     assert path == f"{PREFIX}4242" and update["message"]["text"] == "/start"
     assert headers["X-Telegram-Bot-Api-Secret-Token"] == "s3cret"
     assert headers["Host"] == HOST and headers["X-Forwarded-Proto"] == "https"
-    (logged,) = nginx.requests()
+    (logged,) = await _logged(nginx)  # nginx logs a request once its answer is sent
     assert (logged["uri"], logged["status"], logged["upstream"]) == (
         f"{PREFIX}4242",
         200,
@@ -182,6 +182,14 @@ async def test_a_certificate_of_another_ca_is_not_trusted_and_nothing_is_deliver
         await asyncio.sleep(0.05)
     assert "in SSL handshake" in nginx.error_log()
     assert backend[0].seen == [] and nginx.requests() == []
+
+
+async def _logged(nginx: Nginx) -> list[dict[str, Any]]:
+    for _ in range(200):
+        if nginx.requests():
+            break
+        await asyncio.sleep(0.05)
+    return nginx.requests()
 
 
 class _Resolve(aiohttp.abc.AbstractResolver):

@@ -136,9 +136,9 @@ def render(
         f"error_log {directory / 'error.log'} info;",  # info: failed TLS handshakes too
         "events { worker_connections 128; }",
         "http {",
-        '  log_format routed escape=json \'{"host":"$host","method":"$request_method",'
-        '"uri":"$request_uri","status":$status,"upstream":"$upstream_addr",'
-        '"upstream_status":"$upstream_status"}\';',
+        '  log_format routed escape=json \'{"at":$msec,"host":"$host","method":"$request_method",'
+        '"uri":"$request_uri","status":$status,"seconds":$request_time,"upstream":"$upstream_addr",'
+        '"upstream_status":"$upstream_status","upstream_connect":"$upstream_connect_time"}\';',
         f"  access_log {directory / 'access.log'} routed;",
         *(
             f"  {kind}_temp_path {temp / kind};"
