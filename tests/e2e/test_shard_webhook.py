@@ -21,6 +21,7 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,9 +227,21 @@ def test_the_shard_registers_its_tenants_webhook_under_the_public_url_with_a_sec
 
 
 def test_a_customers_start_goes_through_the_ingress_and_the_service_to_the_shard_pod(
-    kubectl: Kubectl, tenants: Tenants, telegram: ReachableTelegram, served: Live, nginx: Nginx
+    kubectl: Kubectl,
+    tenants: Tenants,
+    telegram: ReachableTelegram,
+    served: Live,
+    nginx: Nginx,
+    request: pytest.FixtureRequest,
 ) -> None:
+    started = time.monotonic()
     assert "E2E Test Salon" in answers_start(telegram, served.token, timeout=30)
+    request.node.user_properties.append(
+        (
+            "timing: webhook /start -> answer, through nginx and the Service (s)",
+            f"{time.monotonic() - started:.2f}",
+        )
+    )
     pod = _shard_pod(kubectl, tenants.namespace)
     answers = [c for c in _calls(telegram, served.token, "sendMessage") if c.params.get("chat_id") == USER_ID]
     assert answers and answers[-1].peer == pod["status"]["podIP"]
@@ -324,3 +337,22 @@ def test_a_tenant_switched_to_dedicated_leaves_no_webhook_and_its_new_bot_polls_
     ]
     assert answers[-1].peer == bot["status"]["podIP"]
     assert switched.token not in telegram.call(lambda: list(telegram.fake.conflicts))
+
+
+def test_a_deleted_tenant_leaves_no_webhook_of_its_own(
+    kubectl: Kubectl, tenants: Tenants, telegram: ReachableTelegram, nginx: Nginx, created: list[TenantNames]
+) -> None:
+    live = _webhook_tenant(tenants, telegram, created)
+    shard = (tenants.get(live.names) or {})["status"]["shard"]
+    pod = running_pod(shard_pods(kubectl, tenants.namespace, shard))
+    assert pod is not None and telegram.call(lambda: live.token in telegram.fake.webhooks)
+    tenants.delete_and_wait(live.names)
+    wait_for(
+        "the deleted tenant's webhook to be gone",
+        lambda: not telegram.call(lambda: live.token in telegram.fake.webhooks),
+        timeout=30,
+        interval=0.5,
+    )
+    set_at = _calls(telegram, live.token, "setWebhook")[-1].at
+    deleted = [c for c in _calls(telegram, live.token, "deleteWebhook") if c.at > set_at]
+    assert [c.peer for c in deleted] == [pod["status"]["podIP"]]  # by the shard that served it
