@@ -81,7 +81,8 @@ export E2E_HOST_ADDRESS="$BOOKING_CLUSTER_HOST_IP" E2E_WEBHOOK_IMAGE="$BOOKING_W
 # enforces Pod Security `restricted` from now on (every pod the chart and the operator make passes
 # it). This release is cluster-wide because the tests make a namespace each; the chart's
 # namespaced default RBAC is applied by those tests for a release of their own and checked as its
-# service accounts.
+# service accounts. tests/e2e/test_shard_webhook.py switches it to the namespaced operator in
+# webhook mode for its module (helm upgrade; nginx on the host as the Ingress controller) and back.
 kubectl label namespace "$NAMESPACE" --overwrite \
   pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/enforce-version=latest >/dev/null
 export BOOKING_NAMESPACE="$NAMESPACE"

@@ -113,3 +113,19 @@ def test_a_cluster_wide_operator_cannot_use_webhook_mode(helm: Helm) -> None:
     )
     assert result.returncode != 0
     assert "clusterWide" in result.stderr
+
+
+def test_a_shards_webhook_service_routes_to_its_pod_before_the_readiness_probe_passes(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    """On the real tier (tests/e2e/test_shard_webhook.py) a fresh shard's first tenant was Ready
+    and its webhook set ~15 s before the pod's readiness probe (period 20 s) let the Service
+    route to it: Telegram's deliveries were refused meanwhile, and real Telegram backs off."""
+    manifests = rendered["shard-webhook"]
+    settings = _shard_settings(_operator_env(manifests))
+    probe = shard_manifests.deployment(settings, "booking-shard-0", "default")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["readinessProbe"]
+    assert probe["httpGet"]["path"] == "/healthz"  # the tenant list, not the webhook port
+    services = [s for s in by_kind(manifests, "Service") if s["metadata"]["name"].startswith("booking-shard")]
+    assert services and all(s["spec"].get("publishNotReadyAddresses") is True for s in services)

@@ -33,7 +33,6 @@ import re
 import secrets
 import select
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -328,14 +327,27 @@ def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - a local port-forward URL
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def _notify(kubectl: Kubectl, namespace: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Deliver like YooKassa does: again after a 503 (a transient failure), a few times."""
+    """Deliver like YooKassa does: again after a 503 (a transient failure), a few times.
+
+    A 503 means the webhook could not reach its database, the Kubernetes API or YooKassa for a
+    moment; it delivers again once its /ready (database and Kubernetes reachable) says it is back.
+    """
     with port_forward(kubectl, namespace, f"pod/{WEBHOOK}", 8001) as local:
+        ready = f"http://127.0.0.1:{local}/ready"
         for _ in range(5):
             status, answer = _post(f"http://127.0.0.1:{local}/webhook/yookassa", body)
             if status != 503:
                 break
-            time.sleep(3)
+            wait_for("the webhook ready again after a 503", lambda: _ready(ready), timeout=60, interval=0.5)
     return status, answer
 
 

@@ -21,6 +21,8 @@ Stable API (other components' tests rely on it; extend, do not change):
         tg.polling(token), await tg.wait_for_hang_up(token)     # a getUpdates held open, until it is not
         tg.webhooks                                  # setWebhook: token -> (url, secret_token);
                                                      # updates are then POSTed there, getUpdates is 409
+        tg.deliver_over(ssl_context, {"hooks.test": "127.0.0.1"})  # HTTPS webhooks: trust that
+                                                     # CA only, resolve those names to those addresses
         tg.fail_next("sendMessage", token, error_code=429, retry_after=1)
         tg.block_user(token, user_id)                # every send to that chat -> 403 blocked
         tg.set_result("getManagedBotToken", {...}, token)       # stub any method's result
@@ -43,12 +45,14 @@ import asyncio
 import itertools
 import json
 import socket
+import ssl
 import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp.abc
 import aiohttp.web
 
 __all__ = ["ApiCall", "FakeBot", "FakeTelegram", "SentMessage", "TelegramError"]
@@ -206,6 +210,10 @@ class FakeTelegram:
         self.webhooks: dict[str, tuple[str, str | None]] = {}
         self._deliverers: dict[str, asyncio.Task[None]] = {}
         self._http: aiohttp.ClientSession | None = None
+        # deliver_over: how webhook deliveries verify HTTPS and find their hosts (default: the
+        # system's CAs and resolver).
+        self._webhook_tls: ssl.SSLContext | None = None
+        self._webhook_hosts: dict[str, str] = {}
         self._chats: dict[tuple[str, int], _Chat] = defaultdict(_Chat)
         self._message_ids: dict[tuple[str, int], itertools.count[int]] = defaultdict(
             lambda: itertools.count(1)
@@ -285,6 +293,25 @@ class FakeTelegram:
         return full
 
     # ---- webhooks ----------------------------------------------------------------------------
+    def deliver_over(self, tls: ssl.SSLContext | None, hosts: Mapping[str, str] | None = None) -> None:
+        """Deliver webhooks verifying HTTPS with `tls` (e.g. a context trusting a test CA only), and
+        connect to `hosts[name]` for a URL's host `name` while still verifying the certificate
+        against `name`, as Telegram does for a public name. None / {}: the defaults again."""
+        self._webhook_tls = tls
+        self._webhook_hosts = dict(hosts or {})
+        if self._http is not None:  # the next delivery opens a session with the new settings
+            session, self._http = self._http, None
+            asyncio.get_running_loop().create_task(session.close())
+
+    def _webhook_session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            connector = aiohttp.TCPConnector(
+                ssl=self._webhook_tls if self._webhook_tls is not None else True,
+                resolver=_StaticResolver(self._webhook_hosts),
+            )
+            self._http = aiohttp.ClientSession(connector=connector)
+        return self._http
+
     def _deliver_soon(self, token: str) -> None:
         task = self._deliverers.get(token)
         if task is None or task.done():
@@ -292,14 +319,12 @@ class FakeTelegram:
 
     async def _deliver(self, token: str) -> None:
         """POST queued updates one by one to the webhook, as Telegram does; retry what fails."""
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
         queue = self._updates[token]
         while queue and token in self.webhooks and not self._closing.is_set():
             url, secret = self.webhooks[token]
             headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
             try:
-                async with self._http.post(url, json=queue[0], headers=headers) as resp:
+                async with self._webhook_session().post(url, json=queue[0], headers=headers) as resp:
                     delivered = resp.status == 200
             except aiohttp.ClientError:
                 delivered = False
@@ -763,6 +788,34 @@ class FakeTelegram:
             )
         )
         chat.changed.set()
+
+
+class _StaticResolver(aiohttp.abc.AbstractResolver):
+    """Names of the test's own (`deliver_over`), then the system's resolver."""
+
+    def __init__(self, hosts: Mapping[str, str]) -> None:
+        self._hosts = dict(hosts)
+        self._system = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        address = self._hosts.get(host)
+        if address is None:
+            return await self._system.resolve(host, port, family)
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None:
+        await self._system.close()
 
 
 class _ApiError(Exception):
