@@ -35,7 +35,9 @@ async def _book(
     )
 
 
-async def _move(pool: asyncpg.Pool, booking_id: int, at: dt.datetime, staff_id: int | None) -> bookings.Booking:
+async def _move(
+    pool: asyncpg.Pool, booking_id: int, at: dt.datetime, staff_id: int | None
+) -> bookings.Booking:
     _, after = await bookings.reschedule_booking(
         pool, booking_id, user_id=1, new_start=at, now=NOW, tz=MOSCOW, cutoff_minutes=0, staff_id=staff_id
     )

@@ -120,7 +120,9 @@ async def test_i_am_coming_after_the_start_or_a_cancellation_is_refused(pool: as
 # ---- what a customer holds ---------------------------------------------------------------------------
 
 
-async def test_own_booking_at_finds_the_customers_booking_of_that_service_and_start(pool: asyncpg.Pool) -> None:
+async def test_own_booking_at_finds_the_customers_booking_of_that_service_and_start(
+    pool: asyncpg.Pool,
+) -> None:
     booking = await _book(pool, 1, TUESDAY_11)
     found = await bookings.own_booking_at(pool, 1, 1, TUESDAY_11)
     assert found is not None
@@ -200,7 +202,9 @@ async def test_the_timeout_releases_only_notices_held_long_enough(pool: asyncpg.
     await bookings.hold_notice(pool, new.id, NOW + 10 * MINUTE)
     released = await bookings.release_notices(pool, held_before=NOW + 5 * MINUTE)
     assert [b.id for b in released] == [old.id]
-    assert await pool.fetchval("SELECT notice_held_at FROM bookings WHERE id = $1", new.id) == NOW + 10 * MINUTE
+    assert (
+        await pool.fetchval("SELECT notice_held_at FROM bookings WHERE id = $1", new.id) == NOW + 10 * MINUTE
+    )
 
 
 async def test_a_held_notice_of_a_cancelled_booking_is_dropped_not_sent(pool: asyncpg.Pool) -> None:

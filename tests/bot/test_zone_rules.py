@@ -186,4 +186,8 @@ async def test_the_calendar_in_kamchatka_counts_blocked_mornings_as_full(pool: a
         await bookings.block_slot(pool, starts_at=kamchatka(day, 10), minutes=9 * 60)
     performers = await catalog.service_performers(pool, 1)
     states = await slots.calendar_states(pool, MONDAY, 3, performers, KAMCHATKA_MONDAY_8, KAMCHATKA)
-    assert states == {MONDAY: slots.DayState.FULL, TUESDAY: slots.DayState.FREE, wednesday: slots.DayState.FULL}
+    assert states == {
+        MONDAY: slots.DayState.FULL,
+        TUESDAY: slots.DayState.FREE,
+        wednesday: slots.DayState.FULL,
+    }
