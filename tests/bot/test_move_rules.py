@@ -99,3 +99,13 @@ async def test_the_day_slots_of_a_moved_booking_include_its_own_time(pool: async
     others = await slots.slots_for_day(pool, day, performers, NOW, MOSCOW)
     assert TUESDAY_11 in own
     assert TUESDAY_11 not in others
+
+
+async def test_a_master_working_on_the_businesss_closed_day_makes_it_bookable(pool: asyncpg.Pool) -> None:
+    """The business is closed on Sundays; Anna works Sunday 10-14 by her own week."""
+    anna = await staff.add_staff(pool, "Anna")
+    await staff.set_weekday_hours(pool, anna.id, 7, [staff.Interval(dt.time(10), dt.time(14))])
+    sunday = dt.date(2030, 3, 10)
+    performers = await catalog.service_performers(pool, 1)
+    states = await slots.calendar_states(pool, sunday, 1, performers, NOW, MOSCOW)
+    assert states == {sunday: slots.DayState.FREE}
