@@ -100,13 +100,31 @@ async def test_a_los_angeles_evening_is_booked_on_the_tenants_today_with_a_one_d
 async def test_any_master_in_kamchatka_counts_the_local_day_not_the_utc_one(pool: asyncpg.Pool) -> None:
     """Anna's visits fall on the local Sunday and Tuesday (one of them on Monday in UTC), master 1's
     on the local Monday morning (Sunday in UTC): on the local Monday Anna has none, so she gets
-    the "any master" customer."""
+    the "any master" customer of 11:00 (Sunday 23:00 in UTC)."""
     anna = await staff.add_staff(pool, "Anna")
     await _visit(pool, anna.id, kamchatka(MONDAY - dt.timedelta(days=1), 14))  # Sunday local and UTC
     await _visit(pool, anna.id, kamchatka(TUESDAY, 1))  # Tuesday local, Monday 13:00 UTC
     await _visit(pool, 1, kamchatka(MONDAY, 10))  # Monday local, Sunday 22:00 UTC
-    booking = await _book(pool, 9, kamchatka(MONDAY, 12), KAMCHATKA_MONDAY_8, KAMCHATKA)
+    booking = await _book(pool, 9, kamchatka(MONDAY, 11), KAMCHATKA_MONDAY_8, KAMCHATKA)
     assert booking.staff_id == anna.id
+
+
+async def test_the_end_of_a_kamchatka_mornings_short_visit_may_be_booked(pool: asyncpg.Pool) -> None:
+    """A 20-minute manicure at 10:00 ends at 10:20, off the 30-minute step: that end is a start
+    (where one visit ends the next may begin), also where it lies on the previous UTC day."""
+    await catalog.update_service(pool, 2, duration_minutes=20)
+    manicure = await get_service(pool, 2)
+    assert manicure is not None
+    await bookings.create_booking(
+        pool,
+        user_id=1,
+        service=manicure,
+        starts_at=kamchatka(MONDAY, 10),
+        now=KAMCHATKA_MONDAY_8,
+        tz=KAMCHATKA,
+    )
+    booking = await _book(pool, 2, kamchatka(MONDAY, 10, 20), KAMCHATKA_MONDAY_8, KAMCHATKA)
+    assert booking.starts_at == kamchatka(MONDAY, 10, 20)
 
 
 # ---- the slots of a day ------------------------------------------------------------------------------
