@@ -133,3 +133,13 @@ async def test_a_reminder_due_at_the_moment_of_booking_is_not_planned(pool: asyn
     """Booked at 09:00 for 11:00 (the minimum notice): the two-hour reminder would be due now."""
     booking = await _book(pool, 1, NOW + 2 * HOUR)
     assert await _due(pool, booking.id) == []
+
+
+async def test_a_booking_row_records_the_duration_and_price_it_was_booked_with(pool: asyncpg.Pool) -> None:
+    """The row keeps what was agreed (migration 7 backfills the same for older rows), whatever
+    the service's terms become later."""
+    booking = await _book(pool, 1, TUESDAY_11)
+    row = await pool.fetchrow(
+        "SELECT duration_minutes, price, buffer_minutes FROM bookings WHERE id = $1", booking.id
+    )
+    assert dict(row) == {"duration_minutes": 60, "price": 1500, "buffer_minutes": 0}
