@@ -10,7 +10,9 @@ a case change inside an SQL statement that touches no quoted literal or identifi
 keywords to lower case). It is marked `sql-case`; a case change of `'confirmed'` is not.
 A component may also name exceptions whose message no code reads (`[tool.mutation_report]
 unread_messages` in hack/mutation/<component>.toml, with the reason): a mutant that changes
-only such a message is marked `message`.
+only such a message is marked `message`. Survivors a person judged equivalent are named with the
+reason (`[tool.mutation_report] equivalent`, mutant name -> one line) and marked `named`; a named
+mutant that a test kills, or that no longer exists, is reported, so the list cannot go stale unseen.
 Every other survivor is listed for a person to judge (docs/testing.md lists the verdicts).
 """
 
@@ -22,6 +24,7 @@ import sys
 import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from mutmut.mutation.diff_apply import get_diff_for_mutant
 
@@ -65,9 +68,19 @@ def unread_message(diff: str, unread: set[str]) -> bool:
     return bool(first and second and first.group(1) == second.group(1) and first.group(1) in unread)
 
 
+def report_config() -> dict[str, Any]:
+    config: dict[str, Any] = (
+        tomllib.loads(Path("pyproject.toml").read_text()).get("tool", {}).get("mutation_report", {})
+    )
+    return config
+
+
 def unread_exceptions() -> set[str]:
-    config = tomllib.loads(Path("pyproject.toml").read_text()).get("tool", {}).get("mutation_report", {})
-    return set(config.get("unread_messages", []))
+    return {str(name) for name in report_config().get("unread_messages", [])}
+
+
+def named_equivalents() -> dict[str, str]:
+    return {str(name): str(reason) for name, reason in report_config().get("equivalent", {}).items()}
 
 
 def out(text: str = "") -> None:
@@ -77,10 +90,13 @@ def out(text: str = "") -> None:
 def main(argv: list[str]) -> int:
     show_all = "--all" in argv
     unread = unread_exceptions()
+    named = named_equivalents()
+    verdicts: dict[str, int | None] = {}
     rows = []
     survivors: list[tuple[str, str, str]] = []
     for meta in sorted(Path("mutants").rglob("*.py.meta")):
         codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+        verdicts.update(codes)
         source = meta.with_suffix("")
         module = str(source.relative_to("mutants"))
         counts: Counter[str] = Counter()
@@ -91,7 +107,9 @@ def main(argv: list[str]) -> int:
                 counts["survived"] += 1
                 diff = get_diff_for_mutant(name, path=source.relative_to("mutants"))
                 kind = (
-                    "sql-case"
+                    "named"
+                    if name in named
+                    else "sql-case"
                     if sql_case_only(diff)
                     else "message"
                     if unread_message(diff, unread)
@@ -109,11 +127,12 @@ def main(argv: list[str]) -> int:
                 counts["other"] += 1
         tried = counts["killed"] + counts["survived"]
         rate = f"{100 * counts['killed'] / tried:.1f} %" if tried else "-"
-        judged = tried - counts["sql-case"] - counts["message"]
+        judged = tried - counts["sql-case"] - counts["message"] - counts["named"]
         rate_judged = f"{100 * counts['killed'] / judged:.1f} %" if judged else "-"
         rows.append(
             f"| `{module}` | {len(codes)} | {counts['killed']} | {counts['survived']} "
-            f"({counts['sql-case']} sql-case, {counts['message']} message) | {counts['timeout']} "
+            f"({counts['sql-case']} sql-case, {counts['message']} message, {counts['named']} named) "
+            f"| {counts['timeout']} "
             f"| {rate} | {rate_judged} "
             f"| {counts['not reached']} |"
             + (f" not checked: {counts['not checked']}" if counts["not checked"] else "")
@@ -126,7 +145,13 @@ def main(argv: list[str]) -> int:
         if kind != "judge" and not show_all:
             continue
         before, after = changed_lines(diff)
-        out(f"## {name} [{kind}]\n- {before.strip()}\n+ {after.strip()}")
+        reason = f" {named[name]}" if kind == "named" else ""
+        out(f"## {name} [{kind}]{reason}\n- {before.strip()}\n+ {after.strip()}")
+    for name in sorted(named):
+        if name not in verdicts:
+            out(f"## {name} [named equivalent, but no such mutant: the code moved, name it again]")
+        elif verdicts[name] in KILLED:
+            out(f"## {name} [named equivalent, but a test kills it: drop it from the list]")
     return 0
 
 

@@ -270,6 +270,20 @@ def test_slots_off_the_utc_grid_are_never_offered() -> None:
     assert after_the_switch == [dt.datetime(1972, 1, 13, h, 0, tzinfo=UTC) for h in (10, 11)]
 
 
+def test_after_an_off_grid_start_a_later_start_on_the_grid_is_still_offered() -> None:
+    """In Monrovia before 1972 every step (10:00 local = 10:44:30 UTC) is off the grid, but where a
+    booked cell ends (10:50 UTC) the grid is met: that start is offered, the steps are not."""
+    monrovia = zoneinfo.ZoneInfo("Africa/Monrovia")
+    schedule = Schedule(
+        hours={4: hours("10:00", "12:00")}, rules=BookingRules(slot_step_minutes=60, min_notice_minutes=0)
+    )
+    booked = [dt.datetime(1972, 1, 6, 10, 45, tzinfo=UTC)]
+    found = free_slots(
+        dt.date(1972, 1, 6), 60, schedule, booked, dt.datetime(1971, 1, 1, tzinfo=UTC), monrovia
+    )
+    assert found == [dt.datetime(1972, 1, 6, 10, 50, tzinfo=UTC)]
+
+
 @pytest.mark.usefixtures("machine_in_tokyo")
 def test_slots_are_utc_whatever_zone_the_machine_runs_in() -> None:
     slots = free_slots(MONDAY, 60, week(), [], EARLY, MOSCOW)
