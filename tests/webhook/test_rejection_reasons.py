@@ -254,12 +254,13 @@ async def test_a_paid_payment_that_cannot_be_applied_is_in_the_ledger_and_alerte
     assert ledger["tenant_name"] == refused.tenant
     [alert] = _alerts(caplog, refused.payment_id)
     assert alert.levelno == logging.ERROR
-    assert (getattr(alert, "alert"), getattr(alert, "tenant"), getattr(alert, "reason")) == (
+    fields = vars(alert)
+    assert (fields["alert"], fields["tenant"], fields["reason"]) == (
         refused.alert,
         refused.tenant,
         refused.reason,
     )
-    assert getattr(alert, "amount") == yookassa.payments[refused.payment_id]["amount"]["value"]
+    assert fields["amount"] == yookassa.payments[refused.payment_id]["amount"]["value"]
     _, metrics = await webhook.get("/metrics")
     assert f'booking_webhook_alerts_total{{reason="{refused.alert}"}} 1.0' in metrics
     assert await _tenants(kube, webhook.settings.tenant_namespace) == tenants_before
@@ -301,7 +302,8 @@ async def test_a_test_payment_in_a_live_shop_is_in_the_ledger_and_alerted_as_a_t
         checkout.tenant_name,
     )
     [alert] = _alerts(caplog, payment_id)
-    assert (getattr(alert, "alert"), getattr(alert, "tenant")) == (
+    fields = vars(alert)
+    assert (fields["alert"], fields["tenant"]) == (
         "test_payment_refused",
         checkout.tenant_name,
     )
