@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -320,3 +322,122 @@ async def test_the_store_connects_lazily_and_answers_once_postgres_is_reachable(
         assert await store.client_id_taken(f"client_{uuid.uuid4().hex[:12]}") is False
     finally:
         await store.close()
+
+
+async def test_due_notifications_are_the_least_tried_first_and_as_many_as_asked(
+    store: Store, webhook_dsn: str
+) -> None:
+    ids = {}
+    for attempts in (2, 0, 1):
+        object_id = f"pay-{uuid.uuid4()}"
+        ids[object_id], _ = await store.record_notification("payment.succeeded", object_id, None, {})
+        await _sql(
+            webhook_dsn,
+            "UPDATE platform.notifications SET recovery_attempts = $2,"
+            " last_received_at = now() - interval '1 minute' WHERE id = $1",
+            ids[object_id],
+            attempts,
+        )
+
+    due = [r for r in await store.unfinished_notifications(30, limit=100_000) if r["object_id"] in ids]
+
+    assert [r["recovery_attempts"] for r in due] == [0, 1, 2]
+    assert len(await store.unfinished_notifications(0, limit=1)) == 1
+
+
+async def test_a_notification_younger_than_asked_is_not_due_yet(store: Store) -> None:
+    object_id = f"pay-{uuid.uuid4()}"
+    await store.record_notification("payment.succeeded", object_id, None, {})
+
+    assert object_id not in {
+        r["object_id"] for r in await store.unfinished_notifications(3600, limit=100_000)
+    }
+
+
+async def test_a_finished_notification_keeps_its_outcome_and_reason_and_is_not_due(
+    store: Store, webhook_dsn: str
+) -> None:
+    object_id = f"pay-{uuid.uuid4()}"
+    notification_id, _ = await store.record_notification(
+        "payment.succeeded", object_id, "185.71.76.10", {"a": 1}
+    )
+
+    await store.finish_notification(notification_id, "rejected", "payment unknown to the YooKassa API")
+
+    row = await _sql(
+        webhook_dsn,
+        "SELECT row(outcome, error, processed_at IS NOT NULL, host(source_ip), body->>'a')"
+        " FROM platform.notifications WHERE id = $1",
+        notification_id,
+    )
+    assert tuple(row) == ("rejected", "payment unknown to the YooKassa API", True, "185.71.76.10", "1")
+    assert object_id not in {r["object_id"] for r in await store.unfinished_notifications(0, limit=100_000)}
+
+
+async def test_an_applied_checkout_keeps_the_first_payment_tied_to_it(store: Store, namespace: str) -> None:
+    attached = await _checkout(store, namespace)
+    assert await store.attach_payment(attached.id, "pay-first", "https://pay.example/confirm")
+    bare = await _checkout(store, namespace)
+
+    assert await store.mark_applied(attached.id, "pay-second") is True
+    assert await store.mark_applied(bare.id, "pay-only") is True
+
+    first, only = await store.checkout(attached.id), await store.checkout(bare.id)
+    assert first is not None and (first.status, first.payment_id) == ("applied", "pay-first")
+    assert first.confirmation_url == "https://pay.example/confirm"
+    assert only is not None and (only.status, only.payment_id) == ("applied", "pay-only")
+
+
+async def test_an_applied_checkout_is_neither_canceled_nor_reopened(store: Store, namespace: str) -> None:
+    checkout = await _applied(store, await _checkout(store, namespace))
+
+    assert await store.mark_canceled(checkout.id, str(checkout.payment_id), "late") is False
+    assert await store.attach_payment(checkout.id, "pay-new", None) is False
+    assert await store.mark_applied(checkout.id, str(checkout.payment_id)) is False
+    stored = await store.checkout(checkout.id)
+    assert stored is not None and stored.status == "applied"
+
+
+async def test_only_the_current_payment_cancels_a_checkout(store: Store, namespace: str) -> None:
+    checkout = await _checkout(store, namespace)
+    assert await store.attach_payment(checkout.id, "pay-current", None)
+
+    assert await store.mark_canceled(checkout.id, "pay-older", "expired") is False
+    assert await store.mark_canceled(checkout.id, "pay-current", "expired") is True
+
+    stored = await store.checkout(checkout.id)
+    assert stored is not None and (stored.status, stored.status_message) == ("canceled", "expired")
+
+
+async def test_a_canceled_checkout_takes_a_new_payment_but_not_the_canceled_one_again(
+    store: Store, namespace: str
+) -> None:
+    checkout = await _checkout(store, namespace)
+    assert await store.attach_payment(checkout.id, "pay-a", None)
+    assert await store.mark_canceled(checkout.id, "pay-a", "expired")
+
+    assert await store.attach_payment(checkout.id, "pay-a", None) is False
+    assert await store.attach_payment(checkout.id, "pay-b", None) is True
+
+    stored = await store.checkout(checkout.id)
+    assert stored is not None and (stored.status, stored.payment_id, stored.status_message) == (
+        "pending",
+        "pay-b",
+        None,
+    )
+
+
+async def test_a_store_whose_database_is_unreachable_raises_on_use_and_closes_harmlessly(
+    webhook_dsn: str,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = re.sub(r"@[^/]+/", f"@127.0.0.1:{port}/", webhook_dsn, count=1)
+    broken = Store(unreachable, max_size=1)
+
+    with pytest.raises(OSError):
+        await broken.ping()
+    with pytest.raises(OSError):  # not remembered as connected: every call tries again
+        await broken.client_id_taken("client_abc")
+    await broken.close()
