@@ -12,6 +12,7 @@ A component may also name exceptions whose message no code reads (`[tool.mutatio
 unread_messages` in hack/mutation/<component>.toml, with the reason): a mutant that changes
 only such a message is marked `message`.
 Every other survivor is listed for a person to judge (docs/testing.md lists the verdicts).
+`--names FILE` restricts the table to the mutants FILE names (a sample of the module).
 """
 
 from __future__ import annotations
@@ -74,8 +75,16 @@ def out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+def sample(argv: list[str]) -> set[str] | None:
+    """`--names FILE`: count only the mutants FILE names, one a line (a systematic sample)."""
+    if "--names" not in argv:
+        return None
+    return set(Path(argv[argv.index("--names") + 1]).read_text().split())
+
+
 def main(argv: list[str]) -> int:
     show_all = "--all" in argv
+    names = sample(argv)
     unread = unread_exceptions()
     rows = []
     survivors: list[tuple[str, str, str]] = []
@@ -84,6 +93,8 @@ def main(argv: list[str]) -> int:
         source = meta.with_suffix("")
         module = str(source.relative_to("mutants"))
         counts: Counter[str] = Counter()
+        if names is not None:
+            codes = {name: code for name, code in codes.items() if name in names}
         for name, code in codes.items():
             if code in KILLED:
                 counts["killed"] += 1

@@ -79,6 +79,24 @@ async def test_a_payment_unknown_to_the_api_is_refused_as_unknown(
     assert await _tenants(kube, webhook.settings.tenant_namespace) == []
 
 
+async def test_a_refused_notification_is_logged_as_a_warning_with_its_reason(
+    webhook: WebhookServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = str(uuid.uuid4())
+    caplog.set_level(logging.WARNING)
+
+    await webhook.post({"type": "notification", "event": "payment.canceled", "object": {"id": forged}})
+
+    [record] = [r for r in caplog.records if r.getMessage() == "notification rejected"]
+    fields = vars(record)
+    assert record.levelno == logging.WARNING
+    assert (fields["notification_event"], fields["object_id"], fields["reason"]) == (
+        "payment.canceled",
+        forged,
+        "payment unknown to the YooKassa API",
+    )
+
+
 async def test_an_api_answer_about_another_payment_is_refused(
     webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient, webhook_dsn: str
 ) -> None:
