@@ -463,3 +463,18 @@ async def test_a_refund_of_a_payment_that_is_not_ours_is_refused(
     assert (status, answer["outcome"]) == (200, "rejected")
     assert await _stored_reason(webhook_dsn, refund_id) == ("rejected", "payment has no checkout of ours")
     assert await _row(webhook_dsn, "SELECT 1 FROM platform.refunds WHERE id = $1", refund_id) is None
+
+
+async def test_a_paid_payment_with_a_malformed_amount_is_refused_not_retried(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient, webhook_dsn: str
+) -> None:
+    _, payment_id = await platform.new_checkout()
+    yookassa.succeed(payment_id)
+    yookassa.payments[payment_id]["amount"] = "299.00"  # not the API's {"value", "currency"} object
+
+    status, answer = await webhook.notify(yookassa, "payment.succeeded", payment_id)
+
+    assert (status, answer["outcome"]) == (200, "rejected")
+    reason = "payment amount or currency differs from the plan's price"
+    assert await _stored_reason(webhook_dsn, payment_id) == ("rejected", reason)
+    assert await _tenants(kube, webhook.settings.tenant_namespace) == []
