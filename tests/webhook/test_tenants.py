@@ -1,10 +1,14 @@
 """Applying a payment or a refund to a BookingTenant: dates, names, the manifest, and the writes
 on the API server (the emulator) with what they report back for the ledger."""
 
+import asyncio
 import dataclasses
 import datetime
+import logging
 import uuid
 from collections.abc import Callable
+
+import pytest
 
 from booking_contract.client_id import is_valid_client_id, tenant_name
 from booking_webhook.kube import Kube
@@ -328,3 +332,81 @@ async def test_with_tokens_next_to_the_tenant_the_tenant_owns_its_token_secret(
         checkout.tenant_name,
         tenant["metadata"]["uid"],
     )
+
+
+async def test_two_refunds_at_once_both_take_their_days_off(
+    platform: Platform, yookassa: FakeYooKassa
+) -> None:
+    first, _ = await _created(platform, yookassa, NOW)
+    refunds = [_refund(3), _refund(7)]
+
+    await asyncio.gather(*(apply_refund(platform.kube, first.tenant_name, r, NOW) for r in refunds))
+
+    tenant = await platform.kube.get_tenant(first.tenant_name)
+    assert tenant is not None and tenant["spec"]["paidUntil"] == "2026-03-21T12:00:00Z"
+    assert sorted(r["id"] for r in tenant["spec"]["refunds"]) == sorted(r.id for r in refunds)
+
+
+async def test_two_renewals_at_once_both_add_their_days(platform: Platform, yookassa: FakeYooKassa) -> None:
+    first, _ = await _created(platform, yookassa, NOW)
+    renewal = dataclasses.replace(first, kind="renewal")
+    payments = [
+        ConfirmedPayment(id=str(uuid.uuid4()), plan="1m", days=30, amount="299.00", currency="RUB")
+        for _ in range(2)
+    ]
+
+    results = await asyncio.gather(*(apply_payment(platform.kube, renewal, p, NOW) for p in payments))
+
+    assert [r.outcome for r in results] == [PaymentOutcome.EXTENDED] * 2
+    tenant = await platform.kube.get_tenant(first.tenant_name)
+    assert tenant is not None and tenant["spec"]["paidUntil"] == "2026-05-30T12:00:00Z"
+    assert len(tenant["spec"]["payments"]) == 3
+
+
+async def test_a_refund_is_logged_with_its_tenant_days_and_new_end(
+    platform: Platform, yookassa: FakeYooKassa, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, _ = await _created(platform, yookassa, NOW)
+    refund = _refund(10)
+    caplog.set_level(logging.INFO)
+
+    await apply_refund(platform.kube, first.tenant_name, refund, NOW)
+
+    [record] = [r for r in caplog.records if r.getMessage() == "tenant shortened by a refund"]
+    fields = vars(record)
+    assert (fields["tenant"], fields["refund_id"], fields["days"], fields["paid_until"]) == (
+        first.tenant_name,
+        refund.id,
+        10,
+        "2026-03-21T12:00:00Z",
+    )
+
+
+async def test_a_renewal_is_logged_with_its_tenant_payment_and_new_end(
+    platform: Platform, yookassa: FakeYooKassa, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, _ = await _created(platform, yookassa, NOW)
+    payment = ConfirmedPayment(id=str(uuid.uuid4()), plan="1m", days=30, amount="299.00", currency="RUB")
+    caplog.set_level(logging.INFO)
+
+    await apply_payment(platform.kube, dataclasses.replace(first, kind="renewal"), payment, NOW)
+
+    [record] = [r for r in caplog.records if r.getMessage() == "tenant extended"]
+    fields = vars(record)
+    assert (fields["tenant"], fields["payment_id"], fields["paid_until"]) == (
+        first.tenant_name,
+        payment.id,
+        "2026-04-30T12:00:00Z",
+    )
+
+
+async def test_a_created_tenant_is_logged_with_its_payment(
+    platform: Platform, yookassa: FakeYooKassa, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    checkout, _ = await _created(platform, yookassa, NOW)
+
+    [record] = [r for r in caplog.records if r.getMessage() == "tenant created"]
+    payment_id = yookassa.payment_for_checkout(str(checkout.id))["id"]
+    assert (vars(record)["tenant"], vars(record)["payment_id"]) == (checkout.tenant_name, payment_id)
