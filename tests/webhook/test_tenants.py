@@ -6,7 +6,8 @@ import dataclasses
 import datetime
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -25,10 +26,11 @@ from booking_webhook.tenants import (
     tenant_manifest,
 )
 from harness.checkouts import new_bot_checkout
-from harness.kube import BOOKINGTENANTS, KubeClient
+from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
 from harness.yookassa import FakeYooKassa
 
 from .conftest import Platform
+from .test_background import wait_until
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 
@@ -334,20 +336,42 @@ async def test_with_tokens_next_to_the_tenant_the_tenant_owns_its_token_secret(
     )
 
 
+async def _both_written_after_reading(
+    kube_cluster: EmulatedCluster, platform: Platform, name: str, writes: list[Coroutine[Any, Any, Any]]
+) -> list[Any]:
+    """Both writers read the tenant before either writes: the second write is the stale one."""
+    hold = kube_cluster.hold_writes(BOOKINGTENANTS, platform.kube.namespace, name)
+    tasks = [asyncio.ensure_future(w) for w in writes]
+
+    async def both_held() -> bool:
+        return hold.arrived == 2
+
+    await wait_until(both_held)
+    hold.release()
+    return list(await asyncio.gather(*tasks))
+
+
 async def test_two_refunds_at_once_both_take_their_days_off(
-    platform: Platform, yookassa: FakeYooKassa
+    platform: Platform, yookassa: FakeYooKassa, kube_cluster: EmulatedCluster
 ) -> None:
     first, _ = await _created(platform, yookassa, NOW)
     refunds = [_refund(3), _refund(7)]
 
-    await asyncio.gather(*(apply_refund(platform.kube, first.tenant_name, r, NOW) for r in refunds))
+    await _both_written_after_reading(
+        kube_cluster,
+        platform,
+        first.tenant_name,
+        [apply_refund(platform.kube, first.tenant_name, r, NOW) for r in refunds],
+    )
 
     tenant = await platform.kube.get_tenant(first.tenant_name)
     assert tenant is not None and tenant["spec"]["paidUntil"] == "2026-03-21T12:00:00Z"
     assert sorted(r["id"] for r in tenant["spec"]["refunds"]) == sorted(r.id for r in refunds)
 
 
-async def test_two_renewals_at_once_both_add_their_days(platform: Platform, yookassa: FakeYooKassa) -> None:
+async def test_two_renewals_at_once_both_add_their_days(
+    platform: Platform, yookassa: FakeYooKassa, kube_cluster: EmulatedCluster
+) -> None:
     first, _ = await _created(platform, yookassa, NOW)
     renewal = dataclasses.replace(first, kind="renewal")
     payments = [
@@ -355,7 +379,12 @@ async def test_two_renewals_at_once_both_add_their_days(platform: Platform, yook
         for _ in range(2)
     ]
 
-    results = await asyncio.gather(*(apply_payment(platform.kube, renewal, p, NOW) for p in payments))
+    results = await _both_written_after_reading(
+        kube_cluster,
+        platform,
+        first.tenant_name,
+        [apply_payment(platform.kube, renewal, p, NOW) for p in payments],
+    )
 
     assert [r.outcome for r in results] == [PaymentOutcome.EXTENDED] * 2
     tenant = await platform.kube.get_tenant(first.tenant_name)
