@@ -478,3 +478,18 @@ async def test_a_paid_payment_with_a_malformed_amount_is_refused_not_retried(
     reason = "payment amount or currency differs from the plan's price"
     assert await _stored_reason(webhook_dsn, payment_id) == ("rejected", reason)
     assert await _tenants(kube, webhook.settings.tenant_namespace) == []
+
+
+async def test_a_refund_with_a_malformed_amount_is_refused_as_having_none(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient, webhook_dsn: str
+) -> None:
+    checkout, payment_id = await _paid_tenant(webhook, platform, yookassa)
+    refund_id = yookassa.refund(payment_id, "100.00")
+    yookassa.refunds[refund_id]["amount"] = "100.00"  # not the API's {"value", "currency"} object
+
+    status, answer = await webhook.notify(yookassa, "refund.succeeded", refund_id)
+
+    assert (status, answer["outcome"]) == (200, "rejected")
+    assert await _stored_reason(webhook_dsn, refund_id) == ("rejected", "refund has no amount")
+    after = await kube.get(BOOKINGTENANTS, webhook.settings.tenant_namespace, checkout.tenant_name)
+    assert "refunds" not in after["spec"]
