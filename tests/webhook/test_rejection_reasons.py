@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,7 +17,7 @@ import pytest
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.yookassa import FakeYooKassa
 
-from .conftest import Platform, WebhookServer, make_settings
+from .conftest import Platform, WebhookServer
 
 
 async def _row(dsn: str, sql: str, key: str) -> asyncpg.Record | None:
@@ -282,18 +281,6 @@ async def test_a_paid_payment_that_cannot_be_applied_is_in_the_ledger_and_alerte
     _, metrics = await webhook.get("/metrics")
     assert f'booking_webhook_alerts_total{{reason="{refused.alert}"}} 1.0' in metrics
     assert await _tenants(kube, webhook.settings.tenant_namespace) == tenants_before
-
-
-@pytest.fixture()
-async def live_webhook(
-    yookassa: FakeYooKassa, webhook_dsn: str, kubeconfig: Path, namespace: str
-) -> AsyncIterator[WebhookServer]:
-    settings = make_settings(yookassa, webhook_dsn, kubeconfig, namespace, yookassa_test_shop=False)
-    server = await WebhookServer(settings).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_a_test_payment_in_a_live_shop_is_in_the_ledger_and_alerted_as_a_test_payment(
