@@ -375,35 +375,41 @@ async def test_a_finished_notification_keeps_its_outcome_and_reason_and_is_not_d
 
 
 async def test_an_applied_checkout_keeps_the_first_payment_tied_to_it(store: Store, namespace: str) -> None:
+    pay_first = f"pay-first-{uuid.uuid4()}"
+    pay_second = f"pay-second-{uuid.uuid4()}"
+    pay_only = f"pay-only-{uuid.uuid4()}"
     attached = await _checkout(store, namespace)
-    assert await store.attach_payment(attached.id, "pay-first", "https://pay.example/confirm")
+    assert await store.attach_payment(attached.id, pay_first, "https://pay.example/confirm")
     bare = await _checkout(store, namespace)
 
-    assert await store.mark_applied(attached.id, "pay-second") is True
-    assert await store.mark_applied(bare.id, "pay-only") is True
+    assert await store.mark_applied(attached.id, pay_second) is True
+    assert await store.mark_applied(bare.id, pay_only) is True
 
     first, only = await store.checkout(attached.id), await store.checkout(bare.id)
-    assert first is not None and (first.status, first.payment_id) == ("applied", "pay-first")
+    assert first is not None and (first.status, first.payment_id) == ("applied", pay_first)
     assert first.confirmation_url == "https://pay.example/confirm"
-    assert only is not None and (only.status, only.payment_id) == ("applied", "pay-only")
+    assert only is not None and (only.status, only.payment_id) == ("applied", pay_only)
 
 
 async def test_an_applied_checkout_is_neither_canceled_nor_reopened(store: Store, namespace: str) -> None:
+    pay_new = f"pay-new-{uuid.uuid4()}"
     checkout = await _applied(store, await _checkout(store, namespace))
 
     assert await store.mark_canceled(checkout.id, str(checkout.payment_id), "late") is False
-    assert await store.attach_payment(checkout.id, "pay-new", None) is False
+    assert await store.attach_payment(checkout.id, pay_new, None) is False
     assert await store.mark_applied(checkout.id, str(checkout.payment_id)) is False
     stored = await store.checkout(checkout.id)
     assert stored is not None and stored.status == "applied"
 
 
 async def test_only_the_current_payment_cancels_a_checkout(store: Store, namespace: str) -> None:
+    pay_current = f"pay-current-{uuid.uuid4()}"
+    pay_older = f"pay-older-{uuid.uuid4()}"
     checkout = await _checkout(store, namespace)
-    assert await store.attach_payment(checkout.id, "pay-current", None)
+    assert await store.attach_payment(checkout.id, pay_current, None)
 
-    assert await store.mark_canceled(checkout.id, "pay-older", "expired") is False
-    assert await store.mark_canceled(checkout.id, "pay-current", "expired") is True
+    assert await store.mark_canceled(checkout.id, pay_older, "expired") is False
+    assert await store.mark_canceled(checkout.id, pay_current, "expired") is True
 
     stored = await store.checkout(checkout.id)
     assert stored is not None and (stored.status, stored.status_message) == ("canceled", "expired")
@@ -412,17 +418,19 @@ async def test_only_the_current_payment_cancels_a_checkout(store: Store, namespa
 async def test_a_canceled_checkout_takes_a_new_payment_but_not_the_canceled_one_again(
     store: Store, namespace: str
 ) -> None:
+    pay_a = f"pay-a-{uuid.uuid4()}"
+    pay_b = f"pay-b-{uuid.uuid4()}"
     checkout = await _checkout(store, namespace)
-    assert await store.attach_payment(checkout.id, "pay-a", None)
-    assert await store.mark_canceled(checkout.id, "pay-a", "expired")
+    assert await store.attach_payment(checkout.id, pay_a, None)
+    assert await store.mark_canceled(checkout.id, pay_a, "expired")
 
-    assert await store.attach_payment(checkout.id, "pay-a", None) is False
-    assert await store.attach_payment(checkout.id, "pay-b", None) is True
+    assert await store.attach_payment(checkout.id, pay_a, None) is False
+    assert await store.attach_payment(checkout.id, pay_b, None) is True
 
     stored = await store.checkout(checkout.id)
     assert stored is not None and (stored.status, stored.payment_id, stored.status_message) == (
         "pending",
-        "pay-b",
+        pay_b,
         None,
     )
 
