@@ -291,3 +291,31 @@ async def test_a_refund_records_when_yookassa_made_it(
     finally:
         await conn.close()
     assert created == datetime.datetime(2026, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
+
+
+async def test_a_refund_of_a_payment_that_was_never_applied_takes_no_days_off_the_tenant(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient, webhook_dsn: str
+) -> None:
+    """docs/payments.md: a paid payment that cannot be applied is refunded by hand. Its refund
+    must not shorten the tenant it never extended (here: one that now belongs to another owner)."""
+    checkout, payment_id = await platform.new_checkout(plan="1m")
+    yookassa.succeed(payment_id)
+    await webhook.notify(yookassa, "payment.succeeded", payment_id)
+    _, renewal = await platform.renewal_checkout(checkout, plan="1m")
+    ns = webhook.settings.tenant_namespace
+    await kube.patch(BOOKINGTENANTS, ns, checkout.tenant_name, {"spec": {"ownerTelegramId": 1}})
+    yookassa.succeed(renewal)
+    assert (await webhook.notify(yookassa, "payment.succeeded", renewal))[1]["outcome"] == "rejected"
+    before = await _paid_until(kube, ns, checkout.tenant_name)
+    refund_id = yookassa.refund(renewal)  # the whole renewal back, as the alert asks
+
+    status, body = await webhook.notify(yookassa, "refund.succeeded", refund_id)
+
+    assert (status, body["outcome"]) == (200, "refunded")
+    assert await _paid_until(kube, ns, checkout.tenant_name) == before
+    conn = await asyncpg.connect(webhook_dsn)
+    try:
+        days = await conn.fetchval("SELECT days_removed FROM platform.refunds WHERE id = $1", refund_id)
+    finally:
+        await conn.close()
+    assert days == 0

@@ -20,6 +20,7 @@ from booking_webhook.tenants import (
     ConfirmedPayment,
     ConfirmedRefund,
     PaymentOutcome,
+    RefundApplied,
     apply_payment,
     apply_refund,
     extended_paid_until,
@@ -33,6 +34,7 @@ from .conftest import Platform
 from .test_background import wait_until
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
+FIRST_PAYMENT = "2f0c7e59-000f-5000-9000-1b68e7b15f3f"  # the payment that created each tenant here
 
 
 def _checkout() -> Checkout:
@@ -130,8 +132,8 @@ def test_a_renewal_of_a_tenant_whose_end_cannot_be_read_counts_from_now() -> Non
 async def _created(
     platform: Platform, yookassa: FakeYooKassa, now: datetime.datetime
 ) -> tuple[Checkout, Applied]:
-    checkout, payment_id = await platform.new_checkout(plan="1m")
-    payment = ConfirmedPayment(id=payment_id, plan="1m", days=30, amount="299.00", currency="RUB")
+    checkout, _ = await platform.new_checkout(plan="1m")
+    payment = ConfirmedPayment(id=FIRST_PAYMENT, plan="1m", days=30, amount="299.00", currency="RUB")
     applied = await apply_payment(platform.kube, checkout, payment, now)
     return checkout, applied
 
@@ -227,8 +229,8 @@ async def test_a_tenant_keeps_its_newest_thousand_payments(
     assert len(ids) == 1000 and ids[0] == "old-1" and ids[-1] == renewal.id
 
 
-def _refund(days: int, refund_id: str | None = None) -> ConfirmedRefund:
-    return ConfirmedRefund(refund_id or str(uuid.uuid4()), "pay-1", days, "100.00", "RUB")
+def _refund(days: int, payment_id: str = FIRST_PAYMENT) -> ConfirmedRefund:
+    return ConfirmedRefund(str(uuid.uuid4()), payment_id, days, "100.00", "RUB")
 
 
 async def test_a_refund_takes_its_days_off_and_is_recorded_with_the_tenant(
@@ -237,13 +239,15 @@ async def test_a_refund_takes_its_days_off_and_is_recorded_with_the_tenant(
     first, _ = await _created(platform, yookassa, NOW)
     refund = _refund(10)
 
-    assert await apply_refund(platform.kube, first.tenant_name, refund, NOW) == "2026-03-21T12:00:00Z"
+    assert await apply_refund(platform.kube, first.tenant_name, refund, NOW) == RefundApplied(
+        "2026-03-21T12:00:00Z", 10
+    )
 
     tenant = await platform.kube.get_tenant(first.tenant_name)
     assert tenant is not None and tenant["spec"]["refunds"] == [
         {
             "id": refund.id,
-            "paymentId": "pay-1",
+            "paymentId": FIRST_PAYMENT,
             "days": 10,
             "amount": "100.00",
             "currency": "RUB",
@@ -259,7 +263,9 @@ async def test_a_refund_applied_again_changes_nothing_and_answers_the_current_en
     refund = _refund(10)
     await apply_refund(platform.kube, first.tenant_name, refund, NOW)
 
-    assert await apply_refund(platform.kube, first.tenant_name, refund, NOW) == "2026-03-21T12:00:00Z"
+    assert await apply_refund(platform.kube, first.tenant_name, refund, NOW) == RefundApplied(
+        "2026-03-21T12:00:00Z", 10
+    )
 
     tenant = await platform.kube.get_tenant(first.tenant_name)
     assert tenant is not None and len(tenant["spec"]["refunds"]) == 1
@@ -273,7 +279,7 @@ async def test_a_refund_of_a_tenant_without_an_end_is_recorded_and_answers_empty
         BOOKINGTENANTS, platform.kube.namespace, first.tenant_name, {"spec": {"paidUntil": None}}
     )
 
-    assert await apply_refund(platform.kube, first.tenant_name, _refund(10), NOW) == ""
+    assert await apply_refund(platform.kube, first.tenant_name, _refund(10), NOW) == RefundApplied("", 10)
 
     tenant = await platform.kube.get_tenant(first.tenant_name)
     assert tenant is not None and "paidUntil" not in tenant["spec"] and len(tenant["spec"]["refunds"]) == 1
@@ -437,5 +443,19 @@ async def test_a_created_tenant_is_logged_with_its_payment(
     checkout, _ = await _created(platform, yookassa, NOW)
 
     [record] = [r for r in caplog.records if r.getMessage() == "tenant created"]
-    payment_id = yookassa.payment_for_checkout(str(checkout.id))["id"]
-    assert (vars(record)["tenant"], vars(record)["payment_id"]) == (checkout.tenant_name, payment_id)
+    assert (vars(record)["tenant"], vars(record)["payment_id"]) == (checkout.tenant_name, FIRST_PAYMENT)
+
+
+async def test_a_refund_of_a_payment_the_tenant_never_got_is_recorded_with_no_days(
+    platform: Platform, yookassa: FakeYooKassa
+) -> None:
+    first, _ = await _created(platform, yookassa, NOW)
+
+    applied = await apply_refund(
+        platform.kube, first.tenant_name, _refund(30, payment_id="refused-renewal"), NOW
+    )
+
+    assert applied == RefundApplied("2026-03-31T12:00:00Z", 0)
+    tenant = await platform.kube.get_tenant(first.tenant_name)
+    assert tenant is not None and tenant["spec"]["paidUntil"] == "2026-03-31T12:00:00Z"
+    assert [(r["paymentId"], r["days"]) for r in tenant["spec"]["refunds"]] == [("refused-renewal", 0)]
