@@ -239,7 +239,7 @@ async def test_a_checkout_with_a_succeeded_payment_is_no_token_cleanup_candidate
 # --- refunds ---
 
 
-async def test_a_refund_is_recorded_and_counted_once(store: Store, namespace: str) -> None:
+async def test_a_refund_is_recorded_and_counted_once(store: Store, namespace: str, webhook_dsn: str) -> None:
     checkout = await _applied(store, await _checkout(store, namespace))
     refund_id = f"refund-{uuid.uuid4()}"
     args = (refund_id, str(checkout.payment_id), checkout.id, Decimal("100.00"), "RUB", checkout.tenant_name)
@@ -250,6 +250,12 @@ async def test_a_refund_is_recorded_and_counted_once(store: Store, namespace: st
     stored = await store.checkout(checkout.id)
     assert stored is not None and stored.refunded_amount == Decimal("100.00")
     assert await store.refunded_total(checkout.tenant_name) == Decimal("100.00")
+    row = await _sql(
+        webhook_dsn,
+        "SELECT row(payment_id, checkout_id, amount, currency, tenant_name) FROM platform.refunds WHERE id = $1",
+        refund_id,
+    )
+    assert tuple(row) == (checkout.payment_id, checkout.id, Decimal("100.00"), "RUB", checkout.tenant_name)
     assert await store.refunded_total("no-such-tenant") == Decimal(0)
 
 
