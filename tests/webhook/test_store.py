@@ -252,7 +252,8 @@ async def test_a_refund_is_recorded_and_counted_once(store: Store, namespace: st
     assert await store.refunded_total(checkout.tenant_name) == Decimal("100.00")
     row = await _sql(
         webhook_dsn,
-        "SELECT row(payment_id, checkout_id, amount, currency, tenant_name) FROM platform.refunds WHERE id = $1",
+        "SELECT row(payment_id, checkout_id, amount, currency, tenant_name) FROM platform.refunds"
+        " WHERE id = $1",
         refund_id,
     )
     assert tuple(row) == (checkout.payment_id, checkout.id, Decimal("100.00"), "RUB", checkout.tenant_name)
