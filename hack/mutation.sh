@@ -33,6 +33,7 @@ rm -rf "${stage:?}/$package"
 cp -r "$root/$component/$package" "$stage/$package"  # mutmut does not follow a symlinked package
 ln -sfn "$root/tests" "$stage/tests"
 ln -sfn "$root/crds" "$stage/crds"  # tests/harness/crd_schema.py reads the CRD beside tests/
+ln -sfn "$root/docs" "$stage/docs"  # tests that run the queries docs/*.md give (test_ledger.py)
 cat pyproject.toml "$config" > "$stage/pyproject.toml"
 servers=$root/.mutation/servers-$component
 PYTHONPATH=$root/tests "$root/.venv/bin/python" -m harness.external start "$servers" > "$stage/servers.env"

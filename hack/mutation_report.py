@@ -14,6 +14,7 @@ only such a message is marked `message`. Survivors a person judged equivalent ar
 reason (`[tool.mutation_report] equivalent`, mutant name -> one line) and marked `named`; a named
 mutant that a test kills, or that no longer exists, is reported, so the list cannot go stale unseen.
 Every other survivor is listed for a person to judge (docs/testing.md lists the verdicts).
+`--names FILE` restricts the table to the mutants FILE names (a sample of the module).
 """
 
 from __future__ import annotations
@@ -87,8 +88,16 @@ def out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+def sample(argv: list[str]) -> set[str] | None:
+    """`--names FILE`: count only the mutants FILE names, one a line (a systematic sample)."""
+    if "--names" not in argv:
+        return None
+    return set(Path(argv[argv.index("--names") + 1]).read_text().split())
+
+
 def main(argv: list[str]) -> int:
     show_all = "--all" in argv
+    names = sample(argv)
     unread = unread_exceptions()
     named = named_equivalents()
     verdicts: dict[str, int | None] = {}
@@ -100,6 +109,8 @@ def main(argv: list[str]) -> int:
         source = meta.with_suffix("")
         module = str(source.relative_to("mutants"))
         counts: Counter[str] = Counter()
+        if names is not None:
+            codes = {name: code for name, code in codes.items() if name in names}
         for name, code in codes.items():
             if code in KILLED:
                 counts["killed"] += 1

@@ -219,6 +219,19 @@ async def webhook(settings: Settings) -> AsyncIterator[WebhookServer]:
         await server.stop()
 
 
+@pytest.fixture()
+async def live_webhook(
+    yookassa: FakeYooKassa, webhook_dsn: str, kubeconfig: Path, namespace: str
+) -> AsyncIterator[WebhookServer]:
+    """The webhook of a live shop (YOOKASSA_TEST_SHOP off): test payments are refused."""
+    settings = make_settings(yookassa, webhook_dsn, kubeconfig, namespace, yookassa_test_shop=False)
+    server = await WebhookServer(settings).start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
 @dataclass
 class Platform:
     """What the sales bot does before a notification arrives: checkouts and payments."""

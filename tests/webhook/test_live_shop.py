@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,6 @@ from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.yookassa import FakeYooKassa
 
 from .conftest import Platform, WebhookServer, make_settings
-
-
-@pytest.fixture()
-async def live_webhook(
-    yookassa: FakeYooKassa, webhook_dsn: str, kubeconfig: Path, namespace: str
-) -> AsyncIterator[WebhookServer]:
-    settings = make_settings(yookassa, webhook_dsn, kubeconfig, namespace, yookassa_test_shop=False)
-    server = await WebhookServer(settings).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_a_live_shop_refuses_a_test_payment(

@@ -459,3 +459,71 @@ async def test_a_renewal_of_a_deleted_tenant_is_rejected_not_recreated(
     status, body = await webhook.notify(yookassa, "payment.succeeded", renewal_payment)
     assert (status, body["outcome"]) == (200, "rejected")
     assert await _tenants(kube, webhook.settings.tenant_namespace) == []
+
+
+# --- the buyer is back on the return page before the notification (notifications.reconcile_payment) ---
+
+
+def _clients(platform: Platform) -> Any:
+    from booking_webhook.metrics import Metrics
+    from booking_webhook.notifications import Clients
+
+    return Clients(platform.store, platform.kube, platform.yookassa_client, Metrics(), test_shop=True)
+
+
+async def test_a_paid_payment_asked_about_before_its_notification_creates_the_tenant(
+    platform: Platform, yookassa: FakeYooKassa, kube: KubeClient
+) -> None:
+    from booking_webhook.notifications import reconcile_payment
+
+    checkout, payment_id = await platform.new_checkout()
+    yookassa.succeed(payment_id)
+
+    assert await reconcile_payment(_clients(platform), payment_id) == "created"
+
+    tenant = await kube.get(BOOKINGTENANTS, platform.settings.tenant_namespace, checkout.tenant_name)
+    assert [p["id"] for p in tenant["spec"]["payments"]] == [payment_id]
+
+
+async def test_a_canceled_payment_asked_about_before_its_notification_cancels_the_checkout(
+    platform: Platform, yookassa: FakeYooKassa
+) -> None:
+    from booking_webhook.notifications import reconcile_payment
+
+    checkout, payment_id = await platform.new_checkout()
+    yookassa.cancel(payment_id, reason="expired_on_confirmation")
+
+    assert await reconcile_payment(_clients(platform), payment_id) == "canceled"
+
+    stored = await platform.store.checkout(checkout.id)
+    assert stored is not None and stored.status == "canceled"
+
+
+async def test_a_payment_still_pending_when_asked_about_changes_nothing(
+    platform: Platform, yookassa: FakeYooKassa, kube: KubeClient
+) -> None:
+    from booking_webhook.notifications import reconcile_payment
+
+    checkout, payment_id = await platform.new_checkout()
+
+    assert await reconcile_payment(_clients(platform), payment_id) is None
+
+    stored = await platform.store.checkout(checkout.id)
+    assert stored is not None and stored.status == "pending"
+    assert await _tenants(kube, platform.settings.tenant_namespace) == []
+
+
+async def test_a_renewal_counts_as_an_extended_tenant_in_the_metrics(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa
+) -> None:
+    first, first_payment = await platform.new_checkout()
+    yookassa.succeed(first_payment)
+    await webhook.notify(yookassa, "payment.succeeded", first_payment)
+    _, renewal = await platform.renewal_checkout(first)
+    yookassa.succeed(renewal)
+
+    await webhook.notify(yookassa, "payment.succeeded", renewal)
+
+    _, text = await webhook.get("/metrics")
+    assert "booking_webhook_tenants_created_total 1.0" in text
+    assert "booking_webhook_tenants_extended_total 1.0" in text

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from booking_contract.times import parse_time
@@ -220,3 +222,100 @@ async def test_the_refund_command_as_a_process_refuses_an_unknown_payment_in_one
     refused = [line for line in stderr.decode().splitlines() if line.startswith("booking-webhook:")]
     assert refused == [f"booking-webhook: refund refused: payment {unknown} is not in the ledger"]
     assert yookassa.secret_key not in stderr.decode()
+
+
+async def test_a_refund_processed_twice_is_logged_and_counted_once(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, caplog: pytest.LogCaptureFixture
+) -> None:
+    from booking_webhook.notifications import REFUND_SUCCEEDED, process
+
+    name, payment_id = await _paid_tenant(webhook, platform, yookassa)
+    refund_id = yookassa.refund(payment_id, "100.00")
+    clients = _services(platform)  # as the reconciliation pass and the refund command call it
+    caplog.set_level(logging.INFO)
+
+    for _ in range(2):
+        assert await process(clients, REFUND_SUCCEEDED, refund_id) == ("refunded", None)
+
+    [recorded] = [r for r in caplog.records if r.getMessage() == "refund recorded"]
+    fields = vars(recorded)
+    assert (fields["refund_id"], fields["payment_id"], fields["amount"], fields["tenant"]) == (
+        refund_id,
+        payment_id,
+        "100.00",
+        name,
+    )
+    assert clients.metrics.refunds._value.get() == 1
+
+
+async def test_a_refund_of_a_deleted_tenant_is_recorded_with_no_days_removed(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient, webhook_dsn: str
+) -> None:
+    name, payment_id = await _paid_tenant(webhook, platform, yookassa)
+    await kube.delete(BOOKINGTENANTS, webhook.settings.tenant_namespace, name)
+    refund_id = yookassa.refund(payment_id, "299.00")
+
+    status, body = await webhook.notify(yookassa, "refund.succeeded", refund_id)
+
+    assert (status, body["outcome"]) == (200, "refunded")
+    conn = await asyncpg.connect(webhook_dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT amount, tenant_name, days_removed, applied_at IS NOT NULL AS applied"
+            " FROM platform.refunds WHERE id = $1",
+            refund_id,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    assert (f"{row['amount']:.2f}", row["tenant_name"], row["days_removed"], row["applied"]) == (
+        "299.00",
+        name,
+        None,
+        True,
+    )
+
+
+async def test_a_refund_records_when_yookassa_made_it(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, webhook_dsn: str
+) -> None:
+    _, payment_id = await _paid_tenant(webhook, platform, yookassa)
+    refund_id = yookassa.refund(payment_id, "100.00")
+    yookassa.refunds[refund_id]["created_at"] = "2026-02-03T04:05:06.000Z"
+
+    await webhook.notify(yookassa, "refund.succeeded", refund_id)
+
+    conn = await asyncpg.connect(webhook_dsn)
+    try:
+        created = await conn.fetchval("SELECT created_at FROM platform.refunds WHERE id = $1", refund_id)
+    finally:
+        await conn.close()
+    assert created == datetime.datetime(2026, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
+
+
+async def test_a_refund_of_a_payment_that_was_never_applied_takes_no_days_off_the_tenant(
+    webhook: WebhookServer, platform: Platform, yookassa: FakeYooKassa, kube: KubeClient, webhook_dsn: str
+) -> None:
+    """docs/payments.md: a paid payment that cannot be applied is refunded by hand. Its refund
+    must not shorten the tenant it never extended (here: one that now belongs to another owner)."""
+    checkout, payment_id = await platform.new_checkout(plan="1m")
+    yookassa.succeed(payment_id)
+    await webhook.notify(yookassa, "payment.succeeded", payment_id)
+    _, renewal = await platform.renewal_checkout(checkout, plan="1m")
+    ns = webhook.settings.tenant_namespace
+    await kube.patch(BOOKINGTENANTS, ns, checkout.tenant_name, {"spec": {"ownerTelegramId": 1}})
+    yookassa.succeed(renewal)
+    assert (await webhook.notify(yookassa, "payment.succeeded", renewal))[1]["outcome"] == "rejected"
+    before = await _paid_until(kube, ns, checkout.tenant_name)
+    refund_id = yookassa.refund(renewal)  # the whole renewal back, as the alert asks
+
+    status, body = await webhook.notify(yookassa, "refund.succeeded", refund_id)
+
+    assert (status, body["outcome"]) == (200, "refunded")
+    assert await _paid_until(kube, ns, checkout.tenant_name) == before
+    conn = await asyncpg.connect(webhook_dsn)
+    try:
+        days = await conn.fetchval("SELECT days_removed FROM platform.refunds WHERE id = $1", refund_id)
+    finally:
+        await conn.close()
+    assert days == 0

@@ -217,8 +217,8 @@ async def _refund_succeeded(clients: Clients, refund_id: str) -> str:
     paid = money((payment.get("amount") or {}).get("value")) or checkout.amount
     days = refund_days(value, paid, checkout.days)
     confirmed = ConfirmedRefund(refund_id, str(payment["id"]), days, f"{value:.2f}", currency)
-    paid_until = await apply_refund(clients.kube, checkout.tenant_name, confirmed)
-    await clients.store.refund_applied(refund_id, days if paid_until is not None else None)
+    applied = await apply_refund(clients.kube, checkout.tenant_name, confirmed)
+    await clients.store.refund_applied(refund_id, applied.days if applied is not None else None)
     return "refunded"
 
 

@@ -150,11 +150,22 @@ def refund_days(refund_amount: Decimal, payment_amount: Decimal, payment_days: i
     return min(payment_days, math.floor(share * payment_days))
 
 
+@dataclass(frozen=True)
+class RefundApplied:
+    """What a refund did to its tenant: the new paidUntil ("" when the tenant has no end date)
+    and the days it took back (0 for a payment this tenant never got: see apply_refund)."""
+
+    paid_until: str
+    days: int
+
+
 async def apply_refund(
     kube: Kube, name: str, refund: ConfirmedRefund, now: datetime.datetime | None = None
-) -> str | None:
-    """Take the refund's days off paidUntil once; returns the new paidUntil ("" when the tenant
-    has no end date), or None when the tenant no longer exists."""
+) -> RefundApplied | None:
+    """Take the refund's days off paidUntil once; None when the tenant no longer exists.
+
+    Only a payment in the tenant's `spec.payments` bought it days: a refund of one that was
+    refused (another owner's tenant, a price that did not match) is recorded with 0 days."""
     now = now or utc_now()
     for attempt in range(MAX_CONFLICT_RETRIES):
         tenant = await kube.get_tenant(name)
@@ -162,12 +173,17 @@ async def apply_refund(
             return None
         spec = tenant.get("spec") or {}
         refunds = [r for r in (spec.get("refunds") or []) if isinstance(r, dict)]
-        if any(r.get("id") == refund.id for r in refunds):
-            return str(spec.get("paidUntil") or "")
+        done = [r for r in refunds if r.get("id") == refund.id]
+        if done:
+            return RefundApplied(str(spec.get("paidUntil") or ""), int(done[0].get("days") or 0))
+        paid_here = any(
+            isinstance(p, dict) and p.get("id") == refund.payment_id for p in spec.get("payments") or []
+        )
+        days = refund.days if paid_here else 0
         entry = {
             "id": refund.id,
             "paymentId": refund.payment_id,
-            "days": refund.days,
+            "days": days,
             "amount": refund.amount,
             "currency": refund.currency,
             "appliedAt": format_time(now),
@@ -175,7 +191,7 @@ async def apply_refund(
         spec_patch: dict[str, Any] = {"refunds": [*refunds, entry][-MAX_PAYMENTS:]}
         current = parse_time(spec.get("paidUntil"))
         if current is not None:
-            spec_patch["paidUntil"] = format_time(current - datetime.timedelta(days=refund.days))
+            spec_patch["paidUntil"] = format_time(current - datetime.timedelta(days=days))
         patch = {"metadata": {"resourceVersion": tenant["metadata"]["resourceVersion"]}, "spec": spec_patch}
         try:
             patched = await kube.merge_patch_tenant(name, patch)
@@ -189,10 +205,10 @@ async def apply_refund(
             "tenant shortened by a refund",
             tenant=name,
             refund_id=refund.id,
-            days=refund.days,
+            days=days,
             paid_until=spec_patch.get("paidUntil"),
         )
-        return str(spec_patch.get("paidUntil") or "")
+        return RefundApplied(str(spec_patch.get("paidUntil") or ""), days)
     raise KubeConflict(409, f"too many resourceVersion conflicts ({MAX_CONFLICT_RETRIES})")
 
 
