@@ -480,3 +480,31 @@ async def test_a_refund_with_a_malformed_amount_is_refused_as_having_none(
     assert await _stored_reason(webhook_dsn, refund_id) == ("rejected", "refund has no amount")
     after = await kube.get(BOOKINGTENANTS, webhook.settings.tenant_namespace, checkout.tenant_name)
     assert "refunds" not in after["spec"]
+
+
+@pytest.mark.parametrize(
+    "taken",
+    [{"value": "298.99", "currency": "RUB"}, {"value": "299.00", "currency": "USD"}],
+    ids=["another amount", "another currency"],
+)
+async def test_the_ledger_keeps_the_money_yookassa_took_not_the_plans_price(
+    taken: dict[str, str],
+    webhook: WebhookServer,
+    platform: Platform,
+    yookassa: FakeYooKassa,
+    webhook_dsn: str,
+) -> None:
+    # The accountant reconciles the ledger against YooKassa's statement: a payment refused for
+    # its amount was still taken, and the refund it is owed is of what was taken.
+    _, payment_id = await platform.new_checkout(plan="1m")
+    yookassa.payments[payment_id]["amount"] = taken
+    yookassa.succeed(payment_id)
+
+    status, answer = await webhook.notify(yookassa, "payment.succeeded", payment_id)
+
+    assert (status, answer["outcome"]) == (200, "rejected")
+    row = await _row(
+        webhook_dsn, "SELECT amount, currency FROM platform.payments WHERE payment_id = $1", payment_id
+    )
+    assert row is not None
+    assert (str(row["amount"]), row["currency"]) == (taken["value"], taken["currency"])

@@ -127,7 +127,9 @@ class Ledger:
         checkout: Checkout | None,
         applied: tuple[datetime.datetime | None, datetime.datetime | None] | None = None,
     ) -> None:
-        """Upsert the payment as the API reported it (status, income, test flag, paid time);
+        """Upsert the payment as the API reported it (amount and currency taken, status, income,
+        test flag, paid time: the attempt row holds the plan's price until then, and the
+        accountant reconciles against what YooKassa took);
         `applied` (the period it bought) marks it applied in the same statement."""
         amount = payment.get("amount") if isinstance(payment.get("amount"), dict) else {}
         income = payment.get("income_amount") if isinstance(payment.get("income_amount"), dict) else {}
@@ -144,6 +146,8 @@ class Ledger:
             ON CONFLICT (payment_id) DO UPDATE SET
                 status = CASE WHEN platform.payments.status IN ('succeeded', 'canceled')
                               THEN platform.payments.status ELSE EXCLUDED.status END,
+                amount = EXCLUDED.amount,
+                currency = coalesce(nullif(EXCLUDED.currency, ''), platform.payments.currency),
                 income_amount = coalesce(EXCLUDED.income_amount, platform.payments.income_amount),
                 test = EXCLUDED.test,
                 paid_at = coalesce(platform.payments.paid_at, EXCLUDED.paid_at),
