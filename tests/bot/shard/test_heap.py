@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+
 import pytest
 
 from booking_bot.shard import heap
