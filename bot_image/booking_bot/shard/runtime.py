@@ -15,6 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from booking_bot import retries
 from booking_bot.i18n import I18n
+from booking_bot.response_types import KeepResponseTypes
 from booking_bot.shard.config import ShardSettings, TenantEntry, parse_entry
 from booking_bot.shard.heap import Heap
 from booking_bot.shard.registry import Registry
@@ -60,6 +61,7 @@ class Shard:
             limit=0,
         )
         self.session.middleware(retries.RetryMiddleware())
+        self.session.middleware(KeepResponseTypes())
         self.serving: dict[int, TenantRunner] = {}
         self.dp = Dispatcher(
             storage=ShardStorage(self._lookup), events_isolation=ShardIsolation(self._lookup)
