@@ -21,6 +21,7 @@ from booking_bot.config import Settings
 from booking_bot.health import HealthServer
 from booking_bot.middlewares import InFlight
 from booking_bot.notify import Notifier
+from booking_bot.response_types import KeepResponseTypes
 from booking_bot.tenant import StartupError, include_handlers, open_pool, open_tenant
 
 __all__ = ["BookingBot", "StartupError", "run", "utcnow"]
@@ -60,6 +61,7 @@ class BookingBot:
         )
         self.bot = Bot(s.token(), session=session)
         retries.install(self.bot)
+        self.bot.session.middleware(KeepResponseTypes())
         services = await open_tenant(s, self.bot, clock=self.clock, pool=self.pool)
         dp = Dispatcher(
             storage=services.storage, events_isolation=services.isolation, **services.workflow_data()

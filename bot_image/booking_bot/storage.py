@@ -16,6 +16,7 @@ lock isolates them.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.driver_info import DriverInfo
 
 # FSM state of an abandoned conversation expires after a week.
@@ -85,16 +86,36 @@ def _driver_info() -> DriverInfo:
     return DriverInfo()
 
 
+class TenantConnectionPool(ConnectionPool):
+    """redis-py's pool, able to close its idle connections without cutting one in use.
+
+    ``ConnectionPool.disconnect(inuse_connections=False)`` closes the connections that are in
+    the pool when it is called, but closing yields to the loop: a command that takes one of
+    them from the pool meanwhile has its socket closed under it (``ConnectionError: Error
+    UNKNOWN while writing to socket. Connection lost.``, and the user gets the error answer).
+    Here the idle connections leave the pool under the pool's own lock first, so a command can
+    no longer take them, and are closed after; the next command opens a new one.
+    """
+
+    async def close_idle(self) -> int:
+        """Close the connections no command holds; returns how many."""
+        async with self._get_pool_lock():
+            idle, self._available_connections = self._available_connections, []
+        await asyncio.gather(*(connection.disconnect() for connection in idle), return_exceptions=True)
+        return len(idle)
+
+
 def create_storage(redis_url: str | None, key_prefix: str) -> BaseStorage:
     if not redis_url:
         return MemoryStorage()
-    redis = Redis.from_url(
+    pool = TenantConnectionPool.from_url(
         redis_url,
         health_check_interval=30,
         socket_timeout=10,
         socket_connect_timeout=5,
         driver_info=_driver_info(),
     )
+    redis = Redis.from_pool(pool)  # the client owns the pool: closing the storage closes both
     return TenantRedisStorage(
         redis=redis,
         key_builder=TenantKeyBuilder(key_prefix),

@@ -416,13 +416,16 @@ async def test_shared_runtime_against_one_process_per_tenant(
                 load_cpu_before, load_started = _cpu_seconds(shard.pid), time.monotonic()
                 log_offset = shard_log.stat().st_size
                 shared_all = await _load(tg, [t.token for t in tenants[:LOAD_TENANTS]], 100_000)
-                load_cpu = (_cpu_seconds(shard.pid) - load_cpu_before) / (time.monotonic() - load_started)
+                shared_cpu = _cpu_seconds(shard.pid) - load_cpu_before
+                load_cpu = shared_cpu / (time.monotonic() - load_started)
                 if PROFILE_SIGNALS:
                     os.kill(shard.pid, signal.SIGUSR2)
                 load_peak = await sampler
                 await asyncio.sleep(JANITOR_SECONDS + 0.5)  # the shard logs its GC pauses every 5 s
                 pauses = _gc_pauses(shard_log, log_offset)
+                dedicated_cpu_before = _cpu_seconds(bots[0].pid)
                 dedicated_all = await _load(tg, [dedicated[0].token], 900_000)
+                dedicated_load_cpu = _cpu_seconds(bots[0].pid) - dedicated_cpu_before
 
                 # ---- a tenant added to the running shard: first answer ----------------------------
                 firsts = []
@@ -487,6 +490,11 @@ async def test_shared_runtime_against_one_process_per_tenant(
         ),
         ("PostgreSQL connections during the shared load (peak)", f"{load_peak}", "-"),
         ("shard CPU during the shared load (% of one core)", f"{load_cpu * 100:.0f}", "-"),
+        (
+            "CPU per update during the load (ms; the bot process only)",
+            f"{shared_cpu * 1000 / len(shared_all):.1f}",
+            f"{dedicated_load_cpu * 1000 / len(dedicated_all):.1f}",
+        ),
         (
             "shard GC pauses > 100 ms during the shared load",
             f"{len(pauses)}, max {max(pauses, default=0):.0f} ms, total {sum(pauses):.0f} ms",

@@ -17,7 +17,7 @@ async def run(settings: ShardSettings) -> int:
     from booking_bot.shard.runtime import Shard
     from booking_contract.kube import KubeError
 
-    shard = Shard(settings)
+    shard = Shard(settings, freeze_heap=True)  # this process is the shard's own (heap.py)
     try:
         await shard.start()
         source = shard.source()
@@ -58,7 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     from booking_bot.lazy_models import import_aiogram_lazily
 
     import_aiogram_lazily()
-    raise SystemExit(asyncio.run(run(settings)))
+    # uvloop: one event loop serves every tenant of the shard, so its cost per I/O is paid by all
+    # of them (10 % less CPU per update in the benchmark); 1.7 MB once per shard, where the
+    # dedicated bot, one tenant per process, keeps asyncio's loop (its idle RSS has a budget).
+    import uvloop
+
+    raise SystemExit(uvloop.run(run(settings)))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ still freed by reference counting; only cycles among them wait, so after tenants
 the shard unfreezes, collects once (one pause, when the tenant list changed, not per update)
 and freezes again.
 
+Freezing is process-wide, so only the shard's own process freezes (``python -m
+booking_bot.shard`` asks for it); a shard started inside another process (the tests) does not
+move that process' objects, and a shard that froze undoes it when it closes.
+
 The shard also watches the collector: a collection that stops the loop for longer than
 ``PAUSE_WARNING_SECONDS`` is logged (``gc_pause``, by the janitor, outside the collector), so
 a stall every tenant of the shard felt is visible.
@@ -32,9 +36,12 @@ PAUSE_WARNING_SECONDS = 0.1
 
 
 class Heap:
-    """Call ``settle()`` when tenants have started or stopped; it freezes what they keep."""
+    """Call ``settle()`` when tenants have started or stopped; with ``freeze`` it freezes what
+    they keep (otherwise it leaves the collector alone and only watches it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, freeze: bool = False) -> None:
+        self.freeze = freeze
+        self._froze = False
         self._collect_next = True  # the first settle also collects what start-up left behind
         self._began = 0.0
         self._pauses: list[tuple[int, float]] = []  # (generation, seconds) above the warning
@@ -42,9 +49,13 @@ class Heap:
     def watch(self) -> None:
         gc.callbacks.append(self._on_gc)
 
-    def unwatch(self) -> None:
+    def close(self) -> None:
+        """Stop watching, and give back to the collector what this heap froze."""
         if self._on_gc in gc.callbacks:
             gc.callbacks.remove(self._on_gc)
+        if self._froze:
+            gc.unfreeze()
+            self._froze = False
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         """Called by the collector itself: only arithmetic here, no logging, no allocation to speak of."""
@@ -66,6 +77,8 @@ class Heap:
         self._collect_next = True
 
     def settle(self) -> None:
+        if not self.freeze:
+            return
         started = time.perf_counter()
         collected = 0
         if self._collect_next:
@@ -73,6 +86,7 @@ class Heap:
             collected = gc.collect()
             self._collect_next = False
         gc.freeze()
+        self._froze = True
         log.info(
             "heap settled",
             extra={

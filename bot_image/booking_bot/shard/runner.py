@@ -45,6 +45,7 @@ from booking_bot.shard.logs import CURRENT_TENANT
 from booking_bot.shard.reminders import run_reminders
 from booking_bot.shard.routing import Handler, UnknownTenant
 from booking_bot.shard.webhook import webhook_secret
+from booking_bot.storage import TenantConnectionPool
 from booking_bot.tenant import Clock, StartupError, TenantServices, TokenRejected, open_pool, open_tenant
 
 log = logging.getLogger("booking_bot.shard")
@@ -158,10 +159,9 @@ class TenantRunner:
         if not isinstance(storage, RedisStorage):
             return False
         pool = storage.redis.connection_pool
-        if not getattr(pool, "_available_connections", None):
+        if not isinstance(pool, TenantConnectionPool):
             return False
-        await pool.disconnect(inuse_connections=False)
-        return True
+        return await pool.close_idle() > 0
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def _set(self, state: State, reason: str = "") -> None:

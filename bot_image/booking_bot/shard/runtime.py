@@ -15,6 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from booking_bot import retries
 from booking_bot.i18n import I18n
+from booking_bot.response_types import KeepResponseTypes
 from booking_bot.shard.config import ShardSettings, TenantEntry, parse_entry
 from booking_bot.shard.heap import Heap
 from booking_bot.shard.registry import Registry
@@ -43,8 +44,14 @@ class Shard:
     """``await start()``, then ``apply()`` tenant lists (or ``serve()`` a source), then ``close()``."""
 
     def __init__(
-        self, settings: ShardSettings, *, clock: Clock = utcnow, polling_timeout: int | None = None
+        self,
+        settings: ShardSettings,
+        *,
+        clock: Clock = utcnow,
+        polling_timeout: int | None = None,
+        freeze_heap: bool = False,
     ) -> None:
+        """``freeze_heap``: only the shard's own process freezes its heap (heap.py)."""
         self.settings = settings
         self.clock = clock
         self.board = StatusBoard()
@@ -54,6 +61,7 @@ class Shard:
             limit=0,
         )
         self.session.middleware(retries.RetryMiddleware())
+        self.session.middleware(KeepResponseTypes())
         self.serving: dict[int, TenantRunner] = {}
         self.dp = Dispatcher(
             storage=ShardStorage(self._lookup), events_isolation=ShardIsolation(self._lookup)
@@ -81,7 +89,7 @@ class Shard:
         self.http: StatusServer | None = None
         self.webhook: WebhookServer | None = None
         self._background: list[asyncio.Task[None]] = []
-        self.heap = Heap()
+        self.heap = Heap(freeze=freeze_heap)
         self._settled = (0, 0)  # the registry's (changes, removals) at the last settle
 
     def _lookup(self, bot_id: int) -> ServingTenant | None:
@@ -151,7 +159,7 @@ class Shard:
             self.apply(snapshot)
 
     async def close(self) -> None:
-        self.heap.unwatch()
+        self.heap.close()
         await self.registry.close()
         for task in self._background:
             task.cancel()

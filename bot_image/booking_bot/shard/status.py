@@ -1,5 +1,5 @@
 """What the shard tells about its tenants: ``GET /tenants``, ``GET /healthz``, and a ConfigMap
-(the same HTTP server takes ``POST /telegram/<bot id>`` in webhook mode, see ``runtime``).
+(webhook mode's ``POST /telegram/<bot id>`` has a server of its own, ``webhook``).
 
 The operator marks a tenant ``Ready`` only when its shard reports it ``Serving`` with the
 entry the operator wrote (``config`` is the entry's digest), and hands a token to another
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -55,17 +54,11 @@ class StatusBoard:
         return sum(1 for r in self.reports.values() if r.state == State.SERVING)
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 class StatusServer:
-    def __init__(
-        self, board: StatusBoard, port: int, shard_name: str, webhook: Handler | None = None
-    ) -> None:
+    def __init__(self, board: StatusBoard, port: int, shard_name: str) -> None:
         self.board = board
         self.port = port
         self.shard_name = shard_name
-        self.webhook = webhook
         self._runner: web.AppRunner | None = None
 
     async def _healthz(self, _: web.Request) -> web.Response:
@@ -84,8 +77,6 @@ class StatusServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/tenants", self._tenants)
-        if self.webhook is not None:
-            app.router.add_post("/telegram/{bot_id}", self.webhook)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1)
         await self._runner.setup()
         await web.TCPSite(self._runner, "0.0.0.0", self.port).start()  # noqa: S104 - probes, operator

@@ -32,8 +32,10 @@ class Shards:
     tg: FakeTelegram
     started: list[Shard]
 
-    async def new(self, name: str = "shard-a") -> Shard:
-        shard = Shard(shard_settings(self.tg, name), clock=Clock(), polling_timeout=1)
+    async def new(self, name: str = "shard-a", *, freeze_heap: bool = False) -> Shard:
+        shard = Shard(
+            shard_settings(self.tg, name), clock=Clock(), polling_timeout=1, freeze_heap=freeze_heap
+        )
         await shard.start()
         self.started.append(shard)
         return shard

@@ -1,13 +1,14 @@
 """A shard keeps its tenants' long-lived objects out of the garbage collector's walks (heap.py).
 
 ``Shard._settle_heap`` is what the janitor calls every few seconds; the tests call it directly.
+Freezing is process-wide: the tests' shards freeze only where a test asks (``freeze_heap``, as
+``python -m booking_bot.shard`` does), and give the heap back when they close.
 """
 
 from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,17 +17,15 @@ from booking_bot.shard.runner import State
 from booking_bot.shard.runtime import Shard
 from harness.telegram import FakeTelegram
 
-from .conftest import MakeTenants, entry, new_token, say, serve, wait_state
+from .conftest import MakeTenants, Shards, entry, new_token, say, serve, wait_state
 
 ANN = 1001
 
 
-@pytest.fixture(autouse=True)
-def _unfreeze() -> Iterator[None]:
-    """Freezing is process-wide: each test starts and ends with a normal heap."""
-    gc.unfreeze()
-    yield
-    gc.unfreeze()
+@pytest.fixture()
+async def shard(shards: Shards) -> Shard:
+    """A shard that freezes its heap, as the shard's own process does."""
+    return await shards.new(freeze_heap=True)
 
 
 def _frozen(obj: object) -> bool:
@@ -82,6 +81,28 @@ async def test_freezing_does_not_keep_a_removed_tenants_objects_alive(
     assert gc.get_freeze_count() > 0  # frozen again afterwards
 
 
+async def test_a_shard_inside_another_process_leaves_that_process_collector_alone(
+    tg: FakeTelegram, shards: Shards, make_tenants: MakeTenants
+) -> None:
+    """A shard started in-process (the tests', by default) must not freeze the test process."""
+    in_process = await shards.new("shard-in-process")
+    (a,) = await make_tenants(1)
+    await serve(tg, in_process, a)
+    in_process._settle_heap()
+    assert gc.get_freeze_count() == 0
+
+
+async def test_a_shard_that_froze_its_heap_gives_it_back_when_it_closes(
+    tg: FakeTelegram, shard: Shard, make_tenants: MakeTenants
+) -> None:
+    (a,) = await make_tenants(1)
+    await serve(tg, shard, a)
+    shard._settle_heap()
+    assert gc.get_freeze_count() > 0
+    await shard.close()
+    assert gc.get_freeze_count() == 0
+
+
 def test_a_long_collection_is_logged_as_a_pause_of_the_whole_shard(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -91,7 +112,7 @@ def test_a_long_collection_is_logged_as_a_pause_of_the_whole_shard(
     try:
         gc.collect()
     finally:
-        watched.unwatch()
+        watched.close()
     watched.report_pauses()
     pauses = [r for r in caplog.records if getattr(r, "event", None) == "gc_pause"]
     assert pauses and getattr(pauses[0], "generation", None) == 2
