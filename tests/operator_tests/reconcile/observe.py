@@ -9,7 +9,7 @@ from typing import Any
 
 from booking_operator import reconcile
 from booking_operator.platform import Platform
-from harness.kube import KubeClient
+from harness.kube import TESTS_USER_AGENT, EmulatedCluster, KubeClient
 
 TOKEN = "424242:VALID-test-token"
 LOG = logging.getLogger("test-reconcile")
@@ -47,3 +47,24 @@ async def mark_available(api: KubeClient, namespace: str, name: str = "salon") -
         f"{name}-bot",
         {"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}},
     )
+
+
+def served(cluster: EmulatedCluster) -> int:
+    """How many requests the emulator has served so far (a mark for ``operator_requests``)."""
+    assert cluster.emulator is not None
+    return len(cluster.emulator.served)
+
+
+def operator_requests(cluster: EmulatedCluster, since: int, resource: str) -> list[str]:
+    """The methods of the requests the pass sent for one resource (``apps/v1/deployments``) since
+    index ``since`` of the emulator's request log; the tests' own requests are left out."""
+    assert cluster.emulator is not None
+    found = []
+    for request in cluster.emulator.served[since:]:
+        agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"), None)
+        if agent == TESTS_USER_AGENT or request.resource is None:
+            continue
+        parts = (request.resource.group, request.resource.version, request.resource.plural)
+        if "/".join(part for part in parts if part) == resource:
+            found.append(str(request.method.value).upper())
+    return found

@@ -4,15 +4,19 @@ the pass (reconcile.check_bot_token)."""
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 import port_for
+import pytest
 
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.telegram import FakeTelegram
 from operator_tests.reconcile.observe import (
+    LOG,
     TOKEN,
     Pass,
+    PlatformFactory,
     condition,
     deployment,
 )
@@ -112,3 +116,16 @@ async def test_a_token_key_named_in_the_spec_is_the_one_read(
     )
     outcome = await run_pass(body)
     assert condition(outcome, "BotToken")["status"] == "True"
+
+
+async def test_telegram_unreachable_is_logged_with_the_cause(
+    tenant: Any, run_pass: Pass, platform_factory: PlatformFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    offline = await platform_factory(telegram_api_url=f"http://127.0.0.1:{port_for.select_random()}")
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        outcome = await run_pass(await tenant(), on=offline)
+    cause = condition(outcome, "BotToken")["message"]
+    assert cause
+    assert [r.getMessage() for r in caplog.records if r.name == LOG.name] == [
+        f"could not check the bot token: {cause}"
+    ]

@@ -7,11 +7,13 @@ import base64
 from typing import Any
 
 from booking_operator import manifests
-from harness.kube import KubeClient
+from harness.kube import EmulatedCluster, KubeClient
 from operator_tests.reconcile.observe import (
     Pass,
     condition,
     deployment,
+    operator_requests,
+    served,
 )
 
 
@@ -99,3 +101,24 @@ async def test_a_deployment_of_that_name_not_ours_is_left_alone(
     outcome = await run_pass(await tenant())
     assert condition(outcome, "Deployment")["reason"] == "NameTaken"
     assert (await deployment(api, namespace))["spec"]["replicas"] == 3
+
+
+async def test_a_new_tenants_first_pass_creates_its_deployment_without_reading_it(
+    tenant: Any, run_pass: Pass, cluster: EmulatedCluster
+) -> None:
+    """A thousand new tenants cost one request each for their Deployment, not a GET and a POST."""
+    body = await tenant()
+    since = served(cluster)
+    await run_pass(body)
+    assert operator_requests(cluster, since, "apps/v1/deployments") == ["POST"]
+
+
+async def test_a_known_tenant_without_its_secret_reads_its_deployment_instead_of_creating_it(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, cluster: EmulatedCluster
+) -> None:
+    body = await tenant()
+    await run_pass(body)
+    await api.delete("v1/secrets", namespace, "salon-credentials")
+    since = served(cluster)
+    await run_pass(body)
+    assert operator_requests(cluster, since, "apps/v1/deployments") == ["GET", "PATCH"]

@@ -24,17 +24,19 @@ async def test_a_new_tenant_waits_for_its_bot_pod(tenant: Any, run_pass: Pass) -
     outcome = await run_pass(await tenant())
     assert outcome.status["phase"] == "Provisioning"
     assert outcome.status["message"] == "waiting for the bot pod to become available"
-    assert condition(outcome, "Deployment")["reason"] == "Starting"
+    starting = condition(outcome, "Deployment")
+    assert (starting["status"], starting["reason"]) == ("False", "Starting")
     assert condition(outcome, "Ready")["status"] == "False"
 
 
 async def test_the_first_pass_reports_each_child(tenant: Any, run_pass: Pass, client_id: str) -> None:
     outcome = await run_pass(await tenant())
-    assert {t: condition(outcome, t)["status"] for t in ("References", "Database", "Redis", "Secret")} == {
-        "References": "True",
-        "Database": "True",
-        "Redis": "True",
-        "Secret": "True",
+    children = ("References", "Database", "Redis", "Secret")
+    assert {t: (condition(outcome, t)["status"], condition(outcome, t)["reason"]) for t in children} == {
+        "References": ("True", "Allowed"),
+        "Database": ("True", "Provisioned"),
+        "Redis": ("True", "AclUser"),
+        "Secret": ("True", "Written"),
     }
     assert condition(outcome, "Database")["message"] == f"schema and role {client_id!r}"
     assert condition(outcome, "Secret")["message"] == "salon-credentials"

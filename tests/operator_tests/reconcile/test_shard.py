@@ -3,9 +3,11 @@ poller per token (reconcile.place_on_shard, shards.py)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
-from booking_operator import reconcile
+from booking_operator import reconcile, shard_manifests
 from harness.kube import BOOKINGTENANTS, KubeClient
 from operator_tests.reconcile.observe import (
     Pass,
@@ -66,3 +68,24 @@ async def test_a_tenant_leaving_its_shard_waits_for_the_shard_to_let_go(
     assert condition(outcome, "Shard")["reason"] == "Releasing"
     assert outcome.retry_after == reconcile.RETRY_SHARD
     assert (await deployment(api, namespace))["spec"]["replicas"] == 0
+
+
+async def test_a_shared_tenant_its_shard_serves_is_ready(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, client_id: str
+) -> None:
+    body = await tenant(runtime="Shared")
+    await run_pass(body)
+    shard_secret = await api.get("v1/secrets", namespace, "booking-shard-0-tenants")
+    assert shard_secret is not None
+    entry = base64.b64decode(shard_secret["data"][client_id]).decode()
+    report = {"state": "Serving", "config": shard_manifests.entry_digest(entry)}
+    await api.patch(
+        "v1/configmaps", namespace, "booking-shard-0-status", {"data": {client_id: json.dumps(report)}}
+    )
+    outcome = await run_pass(body)
+    assert outcome.status["phase"] == "Ready"
+    assert outcome.status["message"] == "the bot is serving in shard booking-shard-0"
+    shard = condition(outcome, "Shard")
+    assert (shard["status"], shard["reason"]) == ("True", "Serving")
+    assert condition(outcome, "Deployment")["reason"] == "Shared"
+    assert outcome.retry_after is None
