@@ -3,16 +3,21 @@ is provisioned, mounted or sent to Telegram (reconcile.check_references, referen
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
 
+from booking_contract import crd
+from booking_operator import manifests
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.operator_process import Platform as Services
 from harness.operator_process import create_token_secret
 from operator_tests.reconcile.observe import (
+    TOKEN,
     Pass,
     condition,
+    credentials,
 )
 
 
@@ -92,3 +97,79 @@ async def test_an_unlabelled_token_secret_is_refused(
     )
     outcome = await run_pass(body)
     assert condition(outcome, "References")["reason"] == "SecretNotLabelled"
+
+
+def webhook_token_labels(client_id: str, tenant_namespace: str, tenant_name: str = "salon") -> dict[str, str]:
+    """The labels the webhook gives a token it keeps in the platform's token namespace."""
+    return {
+        crd.BOT_TOKEN_LABEL: crd.BOT_TOKEN_LABEL_VALUE,
+        crd.MANAGED_BY_LABEL: crd.MANAGED_BY_WEBHOOK,
+        crd.TOKEN_TENANT_LABEL: tenant_name,
+        crd.TOKEN_TENANT_NAMESPACE_LABEL: tenant_namespace,
+        crd.CLIENT_ID_LABEL: client_id,
+    }
+
+
+async def point_at_token_namespace(api: KubeClient, namespace: str, token_namespace: str) -> None:
+    ref = {"name": "salon-token", "key": "token", "namespace": token_namespace}
+    await api.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": ref}})
+
+
+async def test_a_token_the_webhook_keeps_for_the_tenant_reaches_the_bot_through_its_secret(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, client_id: str, platform_factory: Any
+) -> None:
+    tokens = f"tokens-{uuid.uuid4().hex[:6]}"
+    on = await platform_factory(token_namespace=tokens)
+    body = await tenant()
+    await create_token_secret(
+        api, tokens, name="salon-token", token=TOKEN, labels=webhook_token_labels(client_id, namespace)
+    )
+    await point_at_token_namespace(api, namespace, tokens)
+    outcome = await run_pass(body, on=on)
+    assert condition(outcome, "References")["status"] == "True"
+    assert condition(outcome, "BotToken")["reason"] == "Valid"
+    assert (await credentials(api, namespace))[manifests.BOT_TOKEN_KEY] == TOKEN
+
+
+async def test_a_token_of_the_tenants_own_namespace_is_not_copied_into_its_secret(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    await run_pass(await tenant())
+    assert manifests.BOT_TOKEN_KEY not in await credentials(api, namespace)
+
+
+async def test_a_token_in_a_namespace_other_than_the_token_namespace_is_refused(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, client_id: str, platform_factory: Any
+) -> None:
+    on = await platform_factory(token_namespace="booking-tokens")
+    body = await tenant()
+    elsewhere = f"other-{uuid.uuid4().hex[:6]}"
+    await create_token_secret(
+        api, elsewhere, name="salon-token", token=TOKEN, labels=webhook_token_labels(client_id, namespace)
+    )
+    await point_at_token_namespace(api, namespace, elsewhere)
+    outcome = await run_pass(body, on=on)
+    refused = condition(outcome, "References")
+    assert refused["reason"] == "ForbiddenSecret"
+    assert outcome.status["message"] == (
+        f"spec.botTokenSecretRef.namespace {elsewhere!r} is not the platform's token namespace "
+        "(TOKEN_NAMESPACE='booking-tokens')"
+    )
+    assert outcome.status["phase"] == "Failed"
+
+
+async def test_a_token_the_webhook_keeps_for_another_tenant_is_refused(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, platform_factory: Any
+) -> None:
+    tokens = f"tokens-{uuid.uuid4().hex[:6]}"
+    on = await platform_factory(token_namespace=tokens)
+    body = await tenant()
+    await create_token_secret(
+        api, tokens, name="salon-token", token=TOKEN, labels=webhook_token_labels("t_someone", namespace)
+    )
+    await point_at_token_namespace(api, namespace, tokens)
+    outcome = await run_pass(body, on=on)
+    assert condition(outcome, "References")["reason"] == "ForbiddenSecret"
+    assert outcome.status["message"] == (
+        "Secret 'salon-token' of the token namespace was not written for this tenant"
+    )
