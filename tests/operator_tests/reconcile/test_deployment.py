@@ -100,6 +100,10 @@ async def test_a_deployment_of_that_name_not_ours_is_left_alone(
     )
     outcome = await run_pass(await tenant())
     assert condition(outcome, "Deployment")["reason"] == "NameTaken"
+    assert (
+        outcome.status["message"]
+        == "Deployment 'salon-bot' exists and is not booking-operator's: not touched"
+    )
     assert (await deployment(api, namespace))["spec"]["replicas"] == 3
 
 

@@ -38,8 +38,12 @@ async def test_the_first_pass_reports_each_child(tenant: Any, run_pass: Pass, cl
         "Redis": ("True", "AclUser"),
         "Secret": ("True", "Written"),
     }
-    assert condition(outcome, "Database")["message"] == f"schema and role {client_id!r}"
-    assert condition(outcome, "Secret")["message"] == "salon-credentials"
+    assert {t: condition(outcome, t)["message"] for t in children} == {
+        "References": "bot image and token Secret allowed",
+        "Database": f"schema and role {client_id!r}",
+        "Redis": f"keys {client_id}:* only",
+        "Secret": "salon-credentials",
+    }
 
 
 async def test_the_status_names_the_tenants_children(tenant: Any, run_pass: Pass, client_id: str) -> None:

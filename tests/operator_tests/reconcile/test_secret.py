@@ -137,6 +137,10 @@ async def test_a_secret_of_that_name_not_ours_is_left_alone(
     outcome = await run_pass(await tenant())
     assert condition(outcome, "Secret")["reason"] == "NameTaken"
     assert outcome.status["phase"] == "Failed"
+    assert (
+        outcome.status["message"]
+        == "Secret 'salon-credentials' exists and is not booking-operator's: not touched"
+    )
     secret = await api.get("v1/secrets", namespace, "salon-credentials")
     assert secret is not None and secret["data"] == {"mine": "eA=="}
 
