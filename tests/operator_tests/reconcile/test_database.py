@@ -72,3 +72,23 @@ async def test_postgresql_refusing_provisioning_is_retried_later(
     assert outcome.status["message"].startswith("PostgreSQL refused provisioning: ")
     assert outcome.status["phase"] == "Provisioning"
     assert outcome.retry_after == reconcile.RETRY_REFUSED
+
+
+async def test_the_tenants_role_gets_the_limits_the_operator_is_configured_with(
+    tenant: Any,
+    run_pass: Pass,
+    platform_factory: Any,
+    api: KubeClient,
+    namespace: str,
+    platform_services: Services,
+    client_id: str,
+) -> None:
+    limited = await platform_factory(tenant_connection_limit=7, tenant_statement_timeout_ms=1234)
+    await run_pass(await tenant(), on=limited)
+    data = await credentials(api, namespace)
+    conn = await asyncpg.connect(platform_services.dsn(client_id, data[manifests.DB_PASSWORD_KEY]))
+    try:
+        assert await conn.fetchval("SHOW statement_timeout") == "1234ms"
+        assert await conn.fetchval("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user") == 7
+    finally:
+        await conn.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 
 from booking_contract.kube import SECRETS, KubeConflict
 from booking_operator import manifests, passwords, reconcile
@@ -182,3 +183,41 @@ async def test_a_child_created_meanwhile_by_someone_else_is_not_touched(
         await reconcile._apply(platform.kube, SECRETS, namespace, wanted, None)
     kept = await api.get("v1/secrets", namespace, "salon-credentials")
     assert kept is not None and kept["data"] == {"a": "eA=="}
+
+
+async def test_without_redis_acls_a_second_pass_keeps_the_password(
+    tenant: Any, run_pass: Pass, platform_factory: Any, api: KubeClient, namespace: str
+) -> None:
+    prefix_only = await platform_factory(redis_acl="off")
+    body = await tenant()
+    await run_pass(body, on=prefix_only)
+    first = await credentials(api, namespace)
+    outcome = await run_pass(body, on=prefix_only)
+    assert await credentials(api, namespace) == first
+    assert outcome.events == []
+
+
+async def test_a_secret_that_lost_its_redis_password_gets_new_passwords_that_work(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, platform_services: Services, client_id: str
+) -> None:
+    body = await tenant()
+    outcome = await run_pass(body)
+    old = await credentials(api, namespace)
+    await api.patch(
+        "v1/secrets", namespace, "salon-credentials", {"data": {manifests.REDIS_PASSWORD_KEY: None}}
+    )
+    await run_pass(body)
+    new = await credentials(api, namespace)
+    assert new[manifests.DB_PASSWORD_KEY] != old[manifests.DB_PASSWORD_KEY]
+    conn = await asyncpg.connect(platform_services.dsn(client_id, new[manifests.DB_PASSWORD_KEY]))
+    await conn.close()
+    client = aioredis.Redis(
+        host=platform_services.redis.host,
+        port=platform_services.redis.port,
+        username=outcome.status["redisUser"],
+        password=new[manifests.REDIS_PASSWORD_KEY],
+    )
+    try:
+        assert await client.ping()
+    finally:
+        await client.aclose()
