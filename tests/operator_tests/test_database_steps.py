@@ -10,6 +10,7 @@ of database.py on and see which test notices it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -774,27 +775,62 @@ async def test_a_superuser_operator_role_is_reported_as_a_risk(platform_services
         await conn.close()
 
 
-async def test_hardening_by_a_role_that_does_not_own_the_database_reports_what_public_keeps(
-    platform_services: Platform, admin: asyncpg.Connection
-) -> None:
-    # PostgreSQL answers such a REVOKE with a WARNING only: the report must come from the catalog.
+@contextlib.asynccontextmanager
+async def foreign_database(
+    platform_services: Platform, admin: asyncpg.Connection, *owner_sql: str
+) -> AsyncIterator[asyncpg.Connection]:
+    """A database the connected role does not own; ``owner_sql`` runs there first as its owner."""
     suffix = uuid.uuid4().hex[:8]
     db, role = f"harden_{suffix}", f"harden_{suffix}"
     await admin.execute(f'CREATE DATABASE "{db}"')
     await admin.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'probe-{suffix}'")
     try:
+        owner = await asyncpg.connect(str(platform_services.pg.dsn(dbname=db)))
+        try:
+            for sql in owner_sql:
+                await owner.execute(sql)
+        finally:
+            await owner.close()
         conn = await asyncpg.connect(
             str(platform_services.pg.dsn(user=role, password=f"probe-{suffix}", dbname=db))
         )
         try:
-            problems = await database.harden_database(conn)
+            yield conn
         finally:
             await conn.close()
-        assert len(problems) == 1
-        assert problems[0].startswith("PUBLIC keeps USAGE")
     finally:
         await admin.execute(f'DROP DATABASE "{db}"')
         await admin.execute(f'DROP ROLE "{role}"')
+
+
+async def test_hardening_by_a_role_that_does_not_own_the_database_reports_what_public_keeps(
+    platform_services: Platform, admin: asyncpg.Connection
+) -> None:
+    # PostgreSQL answers such a REVOKE with a WARNING only: the report must come from the catalog.
+    async with foreign_database(platform_services, admin) as conn:
+        problems = await database.harden_database(conn)
+    assert problems == [
+        "PUBLIC keeps USAGE on schema public: the operator's role does not own the database "
+        "(pg_database_owner owns schema public)"
+    ]
+
+
+async def test_hardening_reports_every_right_public_keeps(
+    platform_services: Platform, admin: asyncpg.Connection
+) -> None:
+    """A database whose owner gave PUBLIC CREATE on `public` (the default before PostgreSQL 15)."""
+    async with foreign_database(platform_services, admin, "GRANT CREATE ON SCHEMA public TO PUBLIC") as conn:
+        problems = await database.harden_database(conn)
+    assert [p.split(" on schema public")[0] for p in problems] == ["PUBLIC keeps USAGE and CREATE"]
+
+
+async def test_hardening_by_a_role_without_any_right_on_public_reports_the_refusal(
+    platform_services: Platform, admin: asyncpg.Connection
+) -> None:
+    """PostgreSQL refuses (not warns) a REVOKE by a role that holds no right at all on the schema."""
+    async with foreign_database(platform_services, admin, "REVOKE ALL ON SCHEMA public FROM PUBLIC") as conn:
+        problems = await database.harden_database(conn)
+    assert problems == ["cannot revoke PUBLIC's rights on schema public: permission denied for schema public"]
 
 
 async def test_hardening_takes_create_on_public_from_everyone(

@@ -26,7 +26,10 @@ async def test_an_image_not_allowed_fails_the_tenant_and_provisions_nothing(
 ) -> None:
     outcome = await run_pass(await tenant(bot={"image": "evil.example/miner:1"}))
     assert outcome.status["phase"] == "Failed"
-    assert condition(outcome, "References")["reason"] == "ImageNotAllowed"
+    refused = condition(outcome, "References")
+    assert refused["reason"] == "ImageNotAllowed"
+    assert refused["message"] == outcome.status["message"]
+    assert "'evil.example/miner:1'" in refused["message"]
     assert outcome.retry_after is None
     conn = await asyncpg.connect(platform_services.admin_dsn)
     try:
