@@ -88,6 +88,7 @@ async def test_with_token_checks_off_the_token_is_not_checked(
     unchecked = await platform_factory(telegram_check_tokens=False)
     outcome = await run_pass(await tenant(token="999:UNKNOWN-token"), on=unchecked)
     assert condition(outcome, "BotToken")["reason"] == "NotChecked"
+    assert condition(outcome, "BotToken")["message"] == "TELEGRAM_CHECK_TOKENS is off"
     assert condition(outcome, "BotToken")["status"] == "Unknown"
     assert outcome.status["phase"] == "Provisioning"
     assert telegram.calls_of("getMe") == []
@@ -129,3 +130,24 @@ async def test_telegram_unreachable_is_logged_with_the_cause(
     assert [r.getMessage() for r in caplog.records if r.name == LOG.name] == [
         f"could not check the bot token: {cause}"
     ]
+
+
+async def test_a_token_secret_ref_without_a_key_reads_the_key_token(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant()
+    await api.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": {"key": None}}})
+    assert "key" not in (await api.get(BOOKINGTENANTS, namespace, "salon"))["spec"]["botTokenSecretRef"]
+    outcome = await run_pass(body)
+    assert condition(outcome, "BotToken")["reason"] == "Valid"
+
+
+async def test_a_token_secret_ref_without_a_key_names_the_key_token_when_it_is_empty(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant()
+    await api.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": {"key": None}}})
+    assert "key" not in (await api.get(BOOKINGTENANTS, namespace, "salon"))["spec"]["botTokenSecretRef"]
+    await api.patch("v1/secrets", namespace, "bot-token", {"data": {"token": None, "other": "eA=="}})
+    outcome = await run_pass(body)
+    assert outcome.status["message"] == "bot token Secret 'bot-token' (key 'token') not found or empty"

@@ -6,12 +6,15 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from booking_operator import manifests
-from harness.kube import EmulatedCluster, KubeClient
+from booking_operator import manifests, reconcile
+from booking_operator.platform import Platform
+from harness.kube import BOOKINGTENANTS, EmulatedCluster, KubeClient
 from operator_tests.reconcile.observe import (
+    LOG,
     Pass,
     condition,
     deployment,
+    mark_available,
     operator_requests,
     served,
 )
@@ -126,3 +129,17 @@ async def test_a_known_tenant_without_its_secret_reads_its_deployment_instead_of
     since = served(cluster)
     await run_pass(body)
     assert operator_requests(cluster, since, "apps/v1/deployments") == ["GET", "PATCH"]
+
+
+async def test_a_pass_given_the_deployment_a_watch_delivered_does_not_read_it_again(
+    tenant: Any, platform: Platform, api: KubeClient, namespace: str, cluster: EmulatedCluster, run_pass: Pass
+) -> None:
+    body = await tenant()
+    await run_pass(body)
+    await mark_available(api, namespace)
+    delivered = await deployment(api, namespace)
+    current = await api.get(BOOKINGTENANTS, namespace, "salon")
+    since = served(cluster)
+    outcome = await reconcile.reconcile(platform, current, LOG, live_deployment=delivered)
+    assert operator_requests(cluster, since, "apps/v1/deployments") == []
+    assert outcome.status["phase"] == "Ready"  # its availability is the delivered one's

@@ -182,3 +182,14 @@ async def test_a_pass_through_a_kubeconfig_provisions_the_tenant(
     assert outcome.status["phase"] == "Provisioning"
     assert condition(outcome, "Secret")["status"] == "True"
     assert (await deployment(api, namespace))["spec"]["replicas"] == 1
+
+
+async def test_the_status_observes_the_generation_of_the_spec_it_acted_on(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant()
+    await run_pass(body)
+    await api.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"suspended": True}})
+    outcome = await run_pass(body)
+    assert outcome.status["observedGeneration"] == 2
+    assert condition(outcome, "Ready")["observedGeneration"] == 2

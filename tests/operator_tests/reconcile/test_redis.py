@@ -8,6 +8,7 @@ from typing import Any
 import port_for
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from booking_operator import manifests, reconcile, redis_acl
@@ -104,6 +105,7 @@ async def test_a_tenant_over_its_redis_quota_is_reported(
     quota = condition(outcome, "RedisQuota")
     assert (quota["status"], quota["reason"]) == ("False", "OverQuota")
     assert outcome.status["redisBytes"] > 64 * 1024
+    assert quota["message"] == f"{outcome.status['redisBytes']} bytes used of 65536: writes refused"
 
 
 async def test_a_tenant_within_its_redis_quota_is_reported(tenant: Any, run_pass: Pass) -> None:
@@ -111,3 +113,24 @@ async def test_a_tenant_within_its_redis_quota_is_reported(tenant: Any, run_pass
     quota = condition(outcome, "RedisQuota")
     assert (quota["status"], quota["reason"]) == ("True", "WithinQuota")
     assert outcome.status["redisKeys"] == 0
+    assert quota["message"] == f"{outcome.status['redisBytes']} bytes used of 65536"
+
+
+async def test_the_pass_remembers_the_tenants_redis_user_for_a_redis_restart(
+    tenant: Any, run_pass: Pass, platform: Platform, api: KubeClient, namespace: str, client_id: str
+) -> None:
+    """What redis_acl.RestartWatch applies again at once when Redis comes back empty."""
+    await run_pass(await tenant())
+    password = (await credentials(api, namespace))[manifests.REDIS_PASSWORD_KEY]
+    assert platform.redis_users() == [(client_id, password)]
+
+
+async def test_the_tenants_redis_usage_is_exported_as_a_metric(
+    tenant: Any, run_pass: Pass, platform: Platform, client_id: str
+) -> None:
+    body = await tenant()
+    await run_pass(body)
+    await platform.redis.set(f"{redis_acl.key_prefix(client_id)}big", "x" * 4096)
+    outcome = await run_pass(body)
+    exported = REGISTRY.get_sample_value("booking_operator_tenant_redis_bytes", {"client_id": client_id})
+    assert exported == outcome.status["redisBytes"] > 4096

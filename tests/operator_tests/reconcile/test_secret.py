@@ -20,6 +20,7 @@ from operator_tests.reconcile.observe import (
     Pass,
     condition,
     credentials,
+    deployment,
 )
 
 
@@ -61,7 +62,7 @@ async def test_a_rotation_request_issues_new_passwords_that_work(
     await conn.close()
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(platform_services.dsn(client_id, old[manifests.DB_PASSWORD_KEY]))
-    assert ("Normal", "CredentialsRotated", "new Postgres and Redis passwords issued") in outcome.events
+    assert outcome.events == [("Normal", "CredentialsRotated", "new Postgres and Redis passwords issued")]
     assert outcome.status["credentialsRotation"] == "r1"
 
 
@@ -221,3 +222,30 @@ async def test_a_secret_that_lost_its_redis_password_gets_new_passwords_that_wor
         assert await client.ping()
     finally:
         await client.aclose()
+
+
+async def test_a_rotation_restarts_the_bot_onto_the_new_passwords(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant()
+    await run_pass(body)
+    before = (await deployment(api, namespace))["spec"]["template"]["metadata"]["annotations"]
+    await api.patch(
+        BOOKINGTENANTS, namespace, "salon", {"metadata": {"annotations": {reconcile.ROTATE_ANNOTATION: "r1"}}}
+    )
+    await run_pass(body)
+    after = (await deployment(api, namespace))["spec"]["template"]["metadata"]["annotations"]
+    assert after[manifests.CONFIG_HASH_ANNOTATION] != before[manifests.CONFIG_HASH_ANNOTATION]
+
+
+async def test_the_pass_remembers_the_secret_it_wrote_to_tell_hand_edits_apart(
+    tenant: Any, run_pass: Pass, platform: Platform, api: KubeClient, namespace: str
+) -> None:
+    """The Secret watch (handlers.py) compares an event's Secret with the one last written."""
+    body = await tenant()
+    await run_pass(body)
+    memory = platform.known(body["metadata"]["uid"])
+    live = await api.get("v1/secrets", namespace, "salon-credentials")
+    assert memory is not None and memory.secret is not None and live is not None
+    assert memory.secret["data"] == live["data"]
+    assert memory.secret["metadata"]["name"] == "salon-credentials"

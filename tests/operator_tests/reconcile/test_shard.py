@@ -66,6 +66,7 @@ async def test_a_tenant_leaving_its_shard_waits_for_the_shard_to_let_go(
     outcome = await run_pass(body)
     assert outcome.status["phase"] == "Provisioning"
     assert condition(outcome, "Shard")["reason"] == "Releasing"
+    assert outcome.status["message"] == "waiting for shard booking-shard-0 to stop the bot"
     assert outcome.retry_after == reconcile.RETRY_SHARD
     assert (await deployment(api, namespace))["spec"]["replicas"] == 0
 
@@ -87,5 +88,14 @@ async def test_a_shared_tenant_its_shard_serves_is_ready(
     assert outcome.status["message"] == "the bot is serving in shard booking-shard-0"
     shard = condition(outcome, "Shard")
     assert (shard["status"], shard["reason"]) == ("True", "Serving")
-    assert condition(outcome, "Deployment")["reason"] == "Shared"
+    assert condition(outcome, "Deployment")["message"] == "scaled to zero: the bot runs in a shard"
     assert outcome.retry_after is None
+
+
+async def test_a_shared_tenant_whose_token_telegram_rejects_is_not_placed_on_a_shard(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    outcome = await run_pass(await tenant(runtime="Shared", token="999:UNKNOWN-token"))
+    assert outcome.status["phase"] == "Failed"
+    assert "shard" not in outcome.status
+    assert await api.get("v1/secrets", namespace, "booking-shard-0-tenants") is None
