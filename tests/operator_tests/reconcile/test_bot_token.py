@@ -38,7 +38,7 @@ async def test_a_token_telegram_rejects_fails_the_tenant(
     assert outcome.status["phase"] == "Failed"
     assert outcome.status["message"].endswith("update Secret 'bot-token'")
     rejected = condition(outcome, "BotToken")
-    assert rejected["reason"] == "Rejected"
+    assert (rejected["status"], rejected["reason"]) == ("False", "Rejected")
     assert (
         rejected["message"]
         and outcome.status["message"] == f"{rejected['message']}: update Secret 'bot-token'"
@@ -151,3 +151,12 @@ async def test_a_token_secret_ref_without_a_key_names_the_key_token_when_it_is_e
     await api.patch("v1/secrets", namespace, "bot-token", {"data": {"token": None, "other": "eA=="}})
     outcome = await run_pass(body)
     assert outcome.status["message"] == "bot token Secret 'bot-token' (key 'token') not found or empty"
+
+
+async def test_an_empty_token_secret_names_the_key_the_spec_gives(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant()
+    await api.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": {"key": "other"}}})
+    outcome = await run_pass(body)
+    assert outcome.status["message"] == "bot token Secret 'bot-token' (key 'other') not found or empty"

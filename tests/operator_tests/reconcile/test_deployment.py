@@ -47,7 +47,10 @@ async def test_a_suspended_tenant_keeps_its_data_and_runs_no_bot(
     outcome = await run_pass(await tenant(suspended=True))
     assert outcome.status["phase"] == "Suspended"
     assert outcome.status["message"] == "suspended by spec.suspended; data kept"
-    assert condition(outcome, "Deployment")["reason"] == "Suspended"
+    assert (condition(outcome, "Deployment")["status"], condition(outcome, "Deployment")["reason"]) == (
+        "False",
+        "Suspended",
+    )
     assert condition(outcome, "Deployment")["message"] == "scaled to zero: spec.suspended is true"
     assert (await deployment(api, namespace))["spec"]["replicas"] == 0
 

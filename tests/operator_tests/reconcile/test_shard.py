@@ -35,6 +35,8 @@ async def test_a_shared_tenant_waits_until_its_shard_serves_it(tenant: Any, run_
         "False",
         "Waiting",
     )
+    assert condition(outcome, "Shard")["message"] == outcome.status["message"]
+    assert outcome.status["message"] == "waiting for shard booking-shard-0 to start the bot"
     assert outcome.retry_after == reconcile.RETRY_SHARD
 
 
@@ -87,7 +89,11 @@ async def test_a_shared_tenant_its_shard_serves_is_ready(
     assert outcome.status["phase"] == "Ready"
     assert outcome.status["message"] == "the bot is serving in shard booking-shard-0"
     shard = condition(outcome, "Shard")
-    assert (shard["status"], shard["reason"]) == ("True", "Serving")
+    assert (shard["status"], shard["reason"], shard["message"]) == (
+        "True",
+        "Serving",
+        "the bot is serving in shard booking-shard-0",
+    )
     assert condition(outcome, "Deployment")["message"] == "scaled to zero: the bot runs in a shard"
     assert outcome.retry_after is None
 
