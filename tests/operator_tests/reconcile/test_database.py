@@ -69,7 +69,8 @@ async def test_postgresql_refusing_provisioning_is_retried_later(
     refusing = await platform_factory(tenant_group_role="no_such_group")
     outcome = await run_pass(await tenant(), on=refusing)
     assert condition(outcome, "Database")["reason"] == "ProvisioningFailed"
-    assert outcome.status["message"].startswith("PostgreSQL refused provisioning: ")
+    detail = condition(outcome, "Database")["message"]
+    assert detail and outcome.status["message"] == f"PostgreSQL refused provisioning: {detail}"
     assert outcome.status["phase"] == "Provisioning"
     assert outcome.retry_after == reconcile.RETRY_REFUSED
 

@@ -146,3 +146,15 @@ async def test_a_pass_given_the_deployment_a_watch_delivered_does_not_read_it_ag
     outcome = await reconcile.reconcile(platform, current, LOG, live_deployment=delivered)
     assert operator_requests(cluster, since, "apps/v1/deployments") == []
     assert outcome.status["phase"] == "Ready"  # its availability is the delivered one's
+
+
+async def test_the_pass_remembers_the_deployment_it_wants_to_tell_hand_edits_apart(
+    tenant: Any, run_pass: Pass, platform: Platform, api: KubeClient, namespace: str
+) -> None:
+    """The Deployment watch (handlers.py) compares an event's Deployment with the one wanted."""
+    body = await tenant()
+    await run_pass(body)
+    memory = platform.known(body["metadata"]["uid"])
+    live = await deployment(api, namespace)
+    assert memory is not None and memory.desired is not None
+    assert memory.desired["spec"]["template"] == live["spec"]["template"]

@@ -134,3 +134,28 @@ async def test_the_tenants_redis_usage_is_exported_as_a_metric(
     outcome = await run_pass(body)
     exported = REGISTRY.get_sample_value("booking_operator_tenant_redis_bytes", {"client_id": client_id})
     assert exported == outcome.status["redisBytes"] > 4096
+
+
+async def test_a_tenants_redis_user_lost_meanwhile_is_made_again_with_the_secrets_password(
+    tenant: Any,
+    run_pass: Pass,
+    api: KubeClient,
+    namespace: str,
+    platform: Platform,
+    platform_services: Services,
+) -> None:
+    """Redis restarted without its ACL file: the Secret (passwords applied) stays, the user is back."""
+    body = await tenant()
+    outcome = await run_pass(body)
+    await platform.redis.acl_deluser(outcome.status["redisUser"])
+    await run_pass(body)
+    client = aioredis.Redis(
+        host=platform_services.redis.host,
+        port=platform_services.redis.port,
+        username=outcome.status["redisUser"],
+        password=(await credentials(api, namespace))[manifests.REDIS_PASSWORD_KEY],
+    )
+    try:
+        assert await client.ping()
+    finally:
+        await client.aclose()
