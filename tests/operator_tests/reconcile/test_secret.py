@@ -249,3 +249,33 @@ async def test_the_pass_remembers_the_secret_it_wrote_to_tell_hand_edits_apart(
     assert memory is not None and memory.secret is not None and live is not None
     assert memory.secret["data"] == live["data"]
     assert memory.secret["metadata"]["name"] == "salon-credentials"
+
+
+async def test_turning_redis_acls_off_moves_a_tenant_to_its_prefix_only(
+    tenant: Any, run_pass: Pass, platform_factory: Any, api: KubeClient, namespace: str
+) -> None:
+    body = await tenant()
+    await run_pass(body)
+    assert manifests.REDIS_PASSWORD_KEY in await credentials(api, namespace)
+    prefix_only = await platform_factory(redis_acl="off")
+    await run_pass(body, on=prefix_only)
+    data = await credentials(api, namespace)
+    # The old REDIS_PASSWORD key stays (a merge patch of the owned keys removes none); the bot
+    # reads REDIS_URL, which no longer names the tenant's ACL user.
+    assert data["REDIS_URL"] == manifests.redis_url(prefix_only.settings, data["CLIENT_ID"], None)
+
+
+async def test_a_settled_tenants_pass_does_not_set_its_password_again(
+    tenant: Any, run_pass: Pass, platform_services: Services, client_id: str
+) -> None:
+    """The Secret's applied tag says PostgreSQL has its password: no ALTER ROLE on a resync."""
+    body = await tenant()
+    await run_pass(body)
+    admin = await asyncpg.connect(platform_services.admin_dsn)
+    try:
+        before = await admin.fetchval("SELECT xmin::text FROM pg_authid WHERE rolname = $1", client_id)
+        await run_pass(body)
+        after = await admin.fetchval("SELECT xmin::text FROM pg_authid WHERE rolname = $1", client_id)
+    finally:
+        await admin.close()
+    assert after == before
