@@ -223,6 +223,32 @@ async def test_a_tenant_cannot_become_the_group_role(
         await tenant.close()
 
 
+async def test_a_tenant_does_not_inherit_a_role_granted_to_it_later(
+    op_conn: asyncpg.Connection, admin: asyncpg.Connection, platform_services: Platform, client_id: str
+) -> None:
+    """From PostgreSQL 16 the role is NOINHERIT: only its group grant names INHERIT TRUE, so a
+    role someone grants it later (no option: the member's attribute decides) gives it nothing."""
+    await provision(op_conn, client_id, "first-password")
+    extra = f"extra_{uuid.uuid4().hex[:8]}"
+    await admin.execute(f'CREATE ROLE "{extra}" NOLOGIN')
+    await admin.execute(f'CREATE TABLE public."{extra}" (x int)')
+    try:
+        await admin.execute(f'GRANT USAGE ON SCHEMA public TO "{extra}"')
+        await admin.execute(f'GRANT SELECT ON public."{extra}" TO "{extra}"')
+        await admin.execute(f'GRANT "{extra}" TO "{client_id}"')
+        tenant = await tenant_connect(platform_services, client_id, "first-password")
+        try:
+            require_shipped_major(tenant)
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await tenant.fetch(f'SELECT * FROM public."{extra}"')
+        finally:
+            await tenant.close()
+    finally:
+        await admin.execute(f'DROP TABLE public."{extra}"')
+        await admin.execute(f'DROP OWNED BY "{extra}"')
+        await admin.execute(f'DROP ROLE "{extra}"')
+
+
 async def test_a_new_tenant_role_needs_a_password(op_conn: asyncpg.Connection, client_id: str) -> None:
     with pytest.raises(ValueError) as refused:
         await provision(op_conn, client_id, None)
