@@ -113,8 +113,10 @@ def webhook_token_labels(client_id: str, tenant_namespace: str, tenant_name: str
     }
 
 
-async def point_at_token_namespace(api: KubeClient, namespace: str, token_namespace: str) -> None:
-    ref = {"name": "salon-token", "key": "token", "namespace": token_namespace}
+async def keep_token_in(api: KubeClient, namespace: str, where: str, labels: dict[str, str]) -> None:
+    """The tenant's token in Secret `salon-token` of namespace `where`, and its spec pointing there."""
+    await create_token_secret(api, where, name="salon-token", token=TOKEN, labels=labels)
+    ref = {"name": "salon-token", "key": "token", "namespace": where}
     await api.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": ref}})
 
 
@@ -124,10 +126,7 @@ async def test_a_token_the_webhook_keeps_for_the_tenant_reaches_the_bot_through_
     tokens = f"tokens-{uuid.uuid4().hex[:6]}"
     on = await platform_factory(token_namespace=tokens)
     body = await tenant()
-    await create_token_secret(
-        api, tokens, name="salon-token", token=TOKEN, labels=webhook_token_labels(client_id, namespace)
-    )
-    await point_at_token_namespace(api, namespace, tokens)
+    await keep_token_in(api, namespace, tokens, webhook_token_labels(client_id, namespace))
     outcome = await run_pass(body, on=on)
     assert condition(outcome, "References")["status"] == "True"
     assert condition(outcome, "BotToken")["reason"] == "Valid"
@@ -147,10 +146,7 @@ async def test_a_token_in_a_namespace_other_than_the_token_namespace_is_refused(
     on = await platform_factory(token_namespace="booking-tokens")
     body = await tenant()
     elsewhere = f"other-{uuid.uuid4().hex[:6]}"
-    await create_token_secret(
-        api, elsewhere, name="salon-token", token=TOKEN, labels=webhook_token_labels(client_id, namespace)
-    )
-    await point_at_token_namespace(api, namespace, elsewhere)
+    await keep_token_in(api, namespace, elsewhere, webhook_token_labels(client_id, namespace))
     outcome = await run_pass(body, on=on)
     refused = condition(outcome, "References")
     assert refused["reason"] == "ForbiddenSecret"
@@ -167,10 +163,7 @@ async def test_a_token_the_webhook_keeps_for_another_tenant_is_refused(
     tokens = f"tokens-{uuid.uuid4().hex[:6]}"
     on = await platform_factory(token_namespace=tokens)
     body = await tenant()
-    await create_token_secret(
-        api, tokens, name="salon-token", token=TOKEN, labels=webhook_token_labels("t_someone", namespace)
-    )
-    await point_at_token_namespace(api, namespace, tokens)
+    await keep_token_in(api, namespace, tokens, webhook_token_labels("t_someone", namespace))
     outcome = await run_pass(body, on=on)
     assert condition(outcome, "References")["reason"] == "ForbiddenSecret"
     assert outcome.status["message"] == (

@@ -24,6 +24,16 @@ from operator_tests.reconcile.observe import (
 )
 
 
+async def request_rotation(api: KubeClient, namespace: str, value: str) -> None:
+    """What `kubectl annotate ... bookingsaas.dev/rotate-credentials=VALUE` does (docs/operator.md)."""
+    await api.patch(
+        BOOKINGTENANTS,
+        namespace,
+        "salon",
+        {"metadata": {"annotations": {reconcile.ROTATE_ANNOTATION: value}}},
+    )
+
+
 async def test_the_secret_is_tagged_with_the_passwords_it_applied(
     tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
 ) -> None:
@@ -51,9 +61,7 @@ async def test_a_rotation_request_issues_new_passwords_that_work(
     body = await tenant()
     await run_pass(body)
     old = await credentials(api, namespace)
-    await api.patch(
-        BOOKINGTENANTS, namespace, "salon", {"metadata": {"annotations": {reconcile.ROTATE_ANNOTATION: "r1"}}}
-    )
+    await request_rotation(api, namespace, "r1")
     outcome = await run_pass(body)
     new = await credentials(api, namespace)
     assert new[manifests.DB_PASSWORD_KEY] != old[manifests.DB_PASSWORD_KEY]
@@ -71,9 +79,7 @@ async def test_a_rotation_already_done_is_not_repeated(
 ) -> None:
     body = await tenant()
     await run_pass(body)
-    await api.patch(
-        BOOKINGTENANTS, namespace, "salon", {"metadata": {"annotations": {reconcile.ROTATE_ANNOTATION: "r1"}}}
-    )
+    await request_rotation(api, namespace, "r1")
     await run_pass(body)
     rotated = await credentials(api, namespace)
     outcome = await run_pass(body)
@@ -230,9 +236,7 @@ async def test_a_rotation_restarts_the_bot_onto_the_new_passwords(
     body = await tenant()
     await run_pass(body)
     before = (await deployment(api, namespace))["spec"]["template"]["metadata"]["annotations"]
-    await api.patch(
-        BOOKINGTENANTS, namespace, "salon", {"metadata": {"annotations": {reconcile.ROTATE_ANNOTATION: "r1"}}}
-    )
+    await request_rotation(api, namespace, "r1")
     await run_pass(body)
     after = (await deployment(api, namespace))["spec"]["template"]["metadata"]["annotations"]
     assert after[manifests.CONFIG_HASH_ANNOTATION] != before[manifests.CONFIG_HASH_ANNOTATION]
