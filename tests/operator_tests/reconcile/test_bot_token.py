@@ -57,7 +57,10 @@ async def test_an_empty_token_secret_fails_the_tenant_naming_the_key(
     outcome = await run_pass(body)
     assert outcome.status["phase"] == "Failed"
     assert outcome.status["message"] == "bot token Secret 'bot-token' (key 'token') not found or empty"
-    assert condition(outcome, "BotToken")["reason"] == "SecretNotFound"
+    assert (condition(outcome, "BotToken")["status"], condition(outcome, "BotToken")["reason"]) == (
+        "False",
+        "SecretNotFound",
+    )
     assert condition(outcome, "BotToken")["message"] == outcome.status["message"]
 
 
@@ -68,7 +71,10 @@ async def test_a_missing_token_secret_fails_the_tenant(
     await api.delete("v1/secrets", namespace, "bot-token")
     outcome = await run_pass(body)
     assert outcome.status["phase"] == "Failed"
-    assert condition(outcome, "BotToken")["reason"] == "SecretNotFound"
+    assert (condition(outcome, "BotToken")["status"], condition(outcome, "BotToken")["reason"]) == (
+        "False",
+        "SecretNotFound",
+    )
     assert outcome.retry_after is None
 
 

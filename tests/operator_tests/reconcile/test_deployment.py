@@ -61,7 +61,10 @@ async def test_an_unpaid_tenant_is_expired_and_runs_no_bot(
     outcome = await run_pass(await tenant(paidUntil="2020-01-01T00:00:00Z"))
     assert outcome.status["phase"] == "Expired"
     assert outcome.status["message"] == "paid period ended at 2020-01-01T00:00:00Z; data kept"
-    assert condition(outcome, "Deployment")["reason"] == "Expired"
+    assert (condition(outcome, "Deployment")["status"], condition(outcome, "Deployment")["reason"]) == (
+        "False",
+        "Expired",
+    )
     assert condition(outcome, "Deployment")["message"] == "scaled to zero: paid until 2020-01-01T00:00:00Z"
     assert (await deployment(api, namespace))["spec"]["replicas"] == 0
 
