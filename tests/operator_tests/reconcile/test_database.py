@@ -58,7 +58,8 @@ async def test_postgresql_unreachable_is_retried_later_not_failed(
     assert condition(outcome, "Database")["reason"] == "Unavailable"
     assert outcome.status["message"].startswith("PostgreSQL is unreachable: ")
     detail = condition(outcome, "Database")["message"]
-    assert detail and outcome.status["message"] == f"PostgreSQL is unreachable: {detail}"
+    assert outcome.status["message"] == f"PostgreSQL is unreachable: {detail}"
+    assert detail.startswith("ConnectionRefusedError: "), detail  # what the connection attempt raised
     assert outcome.retry_after == reconcile.RETRY_UNAVAILABLE
 
 

@@ -120,8 +120,11 @@ async def test_the_pass_remembers_the_tenants_redis_user_for_a_redis_restart(
     tenant: Any, run_pass: Pass, platform: Platform, api: KubeClient, namespace: str, client_id: str
 ) -> None:
     """What redis_acl.RestartWatch applies again at once when Redis comes back empty."""
-    await run_pass(await tenant())
+    body = await tenant()
+    await run_pass(body)
     password = (await credentials(api, namespace))[manifests.REDIS_PASSWORD_KEY]
+    memory = platform.known(body["metadata"]["uid"])
+    assert memory is not None and memory.redis_user == (client_id, password)
     assert platform.redis_users() == [(client_id, password)]
 
 
