@@ -10,6 +10,7 @@ of database.py on and see which test notices it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -220,6 +221,32 @@ async def test_a_tenant_cannot_become_the_group_role(
             await tenant.execute(f"SET ROLE {TENANT_GROUP}")
     finally:
         await tenant.close()
+
+
+async def test_a_tenant_does_not_inherit_a_role_granted_to_it_later(
+    op_conn: asyncpg.Connection, admin: asyncpg.Connection, platform_services: Platform, client_id: str
+) -> None:
+    """From PostgreSQL 16 the role is NOINHERIT: only its group grant names INHERIT TRUE, so a
+    role someone grants it later (no option: the member's attribute decides) gives it nothing."""
+    await provision(op_conn, client_id, "first-password")
+    extra = f"extra_{uuid.uuid4().hex[:8]}"
+    await admin.execute(f'CREATE ROLE "{extra}" NOLOGIN')
+    await admin.execute(f'CREATE TABLE public."{extra}" (x int)')
+    try:
+        await admin.execute(f'GRANT USAGE ON SCHEMA public TO "{extra}"')
+        await admin.execute(f'GRANT SELECT ON public."{extra}" TO "{extra}"')
+        await admin.execute(f'GRANT "{extra}" TO "{client_id}"')
+        tenant = await tenant_connect(platform_services, client_id, "first-password")
+        try:
+            require_shipped_major(tenant)
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await tenant.fetch(f'SELECT * FROM public."{extra}"')
+        finally:
+            await tenant.close()
+    finally:
+        await admin.execute(f'DROP TABLE public."{extra}"')
+        await admin.execute(f'DROP OWNED BY "{extra}"')
+        await admin.execute(f'DROP ROLE "{extra}"')
 
 
 async def test_a_new_tenant_role_needs_a_password(op_conn: asyncpg.Connection, client_id: str) -> None:
@@ -774,27 +801,62 @@ async def test_a_superuser_operator_role_is_reported_as_a_risk(platform_services
         await conn.close()
 
 
-async def test_hardening_by_a_role_that_does_not_own_the_database_reports_what_public_keeps(
-    platform_services: Platform, admin: asyncpg.Connection
-) -> None:
-    # PostgreSQL answers such a REVOKE with a WARNING only: the report must come from the catalog.
+@contextlib.asynccontextmanager
+async def foreign_database(
+    platform_services: Platform, admin: asyncpg.Connection, *owner_sql: str
+) -> AsyncIterator[asyncpg.Connection]:
+    """A database the connected role does not own; ``owner_sql`` runs there first as its owner."""
     suffix = uuid.uuid4().hex[:8]
     db, role = f"harden_{suffix}", f"harden_{suffix}"
     await admin.execute(f'CREATE DATABASE "{db}"')
     await admin.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'probe-{suffix}'")
     try:
+        owner = await asyncpg.connect(str(platform_services.pg.dsn(dbname=db)))
+        try:
+            for sql in owner_sql:
+                await owner.execute(sql)
+        finally:
+            await owner.close()
         conn = await asyncpg.connect(
             str(platform_services.pg.dsn(user=role, password=f"probe-{suffix}", dbname=db))
         )
         try:
-            problems = await database.harden_database(conn)
+            yield conn
         finally:
             await conn.close()
-        assert len(problems) == 1
-        assert problems[0].startswith("PUBLIC keeps USAGE")
     finally:
         await admin.execute(f'DROP DATABASE "{db}"')
         await admin.execute(f'DROP ROLE "{role}"')
+
+
+async def test_hardening_by_a_role_that_does_not_own_the_database_reports_what_public_keeps(
+    platform_services: Platform, admin: asyncpg.Connection
+) -> None:
+    # PostgreSQL answers such a REVOKE with a WARNING only: the report must come from the catalog.
+    async with foreign_database(platform_services, admin) as conn:
+        problems = await database.harden_database(conn)
+    assert problems == [
+        "PUBLIC keeps USAGE on schema public: the operator's role does not own the database "
+        "(pg_database_owner owns schema public)"
+    ]
+
+
+async def test_hardening_reports_every_right_public_keeps(
+    platform_services: Platform, admin: asyncpg.Connection
+) -> None:
+    """A database whose owner gave PUBLIC CREATE on `public` (the default before PostgreSQL 15)."""
+    async with foreign_database(platform_services, admin, "GRANT CREATE ON SCHEMA public TO PUBLIC") as conn:
+        problems = await database.harden_database(conn)
+    assert [p.split(" on schema public")[0] for p in problems] == ["PUBLIC keeps USAGE and CREATE"]
+
+
+async def test_hardening_by_a_role_without_any_right_on_public_reports_the_refusal(
+    platform_services: Platform, admin: asyncpg.Connection
+) -> None:
+    """PostgreSQL refuses (not warns) a REVOKE by a role that holds no right at all on the schema."""
+    async with foreign_database(platform_services, admin, "REVOKE ALL ON SCHEMA public FROM PUBLIC") as conn:
+        problems = await database.harden_database(conn)
+    assert problems == ["cannot revoke PUBLIC's rights on schema public: permission denied for schema public"]
 
 
 async def test_hardening_takes_create_on_public_from_everyone(
