@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.processes import end
+
 NGINX = "/usr/sbin/nginx"
 UNPRIVILEGED = "nobody"  # the user nginx runs as when the tests run as root
 
@@ -289,13 +291,7 @@ class Nginx:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        end(self._proc)
         if self._proc is not None and self._proc.stderr is not None:
             self._proc.stderr.close()
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 import asyncpg
 
 from harness.postgres import PgServer
+from harness.processes import end
 
 PGBOUNCER = Path(os.environ.get("PGBOUNCER_BIN", "/usr/sbin/pgbouncer"))
 AUTH_USER = "pgbouncer_auth"
@@ -131,11 +132,5 @@ class PgBouncerProcess:
         return self.logfile.read_text() if self.logfile.exists() else ""
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        end(self._proc)
         shutil.rmtree(self.base, ignore_errors=True)
