@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import os
 import secrets
@@ -66,6 +67,9 @@ BENCH_MAX_CONNECTIONS = 1200
 # Development: a script run instead of `-m booking_bot.shard` (e.g. a profiler), sent SIGUSR1
 # when the shared load starts and SIGUSR2 when it ends.
 PROFILE_SIGNALS = os.environ.get("SHARD_BENCH_PROFILE_SCRIPT", "")
+# Development: a file the latency of every update is written to (JSON, in the order they were
+# sent, RATE per second), to see when in the load window the slow ones were.
+LATENCIES_FILE = os.environ.get("SHARD_BENCH_LATENCIES", "")
 JANITOR_SECONDS = 5.0  # booking_bot.shard.runtime.JANITOR_SECONDS
 
 
@@ -286,15 +290,62 @@ async def _answered(tg: FakeTelegram, token: str, user: int) -> float | None:
     return time.perf_counter() - started if "Booking" in answer.text else None
 
 
-async def _load(tg: FakeTelegram, tokens: list[str], first_user: int) -> list[float | None]:
-    """``RATE`` updates/s for ``LOAD_SECONDS``, round-robin over ``tokens``; latency of each."""
+class DriverPauses:
+    """The garbage collections of this process (the fake Bot API and the load) during a load:
+    a pause here delays pushes and answers alike and would be counted as the bot's latency."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._began = now
+        else:
+            self.pauses.append(now - self._began)
+
+    def summary(self) -> str:
+        return f"{max(self.pauses, default=0) * 1000:.0f}, {sum(self.pauses) * 1000:.0f}"
+
+    def __enter__(self) -> DriverPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+
+@dataclass
+class Load:
+    latencies: list[float | None]
+    warm_up: float | None  # the process' first update ever, not in the latencies
+    driver: DriverPauses
+
+
+async def _load(tg: FakeTelegram, tokens: list[str], first_user: int, warm_up_token: str) -> Load:
+    """``RATE`` updates/s for ``LOAD_SECONDS``, round-robin over ``tokens``; latency of each.
+
+    Before it, one update to ``warm_up_token`` (not one of ``tokens``' tenants where there are
+    enough): a bot process' first update ever runs code paths for the first time (~100 ms in
+    either runtime) and would otherwise queue the load's first updates behind it. And this
+    process (the fake Bot API and the clock of every measurement) freezes its heap for the load:
+    its own collections, up to 170 ms, were counted as the bots' latency.
+    """
     loop = asyncio.get_running_loop()
-    start = loop.time()
-    tasks = []
-    for i in range(RATE * LOAD_SECONDS):
-        await asyncio.sleep(max(0.0, start + i / RATE - loop.time()))
-        tasks.append(asyncio.create_task(_answered(tg, tokens[i % len(tokens)], first_user + i)))
-    return list(await asyncio.gather(*tasks))
+    warm_up = await _answered(tg, warm_up_token, first_user - 1)
+    gc.collect()
+    gc.freeze()
+    try:
+        with DriverPauses() as pauses:
+            start = loop.time()
+            tasks = []
+            for i in range(RATE * LOAD_SECONDS):
+                await asyncio.sleep(max(0.0, start + i / RATE - loop.time()))
+                tasks.append(asyncio.create_task(_answered(tg, tokens[i % len(tokens)], first_user + i)))
+            return Load(list(await asyncio.gather(*tasks)), warm_up, pauses)
+    finally:
+        gc.unfreeze()
 
 
 def _gc_pauses(log: Path, offset: int) -> list[float]:
@@ -415,7 +466,9 @@ async def test_shared_runtime_against_one_process_per_tenant(
                     os.kill(shard.pid, signal.SIGUSR1)
                 load_cpu_before, load_started = _cpu_seconds(shard.pid), time.monotonic()
                 log_offset = shard_log.stat().st_size
-                shared_all = await _load(tg, [t.token for t in tenants[:LOAD_TENANTS]], 100_000)
+                shared_load = await _load(
+                    tg, [t.token for t in tenants[:LOAD_TENANTS]], 100_000, tenants[-1].token
+                )
                 shared_cpu = _cpu_seconds(shard.pid) - load_cpu_before
                 load_cpu = shared_cpu / (time.monotonic() - load_started)
                 if PROFILE_SIGNALS:
@@ -424,7 +477,7 @@ async def test_shared_runtime_against_one_process_per_tenant(
                 await asyncio.sleep(JANITOR_SECONDS + 0.5)  # the shard logs its GC pauses every 5 s
                 pauses = _gc_pauses(shard_log, log_offset)
                 dedicated_cpu_before = _cpu_seconds(bots[0].pid)
-                dedicated_all = await _load(tg, [dedicated[0].token], 900_000)
+                alone_load = await _load(tg, [dedicated[0].token], 900_000, dedicated[0].token)
                 dedicated_load_cpu = _cpu_seconds(bots[0].pid) - dedicated_cpu_before
 
                 # ---- a tenant added to the running shard: first answer ----------------------------
@@ -441,6 +494,9 @@ async def test_shared_runtime_against_one_process_per_tenant(
         finally:
             await _drop(pg_server, redis_server, tenants + dedicated + added)
 
+    shared_all, dedicated_all = shared_load.latencies, alone_load.latencies
+    if LATENCIES_FILE:
+        Path(LATENCIES_FILE).write_text(json.dumps({"shared": shared_all, "dedicated": dedicated_all}))  # noqa: ASYNC240
     shared_lat, dedicated_lat = _ok(shared_all), _ok(dedicated_all)
     cold, warm = _ok(shared_all[:LOAD_TENANTS]), _ok(shared_all[LOAD_TENANTS:]) or [0.0]
     per_dedicated = sum(dedicated_rss) / len(dedicated_rss)
@@ -499,6 +555,16 @@ async def test_shared_runtime_against_one_process_per_tenant(
             "shard GC pauses > 100 ms during the shared load",
             f"{len(pauses)}, max {max(pauses, default=0):.0f} ms, total {sum(pauses):.0f} ms",
             "-",
+        ),
+        (
+            "the load driver's own GC during the load (max, total ms)",
+            shared_load.driver.summary(),
+            alone_load.driver.summary(),
+        ),
+        (
+            "the bot process' first update ever (ms; before the load, not in it)",
+            f"{(shared_load.warm_up or 0) * 1000:.0f}",
+            f"{(alone_load.warm_up or 0) * 1000:.0f}",
         ),
         (
             f"added tenant: first answer (s), {ADDED} in a row",

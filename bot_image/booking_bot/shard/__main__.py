@@ -17,7 +17,7 @@ async def run(settings: ShardSettings) -> int:
     from booking_bot.shard.runtime import Shard
     from booking_contract.kube import KubeError
 
-    shard = Shard(settings, freeze_heap=True)  # this process is the shard's own (heap.py)
+    shard = Shard(settings, own_process=True)  # this process is the shard's own (heap.py)
     try:
         await shard.start()
         source = shard.source()

@@ -54,6 +54,10 @@ class ShardSettings(BaseSettings):
     shard_reminder_concurrency: int = Field(default=4, ge=1, le=50)
     # An idle tenant without a due reminder is looked at this often (catches rows written elsewhere).
     shard_reminder_idle_seconds: float = Field(default=600.0, gt=0)
+    # A full garbage collection at least this often, or sooner when RSS grew by SHARD_GC_GROWTH_MB
+    # since the last one (shard/heap.py); the young generations are collected every 0.1 s.
+    shard_gc_full_seconds: float = Field(default=300.0, ge=1)
+    shard_gc_growth_mb: int = Field(default=64, ge=1)
     # Updates of one tenant handled at once: a busy tenant cannot take all of the shard's capacity.
     shard_tenant_concurrency: int = Field(default=8, ge=1, le=100)
     # Long-poll timeout of each tenant's getUpdates, seconds (Telegram allows up to 50): an idle

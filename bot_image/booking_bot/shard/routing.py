@@ -92,9 +92,14 @@ class TenantMiddleware(BaseMiddleware):
 
     def __init__(self, lookup: Lookup) -> None:
         self._lookup = lookup
+        self.in_flight = 0  # updates being handled now: the collector's full pass waits for 0
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         bot: Bot = data["bot"]
         tenant, services = _tenant(self._lookup, bot.id)
         data.update(services.workflow_data())
-        return await tenant.handle(functools.partial(services.context, handler), event, data)
+        self.in_flight += 1
+        try:
+            return await tenant.handle(functools.partial(services.context, handler), event, data)
+        finally:
+            self.in_flight -= 1

@@ -17,7 +17,7 @@ from booking_bot import retries
 from booking_bot.i18n import I18n
 from booking_bot.response_types import KeepResponseTypes
 from booking_bot.shard.config import ShardSettings, TenantEntry, parse_entry
-from booking_bot.shard.heap import Heap
+from booking_bot.shard.heap import Heap, Schedule
 from booking_bot.shard.registry import Registry
 from booking_bot.shard.routing import ServingTenant, ShardIsolation, ShardStorage, TenantMiddleware
 from booking_bot.shard.runner import ShardContext, TenantRunner
@@ -49,9 +49,10 @@ class Shard:
         *,
         clock: Clock = utcnow,
         polling_timeout: int | None = None,
-        freeze_heap: bool = False,
+        own_process: bool = False,
     ) -> None:
-        """``freeze_heap``: only the shard's own process freezes its heap (heap.py)."""
+        """``own_process``: only the shard's own process freezes its heap and runs its collector
+        on the shard's schedule (heap.py)."""
         self.settings = settings
         self.clock = clock
         self.board = StatusBoard()
@@ -66,7 +67,8 @@ class Shard:
         self.dp = Dispatcher(
             storage=ShardStorage(self._lookup), events_isolation=ShardIsolation(self._lookup)
         )
-        self.dp.update.outer_middleware(TenantMiddleware(self._lookup))
+        self.middleware = TenantMiddleware(self._lookup)
+        self.dp.update.outer_middleware(self.middleware)
         # Routers once for the whole shard; the texts they carry are the same for every tenant.
         include_handlers(self.dp, I18n("ru", zoneinfo.ZoneInfo("UTC")))
         self.registry = Registry(
@@ -89,7 +91,13 @@ class Shard:
         self.http: StatusServer | None = None
         self.webhook: WebhookServer | None = None
         self._background: list[asyncio.Task[None]] = []
-        self.heap = Heap(freeze=freeze_heap)
+        self.heap = Heap(
+            own_process=own_process,
+            schedule=Schedule(
+                full_seconds=settings.shard_gc_full_seconds, growth_bytes=settings.shard_gc_growth_mb << 20
+            ),
+            busy=lambda: self.middleware.in_flight > 0,
+        )
         self._settled = (0, 0)  # the registry's (changes, removals) at the last settle
 
     def _lookup(self, bot_id: int) -> ServingTenant | None:
@@ -107,6 +115,8 @@ class Shard:
             await self.webhook.start()
         self.heap.watch()
         self._background.append(asyncio.create_task(self._janitor(), name="janitor"))
+        if self.heap.own_process:
+            self._background.append(asyncio.create_task(self.heap.run(), name="collector"))
         if s.shard_status_configmap and self.kube is not None:
             self._background.append(
                 asyncio.create_task(publish(self.board, self.kube, s.namespace(), s.shard_status_configmap))

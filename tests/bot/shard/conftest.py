@@ -32,9 +32,9 @@ class Shards:
     tg: FakeTelegram
     started: list[Shard]
 
-    async def new(self, name: str = "shard-a", *, freeze_heap: bool = False) -> Shard:
+    async def new(self, name: str = "shard-a", *, own_process: bool = False) -> Shard:
         shard = Shard(
-            shard_settings(self.tg, name), clock=Clock(), polling_timeout=1, freeze_heap=freeze_heap
+            shard_settings(self.tg, name), clock=Clock(), polling_timeout=1, own_process=own_process
         )
         await shard.start()
         self.started.append(shard)

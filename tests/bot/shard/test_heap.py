@@ -1,7 +1,7 @@
 """A shard keeps its tenants' long-lived objects out of the garbage collector's walks (heap.py).
 
 ``Shard._settle_heap`` is what the janitor calls every few seconds; the tests call it directly.
-Freezing is process-wide: the tests' shards freeze only where a test asks (``freeze_heap``, as
+Freezing is process-wide: the tests' shards freeze only where a test asks (``own_process``, as
 ``python -m booking_bot.shard`` does), and give the heap back when they close.
 """
 
@@ -25,7 +25,7 @@ ANN = 1001
 @pytest.fixture()
 async def shard(shards: Shards) -> Shard:
     """A shard that freezes its heap, as the shard's own process does."""
-    return await shards.new(freeze_heap=True)
+    return await shards.new(own_process=True)
 
 
 def _frozen(obj: object) -> bool:
