@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from booking_bot.shard import heap
+from harness.telegram import FakeTelegram
 
 from .conftest import MakeTenants, Shards, serve
-from harness.telegram import FakeTelegram
 
 SCHEDULE = heap.Schedule(full_seconds=300.0, growth_bytes=64 << 20, idle_wait_seconds=1.0, middle_every=10)
 
@@ -115,9 +115,7 @@ def test_growth_counts_from_the_memory_after_the_last_full_collection(
     assert gone() is not None
 
 
-def test_a_due_full_collection_waits_for_a_moment_between_updates(
-    own: heap.Heap, machine: Machine
-) -> None:
+def test_a_due_full_collection_waits_for_a_moment_between_updates(own: heap.Heap, machine: Machine) -> None:
     gone = _old_garbage()
     machine.now += SCHEDULE.full_seconds
     machine.busy = True
