@@ -5,9 +5,11 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from redis.asyncio import Redis
 from redis.exceptions import NoPermissionError
 
+from booking_bot.storage import create_storage
 from booking_operator import redis_acl
 from harness.postgres import PgServer
 from harness.redis import RedisServer
@@ -43,6 +45,26 @@ async def test_fsm_keys_start_with_the_client_id_and_carry_the_bot_id(
     prefix = f"{seeded_tenant.client_id}:fsm:4242000001:{OWNER}:{OWNER}:"
     assert all(key.startswith(prefix) for key in keys), keys
     assert {key.rsplit(":", 1)[1] for key in keys} >= {"state", "data"}
+
+
+async def test_a_tenants_new_connection_sends_redis_no_command_it_refuses(
+    seeded_tenant: Tenant, redis_server: RedisServer, redis_admin: Redis
+) -> None:
+    """redis-py sends ``CLIENT SETINFO`` twice and ``CLIENT MAINT_NOTIFICATIONS`` once on every
+    new connection; the tenant's allow-list refuses them. Redis 7.2 and later answer NOPERM and
+    write each refusal to the ACL log (where an operator looks for a tenant trying what it may
+    not), this machine's 7.0 does not know the subcommands; either way three errors per
+    connection and round trips on each tenant's first update after idling. Counted as the
+    server's error replies while only this storage talks to it."""
+    url = await _acl_user(redis_admin, redis_server, seeded_tenant.client_id)
+    storage = create_storage(url, redis_acl.key_prefix(seeded_tenant.client_id))
+    errors_before = (await redis_admin.info("stats"))["total_error_replies"]
+    try:
+        await storage.set_state(StorageKey(bot_id=1, chat_id=2, user_id=2), "booking:picking")
+        assert await storage.get_state(StorageKey(bot_id=1, chat_id=2, user_id=2)) == "booking:picking"
+    finally:
+        await storage.close()
+    assert (await redis_admin.info("stats"))["total_error_replies"] == errors_before
 
 
 async def test_two_tenants_on_one_redis_never_see_each_others_keys(
