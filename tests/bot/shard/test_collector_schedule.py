@@ -156,7 +156,7 @@ def test_cpython_itself_starts_only_young_collections_in_a_shard_process(own: he
 
     gc.callbacks.append(record)
     try:
-        kept = [[] for _ in range(30 * heap.SAFETY_THRESHOLD)]  # a burst no tick interrupts
+        kept: list[list[int]] = [[] for _ in range(30 * heap.SAFETY_THRESHOLD)]  # no tick interrupts it
     finally:
         gc.callbacks.remove(record)
     assert len(kept) == 30 * heap.SAFETY_THRESHOLD
