@@ -272,6 +272,19 @@ def is_ours(live: Mapping[str, Any], name: str, client_id: str) -> bool:
     )
 
 
+# Keys of the tenant Secret written only in some configurations: a merge patch of the wanted
+# data never removes them, so a pass removes them itself when the configuration no longer has
+# them (Redis ACLs turned off: a password that may still open the tenant's ACL user; a token
+# no longer copied from another namespace).
+OPTIONAL_SECRET_KEYS = (REDIS_PASSWORD_KEY, BOT_TOKEN_KEY)
+
+
+def stale_secret_keys(live: Mapping[str, Any] | None, wanted_data: Mapping[str, str]) -> list[str]:
+    """The optional keys the live Secret still holds and the wanted one does not."""
+    held = (live or {}).get("data") or {}
+    return [key for key in OPTIONAL_SECRET_KEYS if key in held and key not in wanted_data]
+
+
 def owned_fields(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a child the operator owns: everything but apiVersion/kind and name/namespace.
 

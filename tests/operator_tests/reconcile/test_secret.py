@@ -264,9 +264,22 @@ async def test_turning_redis_acls_off_moves_a_tenant_to_its_prefix_only(
     prefix_only = await platform_factory(redis_acl="off")
     await run_pass(body, on=prefix_only)
     data = await credentials(api, namespace)
-    # The old REDIS_PASSWORD key stays (a merge patch of the owned keys removes none); the bot
-    # reads REDIS_URL, which no longer names the tenant's ACL user.
     assert data["REDIS_URL"] == manifests.redis_url(prefix_only.settings, data["CLIENT_ID"], None)
+
+
+async def test_turning_redis_acls_off_removes_the_redis_password_from_the_secret(
+    tenant: Any, run_pass: Pass, platform_factory: Any, api: KubeClient, namespace: str
+) -> None:
+    """A merge patch of the wanted keys removed none, so the password of the tenant's ACL user
+    (which may still exist in Redis) stayed in the Secret, readable by whatever reads it."""
+    body = await tenant()
+    await run_pass(body)
+    prefix_only = await platform_factory(redis_acl="off")
+    outcome = await run_pass(body, on=prefix_only)
+    assert manifests.REDIS_PASSWORD_KEY not in await credentials(api, namespace)
+    assert [e for e in outcome.events if e[1] == "SecretKeysRemoved"]
+    again = await run_pass(body, on=prefix_only)
+    assert [e for e in again.events if e[1] == "SecretKeysRemoved"] == []
 
 
 async def test_a_settled_tenants_pass_does_not_set_its_password_again(
