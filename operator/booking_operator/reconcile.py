@@ -326,13 +326,16 @@ async def write_secret(p: Pass) -> None:
         restored = await _apply(p.platform.kube, SECRETS, p.namespace, wanted, p.live_secret)
     except KubeError as exc:
         raise kubernetes_failed("Secret", "write the tenant Secret", exc) from exc
-    if stale := manifests.stale_secret_keys(p.live_secret, p.data):
+    stale = manifests.stale_secret_keys(p.live_secret, p.data)
+    if manifests.token_copied(p.spec, p.namespace):  # a token not read this pass is not gone
+        stale = [key for key in stale if key != manifests.BOT_TOKEN_KEY]
+    if stale:
         try:
             await p.platform.kube.patch(
                 SECRETS, p.namespace, manifests.secret_name(p.name), {"data": dict.fromkeys(stale)}
             )
         except KubeError as exc:
-            raise kubernetes_failed("Secret", "remove keys no longer used from the tenant Secret", exc) from exc
+            raise kubernetes_failed("Secret", "remove unused keys from the tenant Secret", exc) from exc
         p.event("Normal", "SecretKeysRemoved", f"no longer used: {', '.join(stale)}")
     if restored is not None and p.live_secret is not None and not p.new_credentials:
         p.event("Normal", "SecretRestored", "tenant Secret edited by hand; restored")

@@ -15,13 +15,13 @@ per update) and freezes again.
 **Its own schedule.** Freezing left the collections CPython triggers by itself, and under load
 (50 updates/s over 500 tenants, each update ending one long poll and opening another, and most
 opening connections) they were most of the shard's p99: with the collector off during the load
-window it fell from 116-166 ms to 27 ms (docs/benchmarks.md). Two reasons. CPython starts a young collection when allocations *minus deallocations* pass 700,
-and a shard frees old objects (the last poll's request, a closed connection) about as fast as
-it makes new ones, so generation 0 grew to tens of thousands of objects between collections
-and one young collection stopped the loop for up to 45 ms (measured as CPU time, not
-preemption). And a full collection walked the ~100 000 unfrozen objects of the tenants' live
-polls and connections for 105-150 ms to free ~100 objects. So in the shard's own process the
-collector runs on a clock instead:
+window it fell from 116-166 ms to 27 ms (docs/benchmarks.md). Two reasons. CPython starts a
+young collection when allocations *minus deallocations* pass 700, and a shard frees old objects
+(the last poll's request, a closed connection) about as fast as it makes new ones, so
+generation 0 grew to tens of thousands of objects between collections and one young collection
+stopped the loop for up to 45 ms (measured as CPU time, not preemption). And a full collection
+walked the ~100 000 unfrozen objects of the tenants' live polls and connections for 105-150 ms
+to free ~100 objects. So in the shard's own process the collector runs on a clock instead:
 
 - generation 0 every ``young_seconds`` (0.1 s: what 5 updates leave), generation 1 with every
   ``middle_every``-th of them, each well under a millisecond to a few;

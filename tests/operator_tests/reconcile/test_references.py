@@ -133,6 +133,22 @@ async def test_a_token_the_webhook_keeps_for_the_tenant_reaches_the_bot_through_
     assert (await credentials(api, namespace))[manifests.BOT_TOKEN_KEY] == TOKEN
 
 
+async def test_a_token_moved_back_to_the_tenants_namespace_leaves_no_copy_in_its_secret(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, client_id: str, platform_factory: Any
+) -> None:
+    tokens = f"tokens-{uuid.uuid4().hex[:6]}"
+    on = await platform_factory(token_namespace=tokens)
+    body = await tenant()
+    own_ref = {"namespace": None, **body["spec"]["botTokenSecretRef"]}  # a merge patch keeps keys not given
+    await keep_token_in(api, namespace, tokens, webhook_token_labels(client_id, namespace))
+    await run_pass(body, on=on)
+    assert manifests.BOT_TOKEN_KEY in await credentials(api, namespace)
+    await api.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": own_ref}})
+    outcome = await run_pass(body, on=on)
+    assert condition(outcome, "BotToken")["reason"] == "Valid"
+    assert manifests.BOT_TOKEN_KEY not in await credentials(api, namespace)
+
+
 async def test_a_token_of_the_tenants_own_namespace_is_not_copied_into_its_secret(
     tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
 ) -> None:
