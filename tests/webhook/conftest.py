@@ -249,8 +249,9 @@ class Platform:
         owner: int = 123456789,
         company: str = "Test Company",
         token: str | None = None,
+        language: str | None = None,
     ) -> tuple[Checkout, str]:
-        buyer = Buyer(telegram_user_id=owner, chat_id=owner, company_name=company)
+        buyer = Buyer(telegram_user_id=owner, chat_id=owner, company_name=company, language=language)
         checkout = await start_new(
             self.store,
             self.kube,

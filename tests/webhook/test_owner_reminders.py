@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime
 
 from booking_contract.times import format_time
+from booking_webhook.salesbot import texts
 from booking_webhook.salesbot.deps import SalesDeps
+from booking_webhook.salesbot.notifier import human_date
 from booking_webhook.salesbot.reminders import due_reminder, remind_once
 from harness.kube import BOOKINGTENANTS, KubeClient
 from harness.yookassa import FakeYooKassa
@@ -26,9 +28,15 @@ def test_the_most_urgent_reminder_is_the_one_due() -> None:
 
 
 async def _owned_tenant(
-    sales_bot: SalesBot, platform: Platform, webhook: WebhookServer, yookassa: FakeYooKassa
+    sales_bot: SalesBot,
+    platform: Platform,
+    webhook: WebhookServer,
+    yookassa: FakeYooKassa,
+    language: str | None = None,
 ) -> str:
-    checkout, payment_id = await platform.new_checkout(owner=sales_bot.owner, company="Салон Аврора")
+    checkout, payment_id = await platform.new_checkout(
+        owner=sales_bot.owner, company="Салон Аврора", language=language
+    )
     yookassa.succeed(payment_id)
     assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[1]["outcome"] == "created"
     return str(checkout.tenant_name)
@@ -53,6 +61,26 @@ async def test_three_days_before_the_end_the_owner_gets_one_reminder_with_a_rene
     reminder = await sales_bot.next()
     assert "Салон Аврора" in reminder.text and "меньше 3 дней" in reminder.text
     assert [text for text, _ in reminder.buttons] == ["Продлить: 1 месяц — 299.00 RUB"]
+
+
+async def test_an_owner_who_bought_in_english_is_reminded_in_english(
+    sales_bot: SalesBot, platform: Platform, webhook: WebhookServer, yookassa: FakeYooKassa, kube: KubeClient
+) -> None:
+    name = await _owned_tenant(sales_bot, platform, webhook, yookassa, language="en-US")
+    ns = sales_bot.settings.tenant_namespace
+    await _set_paid_until(kube, ns, name, datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=2))
+    deps = SalesDeps(sales_bot.settings, platform.store, platform.kube, platform.yookassa_client)
+
+    assert await remind_once(sales_bot.bot, deps) == 1
+
+    reminder = await sales_bot.next()
+    assert reminder.text == texts.text(
+        "en",
+        "expires_in_3_days",
+        company="Салон Аврора",
+        paid_until=human_date((await kube.get(BOOKINGTENANTS, ns, name))["spec"]["paidUntil"], "en"),
+    )
+    assert [text for text, _ in reminder.buttons] == ["Renew: 1 месяц — 299.00 RUB"]  # a title is the shop's
 
 
 async def test_the_renew_button_of_a_reminder_leads_straight_to_the_payment_link(

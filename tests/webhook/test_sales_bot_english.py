@@ -91,7 +91,8 @@ async def test_an_english_owners_status_is_in_english(
         {"status": {"phase": "Ready", "botUsername": "aurora_salon_bot"}},
         "status",
     )
-    await sales_bot.next()  # the ready message (Russian: sent outside the conversation, texts.py)
+    ready = await sales_bot.next()  # sent outside the conversation, in the checkout's language
+    assert ready.text.startswith("Done! Your bot @aurora_salon_bot is running: https://t.me/aurora_salon_bot")
     status = await owner.say("/status")
     assert status.text.startswith("“Aurora Salon”: plan 1m, status running, paid until ")
     assert status.text.endswith(", bot @aurora_salon_bot")

@@ -54,6 +54,7 @@ async def _period_checkout(
         company_name=first.company_name,
         receipt_email=first.receipt_email,
         receipt_phone=first.receipt_phone,
+        language=first.language,
     )
     fields = renewal_fields(settings, buyer, plan_name, first)
     fields.update(payment_method_id=str(row["payment_method_id"]), auto_for_paid_until=paid_until)

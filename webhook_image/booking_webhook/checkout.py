@@ -67,6 +67,7 @@ class Buyer:
     receipt_phone: str | None = None
     auto_renewal: bool = False  # opted in: save the payment method and charge it before the end
     time_zone: str | None = None  # a new bot's IANA zone, checked by crd.valid_timezone
+    language: str | None = None  # the owner's Telegram language_code (salesbot/texts.py)
 
 
 def payment_request(settings: Settings, checkout: Checkout) -> dict[str, Any]:
@@ -184,6 +185,7 @@ async def start_new(
         token_secret_name=secret,
         bot_id=bot_id,
         time_zone=buyer.time_zone,
+        language=buyer.language,
         receipt_email=buyer.receipt_email,
         receipt_phone=buyer.receipt_phone,
         save_payment_method=buyer.auto_renewal,
@@ -209,6 +211,7 @@ def renewal_fields(settings: Settings, buyer: Buyer, plan_name: str, tenant: Che
         client_id=tenant.client_id,
         tenant_name=tenant.tenant_name,
         token_secret_name=tenant.token_secret_name,
+        language=buyer.language,
         receipt_email=buyer.receipt_email,
         receipt_phone=buyer.receipt_phone,
         save_payment_method=buyer.auto_renewal,

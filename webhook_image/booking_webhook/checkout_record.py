@@ -13,7 +13,7 @@ CHECKOUT_COLUMNS = (
     "id, kind, telegram_user_id, chat_id, plan, days, amount, currency, company_name, client_id, "
     "tenant_name, token_secret_name, receipt_email, idempotence_key, return_token, payment_id, "
     "confirmation_url, status, status_message, refunded_amount, created_at, namespace, bot_id, "
-    "receipt_phone, save_payment_method, payment_method_id, auto_for_paid_until, time_zone"
+    "receipt_phone, save_payment_method, payment_method_id, auto_for_paid_until, time_zone, language"
 )
 
 # The checkout state machine: a status may be entered only from these states.
@@ -57,6 +57,7 @@ class Checkout:
     payment_method_id: str | None = None  # an auto-renewal charge of this saved method
     auto_for_paid_until: str | None = None  # the period end an auto-renewal charge is for
     time_zone: str | None = None  # the business's IANA zone (a new bot): the tenant's spec.timezone
+    language: str | None = None  # the owner's Telegram language_code: notices sent later use it
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Checkout:

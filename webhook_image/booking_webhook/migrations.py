@@ -174,6 +174,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE platform.checkouts ADD COLUMN time_zone text;
     """,
+    # 8: the owner's Telegram language at checkout, for the notices sent outside a conversation.
+    """
+    ALTER TABLE platform.checkouts ADD COLUMN language text;
+    """,
 )
 
 MIGRATION_LOCK = 0x426F6F6B  # pg_advisory_lock key: one migrator at a time

@@ -125,11 +125,11 @@ def pay(url: str, amount: str, currency: str, code: str | None) -> InlineKeyboar
     )
 
 
-def renew_now(plan_name: str, plan: Plan, tenant: str) -> InlineKeyboardMarkup:
-    """One tap from a reminder to the payment link of a renewal on the same plan."""
-    # Sent by the reminder pass, outside a conversation: no language is known (texts.py).
+def renew_now(plan_name: str, plan: Plan, tenant: str, code: str | None = None) -> InlineKeyboardMarkup:
+    """One tap from a reminder to the payment link of a renewal on the same plan; ``code``: the
+    owner's language as their checkout recorded it."""
     text = texts.text(
-        None, "renew_now", title=plan.title or plan_name, amount=plan.amount_str, currency=plan.currency
+        code, "renew_now", title=plan.title or plan_name, amount=plan.amount_str, currency=plan.currency
     )
     return InlineKeyboardMarkup(
         inline_keyboard=[

@@ -31,13 +31,14 @@ async def _ready_message(deps: SalesDeps, checkout: Checkout) -> str | None:
     if tenant is None:
         return None
     spec, status = tenant.get("spec") or {}, tenant.get("status") or {}
-    paid_until = human_date(spec.get("paidUntil"))
+    code = checkout.language  # the owner's language at checkout (None before it was recorded: Russian)
+    paid_until = human_date(spec.get("paidUntil"), code)
     if checkout.kind == "renewal":
         key = "auto_renewed" if checkout.auto_for_paid_until else "renewed"
-        return texts.text(None, key, company=checkout.company_name, paid_until=paid_until)
+        return texts.text(code, key, company=checkout.company_name, paid_until=paid_until)
     username = status.get("botUsername")
     if status.get("phase") == "Ready" and username:
-        return texts.text(None, "ready", username=username, paid_until=paid_until)
+        return texts.text(code, "ready", username=username, paid_until=paid_until)
     return None
 
 
@@ -57,9 +58,11 @@ async def notify_once(bot: Bot, deps: SalesDeps) -> int:
     for checkout in await deps.store.checkouts_awaiting_cancel_message(deps.settings.tenant_namespace):
         reason = checkout.status_message or "canceled"
         if checkout.auto_for_paid_until:
-            text = texts.text(None, "auto_declined", company=checkout.company_name, reason=reason)
+            text = texts.text(
+                checkout.language, "auto_declined", company=checkout.company_name, reason=reason
+            )
         else:
-            text = texts.text(None, "canceled", reason=reason)
+            text = texts.text(checkout.language, "canceled", reason=reason)
         if await _send(bot, checkout, text):
             await deps.store.mark_cancel_notified(checkout.id)
             sent += 1

@@ -68,22 +68,23 @@ async def remind_once(bot: Bot, deps: SalesDeps, now: datetime.datetime | None =
             plan_name, plan = next(iter(deps.settings.plans.items()))
         company = spec.get("companyName") or checkout.company_name
         auto = automatic.get(name)
-        markup: InlineKeyboardMarkup | None = keyboards.renew_now(plan_name, plan, name)
+        code = checkout.language
+        markup: InlineKeyboardMarkup | None = keyboards.renew_now(plan_name, plan, name, code)
         if auto is not None and kind == "expires_in_3_days":  # announce the charge instead
             method = f" ({auto['method_title']})" if auto["method_title"] else ""
             charged = deps.settings.plans.get(str(auto["plan"])) or plan
             text = texts.text(
-                None,
+                code,
                 "auto_upcoming",
                 company=company,
-                paid_until=human_date(paid_until),
+                paid_until=human_date(paid_until, code),
                 amount=charged.amount_str,
                 currency=charged.currency,
                 method=method,
             )
             markup = None
         else:
-            text = texts.text(None, kind, company=company, paid_until=human_date(paid_until))
+            text = texts.text(code, kind, company=company, paid_until=human_date(paid_until, code))
         try:
             await bot.send_message(checkout.chat_id, text, reply_markup=markup)
         except TelegramForbiddenError:

@@ -3,8 +3,9 @@
 The shop's customers are mostly Russian businesses, so Russian is the default; an owner whose
 Telegram client says ``language_code`` en* is answered in English throughout the conversation
 (every handler passes the code of the user it answers). Notices sent later, outside a
-conversation (the bot is ready, a payment failed, the subscription ends), go out in Russian:
-a checkout records no language.
+conversation (the bot is ready, a payment failed, the subscription ends), go out in the
+language the owner's client had at checkout (``checkouts.language``; Russian for checkouts
+made before it was recorded).
 """
 
 from __future__ import annotations

@@ -244,6 +244,7 @@ async def _after_details(
         receipt_phone=data.get("phone"),
         auto_renewal=bool(data.get("auto")),
         time_zone=data.get("time_zone"),
+        language=code,
     )
     try:
         if data.get("renew_checkout"):
