@@ -120,13 +120,22 @@ async def keep_token_in(api: KubeClient, namespace: str, where: str, labels: dic
     await api.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": ref}})
 
 
-async def test_a_token_the_webhook_keeps_for_the_tenant_reaches_the_bot_through_its_secret(
-    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, client_id: str, platform_factory: Any
-) -> None:
+async def kept_by_the_webhook(
+    tenant: Any, api: KubeClient, namespace: str, client_id: str, platform_factory: Any
+) -> tuple[dict[str, Any], Any]:
+    """A tenant whose token the webhook keeps in a token namespace, and the operator's platform
+    configured with that namespace."""
     tokens = f"tokens-{uuid.uuid4().hex[:6]}"
     on = await platform_factory(token_namespace=tokens)
     body = await tenant()
     await keep_token_in(api, namespace, tokens, webhook_token_labels(client_id, namespace))
+    return body, on
+
+
+async def test_a_token_the_webhook_keeps_for_the_tenant_reaches_the_bot_through_its_secret(
+    tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, client_id: str, platform_factory: Any
+) -> None:
+    body, on = await kept_by_the_webhook(tenant, api, namespace, client_id, platform_factory)
     outcome = await run_pass(body, on=on)
     assert condition(outcome, "References")["status"] == "True"
     assert condition(outcome, "BotToken")["reason"] == "Valid"
@@ -136,11 +145,8 @@ async def test_a_token_the_webhook_keeps_for_the_tenant_reaches_the_bot_through_
 async def test_a_token_moved_back_to_the_tenants_namespace_leaves_no_copy_in_its_secret(
     tenant: Any, run_pass: Pass, api: KubeClient, namespace: str, client_id: str, platform_factory: Any
 ) -> None:
-    tokens = f"tokens-{uuid.uuid4().hex[:6]}"
-    on = await platform_factory(token_namespace=tokens)
-    body = await tenant()
+    body, on = await kept_by_the_webhook(tenant, api, namespace, client_id, platform_factory)
     own_ref = {"namespace": None, **body["spec"]["botTokenSecretRef"]}  # a merge patch keeps keys not given
-    await keep_token_in(api, namespace, tokens, webhook_token_labels(client_id, namespace))
     await run_pass(body, on=on)
     assert manifests.BOT_TOKEN_KEY in await credentials(api, namespace)
     await api.patch(BOOKINGTENANTS, namespace, "salon", {"spec": {"botTokenSecretRef": own_ref}})
