@@ -24,7 +24,13 @@ from harness.kube import EmulatedCluster, KubeClient
 from harness.operator_process import OPERATOR_PASSWORD, OPERATOR_ROLE, PLATFORM_DB
 from harness.operator_process import Platform as OperatorPlatform
 from harness.pgbouncer import PgBouncer, PgBouncerProcess, install_auth_lookup
-from harness.postgres import PgServer, UnprivilegedPostgreSQLExecutor, start_postgres
+from harness.postgres import (
+    PG_BINDIR,
+    PgServer,
+    UnprivilegedPostgreSQLExecutor,
+    start_postgres,
+    version_problem,
+)
 from harness.redis import ADMIN_PASSWORD, RedisServer
 
 pytest_plugins = ["harness.skip_policy", "pytester"]
@@ -47,6 +53,8 @@ def pg_executor() -> Iterator[UnprivilegedPostgreSQLExecutor]:
     """The PostgreSQL process itself, for tests that stop and start it."""
     if external.postgres() is not None:
         pytest.fail(f"stops and starts PostgreSQL: not with {external.POSTGRES_PORT_ENV} (a shared server)")
+    if problem := version_problem(PG_BINDIR):
+        pytest.fail(problem, pytrace=False)
     base = Path(tempfile.mkdtemp(prefix="booking-pg-"))
     os.chmod(base, 0o755)  # noqa: S103 - the `postgres` user must reach its data directory
     executor = start_postgres(base, port_for.select_random())

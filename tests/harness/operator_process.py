@@ -26,7 +26,7 @@ import port_for
 import pytest
 
 from harness.kube import BOOKINGTENANTS, ApiServer, KubeClient
-from harness.postgres import DEBIAN_PG15_BINDIR, PG_BINDIR, PgServer
+from harness.postgres import PgServer
 from harness.redis import RedisServer
 
 PLATFORM_DB = "booking_saas"
@@ -113,8 +113,6 @@ def operator_env(platform: Platform, cluster: ApiServer, workdir: Path, **overri
         LOG_LEVEL=os.environ.get("TEST_OPERATOR_LOG_LEVEL", "INFO"),
         PYTHONUNBUFFERED="1",
     )
-    if PG_BINDIR == DEBIAN_PG15_BINDIR:  # a quick local run without hack/install-postgres.sh
-        env["ALLOW_CREATEROLE_BEFORE_PG16"] = "true"
     env.update(overrides)
     return env
 

@@ -26,8 +26,31 @@ PG_BINDIR = Path(
     os.environ.get("PG_BINDIR")
     or (SHIPPED_PG_BINDIR if (SHIPPED_PG_BINDIR / "postgres").exists() else DEBIAN_PG15_BINDIR)
 )
+# The suite needs the shipped major: on 15 the operator's group role cannot be granted as it
+# is on 16 (GRANT ... WITH ADMIN OPTION under CREATEROLE, docs/operator.md "Security"), and the
+# tests then failed with errors that did not name the cause.
+REQUIRED_MAJOR = 16
 SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "test-superuser-password"  # a throwaway cluster's password
+
+
+def server_major(bindir: Path) -> int:
+    """The major version of the server binaries in ``bindir`` (``postgres --version``)."""
+    out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1].split(".")[0])
+
+
+def version_problem(bindir: Path) -> str | None:
+    """Why the session's server cannot be started from ``bindir``, or None when it can."""
+    if not (bindir / "postgres").exists():
+        return f"no PostgreSQL server in {bindir}: run hack/install-postgres.sh (or set PG_BINDIR)"
+    major = server_major(bindir)
+    if major < REQUIRED_MAJOR:
+        return (
+            f"the tests need PostgreSQL {REQUIRED_MAJOR} (the chart's version); {bindir} has {major}:"
+            " run hack/install-postgres.sh (installs 16 into .tools/), or set PG_BINDIR"
+        )
+    return None
 
 
 @dataclass(frozen=True)
