@@ -59,17 +59,18 @@ async def test_a_credentials_secret_named_as_the_token_is_refused(
     assert outcome.status["phase"] == "Failed"
 
 
+async def owned_by(api: KubeClient, namespace: str, tenant_name: str, uid: str) -> None:
+    """The token Secret `bot-token` made a child of BookingTenant `tenant_name`."""
+    api_version = f"{crd.GROUP}/{crd.VERSION}"
+    owner = {"apiVersion": api_version, "kind": "BookingTenant", "name": tenant_name, "uid": uid}
+    await api.patch("v1/secrets", namespace, "bot-token", {"metadata": {"ownerReferences": [owner]}})
+
+
 async def test_a_token_secret_owned_by_the_tenant_itself_is_accepted(
     tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
 ) -> None:
     body = await tenant()
-    owner = {
-        "apiVersion": "bookingsaas.dev/v1alpha1",
-        "kind": "BookingTenant",
-        "name": "salon",
-        "uid": body["metadata"]["uid"],
-    }
-    await api.patch("v1/secrets", namespace, "bot-token", {"metadata": {"ownerReferences": [owner]}})
+    await owned_by(api, namespace, "salon", body["metadata"]["uid"])
     outcome = await run_pass(body)
     assert condition(outcome, "References")["status"] == "True"
 
@@ -78,13 +79,7 @@ async def test_a_token_secret_owned_by_another_tenant_is_refused(
     tenant: Any, run_pass: Pass, api: KubeClient, namespace: str
 ) -> None:
     body = await tenant()
-    owner = {
-        "apiVersion": "bookingsaas.dev/v1alpha1",
-        "kind": "BookingTenant",
-        "name": "rival",
-        "uid": "other-uid",
-    }
-    await api.patch("v1/secrets", namespace, "bot-token", {"metadata": {"ownerReferences": [owner]}})
+    await owned_by(api, namespace, "rival", "other-uid")
     outcome = await run_pass(body)
     assert condition(outcome, "References")["reason"] == "ForbiddenSecret"
     assert outcome.status["message"] == "Secret 'bot-token' is the bot token of BookingTenant 'rival'"
