@@ -68,3 +68,27 @@ async def create_pool(
     if pool is None:  # asyncpg types the pool as optional; a created pool is never None
         raise RuntimeError("asyncpg created no pool")
     return pool
+
+
+def close_idle_connections(pool: asyncpg.Pool) -> int:
+    """Close the pool's connections that nothing holds, now; returns how many it closed.
+
+    asyncpg closes each by itself ``max_inactive_connection_lifetime`` after its last release;
+    a shard closes them sooner where it knows better (a tenant that started but never talked
+    would keep its start-up connection for the whole idle time, and a shard starts hundreds).
+    asyncpg has no public call for it, so this runs asyncpg's own inactivity callback early, on
+    holders nobody has acquired (asyncpg is pinned; tests/bot/shard/test_idle_connections.py
+    fails when its internals change). Synchronous: no acquire can slip in between the check and
+    the close, and an acquire already past the queue reconnects instead of failing.
+    """
+    closed = 0
+    for holder in pool._holders:
+        connection = holder._con
+        if holder._in_use is not None or connection is None or connection.is_closed():
+            continue
+        if pool.get_size() <= pool.get_min_size():
+            break  # DB_POOL_MIN connections stay, as asyncpg's own callback keeps them
+        holder._maybe_cancel_inactive_callback()
+        holder._deactivate_inactive_connection()
+        closed += 1
+    return closed

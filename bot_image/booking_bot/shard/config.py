@@ -58,6 +58,11 @@ class ShardSettings(BaseSettings):
     # since the last one (shard/heap.py); the young generations are collected every 0.1 s.
     shard_gc_full_seconds: float = Field(default=300.0, ge=1)
     shard_gc_growth_mb: int = Field(default=64, ge=1)
+    # How long a tenant's PostgreSQL and Redis connections stay open after its last update (its
+    # entry's DB_IDLE_SECONDS, when it sets one, wins): long enough to span a conversation, whose
+    # next tap comes seconds to a minute later, so only its first update after idling connects.
+    # The dedicated bot's 10 s would close them between two taps. Idle tenants hold none after it.
+    shard_db_idle_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Updates of one tenant handled at once: a busy tenant cannot take all of the shard's capacity.
     shard_tenant_concurrency: int = Field(default=8, ge=1, le=100)
     # Long-poll timeout of each tenant's getUpdates, seconds (Telegram allows up to 50): an idle
@@ -135,8 +140,13 @@ def fingerprint(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def parse_entry(client_id: str, raw: str, telegram_api_url: str | None) -> TenantEntry:
-    """Validate one entry; a bad one becomes an entry with an error, never an exception."""
+def parse_entry(
+    client_id: str, raw: str, telegram_api_url: str | None, *, db_idle_seconds: float | None = None
+) -> TenantEntry:
+    """Validate one entry; a bad one becomes an entry with an error, never an exception.
+
+    ``db_idle_seconds`` (the shard's ``SHARD_DB_IDLE_SECONDS``) stands in for an entry that does
+    not set ``DB_IDLE_SECONDS``: the dedicated bot's default is the wrong one for a shard."""
     digest = fingerprint(raw)
 
     def bad(message: str) -> TenantEntry:
@@ -156,6 +166,8 @@ def parse_entry(client_id: str, raw: str, telegram_api_url: str | None) -> Tenan
         return bad("CLIENT_ID differs from the entry's key")
     for name in SHARD_OWNED & names.keys():
         del names[name]
+    if db_idle_seconds is not None:
+        names.setdefault("DB_IDLE_SECONDS", db_idle_seconds)
     try:
         settings = TenantSettings(
             **{k.lower(): v for k, v in names.items()}, health_port=0, telegram_api_url=telegram_api_url

@@ -19,6 +19,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,6 +39,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import GetUpdates
 from aiogram.types import TelegramObject, Update
 
+from booking_bot.db import close_idle_connections as close_postgres_connections
 from booking_bot.middlewares import InFlight
 from booking_bot.migrate import MigrationError, migrate
 from booking_bot.shard.config import TenantEntry
@@ -147,21 +149,25 @@ class TenantRunner:
         self.last_update = asyncio.get_running_loop().time()
         return await self.in_flight(handler, event, data)
 
-    async def close_idle_connections(self, idle: float) -> bool:
-        """Close the Redis connections of a tenant idle for ``idle`` seconds (PostgreSQL's pool
-        does this itself). Returns True when it closed something."""
+    async def close_idle_connections(self, *, postgres: float, redis: float) -> bool:
+        """Close the PostgreSQL connections of a tenant idle for ``postgres`` seconds and its Redis
+        ones after ``redis``; a tenant that has not handled an update since it started is idle
+        already (its start-up queries' connection is not kept for a conversation that has not
+        begun). Returns True when it closed something."""
         services = self.services
         if services is None or self.in_flight.count:
             return False
-        if asyncio.get_running_loop().time() - self.last_update < idle:
-            return False
+        idle_for = asyncio.get_running_loop().time() - self.last_update if self.last_update else math.inf
+        closed = close_postgres_connections(services.pool) if idle_for >= postgres else 0
+        if idle_for < redis:
+            return closed > 0
         storage = services.storage
         if not isinstance(storage, RedisStorage):
-            return False
+            return closed > 0
         pool = storage.redis.connection_pool
         if not isinstance(pool, TenantConnectionPool):
-            return False
-        return await pool.close_idle() > 0
+            return closed > 0
+        return await pool.close_idle() + closed > 0
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def _set(self, state: State, reason: str = "") -> None:

@@ -32,8 +32,9 @@ log = logging.getLogger("booking_bot.shard")
 
 JANITOR_SECONDS = 5.0
 # Redis connections idle this long are closed even when the tenant keeps its PostgreSQL ones
-# longer: below the client timeout servers commonly set, so the server never cuts one first.
-REDIS_IDLE_SECONDS = 10.0
+# longer: well below the idle timeouts servers are configured with (0 = never by default, 300 s
+# in many setups), so the server does not cut one first.
+REDIS_IDLE_SECONDS = 60.0
 
 
 def utcnow() -> dt.datetime:
@@ -133,8 +134,9 @@ class Shard:
         self._settled = (registry.changes, registry.removals)
 
     async def _janitor(self) -> None:
-        """Idle tenants hold no Redis connection either: close them after ``DB_IDLE_SECONDS`` (at
-        most ``REDIS_IDLE_SECONDS``; a server's client ``timeout`` would otherwise cut them).
+        """Idle tenants hold no connection: PostgreSQL's after ``DB_IDLE_SECONDS`` (asyncpg does
+        that too; here also a tenant's start-up connection at once), Redis's as well but after at
+        most ``REDIS_IDLE_SECONDS`` (a server's client ``timeout`` would otherwise cut them).
         And the heap is settled after tenants started or stopped (heap.py)."""
         while True:
             await asyncio.sleep(JANITOR_SECONDS)
@@ -142,9 +144,9 @@ class Shard:
             self._settle_heap()
             for runner in list(self.serving.values()):
                 settings = runner.entry.settings
-                idle = min(settings.db_idle_seconds, REDIS_IDLE_SECONDS) if settings else REDIS_IDLE_SECONDS
+                idle = settings.db_idle_seconds if settings else REDIS_IDLE_SECONDS
                 with contextlib.suppress(Exception):  # a tenant's trouble is not the janitor's
-                    await runner.close_idle_connections(idle)
+                    await runner.close_idle_connections(postgres=idle, redis=min(idle, REDIS_IDLE_SECONDS))
 
     def source(self) -> TenantSource:
         s = self.settings
@@ -157,7 +159,13 @@ class Shard:
     def apply(self, entries: Mapping[str, str]) -> None:
         """The complete tenant list (client id -> JSON entry): tenants not in it are stopped."""
         parsed: dict[str, TenantEntry] = {
-            cid: parse_entry(cid, raw, self.settings.telegram_api_url) for cid, raw in entries.items()
+            cid: parse_entry(
+                cid,
+                raw,
+                self.settings.telegram_api_url,
+                db_idle_seconds=self.settings.shard_db_idle_seconds,
+            )
+            for cid, raw in entries.items()
         }
         self.registry.apply(parsed)
         self.board.synced = True

@@ -32,9 +32,13 @@ class Shards:
     tg: FakeTelegram
     started: list[Shard]
 
-    async def new(self, name: str = "shard-a", *, own_process: bool = False) -> Shard:
+    async def new(self, name: str = "shard-a", *, own_process: bool = False, **settings: object) -> Shard:
+        """``settings``: ShardSettings fields other than the tests' defaults."""
         shard = Shard(
-            shard_settings(self.tg, name), clock=Clock(), polling_timeout=1, own_process=own_process
+            shard_settings(self.tg, name).model_copy(update=settings),
+            clock=Clock(),
+            polling_timeout=1,
+            own_process=own_process,
         )
         await shard.start()
         self.started.append(shard)
