@@ -584,8 +584,8 @@ async def test_shared_runtime_against_one_process_per_tenant(
         ),
         (
             "updates unanswered or answered with an error",
-            f"{len(shared_all) - len(shared_lat)}",
-            f"{len(dedicated_all) - len(dedicated_lat)}",
+            f"{len(shared_all) - len(whole_shared)}",
+            f"{len(dedicated_all) - len(whole_dedicated)}",
         ),
         ("PostgreSQL connections during the shared load (peak)", f"{load_peak}", "-"),
         ("shard CPU during the shared load (% of one core)", f"{load_cpu * 100:.0f}", "-"),
