@@ -640,10 +640,14 @@ async def _cold_rounds(
 ) -> tuple[list[float], list[float]]:
     """Each round: one update to every dedicated bot, once its idle time has closed its pool, and
     one each to as many shard tenants that have not talked yet; only updates that found no
-    connection count (a dedicated bot's reminder pass, every minute, may have just opened one)."""
+    connection count (a dedicated bot's reminder pass, every minute, may have just opened one).
+    Every dedicated bot answers one update first, not counted: all but the loaded one would
+    otherwise run their very first update (~100-150 ms, see ``_load``) in the first round."""
     shared: list[float] = []
     alone: list[float] = []
     fresh = iter(idle_shard)
+    for i, bot in enumerate(dedicated):
+        await _answered(tg, bot.token, 799_000 + i)
     for r in range(COLD_ROUNDS):
         await asyncio.sleep(DEDICATED_IDLE_SECONDS + 1)
         for i, bot in enumerate(dedicated):
