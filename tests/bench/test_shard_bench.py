@@ -48,7 +48,7 @@ from redis.exceptions import RedisError
 
 from booking_bot.migrate import migrate
 from harness.kube import EmulatedCluster, KubeClient
-from harness.postgres import PgServer, start_postgres
+from harness.postgres import PgServer, role_connections, start_postgres
 from harness.redis import ADMIN_PASSWORD, RedisServer
 from harness.telegram import FakeTelegram
 
@@ -626,15 +626,6 @@ async def test_shared_runtime_against_one_process_per_tenant(
     assert len(shared_all) == updates and len(dedicated_all) == updates
 
 
-async def _connections(pg: PgServer, role: str) -> int:
-    admin = await asyncpg.connect(pg.dsn())
-    try:
-        count: int = await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role)
-    finally:
-        await admin.close()
-    return count
-
-
 async def _cold_rounds(
     pg: PgServer, tg: FakeTelegram, idle_shard: list[BenchTenant], dedicated: list[BenchTenant]
 ) -> tuple[list[float], list[float]]:
@@ -652,7 +643,7 @@ async def _cold_rounds(
         await asyncio.sleep(DEDICATED_IDLE_SECONDS + 1)
         for i, bot in enumerate(dedicated):
             for t, into in ((bot, alone), (next(fresh), shared)):
-                if await _connections(pg, t.client_id):
+                if await role_connections(pg, t.client_id):
                     continue
                 latency = await _answered(tg, t.token, 800_000 + r * 100 + i)
                 if latency is not None:

@@ -5,18 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from booking_bot.db import close_idle_connections, create_pool
-from harness.postgres import PgServer
+from harness.postgres import PgServer, role_connections
 
-from .conftest import Tenant, admin_connect
-
-
-async def _server_connections(pg: PgServer, role: str) -> int:
-    admin = await admin_connect(pg)
-    try:
-        count: int = await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role)
-    finally:
-        await admin.close()
-    return count
+from .conftest import Tenant
 
 
 async def test_an_idle_connection_is_closed_on_the_server_at_once(
@@ -25,13 +16,13 @@ async def test_an_idle_connection_is_closed_on_the_server_at_once(
     pool = await create_pool(tenant.dsn, tenant.client_id, idle_seconds=3600)
     try:
         await pool.fetchval("SELECT 1")
-        assert await _server_connections(pg_server, tenant.client_id) == 1
+        assert await role_connections(pg_server, tenant.client_id) == 1
         assert close_idle_connections(pool) == 1
         for _ in range(50):  # the backend exits once it reads the termination message
-            if not await _server_connections(pg_server, tenant.client_id):
+            if not await role_connections(pg_server, tenant.client_id):
                 break
             await asyncio.sleep(0.05)
-        assert await _server_connections(pg_server, tenant.client_id) == 0
+        assert await role_connections(pg_server, tenant.client_id) == 0
     finally:
         await pool.close()
 

@@ -154,3 +154,13 @@ async def create_tenant_schema(admin: asyncpg.Connection, client_id: str, passwo
     await admin.execute(f"CREATE ROLE \"{client_id}\" LOGIN PASSWORD '{password}'")
     await admin.execute(f'CREATE SCHEMA "{client_id}" AUTHORIZATION "{client_id}"')
     await admin.execute(f'ALTER ROLE "{client_id}" SET search_path = "{client_id}"')
+
+
+async def role_connections(pg: PgServer, role: str) -> int:
+    """How many server connections ``role`` has open now (one superuser connection to ask)."""
+    admin = await asyncpg.connect(pg.dsn())
+    try:
+        count: int = await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role)
+    finally:
+        await admin.close()
+    return count
