@@ -264,8 +264,12 @@ class Platform:
         payment_id = self.fake.payment_for_checkout(str(checkout.id))["id"]
         return checkout, payment_id
 
-    async def renewal_checkout(self, first: Checkout, plan: str = "1m") -> tuple[Checkout, str]:
-        buyer = Buyer(telegram_user_id=first.telegram_user_id, chat_id=first.chat_id, company_name="")
+    async def renewal_checkout(
+        self, first: Checkout, plan: str = "1m", language: str | None = None
+    ) -> tuple[Checkout, str]:
+        buyer = Buyer(
+            telegram_user_id=first.telegram_user_id, chat_id=first.chat_id, company_name="", language=language
+        )
         checkout = await start_renewal(self.store, self.settings, buyer, plan, first)
         await create_payment(self.store, self.yookassa_client, self.settings, checkout)
         payment_id = self.fake.payment_for_checkout(str(checkout.id))["id"]

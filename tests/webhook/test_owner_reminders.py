@@ -83,6 +83,33 @@ async def test_an_owner_who_bought_in_english_is_reminded_in_english(
     assert [text for text, _ in reminder.buttons] == ["Renew: 1 месяц — 299.00 RUB"]  # a title is the shop's
 
 
+async def test_an_owner_who_renewed_in_english_is_reminded_in_english(
+    sales_bot: SalesBot, platform: Platform, webhook: WebhookServer, yookassa: FakeYooKassa, kube: KubeClient
+) -> None:
+    """Bought from a Russian Telegram client, renewed later from an English one."""
+    first, payment_id = await platform.new_checkout(owner=sales_bot.owner, company="Салон Аврора")
+    yookassa.succeed(payment_id)
+    assert (await webhook.notify(yookassa, "payment.succeeded", payment_id))[1]["outcome"] == "created"
+    name = str(first.tenant_name)
+    _, renewal_id = await platform.renewal_checkout(first, language="en")
+    yookassa.succeed(renewal_id)
+    assert (await webhook.notify(yookassa, "payment.succeeded", renewal_id))[1]["outcome"] == "extended"
+    ns = sales_bot.settings.tenant_namespace
+    await _set_paid_until(kube, ns, name, datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=2))
+    deps = SalesDeps(sales_bot.settings, platform.store, platform.kube, platform.yookassa_client)
+
+    assert await remind_once(sales_bot.bot, deps) == 1
+
+    reminder = await sales_bot.next()
+    assert [text for text, _ in reminder.buttons] == ["Renew: 1 месяц — 299.00 RUB"]
+    assert reminder.text == texts.text(
+        "en",
+        "expires_in_3_days",
+        company="Салон Аврора",
+        paid_until=human_date((await kube.get(BOOKINGTENANTS, ns, name))["spec"]["paidUntil"], "en"),
+    )
+
+
 async def test_the_renew_button_of_a_reminder_leads_straight_to_the_payment_link(
     sales_bot: SalesBot, platform: Platform, webhook: WebhookServer, yookassa: FakeYooKassa, kube: KubeClient
 ) -> None:

@@ -259,6 +259,17 @@ class Store(RenewalRecords):
         )
         return [Checkout.from_row(r) for r in rows]
 
+    async def tenant_languages(self, namespace: str) -> dict[str, str]:
+        """The owner's language at each tenant's latest applied checkout that recorded one: a
+        renewal made from a Telegram client in another language speaks for the owner now."""
+        rows = await (await self.ensure()).fetch(
+            "SELECT DISTINCT ON (tenant_name) tenant_name, language FROM platform.checkouts"
+            " WHERE status = 'applied' AND namespace = $1 AND language IS NOT NULL"
+            " ORDER BY tenant_name, created_at DESC",
+            namespace,
+        )
+        return {str(r["tenant_name"]): str(r["language"]) for r in rows}
+
     async def latest_checkout(self, telegram_user_id: int) -> Checkout | None:
         row = await (await self.ensure()).fetchrow(
             f"SELECT {CHECKOUT_COLUMNS} FROM platform.checkouts WHERE telegram_user_id = $1"  # noqa: S608

@@ -51,6 +51,7 @@ async def remind_once(bot: Bot, deps: SalesDeps, now: datetime.datetime | None =
     namespace = deps.settings.tenant_namespace
     sold = {checkout.tenant_name: checkout for checkout in await deps.store.tenants_sold(namespace)}
     automatic = {str(r["tenant_name"]): r for r in await deps.store.autorenewals(namespace)}
+    languages = await deps.store.tenant_languages(namespace)
     sent = 0
     for tenant in await deps.kube.list_tenants():
         name = str((tenant.get("metadata") or {}).get("name"))
@@ -68,7 +69,7 @@ async def remind_once(bot: Bot, deps: SalesDeps, now: datetime.datetime | None =
             plan_name, plan = next(iter(deps.settings.plans.items()))
         company = spec.get("companyName") or checkout.company_name
         auto = automatic.get(name)
-        code = checkout.language
+        code = languages.get(name, checkout.language)
         markup: InlineKeyboardMarkup | None = keyboards.renew_now(plan_name, plan, name, code)
         if auto is not None and kind == "expires_in_3_days":  # announce the charge instead
             method = f" ({auto['method_title']})" if auto["method_title"] else ""
