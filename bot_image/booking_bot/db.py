@@ -77,8 +77,8 @@ def close_idle_connections(pool: asyncpg.Pool) -> int:
     a shard closes them sooner where it knows better (a tenant that started but never talked
     would keep its start-up connection for the whole idle time, and a shard starts hundreds).
     asyncpg has no public call for it, so this runs asyncpg's own inactivity callback early, on
-    holders nobody has acquired (asyncpg is pinned; tests/bot/shard/test_idle_connections.py
-    fails when its internals change). Synchronous: no acquire can slip in between the check and
+    holders nobody has acquired (asyncpg is pinned; tests/bot/test_db_idle.py fails when its
+    internals change). Synchronous: no acquire can slip in between the check and
     the close, and an acquire already past the queue reconnects instead of failing.
     """
     closed = 0
