@@ -159,15 +159,12 @@ class TenantRunner:
             return False
         idle_for = asyncio.get_running_loop().time() - self.last_update if self.last_update else math.inf
         closed = close_postgres_connections(services.pool) if idle_for >= postgres else 0
-        if idle_for < redis:
-            return closed > 0
         storage = services.storage
-        if not isinstance(storage, RedisStorage):
-            return closed > 0
-        pool = storage.redis.connection_pool
-        if not isinstance(pool, TenantConnectionPool):
-            return closed > 0
-        return await pool.close_idle() + closed > 0
+        if idle_for >= redis and isinstance(storage, RedisStorage):
+            pool = storage.redis.connection_pool
+            if isinstance(pool, TenantConnectionPool):
+                closed += await pool.close_idle()
+        return closed > 0
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def _set(self, state: State, reason: str = "") -> None:
