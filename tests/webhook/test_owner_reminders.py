@@ -95,6 +95,14 @@ async def test_an_owner_who_renewed_in_english_is_reminded_in_english(
     yookassa.succeed(renewal_id)
     assert (await webhook.notify(yookassa, "payment.succeeded", renewal_id))[1]["outcome"] == "extended"
     ns = sales_bot.settings.tenant_namespace
+    # The renewal's own notice comes first, from the sales bot's notifier loop, whenever it runs.
+    renewed = await sales_bot.next()
+    assert renewed.text == texts.text(
+        "en",
+        "renewed",
+        company="Салон Аврора",
+        paid_until=human_date((await kube.get(BOOKINGTENANTS, ns, name))["spec"]["paidUntil"], "en"),
+    )
     await _set_paid_until(kube, ns, name, datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=2))
     deps = SalesDeps(sales_bot.settings, platform.store, platform.kube, platform.yookassa_client)
 
